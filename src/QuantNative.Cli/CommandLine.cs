@@ -1,0 +1,48 @@
+using CommandLine;
+
+namespace QuantNative.Cli;
+
+/// <summary>
+/// Parses the verbs and runs one. Every user-facing failure (a <see cref="QuantNativeException"/>) becomes one line on
+/// stderr and exit code 1; bad usage is exit code 2. Only a bug in QuantNative itself prints a stack trace.
+/// </summary>
+public static class CommandLine
+{
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        using var parser = new Parser(s =>
+        {
+            s.HelpWriter = stderr;
+            s.CaseInsensitiveEnumValues = true;
+            s.AutoVersion = false;
+        });
+        var result = parser.ParseArguments(args, Verbs.All);
+        return result.MapResult(
+            (ICommand command) => Execute(command, stdout, stderr),
+            _ => 2);
+    }
+
+    private static int Execute(ICommand command, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            return command.Execute(stdout, stderr);
+        }
+        catch (QuantNativeException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine("error: cancelled");
+            return 130;
+        }
+    }
+}
+
+/// <summary>A verb of `qn`: options parsed by CommandLineParser, then executed.</summary>
+public interface ICommand
+{
+    int Execute(TextWriter stdout, TextWriter stderr);
+}

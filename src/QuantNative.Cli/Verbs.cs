@@ -1,0 +1,10 @@
+namespace QuantNative.Cli;
+
+/// <summary>The list of verbs `qn` knows; each is a class with [Verb] and <see cref="ICommand"/>.</summary>
+public static class Verbs
+{
+    public static readonly Type[] All =
+    [
+        typeof(InfoCommand),
+    ];
+}
