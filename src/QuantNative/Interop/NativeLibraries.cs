@@ -1,0 +1,109 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace QuantNative.Interop;
+
+/// <summary>
+/// Resolves every native library the project calls, by logical name, at run time. Toolkit libraries are tried by
+/// versioned soname (newest first) so one build runs against CUDA 11, 12 or 13; nothing is bound at build time.
+/// Project-built libraries (the CUDA emulator) are searched next to the executable, in $QN_NATIVE_DIR, and in the
+/// repository's artifacts/native (development and tests).
+/// </summary>
+public static class NativeLibraries
+{
+    public const string OpenBlas = "openblas";
+    public const string Lapacke = "lapacke";
+    public const string Cuda = "cuda";
+    public const string Cublas = "cublas";
+    public const string Cusolver = "cusolver";
+    public const string Emulator = "qn_emulator";
+
+    private static readonly Dictionary<string, (string[] Candidates, string Hint)> Known = new()
+    {
+        [OpenBlas] = (["libopenblas.so.0", "libopenblas.so", "libopenblas.dll", "openblas.dll", "libopenblas.dylib"],
+            "install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas0-pthread; ./build.sh does this)"),
+        [Lapacke] = (["liblapacke.so.3", "liblapacke.so", "liblapacke.dll", "lapacke.dll", "libopenblas.so.0"],
+            "install LAPACKE (Debian/Ubuntu: apt-get install liblapacke; ./build.sh does this)"),
+        [Cuda] = (["libcuda.so.1", "libcuda.so", "nvcuda.dll"],
+            "no NVIDIA driver found (libcuda.so.1); use --device cpu or --device emulate"),
+        [Cublas] = (["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "cublas64_13.dll", "cublas64_12.dll", "cublas64_11.dll"],
+            "cuBLAS not found (tried CUDA 13, 12, 11); install the CUDA toolkit's cuBLAS"),
+        [Cusolver] = (["libcusolver.so.12", "libcusolver.so.11", "cusolver64_12.dll", "cusolver64_11.dll"],
+            "cuSOLVER not found (tried CUDA 13/12's .12 and 11's .11); install the CUDA toolkit's cuSOLVER"),
+        [Emulator] = (["libqn_emulator.so", "qn_emulator.dll", "libqn_emulator.dylib"],
+            "the CUDA emulator library was not built; run ./build.sh"),
+    };
+
+    private static readonly Dictionary<string, IntPtr> Loaded = new();
+    private static readonly Lock Gate = new();
+
+    // A library's resolver must be in place before its first P/Invoke, whoever calls first: a module initializer
+    // is the one hook that guarantees that.
+#pragma warning disable CA2255
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Register() =>
+        NativeLibrary.SetDllImportResolver(typeof(NativeLibraries).Assembly, Resolve);
+
+    /// <summary>
+    /// Loads a library or throws a <see cref="QuantNativeException"/> saying which files were tried and what to
+    /// install. Call before the first P/Invoke into that library so a missing library is a clear error.
+    /// </summary>
+    public static IntPtr Require(string logicalName)
+    {
+        var handle = TryLoad(logicalName);
+        if (handle != IntPtr.Zero) return handle;
+        var (candidates, hint) = Known[logicalName];
+        throw new QuantNativeException($"cannot load {logicalName} (tried {string.Join(", ", candidates)}): {hint}");
+    }
+
+    /// <summary>Whether a library can be loaded (for optional paths such as the GPU).</summary>
+    public static bool IsAvailable(string logicalName) => TryLoad(logicalName) != IntPtr.Zero;
+
+    /// <summary>The directories searched for project-built libraries, in order.</summary>
+    public static IEnumerable<string> ProjectLibraryDirectories()
+    {
+        yield return AppContext.BaseDirectory;
+        var env = Environment.GetEnvironmentVariable("QN_NATIVE_DIR");
+        if (!string.IsNullOrEmpty(env)) yield return env;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "QuantNative.sln")))
+            {
+                yield return Path.Combine(dir.FullName, "artifacts", "native");
+                yield break;
+            }
+        }
+    }
+
+    private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath) =>
+        Known.ContainsKey(libraryName) ? TryLoad(libraryName) : IntPtr.Zero;
+
+    private static IntPtr TryLoad(string logicalName)
+    {
+        lock (Gate)
+        {
+            if (Loaded.TryGetValue(logicalName, out var cached)) return cached;
+            var handle = IntPtr.Zero;
+            foreach (var name in Known[logicalName].Candidates)
+            {
+                if (logicalName == Emulator)
+                {
+                    foreach (var dir in ProjectLibraryDirectories())
+                    {
+                        var path = Path.Combine(dir, name);
+                        if (File.Exists(path) && NativeLibrary.TryLoad(path, out handle)) break;
+                    }
+                }
+                else
+                {
+                    NativeLibrary.TryLoad(name, out handle);
+                }
+                if (handle != IntPtr.Zero) break;
+            }
+            Loaded[logicalName] = handle;
+            return handle;
+        }
+    }
+}
