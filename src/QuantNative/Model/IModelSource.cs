@@ -1,11 +1,10 @@
-using QuantNative.Tokenization;
-
 namespace QuantNative.Model;
 
 /// <summary>
 /// A checkpoint opened for reading. Tensors are read on demand, one block at a time, so a caller that streams
 /// (quantization) never holds the whole model. Every array returned is a fresh fp32 copy in the internal layout
 /// (rotate-half RoPE, [out, in] matrices); dtype conversion and layout conversion happen here.
+/// Tokenizers are loaded separately (Tokenization.TokenizerLoader), from the checkpoint's directory or a given file.
 /// </summary>
 public interface IModelSource : IDisposable
 {
@@ -24,7 +23,4 @@ public interface IModelSource : IDisposable
     LlamaBlockWeights LoadBlock(int layer);
     float[] LoadFinalNorm();                 // [hidden]
     float[] LoadOutput();                    // [vocab, hidden]; the embedding when tied
-
-    /// <summary>The tokenizer that travels with the checkpoint, or null when it has none.</summary>
-    ITextTokenizer? LoadTokenizer();
 }
