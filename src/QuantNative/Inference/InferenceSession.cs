@@ -1,0 +1,65 @@
+using QuantNative.Cpu;
+using QuantNative.Model;
+
+namespace QuantNative.Inference;
+
+/// <summary>
+/// Runs a model over a growing token sequence with a key/value cache. <see cref="Forward"/> takes any number of
+/// new tokens (a whole evaluation window, a prompt, or one generated token) and returns their logits.
+/// </summary>
+public sealed class InferenceSession
+{
+    private readonly LlamaModel _model;
+    private readonly Rope _rope;
+    private readonly KvCache _cache;
+    private BlockWorkspace? _workspace;
+    private float[] _residual = [];
+
+    public int Position { get; private set; }
+    public int Capacity => _cache.Capacity;
+
+    public InferenceSession(LlamaModel model, int capacity)
+    {
+        var c = model.Config;
+        if (capacity <= 0 || capacity > c.MaxPositionEmbeddings)
+            throw new QuantNativeException(
+                $"context of {capacity} tokens is outside 1..{c.MaxPositionEmbeddings}, the model's maximum");
+        _model = model;
+        _rope = new Rope(c.HeadDim, capacity, c.RopeTheta);
+        _cache = new KvCache(c, capacity, c.NumLayers);
+    }
+
+    /// <summary>Forgets every cached position (a new sequence).</summary>
+    public void Reset() => Position = 0;
+
+    /// <summary>Appends <paramref name="tokens"/> to the sequence and returns their logits [T, vocab].</summary>
+    public float[] Forward(ReadOnlySpan<int> tokens)
+    {
+        var c = _model.Config;
+        int t = tokens.Length, d = c.HiddenSize;
+        if (t == 0) return [];
+        if (Position + t > Capacity)
+            throw new QuantNativeException($"sequence of {Position + t} tokens exceeds the session's context of {Capacity}");
+        if (_workspace == null || _workspace.Capacity < t)
+        {
+            _workspace = new BlockWorkspace(c, t);
+            _residual = new float[(long)t * d];
+        }
+        var x = _residual;
+        for (int i = 0; i < t; i++)
+        {
+            int id = tokens[i];
+            if ((uint)id >= (uint)c.VocabSize)
+                throw new QuantNativeException($"token id {id} at position {Position + i} is outside the vocabulary of {c.VocabSize}");
+            _model.TokenEmbedding.AsSpan(id * d, d).CopyTo(x.AsSpan(i * d, d));
+        }
+        for (int b = 0; b < c.NumLayers; b++)
+            BlockForward.Forward(x, _model.Blocks[b], c, _rope, _cache.Keys[b], _cache.Values[b], Position, t, _workspace);
+
+        RmsNorm.Forward(_workspace.Normed, x, _model.FinalNorm, t, d, c.RmsNormEps);
+        var logits = new float[(long)t * c.VocabSize];
+        Gemm.MatMulTransB(_workspace.Normed.AsSpan(0, t * d), _model.Output, logits, t, c.VocabSize, d);
+        Position += t;
+        return logits;
+    }
+}
