@@ -47,6 +47,8 @@ public sealed class InMemoryModelSource : IModelSource
 
     public LlamaBlockWeights LoadBlock(int layer)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, Config.NumLayers);
         var b = _blocks[layer];
         return new LlamaBlockWeights
         {

@@ -37,7 +37,15 @@ internal sealed unsafe class MappedFile : IDisposable
         // MemoryMappedFile refuses empty files; report it as the broken checkpoint it is.
         if (length == 0)
             throw new QuantNativeException($"{path}: the file is empty");
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantNativeException($"{path}: cannot open for reading: {e.Message}", e);
+        }
         MemoryMappedFile? map = null;
         try
         {
