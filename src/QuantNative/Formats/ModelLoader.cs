@@ -1,0 +1,25 @@
+using QuantNative.Formats.HuggingFace;
+using QuantNative.Formats.Llama2c;
+using QuantNative.Model;
+
+namespace QuantNative.Formats;
+
+/// <summary>Opens a checkpoint by what the path is: a file is a llama2.c checkpoint, a directory with config.json
+/// is a Hugging Face checkpoint.</summary>
+public static class ModelLoader
+{
+    private const string Expected = "expected a llama2.c .bin file or a Hugging Face directory containing config.json";
+
+    public static IModelSource Open(string path)
+    {
+        if (File.Exists(path))
+            return Llama2cCheckpoint.Open(path);
+        if (Directory.Exists(path))
+        {
+            if (File.Exists(System.IO.Path.Combine(path, HuggingFaceConfig.FileName)))
+                return HuggingFaceCheckpoint.Open(path);
+            throw new QuantNativeException($"{path}: directory has no {HuggingFaceConfig.FileName}; {Expected}");
+        }
+        throw new QuantNativeException($"{path}: not found; {Expected}");
+    }
+}

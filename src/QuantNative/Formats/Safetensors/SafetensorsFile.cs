@@ -1,0 +1,108 @@
+using System.Buffers.Binary;
+using QuantNative.Model;
+
+namespace QuantNative.Formats.Safetensors;
+
+/// <summary>
+/// A safetensors file, memory-mapped: an 8-byte little-endian header length, a JSON header, then the tensors' raw
+/// little-endian bytes. The header is validated on open; tensor bytes are read only when asked for.
+/// </summary>
+public sealed class SafetensorsFile : IDisposable
+{
+    private readonly MappedFile _file;
+    private readonly long _dataStart;
+    private readonly Dictionary<string, SafetensorsEntry> _byName;
+
+    public string Path { get; }
+
+    /// <summary>The tensors in data order (their order in the file).</summary>
+    public IReadOnlyList<TensorInfo> Tensors { get; }
+
+    /// <summary>The optional "__metadata__" string map (empty when absent).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    private SafetensorsFile(string path, MappedFile file, long dataStart, List<SafetensorsEntry> entries,
+                            Dictionary<string, string> metadata)
+    {
+        Path = path;
+        _file = file;
+        _dataStart = dataStart;
+        _byName = entries.ToDictionary(e => e.Name);
+        Tensors = entries.OrderBy(e => e.Begin).ThenBy(e => e.End)
+            .Select(e => new TensorInfo(e.Name, e.DType, e.Shape)).ToArray();
+        Metadata = metadata;
+    }
+
+    public static SafetensorsFile Open(string path)
+    {
+        if (!File.Exists(path))
+            throw new QuantNativeException($"{path}: safetensors file not found");
+        var file = MappedFile.Open(path);
+        try
+        {
+            if (file.Length < sizeof(ulong))
+                throw new QuantNativeException(
+                    $"{path}: {file.Length} bytes is too short for a safetensors file (the header length alone is 8 bytes)");
+            ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(0, sizeof(ulong)));
+            ulong available = (ulong)(file.Length - sizeof(ulong));
+            if (headerLength > available)
+                throw new QuantNativeException(
+                    $"{path}: the safetensors header length {headerLength} runs past the end of the {file.Length}-byte file");
+            if (headerLength > int.MaxValue)
+                throw new QuantNativeException($"{path}: the safetensors header length {headerLength} is implausibly large");
+            long dataStart = sizeof(ulong) + (long)headerLength;
+            var json = file.Span(sizeof(ulong), (int)headerLength).ToArray();
+            var (entries, metadata) = SafetensorsHeader.Parse(json, file.Length - dataStart, path);
+            return new SafetensorsFile(path, file, dataStart, entries, metadata);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public bool Contains(string name) => _byName.ContainsKey(name);
+
+    /// <summary>The dtype and shape of <paramref name="name"/>; a <see cref="QuantNativeException"/> when absent.</summary>
+    public TensorInfo Info(string name)
+    {
+        var e = Entry(name);
+        return new TensorInfo(e.Name, e.DType, e.Shape);
+    }
+
+    /// <summary>Tensor <paramref name="name"/> converted to fp32; only F32, F16 and BF16 convert.</summary>
+    public float[] ReadFloats(string name)
+    {
+        var e = Entry(name);
+        if (!FloatDTypeExtensions.TryParseSafetensors(e.DType, out var dtype))
+            throw new QuantNativeException(UnsupportedDType(e.DType, name, Path));
+        long count = (e.End - e.Begin) / dtype.ByteSize();
+        if (count > Array.MaxLength)
+            throw new QuantNativeException($"{Path}: tensor '{name}' has {count} elements, more than one array can hold");
+        var result = new float[count];
+        _file.ReadFloats(_dataStart + e.Begin, dtype, result);
+        return result;
+    }
+
+    /// <summary>The raw little-endian bytes of tensor <paramref name="name"/>, whatever its dtype.</summary>
+    public byte[] ReadBytes(string name)
+    {
+        var e = Entry(name);
+        long count = e.End - e.Begin;
+        if (count > Array.MaxLength)
+            throw new QuantNativeException($"{Path}: tensor '{name}' has {count} bytes, more than one array can hold");
+        var result = new byte[count];
+        _file.CopyBytes(_dataStart + e.Begin, result);
+        return result;
+    }
+
+    internal static string UnsupportedDType(string dtype, string tensor, string path) =>
+        $"unsupported dtype {dtype} for tensor '{tensor}' in {path} (expected F32, F16 or BF16)";
+
+    private SafetensorsEntry Entry(string name) => _byName.TryGetValue(name, out var e)
+        ? e
+        : throw new QuantNativeException($"{Path}: tensor '{name}' not found");
+
+    public void Dispose() => _file.Dispose();
+}
