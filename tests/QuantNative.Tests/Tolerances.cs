@@ -19,19 +19,27 @@ public static class Tolerances
     public const double ReferenceMeanNllAbs = 2e-5;
 
     /// <summary>
-    /// BF16 weights against the float64 fp32-weight reference. BF16 keeps 8 significant bits: each weight moves by up
-    /// to 2⁻⁹ relative (≈0.2%); with ~64-term dot products of random-sign errors the logits (|logit| ≲ 20) move by
-    /// about 0.2% · 20 / √64·√(layers·ops) ≈ 0.05 at worst observed scale. The test also checks the mean error is
-    /// an order of magnitude smaller and that the predictions' NLL stays within 1% of the fp32 value.
+    /// BF16 weights against the float64 reference of the fp32 weights. BF16 keeps 8 significant bits, so every weight
+    /// moves by up to 2⁻⁹ ≈ 0.2% of itself, and the logits of stories260K reach |23.6|. Measured on stories260K:
+    /// max 0.20, mean 0.021. The bound is 2.5× the measured maximum, leaving room for other BLAS kernels; a layout
+    /// error (RoPE permutation, a swapped tensor) moves logits by whole units. The mean is held tighter below.
     /// </summary>
-    public const double Bf16LogitsAbs = 0.15;
+    public const double Bf16LogitsAbs = 0.5;
+
+    /// <summary>BF16: mean |logit error| (measured 0.021; 2.5× as above).</summary>
+    public const double Bf16LogitsMeanAbs = 0.05;
+
+    /// <summary>BF16: mean NLL of the 255 reference predictions relative to fp32 (measured −0.04%; 0.25% allowed).</summary>
+    public const double Bf16MeanNllRelative = 0.0025;
 
     /// <summary>
-    /// The same fp32 model, different summation orders (one token at a time with M=1 GEMMs against a whole-sequence
-    /// GEMM, tiles of the causal attention): float rounding of sums of ≤ 512 terms of |x| ≲ 10, relative 1e-6 ≈ 1e-5
-    /// absolute on logits.
+    /// The same fp32 model along two summation orders (one token at a time, M=1 GEMMs and a growing softmax, against
+    /// one whole-sequence GEMM with tiled causal attention). stories260K's logits reach |23.6|, where one float32
+    /// ulp is 1.9e-6; every GEMM and softmax rounds differently on the two paths through 5 blocks. Measured: max
+    /// 2.1e-5 (≈11 ulp), mean 2.5e-6. 5e-5 is ≈26 ulp at that magnitude; a wrong cache row or position is off by
+    /// more than 1e-2.
     /// </summary>
-    public const double SameModelReorderedAbs = 2e-5;
+    public const double SameModelReorderedAbs = 5e-5;
 
     /// <summary>
     /// fp32 forward of a random small model against a float64 straight-line implementation of the same maths:
