@@ -5,11 +5,32 @@ namespace QuantNative.Cli;
 [Verb("info", HelpText = "Print a model's architecture, parameter count, dtypes and tensor shapes.")]
 public sealed class InfoCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "llama2.c .bin file or Hugging Face directory.")]
+    [Option("model", Required = true, HelpText = "A llama2.c .bin checkpoint or a Hugging Face directory.")]
     public string Model { get; set; } = "";
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
-        throw new QuantNativeException("info: not implemented yet");
+        using var source = QuantNative.Formats.ModelLoader.Open(Model);
+        var c = source.Config;
+        stdout.WriteLine($"model                {source.Path}");
+        stdout.WriteLine($"format               {source.Format}");
+        stdout.WriteLine($"parameters           {c.ParameterCount:N0} ({c.ParameterCount / 1e6:F2} M)");
+        stdout.WriteLine($"hidden_size          {c.HiddenSize}");
+        stdout.WriteLine($"intermediate_size    {c.IntermediateSize}");
+        stdout.WriteLine($"layers               {c.NumLayers}");
+        stdout.WriteLine($"heads / kv heads     {c.NumHeads} / {c.NumKvHeads} (head dim {c.HeadDim})");
+        stdout.WriteLine($"vocab_size           {c.VocabSize}");
+        stdout.WriteLine($"context              {c.MaxPositionEmbeddings}");
+        stdout.WriteLine($"rms_norm_eps         {c.RmsNormEps:G}");
+        stdout.WriteLine($"rope_theta           {c.RopeTheta:G}");
+        stdout.WriteLine($"tied embeddings      {(c.TieWordEmbeddings ? "yes" : "no")}");
+        var dtypes = source.Tensors.GroupBy(t => t.DType)
+            .Select(g => $"{g.Key} ×{g.Count()} ({g.Sum(t => t.ElementCount):N0} values)");
+        stdout.WriteLine($"dtypes               {string.Join(", ", dtypes)}");
+        stdout.WriteLine($"tensors              {source.Tensors.Count}");
+        int width = source.Tensors.Count == 0 ? 10 : source.Tensors.Max(t => t.Name.Length);
+        foreach (var t in source.Tensors)
+            stdout.WriteLine($"  {t.Name.PadRight(width)}  {t.DType,-5} [{string.Join(", ", t.Shape)}]");
+        return 0;
     }
 }

@@ -6,5 +6,9 @@ public static class Verbs
     public static readonly Type[] All =
     [
         typeof(InfoCommand),
+        typeof(EvalCommand),
+        typeof(GenerateCommand),
+        typeof(ConvertCommand),
+        typeof(BenchCommand),
     ];
 }

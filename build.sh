@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# QuantNative: set everything up and build (./build.sh), also the CUDA fatbins (./build.sh --cuda),
+# then run every test (./build.sh test). Safe to run again: each step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+
+usage() {
+  cat <<USAGE
+usage: ./build.sh [--cuda] [test]
+  (no argument)  install missing system packages, build native/ with CMake and the C# solution, publish bin/qn
+  --cuda         also make sure a CUDA toolkit is there (installs Debian's nvidia-cuda-toolkit if nvcc is missing)
+                 and compile the kernels to fatbins (sm_80/86/89/90 + PTX)
+  test           build as above, then run every test; prints 'N passed, N failed' last
+USAGE
+}
+
+CUDA=0; TEST=0
+for arg in "$@"; do
+  case "$arg" in
+    --cuda) CUDA=1 ;;
+    test) TEST=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "build.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "build.sh: please install: $* (no apt-get on this system)" >&2; exit 1
+  fi
+  if [ $APT_UPDATED = 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+
+install_system_packages() {
+  local missing=()
+  have_lib 'libopenblas.so.0' || missing+=(libopenblas0-pthread)
+  have_lib 'liblapacke.so.3' || missing+=(liblapacke)
+  command -v cmake >/dev/null || missing+=(cmake)
+  command -v g++ >/dev/null || missing+=(g++)
+  command -v make >/dev/null || missing+=(make)
+  if [ ${#missing[@]} -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
+  if ! command -v dotnet >/dev/null || ! dotnet --list-sdks | grep -q '^10\.'; then
+    echo "build.sh: the .NET 10 SDK is required (https://dot.net); install it and run ./build.sh again" >&2
+    exit 1
+  fi
+}
+
+# Debian ships CUDA 11.8 in its non-free component; enable it when nvcc is missing.
+install_cuda_toolkit() {
+  if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then return; fi
+  say "no nvcc found: installing Debian's nvidia-cuda-toolkit (about 1.6 GB)"
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    as_root sed -i -E 's/^(Components: main)$/\1 contrib non-free non-free-firmware/' /etc/apt/sources.list.d/debian.sources
+  elif [ -f /etc/apt/sources.list ] && grep -q debian /etc/apt/sources.list; then
+    as_root sed -i -E '/^deb .*debian/ { / non-free( |$)/! s/ main( |$)/ main contrib non-free non-free-firmware\1/ }' /etc/apt/sources.list
+  fi
+  APT_UPDATED=0
+  apt_install nvidia-cuda-toolkit
+  # clang-14 is the host compiler nvcc 11.8 accepts next to gcc 12.
+  command -v clang-14 >/dev/null || apt_install clang-14
+}
+
+build_native() {
+  local flags=()
+  if [ $CUDA = 1 ]; then
+    flags+=(-DQN_CUDA=ON)
+    [ -x /usr/local/cuda/bin/nvcc ] && ! command -v nvcc >/dev/null && export PATH=/usr/local/cuda/bin:$PATH
+  fi
+  say "building native/ and kernels/ with CMake"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${flags[@]}" >/dev/null
+  cmake --build build -j"$(nproc)"
+}
+
+build_dotnet() {
+  say "building the C# solution"
+  dotnet build QuantNative.sln -c Release -nologo -clp:ErrorsOnly
+  say "publishing bin/qn"
+  dotnet publish src/QuantNative.Cli/QuantNative.Cli.csproj -c Release -o bin -nologo -clp:ErrorsOnly >/dev/null
+  # Project-built native libraries and fatbins travel with the tool.
+  if [ -d artifacts/native ]; then cp -f artifacts/native/* bin/ 2>/dev/null || true; fi
+  if [ -d artifacts/kernels ]; then mkdir -p bin/kernels && cp -f artifacts/kernels/* bin/kernels/ 2>/dev/null || true; fi
+}
+
+run_tests() {
+  say "running the tests"
+  local results="$ROOT/artifacts/test-results"
+  rm -rf "$results"
+  local status=0
+  dotnet test tests/QuantNative.Tests/QuantNative.Tests.csproj -c Release --no-build -nologo \
+    --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" --results-directory "$results" || status=$?
+  local trx="$results/tests.trx"
+  if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
+  local counters passed failed skipped
+  counters=$(grep -o '<Counters [^>]*>' "$trx")
+  passed=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+  failed=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
+  skipped=$(sed -E 's/.* notExecuted="([0-9]+)".*/\1/' <<<"$counters")
+  echo "$passed passed, $failed failed, $skipped skipped"
+  if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then status=1; fi
+  return $status
+}
+
+install_system_packages
+[ $CUDA = 1 ] && install_cuda_toolkit
+build_native
+build_dotnet
+if [ $TEST = 1 ]; then run_tests; else say "done: bin/qn is ready (try: bin/qn --help)"; fi

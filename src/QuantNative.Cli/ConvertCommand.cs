@@ -1,0 +1,79 @@
+using System.Text;
+using CommandLine;
+using QuantNative.Formats;
+using QuantNative.Formats.HuggingFace;
+using QuantNative.Tokenization;
+
+namespace QuantNative.Cli;
+
+[Verb("convert", HelpText = "Write a model (llama2.c or Hugging Face) as a Hugging Face directory: safetensors, config.json, tokenizer.")]
+public sealed class ConvertCommand : ModelOptions, ICommand
+{
+    [Option("out", Required = true, HelpText = "Output directory (must not exist unless --force).")]
+    public string Out { get; set; } = "";
+
+    [Option("dtype", Default = "f32", HelpText = "Weight dtype: f32, f16 or bf16.")]
+    public string DType { get; set; } = "f32";
+
+    [Option("max-shard-mb", HelpText = "Split the weights into safetensors shards of at most this many MB (with an index).")]
+    public long? MaxShardMb { get; set; }
+
+    [Option("force", HelpText = "Replace an existing output directory.")]
+    public bool Force { get; set; }
+
+    public int Execute(TextWriter stdout, TextWriter stderr)
+    {
+        var dtype = DType.ToLowerInvariant() switch
+        {
+            "f32" or "float32" => FloatDType.F32,
+            "f16" or "float16" => FloatDType.F16,
+            "bf16" or "bfloat16" => FloatDType.BF16,
+            _ => throw new QuantNativeException($"--dtype {DType}: expected f32, f16 or bf16"),
+        };
+        if (MaxShardMb is <= 0) throw new QuantNativeException($"--max-shard-mb must be positive (got {MaxShardMb})");
+        using var source = OpenModel();
+        var tokenizer = TokenizerLoader.Load(Model, Tokenizer, source.Config.VocabSize);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        HuggingFaceWriter.Write(source, Out, dtype, MaxShardMb * 1024 * 1024, Force, TokenizerFiles(tokenizer));
+        stdout.WriteLine($"wrote {Out} ({source.Format} → Hugging Face, {dtype}, {source.Config.ParameterCount:N0} parameters, " +
+                         $"{clock.Elapsed.TotalSeconds:F1} s)");
+        foreach (var file in Directory.GetFiles(Out).Order())
+            stdout.WriteLine($"  {Path.GetFileName(file),-28} {new FileInfo(file).Length,12:N0} bytes");
+        return 0;
+    }
+
+    /// <summary>
+    /// The tokenizer in the forms Hugging Face loaders read: tokenizer.model (SentencePiece) and tokenizer.json, made
+    /// from a llama2.c vocabulary, or the given file copied as it is.
+    /// </summary>
+    private static IEnumerable<ExtraFile> TokenizerFiles(ITextTokenizer tokenizer)
+    {
+        switch (tokenizer)
+        {
+            case Llama2cTokenizer llama2c:
+                yield return new ExtraFile("tokenizer.model", s => s.Write(SentencePieceModelWriter.ToBytes(llama2c)));
+                yield return new ExtraFile("tokenizer.json", s => s.Write(HfTokenizerJsonWriter.ToBytes(llama2c)));
+                break;
+            case SentencePieceTokenizer sp:
+                yield return ExtraFile.CopyOf(sp.SourcePath, "tokenizer.model");
+                break;
+            case HfTokenizerJson json:
+                yield return ExtraFile.CopyOf(json.SourcePath, "tokenizer.json");
+                break;
+        }
+        yield return new ExtraFile("tokenizer_config.json", s => s.Write(Encoding.UTF8.GetBytes(TokenizerConfigJson)));
+    }
+
+    private const string TokenizerConfigJson = """
+        {
+          "tokenizer_class": "LlamaTokenizer",
+          "add_bos_token": true,
+          "add_eos_token": false,
+          "bos_token": "<s>",
+          "eos_token": "</s>",
+          "unk_token": "<unk>",
+          "legacy": true,
+          "clean_up_tokenization_spaces": false
+        }
+        """;
+}
