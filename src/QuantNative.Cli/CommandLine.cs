@@ -33,6 +33,12 @@ public static class CommandLine
             stderr.WriteLine($"error: {e.Message}");
             return 1;
         }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.FirstOrDefault() is QuantNativeException inner)
+        {
+            // Parallel loops wrap what their workers throw.
+            stderr.WriteLine($"error: {inner.Message}");
+            return 1;
+        }
         catch (OperationCanceledException)
         {
             stderr.WriteLine("error: cancelled");
