@@ -22,9 +22,11 @@ public readonly record struct GroupLayout
     {
         if (columns <= 0)
             throw new QuantNativeException($"a weight matrix has {columns} input columns: expected at least one");
-        if (groupSize == 0 || groupSize < QuantizerConfig.PerChannelGroupSize)
+        if (groupSize < QuantizerConfig.PerChannelGroupSize)
             throw new QuantNativeException(
-                $"group size {groupSize}: expected a positive size or {QuantizerConfig.PerChannelGroupSize} (per-channel)");
+                $"group size {groupSize}: expected a positive size, or -1 (or 0) for per-channel");
+        // 0 is the other per-channel spelling, as in QuantizerConfig.
+        if (groupSize == 0) groupSize = QuantizerConfig.PerChannelGroupSize;
         Columns = columns;
         GroupSize = groupSize;
         // A group larger than the row is one (short) group: the same weights as per-channel.

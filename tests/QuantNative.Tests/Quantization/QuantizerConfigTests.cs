@@ -23,6 +23,7 @@ public class QuantizerConfigTests
         Assert.That(config.GroupSize, Is.EqualTo(QuantizerConfig.PerChannelGroupSize));
         var layout = config.Layout(172);
         Assert.That((layout.Groups, layout.Length, layout.LastGroupLength, layout.Note), Is.EqualTo((1, 172, 172, (string?)null)));
+        Assert.That(new GroupLayout(172, group), Is.EqualTo(layout), "GroupLayout reads both spellings too");
     }
 
     [Test]
