@@ -72,7 +72,7 @@ public static unsafe class Gptq
         return new GptqResult(matrix, relative, state.Loss, dead, options.ActOrder ? perm : null);
     }
 
-    /// <summary>‖W − Ŵ‖/‖W‖ (Frobenius), in float64; 0 when both are zero.</summary>
+    /// <summary>‖W − Ŵ‖/‖W‖ (Frobenius), in float64; for an all-zero W, the absolute ‖Ŵ‖ (0 when both are zero).</summary>
     public static double RelativeError(ReadOnlySpan<float> w, ReadOnlySpan<float> wq)
     {
         double num = 0, den = 0;
