@@ -46,4 +46,27 @@ public static class Tolerances
     /// logits are O(1) after several blocks, float32 epsilon 1.2e-7 times sums of ≤ 100 terms, so 1e-5.
     /// </summary>
     public const double Fp32VsFloat64ForwardAbs = 1e-5;
+
+    /// <summary>
+    /// GPTQ's tracked loss against ½·Σ δ·H_damped·δᵀ of its final error, relative. The two are equal in exact
+    /// arithmetic (each OBS step adds exactly (w − q)²/U_jj²); the weight updates run in float32 (ε = 6e-8) and the
+    /// factor U is rounded to float32, so the two sides differ by a few float32 ulps of accumulated rounding: observed
+    /// 4e-9 to 1e-7 on the 172-column test layer; 1e-5 leaves two orders of magnitude. A wrong update (sign, row of U,
+    /// a missing block push) is off by whole percents.
+    /// </summary>
+    public const double GptqLossVsQuadraticFormRel = 1e-5;
+
+    /// <summary>
+    /// The same GPTQ run with blocks of 32 and with one block: the lazy block update reorders float32 sums, moving a
+    /// group's min/max by a few float32 ulps; the scale is then rounded to fp16, so it either agrees exactly or moves
+    /// by one fp16 step, at most 2⁻¹⁰ ≈ 9.8e-4 relative (observed: 9.2e-4 once in 11008 scales). 1.5e-3 admits one
+    /// step; a missing error term in a group that straddles a block end moves scales by whole percents.
+    /// </summary>
+    public const double GptqBlockingScaleRel = 1.5e-3;
+
+    /// <summary>
+    /// The float64 Hessian sum from batches (BLAS dgemm, blocked and reordered) against a plain float64 loop over 300
+    /// rows: float64 ε = 1.1e-16 times ~300 terms, with cancellation in off-diagonal entries, so 1e-11 relative.
+    /// </summary>
+    public const double HessianSummationOrderRel = 1e-11;
 }
