@@ -26,7 +26,7 @@ public sealed record GptqOptions
     /// correlated layers at 2 bits with g = 32/64, the block-start parameters gave clearly lower output error
     /// (≈ 0.86–0.90 of RTN's against ≈ 0.96–1.0); at 3 and 4 bits the two were within 1%.
     /// </summary>
-    public bool GroupParamsFromBlockStart { get; init; }
+    public bool GroupParamsFromBlockStart { get; init; } = true;
 
     public void Validate()
     {

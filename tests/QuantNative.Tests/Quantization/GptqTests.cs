@@ -88,12 +88,12 @@ public class GptqTests
     public void BlockStartParametersDifferWhenAGroupStartsInsideABlock()
     {
         // The guard on the test above: the option is wired. Group 0 starts the first block (same parameters); group 1
-        // starts at column 32, inside it, after 32 columns of in-block feedback that only the default sees.
+        // starts at column 32, inside it, after 32 columns of in-block feedback that only the literal §7.2 reading sees.
         var (w, _, acc, _) = Layer(5);
         var h = acc.Hessian();
         var config = new QuantizerConfig(3, 32);
-        var current = Gptq.Quantize(w, Rows, Columns, h, config).Matrix;
-        var blockStart = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { GroupParamsFromBlockStart = true }).Matrix;
+        var current = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { GroupParamsFromBlockStart = false }).Matrix;
+        var blockStart = Gptq.Quantize(w, Rows, Columns, h, config).Matrix; // the default
         bool SameScales(int g) => Enumerable.Range(0, Rows).All(r => current.Scales[r * current.Groups + g] == blockStart.Scales[r * current.Groups + g]);
         Assert.That(SameScales(0), Is.True, "group 0");
         Assert.That(SameScales(1), Is.False, "group 1");
@@ -224,8 +224,8 @@ public class GptqTests
         var (w, _, acc, _) = Layer(group);
         var h = acc.Hessian();
         var config = new QuantizerConfig(3, group);
-        var blocked = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = 32 }).Matrix;
-        var single = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = Columns }).Matrix;
+        var blocked = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = 32, GroupParamsFromBlockStart = false }).Matrix;
+        var single = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = Columns, GroupParamsFromBlockStart = false }).Matrix;
         for (int i = 0; i < single.Scales.Length; i++)
             Assert.That(blocked.Scales[i], Is.EqualTo(single.Scales[i]).Within(Tolerances.GptqBlockingScaleRel * single.Scales[i]),
                 $"scale of row {i / single.Groups}, group {i % single.Groups}");
