@@ -458,17 +458,27 @@ public:
                 s += format(" warp %u lanes %s wait in %s at %s:%d for lanes %s (mask 0x%08x)", wi,
                             lanes_text(g.arrived).c_str(), op_name(g.op), base_name(g.file), g.line,
                             lanes_text(missing).c_str(), g.mask);
-                std::string elsewhere;
+                // Where the missing lanes are, lanes at the same place merged: "lanes 16-31 are at ...".
+                std::vector<std::pair<std::string, unsigned int>> places;
                 for (unsigned int lane = 0; lane < 32; ++lane)
                 {
                     if (!((missing >> lane) & 1u)) continue;
                     const Fiber& f = *fibers[wi * 32 + lane];
+                    std::string place;
                     if (f.state == State::AtBarrier)
-                        elsewhere += format(" lane %u is at __syncthreads() %s:%d;", lane, base_name(f.waitFile), f.waitLine);
+                        place = format("at __syncthreads() %s:%d", base_name(f.waitFile), f.waitLine);
                     else if (f.state == State::InWarpOp && f.group != nullptr)
-                        elsewhere += format(" lane %u is in %s at %s:%d (mask 0x%08x);", lane, op_name(f.group->op),
-                                            base_name(f.group->file), f.group->line, f.group->mask);
+                        place = format("in %s at %s:%d (mask 0x%08x)", op_name(f.group->op), base_name(f.group->file),
+                                       f.group->line, f.group->mask);
+                    else
+                        continue;
+                    auto it = std::find_if(places.begin(), places.end(), [&](const auto& p) { return p.first == place; });
+                    if (it == places.end()) places.emplace_back(place, 1u << lane);
+                    else it->second |= 1u << lane;
                 }
+                std::string elsewhere;
+                for (const auto& [place, lanes] : places)
+                    elsewhere += format(" lanes %s are %s;", lanes_text(lanes).c_str(), place.c_str());
                 s += elsewhere.empty() ? ";" : ":" + elsewhere;
             }
         }
