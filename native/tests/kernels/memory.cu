@@ -15,6 +15,8 @@
 //   uints[2] |= 1 << (v & 31); uints[3] ^= v; uints[4] &= ~(1 << (v & 31)); fsum[0] += v % 64 (exact);
 //   ull[0] += v * 1000003; hist[v % bins] += 1; next[i] = atomicExch(&ints[6], i) (a lock-free list: following
 //   next from ints[6] visits every i once, ending at -1, the initial value).
+// qn_selftest_atomic_contention(ci, cf, cu, iters): every thread adds 1 to *ci, 1.0f to *cf and 1 to *cu, iters
+//   times each, in a tight loop: the most contended pattern (a non-atomic read-modify-write loses updates here).
 // qn_selftest_parallel_blocks(seen, flags, timeoutNs): 2 blocks of 1 thread. Block b sets flags[b] = 1, then
 //   spins (up to timeoutNs) until flags[1 - b] == 1; seen[b] = whether it saw it. Both see each other only when
 //   the two blocks run at the same time on different host threads.
@@ -81,6 +83,16 @@ QN_KERNEL void qn_selftest_atomics(int* ints, unsigned int* uints, float* fsum, 
     }
 }
 
+QN_KERNEL void qn_selftest_atomic_contention(int* ci, float* cf, unsigned long long* cu, int iters)
+{
+    for (int i = 0; i < iters; ++i)
+    {
+        atomicAdd(ci, 1);
+        atomicAdd(cf, 1.0f);
+        atomicAdd(cu, 1ull);
+    }
+}
+
 QN_KERNEL void qn_selftest_parallel_blocks(int* seen, int* flags, long long timeoutNs)
 {
     const unsigned int b = blockIdx.x;
@@ -104,4 +116,4 @@ QN_KERNEL void qn_selftest_block_order(int* order, int* ticket)
 }
 
 QN_REGISTER_KERNELS(qn_selftest_static_shared, qn_selftest_dynamic_shared, qn_selftest_dynamic_shared_poison,
-                    qn_selftest_atomics, qn_selftest_parallel_blocks, qn_selftest_block_order)
+                    qn_selftest_atomics, qn_selftest_atomic_contention, qn_selftest_parallel_blocks, qn_selftest_block_order)

@@ -40,8 +40,9 @@ public abstract class EmulatorTestBase
     }
 
     /// <summary>
-    /// Launches <paramref name="kernel"/> with <paramref name="args"/>: arrays become pointers to their (pinned)
-    /// data; int, uint, long, float and double are passed by value. The count and byte size of every argument are
+    /// Launches <paramref name="kernel"/> with <paramref name="args"/>: each array is copied into 256-byte aligned
+    /// native memory (as cudaMalloc aligns device memory), passed as a pointer, and copied back after the launch;
+    /// int, uint, long, float and double are passed by value. The count and byte size of every argument are
     /// checked against what the kernel declares, so a test cannot pass an argument of the wrong type.
     /// </summary>
     protected static unsafe void Launch(string kernel, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block,
@@ -49,7 +50,7 @@ public abstract class EmulatorTestBase
     {
         uint[] sizes = Emulator.KernelParameterSizes(kernel);
         Assert.That(args, Has.Length.EqualTo(sizes.Length), $"{kernel} takes {sizes.Length} arguments");
-        var pins = new List<GCHandle>();
+        var buffers = new List<(Array Array, IntPtr Memory, long Bytes)>();
         byte* values = (byte*)NativeMemory.AllocZeroed((nuint)Math.Max(1, args.Length) * 8);
         void** pointers = (void**)NativeMemory.AllocZeroed((nuint)Math.Max(1, args.Length) * (nuint)sizeof(void*));
         try
@@ -61,9 +62,11 @@ public abstract class EmulatorTestBase
                 switch (args[i])
                 {
                     case Array array:
-                        var pin = GCHandle.Alloc(array, GCHandleType.Pinned);
-                        pins.Add(pin);
-                        *(IntPtr*)slot = pin.AddrOfPinnedObject();
+                        long bytes = Buffer.ByteLength(array);
+                        var memory = (IntPtr)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 256);
+                        buffers.Add((array, memory, bytes));
+                        CopyArray(array, memory, bytes, toNative: true);
+                        *(IntPtr*)slot = memory;
                         size = (uint)sizeof(IntPtr);
                         break;
                     case int v: *(int*)slot = v; size = 4; break;
@@ -77,12 +80,28 @@ public abstract class EmulatorTestBase
                 pointers[i] = slot;
             }
             Emulator.Launch(kernel, grid, block, sharedBytes, pointers);
+            foreach (var (array, memory, bytes) in buffers) CopyArray(array, memory, bytes, toNative: false);
         }
         finally
         {
-            foreach (var pin in pins) pin.Free();
+            foreach (var (_, memory, _) in buffers) NativeMemory.AlignedFree((void*)memory);
             NativeMemory.Free(values);
             NativeMemory.Free(pointers);
+        }
+    }
+
+    private static unsafe void CopyArray(Array array, IntPtr memory, long bytes, bool toNative)
+    {
+        var pin = GCHandle.Alloc(array, GCHandleType.Pinned);
+        try
+        {
+            void* managed = (void*)pin.AddrOfPinnedObject();
+            if (toNative) Buffer.MemoryCopy(managed, (void*)memory, bytes, bytes);
+            else Buffer.MemoryCopy((void*)memory, managed, bytes, bytes);
+        }
+        finally
+        {
+            pin.Free();
         }
     }
 
