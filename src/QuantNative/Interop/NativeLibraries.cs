@@ -7,8 +7,8 @@ namespace QuantNative.Interop;
 /// <summary>
 /// Resolves every native library the project calls, by logical name, at run time. Toolkit libraries are tried by
 /// versioned soname (newest first) so one build runs against CUDA 11, 12 or 13; nothing is bound at build time.
-/// Project-built libraries (the CUDA emulator) are searched next to the executable, in $QN_NATIVE_DIR, and in the
-/// repository's artifacts/native (development and tests).
+/// Project-built libraries (the CUDA emulator and its self-test kernels) are searched next to the executable, in
+/// $QN_NATIVE_DIR, and in the repository's artifacts/native (development and tests).
 /// </summary>
 public static class NativeLibraries
 {
@@ -18,6 +18,10 @@ public static class NativeLibraries
     public const string Cublas = "cublas";
     public const string Cusolver = "cusolver";
     public const string Emulator = "qn_emulator";
+    /// <summary>The emulator's own test kernels (native/tests/kernels); loading it registers them with the emulator.</summary>
+    public const string EmulatorSelfTest = "qn_emulator_selftest";
+
+    private static readonly HashSet<string> ProjectLibraries = [Emulator, EmulatorSelfTest];
 
     private static readonly Dictionary<string, (string[] Candidates, string Hint)> Known = new()
     {
@@ -32,7 +36,9 @@ public static class NativeLibraries
         [Cusolver] = (["libcusolver.so.12", "libcusolver.so.11", "cusolver64_12.dll", "cusolver64_11.dll"],
             "cuSOLVER not found (tried CUDA 13/12's .12 and 11's .11); install the CUDA toolkit's cuSOLVER"),
         [Emulator] = (["libqn_emulator.so", "qn_emulator.dll", "libqn_emulator.dylib"],
-            "the CUDA emulator library was not built; run ./build.sh"),
+            "the CUDA emulator library was not built; run ./build.sh (or cmake -S . -B build && cmake --build build)"),
+        [EmulatorSelfTest] = (["libqn_emulator_selftest.so", "qn_emulator_selftest.dll", "libqn_emulator_selftest.dylib"],
+            "the emulator's self-test kernels were not built; run ./build.sh (or cmake -S . -B build && cmake --build build)"),
     };
 
     private static readonly Dictionary<string, IntPtr> Loaded = new();
@@ -54,8 +60,27 @@ public static class NativeLibraries
     {
         var handle = TryLoad(logicalName);
         if (handle != IntPtr.Zero) return handle;
+        throw MissingLibrary(logicalName, ProjectLibraries.Contains(logicalName) ? ProjectLibraryDirectories() : null);
+    }
+
+    /// <summary>
+    /// Loads a project-built library from <paramref name="directories"/> only (not cached), or throws the error
+    /// <see cref="Require"/> throws. The resolver uses it with <see cref="ProjectLibraryDirectories"/>; tests use it to
+    /// check what a user sees when the library is missing.
+    /// </summary>
+    internal static IntPtr LoadProjectLibrary(string logicalName, IEnumerable<string> directories)
+    {
+        var dirs = directories.ToList();
+        var handle = TryLoadFrom(logicalName, dirs);
+        return handle != IntPtr.Zero ? handle : throw MissingLibrary(logicalName, dirs);
+    }
+
+    private static QuantNativeException MissingLibrary(string logicalName, IEnumerable<string>? directories)
+    {
         var (candidates, hint) = Known[logicalName];
-        throw new QuantNativeException($"cannot load {logicalName} (tried {string.Join(", ", candidates)}): {hint}");
+        string where = directories == null ? "" : $" in {string.Join(", ", directories)}";
+        return new QuantNativeException(
+            $"cannot load {logicalName} (tried {string.Join(", ", candidates)}{where}): {hint}");
     }
 
     /// <summary>Whether a library can be loaded (for optional paths such as the GPU).</summary>
@@ -86,24 +111,30 @@ public static class NativeLibraries
         {
             if (Loaded.TryGetValue(logicalName, out var cached)) return cached;
             var handle = IntPtr.Zero;
-            foreach (var name in Known[logicalName].Candidates)
+            if (ProjectLibraries.Contains(logicalName))
             {
-                if (logicalName == Emulator)
-                {
-                    foreach (var dir in ProjectLibraryDirectories())
-                    {
-                        var path = Path.Combine(dir, name);
-                        if (File.Exists(path) && NativeLibrary.TryLoad(path, out handle)) break;
-                    }
-                }
-                else
-                {
-                    NativeLibrary.TryLoad(name, out handle);
-                }
-                if (handle != IntPtr.Zero) break;
+                handle = TryLoadFrom(logicalName, ProjectLibraryDirectories());
+            }
+            else
+            {
+                foreach (var name in Known[logicalName].Candidates)
+                    if (NativeLibrary.TryLoad(name, out handle)) break;
             }
             Loaded[logicalName] = handle;
             return handle;
         }
+    }
+
+    private static IntPtr TryLoadFrom(string logicalName, IEnumerable<string> directories)
+    {
+        foreach (var dir in directories)
+        {
+            foreach (var name in Known[logicalName].Candidates)
+            {
+                var path = Path.Combine(dir, name);
+                if (File.Exists(path) && NativeLibrary.TryLoad(path, out var handle)) return handle;
+            }
+        }
+        return IntPtr.Zero;
     }
 }
