@@ -95,7 +95,7 @@ run_tests() {
   rm -rf "$results"
   local status=0
   dotnet test tests/QuantNative.Tests/QuantNative.Tests.csproj -c Release --no-build -nologo \
-    --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" --results-directory "$results" || status=$?
+    --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=minimal" --results-directory "$results" || status=$?
   local trx="$results/tests.trx"
   if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
   local counters passed failed skipped
