@@ -10,5 +10,6 @@ public static class Verbs
         typeof(GenerateCommand),
         typeof(ConvertCommand),
         typeof(BenchCommand),
+        typeof(QuantizeCommand),
     ];
 }

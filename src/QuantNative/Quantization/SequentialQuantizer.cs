@@ -56,7 +56,7 @@ public static class SequentialQuantizer
                 HessianAccumulator? hessian = null;
                 if (acts != null)
                 {
-                    progress?.Invoke(done, total, $"block {layer} capturing {group.Key} inputs");
+                    progress?.Invoke(done, total, $"block {layer} capturing {string.Join("/", group.Select(l => l.Part.Split('.')[1].Replace("_proj", "")))} inputs");
                     int columns = group.First().Shape(c).Columns;
                     hessian = new HessianAccumulator(columns, $"model.layers.{layer} {group.Key} input");
                     acts.Capture(layer, group.Key, w, hessian, observer);
