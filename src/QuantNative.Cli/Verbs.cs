@@ -11,5 +11,6 @@ public static class Verbs
         typeof(ConvertCommand),
         typeof(BenchCommand),
         typeof(QuantizeCommand),
+        typeof(AblateCommand),
     ];
 }
