@@ -94,6 +94,8 @@ public static class GptqCheckpointWriter
         return items;
     }
 
+    // The packed arrays are written as their in-memory bytes: safetensors is little-endian, and so is every host this
+    // project runs on (FloatConversion refuses others).
     private static void WriteTensors(QuantizedModel model, string path, List<Item> plan, Action<string>? afterTensor)
     {
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };  // Transformers requires it

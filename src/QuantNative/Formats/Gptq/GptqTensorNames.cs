@@ -24,11 +24,10 @@ public static class GptqTensorNames
     /// <summary>Whether a block part is a norm, stored in its source dtype rather than quantized.</summary>
     public static bool IsNorm(string part) => part is "input_layernorm" or "post_attention_layernorm";
 
+    /// <summary>A block's tensors in write order (Transformers' state-dict order): norms and linear layers.</summary>
     internal static IEnumerable<string> BlockOrder() =>
         ["input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
          "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
-
-    internal static BlockLinear Linear(string part) => BlockLinears.All.First(l => l.Part == part);
 
     internal static long[] NormShape(LlamaConfig c) => [c.HiddenSize];
 }
