@@ -132,6 +132,28 @@ public class GptqCheckpointTests
         Assert.That(file.Info("model.embed_tokens.weight").DType, Is.EqualTo("F32"), "llama2.c's dtype, copied");
     }
 
+    /// <summary>Non-quantized tensors keep the source's dtype: an F16 Hugging Face model exports F16 embeddings and norms.</summary>
+    [Test]
+    public void NonQuantizedTensorsKeepTheirSourceDType()
+    {
+        string hf = Path.Combine(_dir, "hf16");
+        using (var llama2c = StoriesSplit.Open())
+            QuantNative.Formats.HuggingFace.HuggingFaceWriter.Write(llama2c, hf, FloatDType.F16);
+        QuantizedModel q;
+        using (var source = ModelLoader.Open(hf))
+            q = SequentialQuantizer.Run(source, null, new RtnLayerQuantizer(), new QuantizerConfig(4, 32), GptqCheckpointFormat.V2);
+        string outDir = Path.Combine(_dir, "q");
+        GptqCheckpointWriter.Write(q, outDir);
+        using (var file = SafetensorsFile.Open(Path.Combine(outDir, "model.safetensors")))
+        {
+            Assert.That(file.Info("model.embed_tokens.weight").DType, Is.EqualTo("F16"));
+            Assert.That(file.Info("model.layers.3.post_attention_layernorm.weight").DType, Is.EqualTo("F16"));
+            Assert.That(file.Info("model.norm.weight").DType, Is.EqualTo("F16"));
+        }
+        using var reloaded = ModelLoader.Open(outDir);
+        Assert.That(reloaded.LoadTokenEmbedding(), Is.EqualTo(q.TokenEmbedding), "F16 → fp32 → F16 is exact");
+    }
+
     private string ExportRtn()
     {
         var q = StoriesSplit.Quantize("rtn", 4, 32, GptqCheckpointFormat.V2);
