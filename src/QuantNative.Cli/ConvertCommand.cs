@@ -1,4 +1,3 @@
-using System.Text;
 using CommandLine;
 using QuantNative.Formats;
 using QuantNative.Formats.HuggingFace;
@@ -34,46 +33,11 @@ public sealed class ConvertCommand : ModelOptions, ICommand
         using var source = OpenModel();
         var tokenizer = TokenizerLoader.Load(Model, Tokenizer, source.Config.VocabSize);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        HuggingFaceWriter.Write(source, Out, dtype, MaxShardMb * 1024 * 1024, Force, TokenizerFiles(tokenizer));
+        HuggingFaceWriter.Write(source, Out, dtype, MaxShardMb * 1024 * 1024, Force, TokenizerFiles.For(tokenizer));
         stdout.WriteLine($"wrote {Out} ({source.Format} → Hugging Face, {dtype}, {source.Config.ParameterCount:N0} parameters, " +
                          $"{clock.Elapsed.TotalSeconds:F1} s)");
         foreach (var file in Directory.GetFiles(Out).Order())
             stdout.WriteLine($"  {Path.GetFileName(file),-28} {new FileInfo(file).Length,12:N0} bytes");
         return 0;
     }
-
-    /// <summary>
-    /// The tokenizer in the forms Hugging Face loaders read: tokenizer.model (SentencePiece) and tokenizer.json, made
-    /// from a llama2.c vocabulary, or the given file copied as it is.
-    /// </summary>
-    private static IEnumerable<ExtraFile> TokenizerFiles(ITextTokenizer tokenizer)
-    {
-        switch (tokenizer)
-        {
-            case Llama2cTokenizer llama2c:
-                yield return new ExtraFile("tokenizer.model", s => s.Write(SentencePieceModelWriter.ToBytes(llama2c)));
-                yield return new ExtraFile("tokenizer.json", s => s.Write(HfTokenizerJsonWriter.ToBytes(llama2c)));
-                break;
-            case SentencePieceTokenizer sp:
-                yield return ExtraFile.CopyOf(sp.SourcePath, "tokenizer.model");
-                break;
-            case HfTokenizerJson json:
-                yield return ExtraFile.CopyOf(json.SourcePath, "tokenizer.json");
-                break;
-        }
-        yield return new ExtraFile("tokenizer_config.json", s => s.Write(Encoding.UTF8.GetBytes(TokenizerConfigJson)));
-    }
-
-    private const string TokenizerConfigJson = """
-        {
-          "tokenizer_class": "LlamaTokenizer",
-          "add_bos_token": true,
-          "add_eos_token": false,
-          "bos_token": "<s>",
-          "eos_token": "</s>",
-          "unk_token": "<unk>",
-          "legacy": true,
-          "clean_up_tokenization_spaces": false
-        }
-        """;
 }

@@ -10,5 +10,7 @@ public static class Verbs
         typeof(GenerateCommand),
         typeof(ConvertCommand),
         typeof(BenchCommand),
+        typeof(QuantizeCommand),
+        typeof(AblateCommand),
     ];
 }

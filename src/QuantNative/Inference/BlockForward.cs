@@ -8,17 +8,36 @@ namespace QuantNative.Inference;
 /// h = x + Wo·Attn(n1(x)), y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)). New keys/values go into the cache at
 /// rows firstPosition.. so the same code serves a whole sequence (firstPosition 0) and one decoded token.
 /// Residual additions are folded into the output GEMMs (beta = 1).
+/// <para>
+/// The block is also available as its six stages, in order, so that sequential quantization can stop after any of
+/// them and read the input of the next linear layers from the workspace (<see cref="BlockStage"/>): the stages are
+/// the forward, not a copy of it.
+/// </para>
 /// </summary>
 public static class BlockForward
 {
     public static void Forward(float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
         float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws)
     {
+        RunStages(BlockStage.DownProjection, x, w, c, rope, kCache, vCache, firstPosition, tokens, ws);
+    }
+
+    /// <summary>
+    /// Runs the block's stages up to and including <paramref name="last"/>. After <see cref="BlockStage.AttentionNorm"/>
+    /// ws.Normed holds q/k/v's input; after <see cref="BlockStage.Attention"/> ws.Attention holds o's input; after
+    /// <see cref="BlockStage.MlpNorm"/> ws.Normed holds gate/up's input; after <see cref="BlockStage.MlpActivation"/>
+    /// ws.Gate holds down's input; after <see cref="BlockStage.DownProjection"/> x is the block's output.
+    /// </summary>
+    public static void RunStages(BlockStage last, float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws)
+    {
         int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;
         var xs = x.AsSpan(0, tokens * d);
+        var normed = ws.Normed.AsSpan(0, tokens * d);
 
         RmsNorm.Forward(ws.Normed, x, w.AttnNorm, tokens, d, c.RmsNormEps);
-        var normed = ws.Normed.AsSpan(0, tokens * d);
+        if (last == BlockStage.AttentionNorm) return;
+
         Gemm.MatMulTransB(normed, w.Wq, ws.Q, tokens, d, d);
         Gemm.MatMulTransB(normed, w.Wk, ws.K, tokens, kv, d);
         Gemm.MatMulTransB(normed, w.Wv, ws.V, tokens, kv, d);
@@ -28,12 +47,39 @@ public static class BlockForward
         ws.V.AsSpan(0, tokens * kv).CopyTo(vCache.AsSpan(firstPosition * kv));
         CausalAttention.Forward(ws.Attention, ws.Q, kCache, vCache, tokens, firstPosition,
             c.NumHeads, c.NumKvHeads, c.HeadDim);
-        Gemm.MatMulTransB(ws.Attention.AsSpan(0, tokens * d), w.Wo, xs, tokens, d, d, accumulate: true);
+        if (last == BlockStage.Attention) return;
 
+        Gemm.MatMulTransB(ws.Attention.AsSpan(0, tokens * d), w.Wo, xs, tokens, d, d, accumulate: true);
         RmsNorm.Forward(ws.Normed, x, w.FfnNorm, tokens, d, c.RmsNormEps);
+        if (last == BlockStage.MlpNorm) return;
+
         Gemm.MatMulTransB(normed, w.WGate, ws.Gate, tokens, f, d);
         Gemm.MatMulTransB(normed, w.WUp, ws.Up, tokens, f, d);
         SwiGlu.Forward(ws.Gate, ws.Gate, ws.Up, (long)tokens * f);
+        if (last == BlockStage.MlpActivation) return;
+
         Gemm.MatMulTransB(ws.Gate.AsSpan(0, tokens * f), w.WDown, xs, tokens, d, f, accumulate: true);
     }
+}
+
+/// <summary>
+/// Where <see cref="BlockForward.RunStages"/> stops: each stage ends where the input of the next linear layers is
+/// complete (GPTQ's true-sequential order: q/k/v, then o, then gate/up, then down).
+/// </summary>
+public enum BlockStage
+{
+    /// <summary>ws.Normed = n1(x): the input of q, k and v.</summary>
+    AttentionNorm,
+
+    /// <summary>ws.Attention = Attn(q, k, v): the input of o.</summary>
+    Attention,
+
+    /// <summary>x = h = x + Wo·Attn, ws.Normed = n2(h): the input of gate and up.</summary>
+    MlpNorm,
+
+    /// <summary>ws.Gate = silu(gate) ⊙ up: the input of down.</summary>
+    MlpActivation,
+
+    /// <summary>x = the block's output.</summary>
+    DownProjection,
 }

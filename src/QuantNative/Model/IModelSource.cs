@@ -11,7 +11,7 @@ public interface IModelSource : IDisposable
     /// <summary>The file or directory the model came from (used in messages).</summary>
     string Path { get; }
 
-    /// <summary>"llama2.c" or "huggingface" (later: "gptq").</summary>
+    /// <summary>"llama2.c", "huggingface" or "gptq".</summary>
     string Format { get; }
 
     LlamaConfig Config { get; }

@@ -85,7 +85,7 @@ public sealed class HuggingFaceCheckpoint : IModelSource
     private float[] Load(string name) => _fileOf[name].ReadFloats(name);
 
     /// <summary>Opens the single file or every shard of the index; maps each tensor name to the file holding it.</summary>
-    private static Dictionary<string, SafetensorsFile> OpenWeights(string directory, List<SafetensorsFile> files)
+    internal static Dictionary<string, SafetensorsFile> OpenWeights(string directory, List<SafetensorsFile> files)
     {
         string index = System.IO.Path.Combine(directory, IndexFileName);
         string single = System.IO.Path.Combine(directory, SingleFileName);

@@ -60,8 +60,9 @@ public static class HuggingFaceConfig
         }
     }
 
-    /// <summary>Writes a config.json Transformers loads as LlamaForCausalLM.</summary>
-    public static void Write(Stream stream, LlamaConfig config, FloatDType dtype)
+    /// <summary>Writes a config.json Transformers loads as LlamaForCausalLM; <paramref name="extra"/> adds members
+    /// (a quantized checkpoint's quantization_config).</summary>
+    public static void Write(Stream stream, LlamaConfig config, FloatDType dtype, Action<Utf8JsonWriter>? extra = null)
     {
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
@@ -87,6 +88,7 @@ public static class HuggingFaceConfig
         json.WriteNumber("bos_token_id", 1);
         json.WriteNumber("eos_token_id", 2);
         json.WriteString("torch_dtype", dtype.TorchName());
+        extra?.Invoke(json);
         json.WriteEndObject();
     }
 

@@ -1,0 +1,152 @@
+using System.Globalization;
+using CommandLine;
+using QuantNative.Cli.Ablation;
+using QuantNative.Evaluation;
+using QuantNative.Quantization;
+
+namespace QuantNative.Cli;
+
+[Verb("ablate", HelpText = "Quantize a model with several methods, bit widths and group sizes; write a perplexity/time table as markdown and CSV.")]
+public sealed class AblateCommand : ModelOptions, ICommand
+{
+    [Option("calib", Required = true, HelpText = "UTF-8 calibration text.")]
+    public string Calib { get; set; } = "";
+
+    [Option("calib-range", Default = "0:1", HelpText = "Part of --calib to use, start:end fractions (e.g. 0:0.5).")]
+    public string CalibRange { get; set; } = "0:1";
+
+    [Option("eval", Required = true, HelpText = "UTF-8 evaluation text.")]
+    public string Eval { get; set; } = "";
+
+    [Option("eval-range", Default = "0:1", HelpText = "Part of --eval to use, start:end fractions (e.g. 0.5:1).")]
+    public string EvalRange { get; set; } = "0:1";
+
+    [Option("eval2", HelpText = "A second evaluation text (whole file), reported in its own column.")]
+    public string? Eval2 { get; set; }
+
+    [Option("methods", Default = "fp32,rtn,gptq", HelpText = "Comma-separated methods: fp32, rtn, gptq.")]
+    public string Methods { get; set; } = "fp32,rtn,gptq";
+
+    [Option("wbits", Default = "2,3,4", HelpText = "Comma-separated bit widths.")]
+    public string WBits { get; set; } = "2,3,4";
+
+    [Option("group", Default = "-1,32", HelpText = "Comma-separated group sizes, -1 (or pc) for per-channel; write --group=-1,32.")]
+    public string Groups { get; set; } = "-1,32";
+
+    [Option("sym", HelpText = "Symmetric quantization.")]
+    public bool Sym { get; set; }
+
+    [Option("act-order", HelpText = "GPTQ act-order (desc_act).")]
+    public bool ActOrder { get; set; }
+
+    [Option("static-groups", HelpText = "GPTQ static groups.")]
+    public bool StaticGroups { get; set; }
+
+    [Option("damp", Default = 0.01, HelpText = "GPTQ dampening.")]
+    public double Damp { get; set; } = 0.01;
+
+    [Option("format", Default = "v1", HelpText = "Checkpoint format the quantized weights must be storable in: v1 (zeros of 0 clamped) or v2.")]
+    public string Format { get; set; } = "v1";
+
+    [Option("nsamples", Default = CalibrationSampler.DefaultSamples, HelpText = "Calibration windows.")]
+    public int NSamples { get; set; } = CalibrationSampler.DefaultSamples;
+
+    [Option("seqlen", Default = CalibrationSampler.DefaultSequenceLength, HelpText = "Tokens per calibration window (capped at the model's context).")]
+    public int SeqLen { get; set; } = CalibrationSampler.DefaultSequenceLength;
+
+    [Option("seed", Default = 0, HelpText = "Seed of the calibration window offsets.")]
+    public int Seed { get; set; }
+
+    [Option("ctx", HelpText = "Evaluation window in tokens (default: the model's context).")]
+    public int? Ctx { get; set; }
+
+    [Option("max-windows", HelpText = "Evaluate only the first K windows of each text.")]
+    public int? MaxWindows { get; set; }
+
+    [Option("out", Required = true, HelpText = "Markdown report path; the CSV is written beside it (.csv).")]
+    public string Out { get; set; } = "";
+
+    public int Execute(TextWriter stdout, TextWriter stderr)
+    {
+        var methods = Split(Methods, "--methods").Select(AblationMethods.Create).ToList();
+        var bits = Split(WBits, "--wbits").Select(b => Int(b, "--wbits")).ToList();
+        var groups = Split(Groups, "--group").Select(g => g is "pc" or "per-channel" ? -1 : Int(g, "--group")).ToList();
+        // Checks every combination's options up front (bits, group, damp, format) with the single-run rules.
+        foreach (int b in bits) foreach (int g in groups)
+            QuantizeSettings.Parse("rtn", b, g, Sym, ActOrder, StaticGroups, Damp, Format);
+        var format = QuantizeSettings.Parse("rtn", bits[0], groups[0], Sym, ActOrder, StaticGroups, Damp, Format).Format;
+        var gptq = new GptqOptions { DampPercent = Damp, ActOrder = ActOrder, StaticGroups = StaticGroups };
+
+        int contextLength, vocab;
+        using (var probe = OpenModel()) (contextLength, vocab) = (probe.Config.MaxPositionEmbeddings, probe.Config.VocabSize);
+        var tokenizer = LoadTokenizer(vocab);
+        string calibText = TextRange.Slice(TextFile.ReadUtf8(Calib, "--calib"), CalibRange, "--calib-range");
+        int[] calibTokens = tokenizer.Encode(calibText, addBos: true);
+        var windows = CalibrationSampler.Sample(calibTokens, NSamples, SeqLen, Seed, contextLength, $"--calib {Calib} ({CalibRange})");
+        int ctx = Ctx ?? contextLength;
+        var evalSets = new List<(string Label, int[] Tokens)>
+        {
+            ($"{Path.GetFileName(Eval)} [{EvalRange}]",
+             tokenizer.Encode(TextRange.Slice(TextFile.ReadUtf8(Eval, "--eval"), EvalRange, "--eval-range"), addBos: true)),
+        };
+        if (Eval2 != null) evalSets.Add((Path.GetFileName(Eval2), tokenizer.Encode(TextFile.ReadUtf8(Eval2, "--eval2"), addBos: true)));
+        foreach (var (_, tokens) in evalSets) Perplexity.CountWindows(tokens.Length, ctx, contextLength);
+
+        var context = new AblationContext(Model, windows, Sym, gptq, format);
+        var rows = new List<AblationRow>();
+        var progress = new ProgressReporter(stderr);
+        foreach (var method in methods)
+        {
+            var configs = method.Quantizes
+                ? bits.SelectMany(b => groups.Select(g => (QuantizerConfig?)new QuantizerConfig(b, g, Sym))).ToList()
+                : [null];
+            foreach (var config in configs)
+            {
+                string label = config == null ? method.Name : $"{method.Name} {config}";
+                var made = progress.Run(label, report => method.Run(context, config, report));
+                var ppl = evalSets.Select(e => progress.Run($"{label} eval", report =>
+                    Perplexity.Evaluate(made.Model, e.Tokens, ctx, MaxWindows, (d, t) => report(d, t, "windows")))).ToList();
+                var row = new AblationRow(method.Name, config, ppl, made.Seconds, made.Quantized);
+                rows.Add(row);
+                stderr.WriteLine($"{label}: ppl {string.Join(" / ", ppl.Select(p => p.Ppl.ToString("F3", CultureInfo.InvariantCulture)))}, " +
+                                 $"{made.Seconds:F1} s");
+            }
+        }
+
+        var report = new AblationReport(CommandText(), Model, Calib, CalibRange, calibTokens.Length, windows, Seed,
+            evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows);
+        report.Write(Out);
+        stdout.Write(report.Markdown());
+        stdout.WriteLine($"wrote {Out} and {AblationReport.CsvPath(Out)}");
+        return 0;
+    }
+
+    private string CommandText()
+    {
+        var args = new List<string> { "qn ablate", $"--model {Model}" };
+        if (Tokenizer != null) args.Add($"--tokenizer {Tokenizer}");
+        args.Add($"--calib {Calib} --calib-range {CalibRange} --eval {Eval} --eval-range {EvalRange}");
+        if (Eval2 != null) args.Add($"--eval2 {Eval2}");
+        args.Add($"--methods {Methods} --wbits {WBits} --group={Groups}");
+        if (Sym) args.Add("--sym");
+        if (ActOrder) args.Add("--act-order");
+        if (StaticGroups) args.Add("--static-groups");
+        args.Add($"--damp {Damp.ToString(CultureInfo.InvariantCulture)} --format {Format} --nsamples {NSamples} --seqlen {SeqLen} --seed {Seed}");
+        if (Ctx != null) args.Add($"--ctx {Ctx}");
+        if (MaxWindows != null) args.Add($"--max-windows {MaxWindows}");
+        args.Add($"--out {Out}");
+        return string.Join(" ", args);
+    }
+
+    private static List<string> Split(string list, string option)
+    {
+        var items = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (items.Count == 0) throw new QuantNativeException($"{option} '{list}': expected a comma-separated list");
+        return items;
+    }
+
+    private static int Int(string s, string option) =>
+        int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v)
+            ? v
+            : throw new QuantNativeException($"{option}: '{s}' is not an integer");
+}

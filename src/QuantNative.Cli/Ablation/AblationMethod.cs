@@ -1,0 +1,68 @@
+using QuantNative.Model;
+using QuantNative.Quantization;
+
+namespace QuantNative.Cli.Ablation;
+
+/// <summary>What every ablation row shares: the model, the calibration windows, the quantization options that are not
+/// swept (symmetric, act-order, static groups, dampening, format).</summary>
+public sealed record AblationContext(string ModelPath, int[][] Calibration, bool Symmetric, GptqOptions Gptq,
+    GptqCheckpointFormat Format);
+
+/// <summary>A model to evaluate, how long making it took, and what the quantizer reported (null for fp32).</summary>
+public sealed record AblationModel(LlamaModel Model, double Seconds, QuantizedModel? Quantized);
+
+/// <summary>
+/// A row family of the ablation table (fp32, rtn, gptq; later OmniQuant and the learned methods): adding one is a class
+/// and a line in <see cref="AblationMethods.Create"/>.
+/// </summary>
+public interface IAblationMethod
+{
+    string Name { get; }
+
+    /// <summary>Whether the method is swept over bits and groups (fp32 is one row).</summary>
+    bool Quantizes { get; }
+
+    /// <param name="config">The bits/group of this row; null when <see cref="Quantizes"/> is false.</param>
+    AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress);
+}
+
+public sealed class Fp32Method : IAblationMethod
+{
+    public string Name => "fp32";
+    public bool Quantizes => false;
+
+    public AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress)
+    {
+        using var source = Formats.ModelLoader.Open(context.ModelPath);
+        return new AblationModel(LlamaModel.Load(source), 0, null);
+    }
+}
+
+/// <summary>A per-layer method run by the sequential pipeline (rtn, gptq).</summary>
+public sealed class SequentialMethod(string name) : IAblationMethod
+{
+    public string Name => name;
+    public bool Quantizes => true;
+
+    public AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var layer = LayerQuantizers.Create(name, context.Gptq);
+        using var source = Formats.ModelLoader.Open(context.ModelPath);
+        var q = SequentialQuantizer.Run(source, layer.NeedsCalibration ? context.Calibration : null, layer,
+            new QuantizerConfig(config.Bits, config.GroupSize, context.Symmetric), context.Format, progress);
+        return new AblationModel(q.ToLlamaModel(), q.Seconds, q);
+    }
+}
+
+public static class AblationMethods
+{
+    public static readonly IReadOnlyList<string> Names = ["fp32", .. LayerQuantizers.Names];
+
+    public static IAblationMethod Create(string name) => name.ToLowerInvariant() switch
+    {
+        "fp32" => new Fp32Method(),
+        "rtn" or "gptq" => new SequentialMethod(name.ToLowerInvariant()),
+        _ => throw new QuantNativeException($"--methods: unknown method '{name}', expected some of {string.Join(", ", Names)}"),
+    };
+}

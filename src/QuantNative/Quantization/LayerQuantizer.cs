@@ -1,0 +1,59 @@
+namespace QuantNative.Quantization;
+
+/// <summary>
+/// A per-layer weight quantizer the sequential pipeline can run: given W [rows, columns] and, when it asks for them,
+/// the Hessian of the layer's calibration inputs (through the already-quantized part of the model).
+/// </summary>
+public interface ILayerQuantizer
+{
+    /// <summary>"rtn", "gptq", ... as the command line spells it.</summary>
+    string Name { get; }
+
+    /// <summary>Whether the layer's calibration inputs are needed (RTN: no calibration at all).</summary>
+    bool NeedsCalibration { get; }
+
+    LayerQuantization Quantize(float[] weights, int rows, int columns, HessianAccumulator? hessian, QuantizerConfig config,
+        string tensor);
+}
+
+/// <summary>The quantized matrix and GPTQ's dead-input count (0 for methods without a Hessian).</summary>
+public sealed record LayerQuantization(QuantizedMatrix Matrix, int DeadColumns);
+
+public sealed class RtnLayerQuantizer : ILayerQuantizer
+{
+    public string Name => "rtn";
+    public bool NeedsCalibration => false;
+
+    public LayerQuantization Quantize(float[] weights, int rows, int columns, HessianAccumulator? hessian,
+        QuantizerConfig config, string tensor) =>
+        new(Rtn.Quantize(weights, rows, columns, config, tensor), 0);
+}
+
+public sealed class GptqLayerQuantizer(GptqOptions options) : ILayerQuantizer
+{
+    public GptqOptions Options { get; } = options;
+    public string Name => "gptq";
+    public bool NeedsCalibration => true;
+
+    public LayerQuantization Quantize(float[] weights, int rows, int columns, HessianAccumulator? hessian,
+        QuantizerConfig config, string tensor)
+    {
+        if (hessian == null)
+            throw new QuantNativeException($"{tensor}: GPTQ needs the layer's calibration inputs, and none were given");
+        var result = Gptq.Quantize(weights, rows, columns, hessian, config, Options, tensor);
+        return new LayerQuantization(result.Matrix, result.DeadColumns);
+    }
+}
+
+/// <summary>The per-layer methods by their command-line names.</summary>
+public static class LayerQuantizers
+{
+    public static readonly IReadOnlyList<string> Names = ["rtn", "gptq"];
+
+    public static ILayerQuantizer Create(string method, GptqOptions? gptq = null) => method.ToLowerInvariant() switch
+    {
+        "rtn" => new RtnLayerQuantizer(),
+        "gptq" => new GptqLayerQuantizer(gptq ?? new GptqOptions()),
+        _ => throw new QuantNativeException($"--method {method}: unknown method, expected one of {string.Join(", ", Names)}"),
+    };
+}

@@ -1,0 +1,120 @@
+using System.Text.Json;
+using NUnit.Framework;
+using QuantNative.Evaluation;
+
+namespace QuantNative.Tests.Cli;
+
+/// <summary>`qn quantize` and `qn ablate` on stories260K: the workflow, and every bad input of the list.</summary>
+public class QuantizeCliTests
+{
+    private string _dir = "", _calib = "", _eval = "";
+
+    [OneTimeSetUp]
+    public void MakeDir()
+    {
+        _dir = TestPaths.NewTempDir();
+        string text = TextFile.ReadUtf8(TestPaths.TinyStories);
+        _calib = Path.Combine(_dir, "calib.txt");
+        _eval = Path.Combine(_dir, "eval.txt");
+        File.WriteAllText(_calib, TextRange.Slice(text, "0:0.5", "calib"));
+        File.WriteAllText(_eval, TextRange.Slice(text, "0.5:1", "eval"));
+    }
+
+    [OneTimeTearDown] public void RemoveDir() => Directory.Delete(_dir, true);
+
+    private CliRunner.Outcome Quantize(string outDir, params string[] extra) =>
+        CliRunner.Run(["quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--calib", _calib,
+            "--nsamples", "4", "--seqlen", "64", "--out", outDir, .. extra]);
+
+    private static void AssertCleanError(CliRunner.Outcome o, params string[] mentions)
+    {
+        Assert.That(o.ExitCode, Is.EqualTo(1), o.ToString());
+        Assert.That(o.Stderr, Does.StartWith("error: "), o.ToString());
+        Assert.That(o.Stderr, Does.Not.Contain("   at "), "no stack trace");
+        foreach (var m in mentions) Assert.That(o.Stderr, Does.Contain(m), o.ToString());
+    }
+
+    private string NewOut() => Path.Combine(_dir, "out-" + Guid.NewGuid().ToString("N")[..8]);
+
+    [Test]
+    public void QuantizeWritesADirectoryThatEvalGenerateAndInfoUse()
+    {
+        string outDir = NewOut();
+        var o = Quantize(outDir, "--method", "gptq", "--wbits", "4", "--group", "32");
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        Assert.That(o.Stdout, Does.Contain("model.layers.4.mlp.down_proj").And.Contain("bits/weight")
+            .And.Contain("does not divide 172").And.Contain("gptq (v1)").And.Contain("clamped"));
+        Assert.That(o.Stderr, Does.Contain("quantize"), "progress on stderr");
+        foreach (var f in new[] { "config.json", "quantize_config.json", "model.safetensors", "tokenizer.model", "tokenizer.json" })
+            Assert.That(File.Exists(Path.Combine(outDir, f)), f);
+
+        var eval = CliRunner.Run("eval", "--model", outDir, "--text", _eval, "--ctx", "128", "--max-windows", "2", "--json");
+        Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
+        Assert.That(JsonDocument.Parse(eval.Stdout).RootElement.GetProperty("ppl").GetDouble(), Is.InRange(1.0, 30.0));
+        var generate = CliRunner.Run("generate", "--model", outDir, "--prompt", "Once upon a time", "--max-tokens", "10");
+        Assert.That(generate.ExitCode, Is.EqualTo(0), generate.ToString());
+        Assert.That(generate.Stdout, Does.StartWith("Once upon a time"));
+        var info = CliRunner.Run("info", "--model", outDir);
+        Assert.That(info.Stdout, Does.Contain("gptq").And.Contain("model.layers.0.self_attn.q_proj.qweight"));
+
+        AssertCleanError(Quantize(outDir, "--method", "rtn", "--wbits", "4"), outDir, "already exists", "--force");
+        var forced = Quantize(outDir, "--method", "rtn", "--wbits", "8", "--format", "v2", "--force");
+        Assert.That(forced.ExitCode, Is.EqualTo(0), forced.ToString());
+        Assert.That(File.ReadAllText(Path.Combine(outDir, "quantize_config.json")), Does.Contain("gptq_v2"));
+    }
+
+    [Test]
+    public void UnknownMethod() => AssertCleanError(Quantize(NewOut(), "--method", "awq", "--wbits", "4"), "--method", "awq");
+
+    [TestCase(1)]
+    [TestCase(5)]
+    [TestCase(16)]
+    public void BitsOutsideTheSupportedSet(int bits) =>
+        AssertCleanError(Quantize(NewOut(), "--method", "rtn", "--wbits", bits.ToString()), $"--wbits {bits}", "2, 3, 4, 8");
+
+    [TestCase("0")]
+    [TestCase("-4")]
+    public void GroupSizeNotPositive(string group) =>
+        AssertCleanError(Quantize(NewOut(), "--method", "rtn", "--wbits", "4", $"--group={group}"), $"--group {group}");
+
+    [Test]
+    public void CalibrationTextShorterThanOneWindow()
+    {
+        string shortText = Path.Combine(_dir, "short.txt");
+        File.WriteAllText(shortText, "Once upon a time there was a cat.");
+        var o = CliRunner.Run("quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--calib", shortText,
+            "--wbits", "4", "--seqlen", "64", "--out", NewOut());
+        AssertCleanError(o, "--calib", shortText, "one calibration window", "--seqlen 64");
+    }
+
+    [Test]
+    public void GptqWithoutCalibrationText() =>
+        AssertCleanError(CliRunner.Run("quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
+            "--method", "gptq", "--wbits", "4", "--out", NewOut()), "--calib");
+
+    [Test]
+    public void UnknownFormat() => AssertCleanError(Quantize(NewOut(), "--wbits", "4", "--format", "v3"), "--format v3");
+
+    [Test]
+    public void AblateWritesMarkdownAndCsv()
+    {
+        string report = Path.Combine(_dir, "docs", "baselines.md");
+        var o = CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
+            "--calib", TestPaths.TinyStories, "--calib-range", "0:0.5", "--eval", TestPaths.TinyStories, "--eval-range", "0.5:1",
+            "--methods", "fp32,rtn,gptq", "--wbits", "4", "--group=-1,32", "--nsamples", "2", "--seqlen", "64",
+            "--ctx", "128", "--max-windows", "2", "--out", report);
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        string md = File.ReadAllText(report);
+        Assert.That(md, Does.Contain("| fp32 |").And.Contain("| rtn | 4 | g32 |").And.Contain("| gptq | 4 | per-channel |")
+            .And.Contain("qn ablate").And.Contain("2 windows × 64 tokens"));
+        var csv = File.ReadAllLines(Path.ChangeExtension(report, ".csv"));
+        Assert.That(csv, Has.Length.EqualTo(1 + 1 + 2 + 2));
+        Assert.That(csv[0], Does.StartWith("method,bits,group_size,ppl_1"));
+    }
+
+    [Test]
+    public void AblateUnknownMethod() =>
+        AssertCleanError(CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
+            "--calib", _calib, "--eval", _eval, "--methods", "fp32,omniquant", "--out", Path.Combine(_dir, "x.md")),
+            "--methods", "omniquant");
+}
