@@ -108,8 +108,9 @@ public sealed unsafe class DriverCudaRuntime : ICudaRuntime
         h.Dispose();
     }
 
-    // Copies are synchronous with respect to the host (the stream is drained first), so managed buffers may be reused
-    // as soon as a copy returns.
+    // Copies between host and device are synchronous with respect to the host (the stream is drained first), so
+    // managed buffers may be reused as soon as a copy returns. Device-to-device copies and memsets are ordered on the
+    // runtime's stream like launches (so events around them time them).
     public void CopyHostToDevice(DevicePtr dst, void* src, long bytes)
     {
         Synchronize();
@@ -124,14 +125,15 @@ public sealed unsafe class DriverCudaRuntime : ICudaRuntime
 
     public void CopyDeviceToDevice(DevicePtr dst, DevicePtr src, long bytes)
     {
-        Synchronize();
-        CudaDriver.Check(CudaDriver.cuMemcpyDtoD_v2(dst.Address, src.Address, (nuint)bytes), "cuMemcpyDtoD_v2");
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemcpyDtoDAsync_v2(dst.Address, src.Address, (nuint)bytes, Stream),
+            "cuMemcpyDtoDAsync_v2");
     }
 
     public void Memset(DevicePtr dst, byte value, long bytes)
     {
-        Synchronize();
-        CudaDriver.Check(CudaDriver.cuMemsetD8_v2(dst.Address, value, (nuint)bytes), "cuMemsetD8_v2");
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemsetD8Async(dst.Address, value, (nuint)bytes, Stream), "cuMemsetD8Async");
     }
 
     public void LoadModule(string family)
