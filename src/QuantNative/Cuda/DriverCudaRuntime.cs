@@ -108,19 +108,22 @@ public sealed unsafe class DriverCudaRuntime : ICudaRuntime
         h.Dispose();
     }
 
-    // Copies between host and device are synchronous with respect to the host (the stream is drained first), so
-    // managed buffers may be reused as soon as a copy returns. Device-to-device copies and memsets are ordered on the
-    // runtime's stream like launches (so events around them time them).
+    // Every copy is ordered on the runtime's stream like the launches (the blocking cuMemcpy*_v2 calls run on the legacy
+    // default stream, which a non-blocking stream does not wait for). Copies with the host wait for the stream
+    // afterwards, so managed buffers may be reused as soon as a copy returns. Device-to-device copies and memsets stay
+    // asynchronous (so events around them time them).
     public void CopyHostToDevice(DevicePtr dst, void* src, long bytes)
     {
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(dst.Address, src, (nuint)bytes, Stream), "cuMemcpyHtoDAsync_v2");
         Synchronize();
-        CudaDriver.Check(CudaDriver.cuMemcpyHtoD_v2(dst.Address, src, (nuint)bytes), "cuMemcpyHtoD_v2");
     }
 
     public void CopyDeviceToHost(void* dst, DevicePtr src, long bytes)
     {
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(dst, src.Address, (nuint)bytes, Stream), "cuMemcpyDtoHAsync_v2");
         Synchronize();
-        CudaDriver.Check(CudaDriver.cuMemcpyDtoH_v2(dst, src.Address, (nuint)bytes), "cuMemcpyDtoH_v2");
     }
 
     public void CopyDeviceToDevice(DevicePtr dst, DevicePtr src, long bytes)

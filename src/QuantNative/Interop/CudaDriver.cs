@@ -43,6 +43,8 @@ public static unsafe partial class CudaDriver
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuMemcpyDtoH_v2(void* dstHost, ulong srcDevice, nuint byteCount);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuMemcpyDtoD_v2(ulong dstDevice, ulong srcDevice, nuint byteCount);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuMemsetD8_v2(ulong dstDevice, byte uc, nuint n);
+    [LibraryImport(NativeLibraries.Cuda)] public static partial int cuMemcpyHtoDAsync_v2(ulong dstDevice, void* srcHost, nuint byteCount, IntPtr hStream);
+    [LibraryImport(NativeLibraries.Cuda)] public static partial int cuMemcpyDtoHAsync_v2(void* dstHost, ulong srcDevice, nuint byteCount, IntPtr hStream);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuMemcpyDtoDAsync_v2(ulong dstDevice, ulong srcDevice, nuint byteCount, IntPtr hStream);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuMemsetD8Async(ulong dstDevice, byte uc, nuint n, IntPtr hStream);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuModuleLoadData(IntPtr* module, void* image);
