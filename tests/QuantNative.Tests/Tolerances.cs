@@ -69,4 +69,23 @@ public static class Tolerances
     /// rows: float64 ε = 1.1e-16 times ~300 terms, with cancellation in off-diagonal entries, so 1e-11 relative.
     /// </summary>
     public const double HessianSummationOrderRel = 1e-11;
+
+    /// <summary>
+    /// The float64 LWC backward against central finite differences of its straight-through definition, relative per
+    /// component. The surrogate is linear in w between order changes of the group's extremes (central difference exact
+    /// up to roundoff) and smooth in u, l (five-point stencil, h = 1e-2: truncation ~1e-8 of the derivative's scale,
+    /// roundoff of the one group's loss ≈ 1e-14 absolute against gradients ≳ 1e-8); observed worst ≈ 5e-10, so 1e-6
+    /// (the bound) holds with margin; a wrong term (a missing γ(1−γ), a wrong tie share, q − z vs round − r)
+    /// is off by O(1).
+    /// </summary>
+    public const double LwcFiniteDifferenceRel = 1e-6;
+
+    /// <summary>
+    /// LWC backward on the GPU kernel (or the emulator) against the C# reference, float32: gs = Σ g·∂ŵ/∂s is summed
+    /// sequentially in C# and as per-thread strided sums + a warp butterfly + a cross-warp sum in the kernel. Both
+    /// orders carry ≲ √n·ε relative error of the sum's magnitude for the ≤ 300 terms here; the bound is relative to
+    /// |expected| + rms of the tensor (a group whose terms cancel has a tiny gs but an absolute error of the typical
+    /// size). 1e-5 is ≈ 80 ε; a wrong term or a missing group moves values by O(1).
+    /// </summary>
+    public const double LwcGradientRel = 1e-5;
 }

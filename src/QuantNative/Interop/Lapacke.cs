@@ -19,6 +19,11 @@ public static unsafe partial class Lapacke
     [LibraryImport(NativeLibraries.Lapacke)]
     public static partial int LAPACKE_dpotri(int matrixLayout, byte uplo, int n, double* a, int lda);
 
+    /// <summary>Thin SVD by divide and conquer (jobz 'S': the min(m, n) leading singular vectors), A overwritten.</summary>
+    [LibraryImport(NativeLibraries.Lapacke)]
+    public static partial int LAPACKE_sgesdd(int matrixLayout, byte jobz, int m, int n, float* a, int lda, float* s,
+        float* u, int ldu, float* vt, int ldvt);
+
     /// <summary>Loads LAPACKE or throws a QuantNativeException that says how to install it.</summary>
     public static void EnsureLoaded() => NativeLibraries.Require(NativeLibraries.Lapacke);
 

@@ -6,6 +6,7 @@ namespace QuantNative.Interop;
 public static unsafe partial class OpenBlas
 {
     public const int CblasRowMajor = 101;
+    public const int CblasColMajor = 102;
     public const int CblasNoTrans = 111;
     public const int CblasTrans = 112;
 

@@ -1,0 +1,262 @@
+// fakequant_lwc.cu — fused LWC fake quantization (DESIGN.md §7.1 + §7.3), forward and exact backward, one launch
+// each, for float32 weights.
+//
+// C# reference: src/QuantNative/Quantization/Lwc/LwcFakeQuant.cs (LwcFakeQuant.Forward / Backward, float32; the
+// kernels perform the same float operations in the same order, see "Numerics").
+// Tests: tests/QuantNative.Tests/Lwc/LwcKernelTests.cs (kernels on the emulator against the reference, awkward
+// shapes, poisoned outputs), Lwc/FakeQuantBackendTests.cs (the CUDA backend end to end, launch checks),
+// Lwc/LwcReferenceTests.cs (the reference against finite differences), Lwc/CudaRuntimeTests.cs (fatbin kernel names
+// where a driver exists).
+//
+// Shapes and layouts (row-major, contiguous; rows = output channels, groups along the columns):
+//   G = ceil(cols / groupSize) groups per row; group j of row r is columns [j*groupSize, min((j+1)*groupSize, cols))
+//   (the last group is shorter when groupSize does not divide cols; per-channel is groupSize = cols).
+//
+// qn_fakequant_lwc_forward_f32(wq, codes, scale, zero, wmax, wmin, w, u, l, rows, cols, groupSize, bits,
+//                              minScale, maxScale)
+//   wq     float32 [rows, cols]  out: ŵ = (q − z)·s
+//   codes  uint8   [rows, cols]  out: q = clamp(rint(w/s) + z, 0, qmax)
+//   scale  float32 [rows, G]     out (saved): s = clamp((γ·max(w) − β·min(w)) / qmax, minScale, maxScale)
+//   zero   float32 [rows, G]     out (saved): z = clamp(rint(−β·min(w) / s), 0, qmax) (an integer held in a float)
+//   wmax   float32 [rows, G]     out (saved): max(w) of the group
+//   wmin   float32 [rows, G]     out (saved): min(w) of the group
+//   w      float32 [rows, cols]  in
+//   u, l   float32 [rows, G]     in: raw clipping parameters, γ = σ(u), β = σ(l)
+//   rows, cols, groupSize, bits  int (groupSize: the group length, cols for per-channel); minScale, maxScale float
+//                                (the §7.1 clamp on s, 1e-5 and 1e4). Constants come after the sizes.
+//
+// qn_fakequant_lwc_backward_f32(dW, du, dl, dWq, w, u, l, scale, zero, wmax, wmin, rows, cols, groupSize, bits,
+//                               minScale, maxScale)
+//   dW     float32 [rows, cols]  out: dL/dw (SDE path): g·[inside] + (dL/dxmax)·γ/nmax on every element equal to
+//                                max(w), + (dL/dxmin)·β/nmin on every element equal to min(w) (ties split evenly)
+//   du, dl float32 [rows, G]     out: dL/du = (gs/qmax)·max(w)·γ(1−γ), dL/dl = (−gs/qmax)·min(w)·β(1−β)
+//   dWq    float32 [rows, cols]  in: g = dL/dŵ
+//   w, u, l                      in, as in the forward; scale, zero, wmax, wmin: the forward's saved state
+//   gs = Σ g_i·(inside ? rint(r_i) − r_i : q_i − z), r_i = w_i/s; gs = 0 when the clamp on s is active (recomputed
+//   from u, l, wmax, wmin with the forward's operations, so the decision is the forward's).
+//
+// Launch configuration (both kernels; C# checks all of it before launching, src/QuantNative/Cuda/LwcLaunch.cs):
+//   grid = (rows·G, 1, 1): one block per (row, group), block b is row b / G, group b % G;
+//   block = (T, 1, 1), T a multiple of 32 in [32, 1024] (C# uses min(256, roundup32(group length)));
+//   no dynamic shared memory (static: 3·32 floats); no alignment assumptions beyond float/byte alignment;
+//   1 <= rows, 1 <= cols, 1 <= groupSize <= cols, 2 <= bits <= 8, rows·G <= 2^31 − 1, rows·cols < 2^31.
+//   Each thread handles columns start + tid, start + tid + T, ... of its group; the per-group max/min (forward) and
+//   the sum gs and the tie counts (backward) are reduced by warp shuffles (xor butterfly) and then across warps
+//   through shared memory (ptxas, CUDA 11.8: forward 36/44/44/42 registers on sm_80/86/89/90, backward
+//   34/43/43/38, 256 / 384 bytes static shared memory, no spills, no local memory). The group is read twice (the second read from L1/L2); each output is written once
+//   (dW of a tied max/min element is written twice by the same thread).
+//
+// Numerics: IEEE float32, round to nearest even; rounding to integers by rintf (half to even, as the C#
+// reference's MathF.Round(x, MidpointRounding.ToEven)). Every operation whose result must be reproduced
+// bit for bit is written with __fadd_rn/__fsub_rn/__fmul_rn/__fdiv_rn, so nvcc cannot contract it into an FMA (the
+// emulator compiles with -ffp-contract=off). σ(x) = 1/(1 + expf(−x)) with the full-precision expf: the emulator and
+// C# both call the C library's expf, so codes, ŵ, s, z are bit-exact there; on a GPU expf may differ from the C
+// library by an ulp, which can move γ, s, and rarely a code by one. Max/min reductions are exact in any order; the
+// sum gs is reduced in a different order than the reference's sequential loop, so du, dl and the tie terms of dW
+// agree within float rounding (Tolerances.LwcGradientRel); the direct part g·[inside] of dW is exact.
+#include "qn_cuda.h"
+
+namespace {
+
+QN_DEVICE float qn_lwc_sigmoid(float x) { return __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-x))); }
+
+// Butterfly reductions within a warp: every lane ends with the result.
+QN_DEVICE float qn_lwc_warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+QN_DEVICE float qn_lwc_warp_min(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fminf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+QN_DEVICE float qn_lwc_warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+QN_DEVICE int qn_lwc_warp_sum_int(int v)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// The group's scale before and after the clamp (the forward's operations, shared by the backward).
+struct QnLwcGroup
+{
+    float gamma, beta, rawScale;
+};
+
+QN_DEVICE QnLwcGroup qn_lwc_group(float u, float l, float maxW, float minW, float qmax)
+{
+    QnLwcGroup g;
+    g.gamma = qn_lwc_sigmoid(u);
+    g.beta = qn_lwc_sigmoid(l);
+    const float xmax = __fmul_rn(g.gamma, maxW);
+    const float xmin = __fmul_rn(g.beta, minW);
+    g.rawScale = __fdiv_rn(__fsub_rn(xmax, xmin), qmax);
+    return g;
+}
+
+} // namespace
+
+QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned char* __restrict__ codes,
+                                            float* __restrict__ scale, float* __restrict__ zero,
+                                            float* __restrict__ wmax, float* __restrict__ wmin,
+                                            const float* __restrict__ w, const float* __restrict__ u,
+                                            const float* __restrict__ l, int rows, int cols, int groupSize, int bits,
+                                            float minScale, float maxScale)
+{
+    __shared__ float partMax[32];
+    __shared__ float partMin[32];
+    const int groups = (cols + groupSize - 1) / groupSize;
+    const int block = static_cast<int>(blockIdx.x);
+    if (block >= rows * groups) return;
+    const int row = block / groups;
+    const int group = block - row * groups;
+    const int start = group * groupSize;
+    const int length = min(groupSize, cols - start);
+    const float* gw = w + static_cast<long long>(row) * cols + start;
+    const int tid = static_cast<int>(threadIdx.x);
+    const int threads = static_cast<int>(blockDim.x);
+
+    float localMax = -INFINITY, localMin = INFINITY;
+    for (int i = tid; i < length; i += threads)
+    {
+        const float v = gw[i];
+        localMax = fmaxf(localMax, v);
+        localMin = fminf(localMin, v);
+    }
+    localMax = qn_lwc_warp_max(localMax);
+    localMin = qn_lwc_warp_min(localMin);
+    const int warp = tid >> 5, lane = tid & 31, warps = threads >> 5;
+    if (lane == 0)
+    {
+        partMax[warp] = localMax;
+        partMin[warp] = localMin;
+    }
+    __syncthreads();
+    float maxW = -INFINITY, minW = INFINITY;
+    for (int k = 0; k < warps; ++k)
+    {
+        maxW = fmaxf(maxW, partMax[k]);
+        minW = fminf(minW, partMin[k]);
+    }
+
+    const float qmax = static_cast<float>((1 << bits) - 1);
+    const long long p = static_cast<long long>(row) * groups + group;
+    const QnLwcGroup g = qn_lwc_group(u[p], l[p], maxW, minW, qmax);
+    const float s = fminf(fmaxf(g.rawScale, minScale), maxScale);
+    const float z = fminf(fmaxf(rintf(__fdiv_rn(-__fmul_rn(g.beta, minW), s)), 0.0f), qmax);
+    if (tid == 0)
+    {
+        scale[p] = s;
+        zero[p] = z;
+        wmax[p] = maxW;
+        wmin[p] = minW;
+    }
+
+    const long long base = static_cast<long long>(row) * cols + start;
+    for (int i = tid; i < length; i += threads)
+    {
+        const float c = __fadd_rn(rintf(__fdiv_rn(gw[i], s)), z);
+        const float q = fminf(fmaxf(c, 0.0f), qmax);
+        codes[base + i] = static_cast<unsigned char>(q);
+        wq[base + i] = __fmul_rn(__fsub_rn(q, z), s);
+    }
+}
+
+QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __restrict__ du, float* __restrict__ dl,
+                                             const float* __restrict__ dWq, const float* __restrict__ w,
+                                             const float* __restrict__ u, const float* __restrict__ l,
+                                             const float* __restrict__ scale, const float* __restrict__ zero,
+                                             const float* __restrict__ wmax, const float* __restrict__ wmin, int rows,
+                                             int cols, int groupSize, int bits, float minScale, float maxScale)
+{
+    __shared__ float partSum[32];
+    __shared__ int partMaxTies[32];
+    __shared__ int partMinTies[32];
+    const int groups = (cols + groupSize - 1) / groupSize;
+    const int block = static_cast<int>(blockIdx.x);
+    if (block >= rows * groups) return;
+    const int row = block / groups;
+    const int group = block - row * groups;
+    const int start = group * groupSize;
+    const int length = min(groupSize, cols - start);
+    const long long base = static_cast<long long>(row) * cols + start;
+    const long long p = static_cast<long long>(row) * groups + group;
+    const int tid = static_cast<int>(threadIdx.x);
+    const int threads = static_cast<int>(blockDim.x);
+
+    const float qmax = static_cast<float>((1 << bits) - 1);
+    const float s = scale[p], z = zero[p], maxW = wmax[p], minW = wmin[p];
+
+    // Pass 1: the direct part of dW, this thread's share of gs, and the tie counts.
+    float gs = 0.0f;
+    int maxTies = 0, minTies = 0;
+    for (int i = tid; i < length; i += threads)
+    {
+        const float v = w[base + i];
+        const float g = dWq[base + i];
+        const float r = __fdiv_rn(v, s);
+        const float rr = rintf(r);
+        const float c = __fadd_rn(rr, z);
+        const bool inside = c >= 0.0f && c <= qmax;
+        const float dws = inside ? __fsub_rn(rr, r) : __fsub_rn(fminf(fmaxf(c, 0.0f), qmax), z);
+        gs = __fadd_rn(gs, __fmul_rn(g, dws));
+        maxTies += v == maxW ? 1 : 0;
+        minTies += v == minW ? 1 : 0;
+        dW[base + i] = inside ? g : 0.0f;
+    }
+    gs = qn_lwc_warp_sum(gs);
+    maxTies = qn_lwc_warp_sum_int(maxTies);
+    minTies = qn_lwc_warp_sum_int(minTies);
+    const int warp = tid >> 5, lane = tid & 31, warps = threads >> 5;
+    if (lane == 0)
+    {
+        partSum[warp] = gs;
+        partMaxTies[warp] = maxTies;
+        partMinTies[warp] = minTies;
+    }
+    __syncthreads();
+    gs = 0.0f;
+    maxTies = 0;
+    minTies = 0;
+    for (int k = 0; k < warps; ++k)
+    {
+        gs = __fadd_rn(gs, partSum[k]);
+        maxTies += partMaxTies[k];
+        minTies += partMinTies[k];
+    }
+
+    const QnLwcGroup g = qn_lwc_group(u[p], l[p], maxW, minW, qmax);
+    if (g.rawScale < minScale || g.rawScale > maxScale) gs = 0.0f;
+    const float dXmax = __fdiv_rn(gs, qmax);
+    const float dXmin = -dXmax;
+    if (tid == 0)
+    {
+        du[p] = __fmul_rn(__fmul_rn(__fmul_rn(dXmax, maxW), g.gamma), __fsub_rn(1.0f, g.gamma));
+        dl[p] = __fmul_rn(__fmul_rn(__fmul_rn(dXmin, minW), g.beta), __fsub_rn(1.0f, g.beta));
+    }
+
+    // Pass 2: the arg-max / arg-min paths, on this thread's own elements (no other thread touches them).
+    const float addMax = __fdiv_rn(__fmul_rn(dXmax, g.gamma), static_cast<float>(max(maxTies, 1)));
+    const float addMin = __fdiv_rn(__fmul_rn(dXmin, g.beta), static_cast<float>(max(minTies, 1)));
+    for (int i = tid; i < length; i += threads)
+    {
+        const float v = w[base + i];
+        if (v == maxW || v == minW)
+        {
+            float d = dW[base + i];
+            if (v == maxW) d = __fadd_rn(d, addMax);
+            if (v == minW) d = __fadd_rn(d, addMin);
+            dW[base + i] = d;
+        }
+    }
+}
+
+QN_REGISTER_KERNELS(qn_fakequant_lwc_forward_f32, qn_fakequant_lwc_backward_f32)

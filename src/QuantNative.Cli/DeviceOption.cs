@@ -1,0 +1,22 @@
+using QuantNative.Backends;
+
+namespace QuantNative.Cli;
+
+/// <summary>
+/// `--device cpu|cuda|emulate` (default cpu), for the verbs that compute on a backend (IBackend): today `bench`;
+/// quantize and training join when they exist. eval and generate run the CPU inference engine and do not take it.
+/// `--device cuda` on a machine without a GPU fails with one line ("no CUDA device: ...") and exit code 1.
+/// </summary>
+public interface IDeviceOption
+{
+    DeviceKind Device { get; }
+}
+
+public static class DeviceOption
+{
+    public const string HelpText =
+        "Where to compute: cpu (C# engine), cuda (GPU: CUDA driver, kernels from the fatbins, cuBLAS/cuSOLVER) or " +
+        "emulate (the CUDA backend on the CPU emulator).";
+
+    public static IBackend Open(IDeviceOption options) => Cuda.Backend.Create(options.Device);
+}

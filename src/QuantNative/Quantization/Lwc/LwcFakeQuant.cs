@@ -1,0 +1,220 @@
+namespace QuantNative.Quantization.Lwc;
+
+/// <summary>
+/// LWC fake quantization (DESIGN.md §7.3 on the §7.1 asymmetric quantizer), forward and exact backward, float32: the
+/// CPU reference of kernels/quant/fakequant_lwc.cu and the CPU backend's implementation.
+/// <para>Per group (row r, group j): γ = σ(u), β = σ(l), xmax = γ·max(w), xmin = β·min(w),
+/// s = clamp((xmax − xmin)/qmax, min, max), z = clamp(round(−xmin/s), 0, qmax), q = clamp(round(w/s) + z, 0, qmax),
+/// ŵ = (q − z)·s. round is half to even.</para>
+/// <para>Decisions: (1) s is NOT rounded to fp16 while training (LWC learns in float32; the commit step quantizes
+/// with <see cref="UniformQuantizer"/>'s fp16-stored scale). (2) z is clamped to [0, qmax] as
+/// <see cref="UniformQuantizer"/> does, so a trained group is storable with the zero it trained with; the clamp
+/// only acts when a group lies entirely on one side of zero. z carries no gradient either way.</para>
+/// <para>Backward (straight-through rounding, z constant), g = dL/dŵ, r = w/s, c = round(r) + z,
+/// inside = 0 ≤ c ≤ qmax: gs = Σ g·(inside ? round(r) − r : q − z), zeroed when the clamp on s is active
+/// (raw s &lt; min or &gt; max); dL/dxmax = gs/qmax, dL/dxmin = −gs/qmax; du = dL/dxmax·max(w)·γ(1−γ),
+/// dl = dL/dxmin·min(w)·β(1−β); dW = g·[inside] + dL/dxmax·γ/nmax on each element equal to max(w)
+/// + dL/dxmin·β/nmin on each element equal to min(w). Ties: every element that compares equal (float ==, so −0 and +0
+/// tie) to the group's max (min) is an arg-max (arg-min) and gets an equal share; an element that is both (a constant
+/// group) gets both shares.</para>
+/// <para>Every float operation is written so the kernel can reproduce it exactly (no FMA contraction in .NET; the
+/// kernel uses __f*_rn): codes, ŵ, s, z, max, min are bit-exact on the emulator; gs is summed here sequentially and
+/// in a tree on the GPU, so du, dl and the tie terms agree within float rounding.</para>
+/// </summary>
+public static class LwcFakeQuant
+{
+    public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
+    private static float RoundEven(float x) => MathF.Round(x, MidpointRounding.ToEven);
+
+    private static float Clamp(float x, float lo, float hi) => MathF.Min(MathF.Max(x, lo), hi);
+
+    /// <summary>γ, β and the scale before its clamp, with the kernel's operations.</summary>
+    internal static (float Gamma, float Beta, float RawScale) Group(float u, float l, float maxW, float minW, float qmax)
+    {
+        float gamma = Sigmoid(u), beta = Sigmoid(l);
+        float xmax = gamma * maxW;
+        float xmin = beta * minW;
+        return (gamma, beta, (xmax - xmin) / qmax);
+    }
+
+    /// <summary>The forward pass (argument order of DESIGN.md §9: outputs, saved state, inputs, parameters, sizes).
+    /// wq, codes [rows, cols]; scale, zero, wmax, wmin, u, l [rows, groups].</summary>
+    public static void Forward(Span<float> wq, Span<byte> codes, Span<float> scale, Span<float> zero,
+        Span<float> wmax, Span<float> wmin, ReadOnlySpan<float> w, ReadOnlySpan<float> u, ReadOnlySpan<float> l,
+        LwcShape shape, ScaleClamp clamp)
+    {
+        CheckLengths(shape, ("wq", wq.Length, shape.Elements), ("codes", codes.Length, shape.Elements),
+            ("scale", scale.Length, shape.GroupCount), ("zero", zero.Length, shape.GroupCount),
+            ("wmax", wmax.Length, shape.GroupCount), ("wmin", wmin.Length, shape.GroupCount),
+            ("w", w.Length, shape.Elements), ("u", u.Length, shape.GroupCount), ("l", l.Length, shape.GroupCount));
+        float qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        for (int r = 0; r < shape.Rows; r++)
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            var gw = w.Slice(start, length);
+            float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
+            foreach (float v in gw)
+            {
+                maxW = MathF.Max(maxW, v);
+                minW = MathF.Min(minW, v);
+            }
+            var (_, beta, raw) = Group(u[p], l[p], maxW, minW, qmax);
+            float s = Clamp(raw, clamp.Min, clamp.Max);
+            float z = Clamp(RoundEven(-(beta * minW) / s), 0f, qmax);
+            scale[p] = s;
+            zero[p] = z;
+            wmax[p] = maxW;
+            wmin[p] = minW;
+            for (int i = 0; i < length; i++)
+            {
+                float c = RoundEven(gw[i] / s) + z;
+                float q = Clamp(c, 0f, qmax);
+                codes[start + i] = (byte)q;
+                wq[start + i] = (q - z) * s;
+            }
+        }
+    }
+
+    /// <summary>The backward pass (§9: input gradients, parameter gradients, upstream gradient, saved tensors, sizes).
+    /// dW, dWq, w [rows, cols]; du, dl, u, l and the forward's scale, zero, wmax, wmin [rows, groups].</summary>
+    public static void Backward(Span<float> dW, Span<float> du, Span<float> dl, ReadOnlySpan<float> dWq,
+        ReadOnlySpan<float> w, ReadOnlySpan<float> u, ReadOnlySpan<float> l, ReadOnlySpan<float> scale,
+        ReadOnlySpan<float> zero, ReadOnlySpan<float> wmax, ReadOnlySpan<float> wmin, LwcShape shape,
+        ScaleClamp clamp)
+    {
+        CheckLengths(shape, ("dW", dW.Length, shape.Elements), ("du", du.Length, shape.GroupCount),
+            ("dl", dl.Length, shape.GroupCount), ("dWq", dWq.Length, shape.Elements), ("w", w.Length, shape.Elements),
+            ("u", u.Length, shape.GroupCount), ("l", l.Length, shape.GroupCount),
+            ("scale", scale.Length, shape.GroupCount), ("zero", zero.Length, shape.GroupCount),
+            ("wmax", wmax.Length, shape.GroupCount), ("wmin", wmin.Length, shape.GroupCount));
+        float qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        for (int r = 0; r < shape.Rows; r++)
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            float s = scale[p], z = zero[p], maxW = wmax[p], minW = wmin[p];
+            float gs = 0f;
+            int maxTies = 0, minTies = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                float v = w[i], g = dWq[i];
+                float x = v / s;
+                float rr = RoundEven(x);
+                float c = rr + z;
+                bool inside = c >= 0f && c <= qmax;
+                float dws = inside ? rr - x : Clamp(c, 0f, qmax) - z;
+                gs += g * dws;
+                if (v == maxW) maxTies++;
+                if (v == minW) minTies++;
+                dW[i] = inside ? g : 0f;
+            }
+            var (gamma, beta, raw) = Group(u[p], l[p], maxW, minW, qmax);
+            if (raw < clamp.Min || raw > clamp.Max) gs = 0f;
+            float dXmax = gs / qmax;
+            float dXmin = -dXmax;
+            du[p] = dXmax * maxW * gamma * (1f - gamma);
+            dl[p] = dXmin * minW * beta * (1f - beta);
+            float addMax = dXmax * gamma / Math.Max(maxTies, 1);
+            float addMin = dXmin * beta / Math.Max(minTies, 1);
+            for (int i = start; i < start + length; i++)
+            {
+                float v = w[i];
+                if (v == maxW) dW[i] += addMax;
+                if (v == minW) dW[i] += addMin;
+            }
+        }
+    }
+
+    internal static void CheckLengths(LwcShape shape, params (string Name, long Actual, long Expected)[] tensors)
+    {
+        foreach (var (name, actual, expected) in tensors)
+            if (actual != expected)
+                throw new QuantNativeException(
+                    $"LWC fake quantization {shape}: {name} has {actual} elements, expected {expected}");
+    }
+}
+
+/// <summary>
+/// <see cref="LwcFakeQuant"/> in float64 (same definitions, ties and decisions), for checking the backward against
+/// finite differences without float32 noise. Codes are returned as doubles.
+/// </summary>
+public static class LwcFakeQuantDouble
+{
+    public static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
+
+    private static double Clamp(double x, double lo, double hi) => Math.Min(Math.Max(x, lo), hi);
+
+    public static void Forward(Span<double> wq, Span<double> codes, Span<double> scale, Span<double> zero,
+        Span<double> wmax, Span<double> wmin, ReadOnlySpan<double> w, ReadOnlySpan<double> u, ReadOnlySpan<double> l,
+        LwcShape shape, double minScale, double maxScale)
+    {
+        double qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        for (int r = 0; r < shape.Rows; r++)
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            double maxW = double.NegativeInfinity, minW = double.PositiveInfinity;
+            for (int i = start; i < start + length; i++)
+            {
+                maxW = Math.Max(maxW, w[i]);
+                minW = Math.Min(minW, w[i]);
+            }
+            double beta = Sigmoid(l[p]);
+            double s = Clamp((Sigmoid(u[p]) * maxW - beta * minW) / qmax, minScale, maxScale);
+            double z = Clamp(Math.Round(-(beta * minW) / s, MidpointRounding.ToEven), 0, qmax);
+            (scale[p], zero[p], wmax[p], wmin[p]) = (s, z, maxW, minW);
+            for (int i = start; i < start + length; i++)
+            {
+                double q = Clamp(Math.Round(w[i] / s, MidpointRounding.ToEven) + z, 0, qmax);
+                codes[i] = q;
+                wq[i] = (q - z) * s;
+            }
+        }
+    }
+
+    public static void Backward(Span<double> dW, Span<double> du, Span<double> dl, ReadOnlySpan<double> dWq,
+        ReadOnlySpan<double> w, ReadOnlySpan<double> u, ReadOnlySpan<double> l, ReadOnlySpan<double> scale,
+        ReadOnlySpan<double> zero, ReadOnlySpan<double> wmax, ReadOnlySpan<double> wmin, LwcShape shape,
+        double minScale, double maxScale)
+    {
+        double qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        for (int r = 0; r < shape.Rows; r++)
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            double s = scale[p], z = zero[p], maxW = wmax[p], minW = wmin[p];
+            double gs = 0;
+            int maxTies = 0, minTies = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                double x = w[i] / s, rr = Math.Round(x, MidpointRounding.ToEven), c = rr + z;
+                bool inside = c >= 0 && c <= qmax;
+                gs += dWq[i] * (inside ? rr - x : Clamp(c, 0, qmax) - z);
+                if (w[i] == maxW) maxTies++;
+                if (w[i] == minW) minTies++;
+                dW[i] = inside ? dWq[i] : 0;
+            }
+            double gamma = Sigmoid(u[p]), beta = Sigmoid(l[p]);
+            double raw = (gamma * maxW - beta * minW) / qmax;
+            if (raw < minScale || raw > maxScale) gs = 0;
+            double dXmax = gs / qmax, dXmin = -dXmax;
+            du[p] = dXmax * maxW * gamma * (1 - gamma);
+            dl[p] = dXmin * minW * beta * (1 - beta);
+            for (int i = start; i < start + length; i++)
+            {
+                if (w[i] == maxW) dW[i] += dXmax * gamma / maxTies;
+                if (w[i] == minW) dW[i] += dXmin * beta / minTies;
+            }
+        }
+    }
+}
