@@ -58,7 +58,9 @@ if ($Command -eq "test") {
     $status = $LASTEXITCODE
     [xml]$trx = Get-Content (Join-Path $results "tests.trx")
     $c = $trx.TestRun.ResultSummary.Counters
-    Write-Host "$($c.passed) passed, $($c.failed) failed, $($c.notExecuted) skipped"
+    $skipped = [int]$c.total - [int]$c.executed
+    $failed = [int]$c.executed - [int]$c.passed
+    Write-Host "$($c.passed) passed, $failed failed, $skipped skipped"
     exit $status
 }
 Say "done: bin\qn.exe is ready"

@@ -98,11 +98,13 @@ run_tests() {
     --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=minimal" --results-directory "$results" || status=$?
   local trx="$results/tests.trx"
   if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
-  local counters passed failed skipped
+  local counters total executed passed failed skipped
   counters=$(grep -o '<Counters [^>]*>' "$trx")
+  total=$(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters")
+  executed=$(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters")
   passed=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
-  failed=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
-  skipped=$(sed -E 's/.* notExecuted="([0-9]+)".*/\1/' <<<"$counters")
+  failed=$(( executed - passed ))  # failures, errors, timeouts, aborts: every executed test that did not pass
+  skipped=$(( total - executed ))                    # ignored tests (e.g. 'no CUDA device')
   echo "$passed passed, $failed failed, $skipped skipped"
   if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then status=1; fi
   return $status
