@@ -69,4 +69,25 @@ public static class Tolerances
     /// rows: float64 ε = 1.1e-16 times ~300 terms, with cancellation in off-diagonal entries, so 1e-11 relative.
     /// </summary>
     public const double HessianSummationOrderRel = 1e-11;
+
+    /// <summary>
+    /// Relative step of the central finite differences in double (h = 1e-6·max(1, |x|)): the truncation error is
+    /// O(h²) ≈ 1e-12 relative, the rounding error ε·|L|/h ≈ 1e-16·|L|/1e-6 ≈ 1e-10·|L|, both far below the tolerance
+    /// below for losses of O(1..100).
+    /// </summary>
+    public const double FiniteDifferenceStep = 1e-6;
+
+    /// <summary>
+    /// Hand-written backward against central finite differences in double, ‖g − g_fd‖₂/‖g_fd‖₂ over the checked
+    /// elements (the bound). The finite differences themselves are good to ~1e-9 (see the step above); a
+    /// wrong term in a formula is off by percents, and one element off by 1e-4 of the norm already fails
+    /// (OpGradientTests.GradientCheckRejectsASmallError).
+    /// </summary>
+    public const double GradientVsFiniteDifferenceRel = 1e-6;
+
+    /// <summary>
+    /// The same float64 sums in another order (a GEMM accumulating into C against two GEMMs added afterwards), relative
+    /// to the largest element: a few ulps of 1.1e-16 over sums of ≤ 17 terms, so 1e-13.
+    /// </summary>
+    public const double Float64ReorderedSumRel = 1e-13;
 }
