@@ -123,6 +123,38 @@ public class OpGradientTests
         Assert.That(Loss(), Is.EqualTo(y.Zip(target, (p, t) => (p - t) * (p - t)).Sum() / n).Within(1e-15));
     }
 
+    /// <summary>
+    /// The accumulate flags add to what is there (a tensor feeding several ops, a second loss, several windows)
+    /// instead of overwriting it: accumulated = prefilled + fresh, element for element.
+    /// </summary>
+    [Test]
+    public void AccumulateFlagsAddToTheOutput()
+    {
+        var random = new Random(21);
+        int rows = 3, dim = 8, outDim = 5;
+        var x = Uniform(random, rows * dim); var gamma = Uniform(random, dim, 0.5, 1.5); var dy = Uniform(random, rows * dim);
+        var inv = new double[rows];
+        Cpu.RmsNorm.Forward(new double[rows * dim], inv, x, gamma, rows, dim, 1e-5);
+        var w = Uniform(random, outDim * dim); var dyLinear = Uniform(random, rows * outDim);
+
+        void Check(string what, int[] sizes, Action<double[][], bool> run)
+        {
+            var fresh = sizes.Select(n => new double[n]).ToArray();
+            run(fresh, false);
+            var accumulated = sizes.Select(n => Uniform(random, n)).ToArray();
+            var expected = accumulated.Zip(fresh, (a, f) => a.Zip(f, (p, q) => p + q).ToArray()).ToArray();
+            run(accumulated, true);
+            for (int k = 0; k < sizes.Length; k++)
+                // Values are O(1), so the relative bound serves as an absolute one.
+                Assert.That(accumulated[k], Is.EqualTo(expected[k]).Within(Tolerances.Float64ReorderedSumRel), $"{what}, output {k}");
+        }
+        Check("RMSNorm dx, dγ", [rows * dim, dim], (o, acc) =>
+            Cpu.RmsNorm.Backward(o[0], o[1], dy, x, inv, gamma, rows, dim, accumulateInput: acc, accumulateParameters: acc));
+        Check("Linear dx, dW", [rows * dim, outDim * dim], (o, acc) =>
+            Cpu.Linear.Backward(o[0], o[1], dyLinear, x, w, rows, outDim, dim, accumulateInput: acc, accumulateParameters: acc));
+        Check("MSE dy", [rows * dim], (o, acc) => MseLoss.Backward(o[0], 0.7, x, dy, rows * dim, acc));
+    }
+
     /// <summary>The check is sharp enough to matter: one gradient element wrong by 1e-4 of the norm fails it.</summary>
     [Test]
     public void GradientCheckRejectsASmallError()
