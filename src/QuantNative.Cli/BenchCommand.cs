@@ -11,7 +11,7 @@ namespace QuantNative.Cli;
                           "LWC fake quantization forward/backward on --device).")]
 public sealed class BenchCommand : ICommand, IDeviceOption
 {
-    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward, fakequant.")]
+    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward (block inference), step (block forward+backward for training), fakequant.")]
     public string What { get; set; } = "";
 
     [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " (fakequant; forward is CPU only)")]
@@ -58,16 +58,18 @@ public sealed class BenchCommand : ICommand, IDeviceOption
                 if (Device != DeviceKind.Cpu)
                     throw new QuantNativeException("bench forward runs on the CPU engine only (use --device cpu)");
                 return Forward(stdout, stderr);
+            case "step":
+                if (Device != DeviceKind.Cpu)
+                    throw new QuantNativeException("bench step runs on the CPU engine only (use --device cpu)");
+                return Step(stdout, stderr);
             case "fakequant": return FakeQuant(stdout, stderr);
-            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, fakequant)");
+            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, fakequant)");
         }
     }
 
     private int Forward(TextWriter stdout, TextWriter stderr)
     {
-        if (Tokens < 1) throw new QuantNativeException($"--tokens must be positive (got {Tokens})");
-        var config = new LlamaConfig(Hidden, Intermediate, 1, Heads, KvHeads ?? Heads, 32000, Tokens, 1e-5f, 10000f, false);
-        config.Validate("bench forward");
+        var config = SyntheticConfig("bench forward");
         stderr.WriteLine($"bench forward: hidden {Hidden}, heads {Heads}/{config.NumKvHeads}, intermediate {Intermediate}, " +
                          $"{Tokens} tokens, {Runs} runs (+1 warm-up), {Environment.ProcessorCount} cores");
         var r = ForwardBenchmark.Run(config, Tokens, Runs, Seed);
@@ -77,6 +79,30 @@ public sealed class BenchCommand : ICommand, IDeviceOption
             stdout.WriteLine($"{m.Name,-34} {m.MedianSeconds,10:F4} {m.MinSeconds,9:F4} {m.MaxSeconds,9:F4} {m.GFlops,9:F1}");
         stdout.WriteLine($"block / sgemm throughput: {r.Ratio:P1} (goal ≥ 70%)");
         return 0;
+    }
+
+    /// <summary>One training step of a synthetic block: forward keeping activations, then the hand-written backward.</summary>
+    private int Step(TextWriter stdout, TextWriter stderr)
+    {
+        var config = SyntheticConfig("bench step");
+        stderr.WriteLine($"bench step: hidden {Hidden}, heads {Heads}/{config.NumKvHeads}, intermediate {Intermediate}, " +
+                         $"{Tokens} tokens, {Runs} runs (+1 warm-up), {Environment.ProcessorCount} cores");
+        var r = TrainingStepBenchmark.Run(config, Tokens, Runs, Seed);
+        stdout.WriteLine($"OpenBLAS: {OpenBlas.Config()}, {OpenBlas.openblas_get_num_threads()} threads");
+        stdout.WriteLine($"{"operation",-34} {"median s",10} {"min s",9} {"max s",9} {"GFLOP/s",9}");
+        foreach (var m in new[] { r.Sgemm, r.Forward, r.Backward, r.Step })
+            stdout.WriteLine($"{m.Name,-34} {m.MedianSeconds,10:F4} {m.MinSeconds,9:F4} {m.MaxSeconds,9:F4} {m.GFlops,9:F1}");
+        stdout.WriteLine($"activations saved per window: {r.SavedBytes / 1048576.0:F1} MiB");
+        stdout.WriteLine($"step / sgemm throughput: {r.Ratio:P1} (goal ≥ 60%)");
+        return 0;
+    }
+
+    private LlamaConfig SyntheticConfig(string what)
+    {
+        if (Tokens < 1) throw new QuantNativeException($"--tokens must be positive (got {Tokens})");
+        var config = new LlamaConfig(Hidden, Intermediate, 1, Heads, KvHeads ?? Heads, 32000, Tokens, 1e-5f, 10000f, false);
+        config.Validate(what);
+        return config;
     }
 
     private int FakeQuant(TextWriter stdout, TextWriter stderr)

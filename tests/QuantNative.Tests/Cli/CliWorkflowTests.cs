@@ -79,4 +79,14 @@ public class CliWorkflowTests
         Assert.That(Run(1).Stdout, Is.EqualTo(Run(1).Stdout));
         Assert.That(Run(1).Stdout, Is.Not.EqualTo(Run(2).Stdout));
     }
+
+    [TestCase("forward", "block / sgemm throughput")]
+    [TestCase("step", "step / sgemm throughput")]
+    public void BenchmarksRunOnATinyBlock(string what, string summary)
+    {
+        var o = CliRunner.Run("bench", what, "--hidden", "32", "--heads", "4", "--kv-heads", "2", "--intermediate", "40",
+            "--tokens", "9", "--runs", "1");
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        Assert.That(o.Stdout, Does.Contain(summary).And.Contain("GFLOP/s"));
+    }
 }
