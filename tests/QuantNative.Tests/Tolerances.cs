@@ -88,4 +88,63 @@ public static class Tolerances
     /// size). 1e-5 is ≈ 80 ε; a wrong term or a missing group moves values by O(1).
     /// </summary>
     public const double LwcGradientRel = 1e-5;
+
+    /// <summary>
+    /// Relative step of the central finite differences in double (h = 1e-6·max(1, |x|)): the truncation error is
+    /// O(h²) ≈ 1e-12 relative, the rounding error ε·|L|/h ≈ 1e-16·|L|/1e-6 ≈ 1e-10·|L|, both far below the tolerance
+    /// below for losses of O(1..100).
+    /// </summary>
+    public const double FiniteDifferenceStep = 1e-6;
+
+    /// <summary>
+    /// Hand-written backward against central finite differences in double, ‖g − g_fd‖₂/‖g_fd‖₂ over the checked
+    /// elements (the bound). The finite differences themselves are good to ~1e-9 (see the step above); a
+    /// wrong term in a formula is off by percents, and one element off by 1e-4 of the norm already fails
+    /// (OpGradientTests.GradientCheckRejectsASmallError).
+    /// </summary>
+    public const double GradientVsFiniteDifferenceRel = 1e-6;
+
+    /// <summary>
+    /// The same float64 sums in another order (a GEMM accumulating into C against two GEMMs added afterwards), relative
+    /// to the largest element: a few ulps of 1.1e-16 over sums of ≤ 17 terms, so 1e-13.
+    /// </summary>
+    public const double Float64ReorderedSumRel = 1e-13;
+
+    /// <summary>
+    /// The training block's forward in double (dgemm, tiled attention, log-sum-exp) against the float64
+    /// straight-line block of DoubleForward, ‖y − y_ref‖/‖y_ref‖: the same maths in other summation orders through
+    /// ~10 stages, each a few ulps of 1.1e-16. Measured ≤ 7.3e-16 on the test shapes (T up to 300); 1e-13 leaves
+    /// two orders of magnitude, and any slip in the maths (a missing γ, a wrong RoPE angle or mask) is ≥ 1e-3.
+    /// </summary>
+    public const double Float64BlockVsStraightLineRel = 1e-13;
+
+    /// <summary>
+    /// One op's float path against its double path on the same inputs, forward and backward, ‖f − d‖/‖d‖. Float
+    /// epsilon is 6e-8; the GEMM and attention sums have up to 688 terms, whose rounding grows about as their
+    /// square root. Measured ≤ 4.5e-7 (attention dK at T = 300, head dim 64; the elementwise ops ≤ 1.8e-7);
+    /// 2e-6 is about 4× that. An accumulator in too low a precision or a wrong constant is off by 1e-4 or more.
+    /// </summary>
+    public const double Fp32VsFloat64OpRel = 2e-6;
+
+    /// <summary>
+    /// The whole block's float forward and backward (y, dx, every dW and dγ) against the double path, ‖f − d‖/‖d‖:
+    /// the op errors above compound through the ~20 ops of a forward and backward. Measured ≤ 2.5e-6 (dγ of the
+    /// first norm at hidden 256, T = 300; ≤ 1e-6 on the small shapes); 1e-5 is 4× that.
+    /// </summary>
+    public const double Fp32VsFloat64BlockRel = 1e-5;
+
+    /// <summary>
+    /// AdamW in double against the textbook formulas in double, after 3 steps on |θ| ≤ 1: the implementation follows
+    /// PyTorch's evaluation order (lerp for m, √v/√(1 − β2ᵗ) + ε, lr/(1 − β1ᵗ) as one factor), the test the
+    /// documented one, so a few ulps of 1.1e-16 apart; measured ≤ 1.1e-16. A wrong bias correction or weight decay
+    /// moves θ by ≥ 1e-6.
+    /// </summary>
+    public const double AdamWFloat64VsFormulaAbs = 1e-15;
+
+    /// <summary>
+    /// AdamW in float (PyTorch's precision for float32 parameters and state) against the formulas in double after 3
+    /// steps on |θ| ≤ 1: each step rounds θ twice (decay, update), ≤ ½ ulp each, and the ulp below 1 is 6e-8, so at
+    /// most ≈ 3.6e-7; measured 9.2e-8. 4e-7 admits that bound; a wrong bias correction or weight decay is ≥ 1e-6.
+    /// </summary>
+    public const double AdamWFloat32VsFormulaAbs = 4e-7;
 }

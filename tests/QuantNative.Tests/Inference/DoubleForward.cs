@@ -11,54 +11,58 @@ public static class DoubleForward
     public static double[] Logits(LlamaModel m, int[] tokens)
     {
         var c = m.Config;
-        int t = tokens.Length, d = c.HiddenSize, hd = c.HeadDim, kv = c.KvDim;
+        int t = tokens.Length, d = c.HiddenSize;
         var x = new double[t, d];
         for (int i = 0; i < t; i++) for (int j = 0; j < d; j++) x[i, j] = m.TokenEmbedding[tokens[i] * d + j];
-        foreach (var w in m.Blocks)
-        {
-            var n = Norm(x, w.AttnNorm, c.RmsNormEps);
-            var q = Linear(n, w.Wq, d, d); var k = Linear(n, w.Wk, kv, d); var v = Linear(n, w.Wv, kv, d);
-            Rope(q, c.NumHeads, hd, c.RopeTheta); Rope(k, c.NumKvHeads, hd, c.RopeTheta);
-            var att = new double[t, d];
-            int group = c.NumHeads / c.NumKvHeads;
-            for (int h = 0; h < c.NumHeads; h++)
-            {
-                int g = h / group;
-                for (int i = 0; i < t; i++)
-                {
-                    var s = new double[i + 1];
-                    double max = double.NegativeInfinity;
-                    for (int j = 0; j <= i; j++)
-                    {
-                        double dot = 0;
-                        for (int e = 0; e < hd; e++) dot += q[i, h * hd + e] * k[j, g * hd + e];
-                        s[j] = dot / Math.Sqrt(hd);
-                        max = Math.Max(max, s[j]);
-                    }
-                    double sum = 0;
-                    for (int j = 0; j <= i; j++) sum += s[j] = Math.Exp(s[j] - max);
-                    for (int e = 0; e < hd; e++)
-                    {
-                        double o = 0;
-                        for (int j = 0; j <= i; j++) o += s[j] / sum * v[j, g * hd + e];
-                        att[i, h * hd + e] = o;
-                    }
-                }
-            }
-            Add(x, Linear(att, w.Wo, d, d));
-            var n2 = Norm(x, w.FfnNorm, c.RmsNormEps);
-            var a = Linear(n2, w.WGate, c.IntermediateSize, d);
-            var b = Linear(n2, w.WUp, c.IntermediateSize, d);
-            for (int i = 0; i < t; i++)
-                for (int j = 0; j < c.IntermediateSize; j++)
-                    a[i, j] = a[i, j] / (1 + Math.Exp(-a[i, j])) * b[i, j];
-            Add(x, Linear(a, w.WDown, d, c.IntermediateSize));
-        }
+        foreach (var w in m.Blocks) Block(x, w, c);
         var final = Norm(x, m.FinalNorm, c.RmsNormEps);
         var logits = Linear(final, m.Output, c.VocabSize, d);
         var flat = new double[t * c.VocabSize];
         for (int i = 0; i < t; i++) for (int j = 0; j < c.VocabSize; j++) flat[i * c.VocabSize + j] = logits[i, j];
         return flat;
+    }
+
+    /// <summary>One block in place on x [T, hidden] at positions 0..T−1: h = x + Wo·Attn(n1(x)), y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)).</summary>
+    public static void Block(double[,] x, LlamaBlockWeights w, LlamaConfig c)
+    {
+        int t = x.GetLength(0), d = c.HiddenSize, hd = c.HeadDim, kv = c.KvDim;
+        var n = Norm(x, w.AttnNorm, c.RmsNormEps);
+        var q = Linear(n, w.Wq, d, d); var k = Linear(n, w.Wk, kv, d); var v = Linear(n, w.Wv, kv, d);
+        Rope(q, c.NumHeads, hd, c.RopeTheta); Rope(k, c.NumKvHeads, hd, c.RopeTheta);
+        var att = new double[t, d];
+        int group = c.NumHeads / c.NumKvHeads;
+        for (int h = 0; h < c.NumHeads; h++)
+        {
+            int g = h / group;
+            for (int i = 0; i < t; i++)
+            {
+                var s = new double[i + 1];
+                double max = double.NegativeInfinity;
+                for (int j = 0; j <= i; j++)
+                {
+                    double dot = 0;
+                    for (int e = 0; e < hd; e++) dot += q[i, h * hd + e] * k[j, g * hd + e];
+                    s[j] = dot / Math.Sqrt(hd);
+                    max = Math.Max(max, s[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j <= i; j++) sum += s[j] = Math.Exp(s[j] - max);
+                for (int e = 0; e < hd; e++)
+                {
+                    double o = 0;
+                    for (int j = 0; j <= i; j++) o += s[j] / sum * v[j, g * hd + e];
+                    att[i, h * hd + e] = o;
+                }
+            }
+        }
+        Add(x, Linear(att, w.Wo, d, d));
+        var n2 = Norm(x, w.FfnNorm, c.RmsNormEps);
+        var a = Linear(n2, w.WGate, c.IntermediateSize, d);
+        var b = Linear(n2, w.WUp, c.IntermediateSize, d);
+        for (int i = 0; i < t; i++)
+            for (int j = 0; j < c.IntermediateSize; j++)
+                a[i, j] = a[i, j] / (1 + Math.Exp(-a[i, j])) * b[i, j];
+        Add(x, Linear(a, w.WDown, d, c.IntermediateSize));
     }
 
     private static double[,] Norm(double[,] x, float[] gamma, double eps)
