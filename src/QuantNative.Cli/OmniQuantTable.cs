@@ -18,9 +18,9 @@ public static class OmniQuantTable
         foreach (var l in r.Blocks)
             o.WriteLine($"{l.Block,5}  {l.Initial,11:G5}  {l.Final,11:G5}  {l.FirstEpoch,11:G5}  {l.LastEpoch,10:G5}  " +
                         $"{l.SecondsPerEpoch,8:F3}  {l.Seconds,8:F2}");
-        o.WriteLine("(initial: block output vs fp target with γ = β = σ(4), fake-quantized; final: with the committed weights; " +
-                    "both over all windows, without the aug term; epoch columns: mean training loss, aug term included; " +
-                    "times of resumed blocks are those of the run that trained them)");
+        o.WriteLine("(the training objective, MSE of the block output vs the fp target" + (r.AugLoss ? " plus the aug term" : "") +
+                    ", over all windows: initial with γ = β = σ(4), fake-quantized; final with the committed weights; " +
+                    "epoch columns: mean loss while training; times of resumed blocks are those of the run that trained them)");
         o.WriteLine();
     }
 }

@@ -1,9 +1,10 @@
 namespace QuantNative.Quantization.OmniQuant;
 
 /// <summary>
-/// One block's training: the block-output MSE against the fp target T_i (the main loss term, without the aug term)
-/// with the initial parameters (fake-quantized, γ = β = σ(4)) and with the committed weights (fp16 scales, as stored),
-/// both over all calibration windows; the mean training loss (aug term included) of the first and last epoch.
+/// One block's training: the training objective (MSE of the block output against the fp target T_i, plus at 2 bits
+/// the aug term against B_i^fp(X_q)) averaged over all calibration windows, with the initial parameters
+/// (fake-quantized, γ = β = σ(4)) and with the committed weights (fp16 scales, as stored); and the mean training loss
+/// of the first and last epoch (taken while the parameters move, so noisier).
 /// </summary>
 public sealed record BlockLoss(int Block, double Initial, double Final, double FirstEpoch, double LastEpoch,
     double Seconds, double SecondsPerEpoch);

@@ -173,7 +173,7 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
             var m = b.Linears[linear.Part];
             w.Write(m.Rows); w.Write(m.Columns);
             w.Write(m.Codes);
-            WriteFloats(w, m.Scales);
+            w.Write(MemoryMarshal.AsBytes(m.Scales.AsSpan()));
             w.Write(MemoryMarshal.AsBytes(m.Zeros.AsSpan()));
         }
     }
