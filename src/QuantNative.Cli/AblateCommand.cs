@@ -3,6 +3,7 @@ using CommandLine;
 using QuantNative.Cli.Ablation;
 using QuantNative.Evaluation;
 using QuantNative.Quantization;
+using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli;
 
@@ -24,7 +25,7 @@ public sealed class AblateCommand : ModelOptions, ICommand
     [Option("eval2", HelpText = "A second evaluation text (whole file), reported in its own column.")]
     public string? Eval2 { get; set; }
 
-    [Option("methods", Default = "fp32,rtn,gptq", HelpText = "Comma-separated methods: fp32, rtn, gptq.")]
+    [Option("methods", Default = "fp32,rtn,gptq", HelpText = "Comma-separated methods: fp32, rtn, gptq, omniquant.")]
     public string Methods { get; set; } = "fp32,rtn,gptq";
 
     [Option("wbits", Default = "2,3,4", HelpText = "Comma-separated bit widths.")]
@@ -57,6 +58,12 @@ public sealed class AblateCommand : ModelOptions, ICommand
     [Option("seed", Default = 0, HelpText = "Seed of the calibration window offsets.")]
     public int Seed { get; set; }
 
+    [Option("epochs", HelpText = "omniquant: epochs per block (default 20, 40 at 2 bits).")]
+    public int? Epochs { get; set; }
+
+    [Option("lwc-lr", Default = OmniQuantOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
+    public double LwcLr { get; set; } = OmniQuantOptions.DefaultLearningRate;
+
     [Option("ctx", HelpText = "Evaluation window in tokens (default: the model's context).")]
     public int? Ctx { get; set; }
 
@@ -76,6 +83,9 @@ public sealed class AblateCommand : ModelOptions, ICommand
             QuantizeSettings.Parse("rtn", b, g, Sym, ActOrder, StaticGroups, Damp, Format);
         var format = QuantizeSettings.Parse("rtn", bits[0], groups[0], Sym, ActOrder, StaticGroups, Damp, Format).Format;
         var gptq = new GptqOptions { DampPercent = Damp, ActOrder = ActOrder, StaticGroups = StaticGroups };
+        var omni = QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed);
+        if (Sym && methods.Any(m => m.Name == OmniQuantizer.MethodName))
+            throw new QuantNativeException("--sym: omniquant's learnable weight clipping is asymmetric; leave --sym out");
 
         int contextLength, vocab;
         using (var probe = OpenModel()) (contextLength, vocab) = (probe.Config.MaxPositionEmbeddings, probe.Config.VocabSize);
@@ -92,7 +102,7 @@ public sealed class AblateCommand : ModelOptions, ICommand
         if (Eval2 != null) evalSets.Add((Path.GetFileName(Eval2), tokenizer.Encode(TextFile.ReadUtf8(Eval2, "--eval2"), addBos: true)));
         foreach (var (_, tokens) in evalSets) Perplexity.CountWindows(tokens.Length, ctx, contextLength);
 
-        var context = new AblationContext(Model, windows, Sym, gptq, format);
+        var context = new AblationContext(Model, windows, Sym, gptq, format) { OmniQuant = omni };
         var rows = new List<AblationRow>();
         var progress = new ProgressReporter(stderr);
         foreach (var method in methods)
@@ -114,7 +124,7 @@ public sealed class AblateCommand : ModelOptions, ICommand
         }
 
         var report = new AblationReport(CommandText(), Model, Calib, CalibRange, calibTokens.Length, windows, Seed,
-            evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows);
+            evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows) { OmniQuant = omni };
         report.Write(Out);
         stdout.Write(report.Markdown());
         stdout.WriteLine($"wrote {Out} and {AblationReport.CsvPath(Out)}");
@@ -132,6 +142,8 @@ public sealed class AblateCommand : ModelOptions, ICommand
         if (ActOrder) args.Add("--act-order");
         if (StaticGroups) args.Add("--static-groups");
         args.Add($"--damp {Damp.ToString(CultureInfo.InvariantCulture)} --format {Format} --nsamples {NSamples} --seqlen {SeqLen} --seed {Seed}");
+        if (Epochs != null) args.Add($"--epochs {Epochs}");
+        if (LwcLr != OmniQuantOptions.DefaultLearningRate) args.Add($"--lwc-lr {LwcLr.ToString(CultureInfo.InvariantCulture)}");
         if (Ctx != null) args.Add($"--ctx {Ctx}");
         if (MaxWindows != null) args.Add($"--max-windows {MaxWindows}");
         args.Add($"--out {Out}");

@@ -2,17 +2,18 @@ using CommandLine;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
 using QuantNative.Quantization;
+using QuantNative.Quantization.OmniQuant;
 using QuantNative.Tokenization;
 
 namespace QuantNative.Cli;
 
-[Verb("quantize", HelpText = "Quantize a model (RTN or GPTQ, one block at a time) and write a GPTQ-format Hugging Face directory.")]
+[Verb("quantize", HelpText = "Quantize a model (RTN, GPTQ or OmniQuant, one block at a time) and write a GPTQ-format Hugging Face directory.")]
 public sealed class QuantizeCommand : ModelOptions, ICommand
 {
-    [Option("calib", HelpText = "UTF-8 calibration text (required by gptq; rtn needs none).")]
+    [Option("calib", HelpText = "UTF-8 calibration text (required by gptq and omniquant; rtn needs none).")]
     public string? Calib { get; set; }
 
-    [Option("method", Default = "gptq", HelpText = "rtn or gptq.")]
+    [Option("method", Default = "gptq", HelpText = "rtn, gptq or omniquant (learnable weight clipping, block-wise training).")]
     public string Method { get; set; } = "gptq";
 
     [Option("wbits", Required = true, HelpText = "Weight bits: 2, 3, 4 or 8.")]
@@ -36,8 +37,20 @@ public sealed class QuantizeCommand : ModelOptions, ICommand
     [Option("nsamples", Default = CalibrationSampler.DefaultSamples, HelpText = "Calibration windows.")]
     public int NSamples { get; set; } = CalibrationSampler.DefaultSamples;
 
-    [Option("seqlen", Default = CalibrationSampler.DefaultSequenceLength, HelpText = "Tokens per calibration window (capped at the model's context).")]
-    public int SeqLen { get; set; } = CalibrationSampler.DefaultSequenceLength;
+    // Nullable so an explicit value can be told from the default: omniquant refuses an explicit length beyond the
+    // model's context (its training would silently run on shorter windows), while the default is capped.
+    [Option("seqlen", HelpText = "Tokens per calibration window (default 2048, capped at the model's context; omniquant: at most the context).")]
+    public int? SeqLen { get; set; }
+
+    [Option("epochs", HelpText = "omniquant: epochs per block (default 20, 40 at 2 bits).")]
+    public int? Epochs { get; set; }
+
+    [Option("lwc-lr", Default = OmniQuantOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
+    public double LwcLr { get; set; } = OmniQuantOptions.DefaultLearningRate;
+
+    // Test hook for resume: stops (exit 1) right after block N's state is saved, as if the run had been killed.
+    [Option("stop-after-block", Hidden = true)]
+    public int? StopAfterBlock { get; set; }
 
     [Option("seed", Default = 0, HelpText = "Seed of the calibration window offsets.")]
     public int Seed { get; set; }
@@ -55,6 +68,9 @@ public sealed class QuantizeCommand : ModelOptions, ICommand
     {
         // Every option is checked before any work, so a typo costs nothing.
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, Format);
+        var omni = settings.IsOmniQuant
+            ? QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock)
+            : null;
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))
             throw new QuantNativeException($"--out {Out}: already exists (use --force to replace it)");
 
@@ -63,21 +79,32 @@ public sealed class QuantizeCommand : ModelOptions, ICommand
         var tokenizer = LoadTokenizer(c.VocabSize);
         int[][]? windows = null;
         string calibLine = "none (rtn needs no calibration)";
-        if (settings.Method.NeedsCalibration)
+        if (omni != null && SeqLen > c.MaxPositionEmbeddings)
+            throw new QuantNativeException($"--seqlen {SeqLen}: calibration windows longer than the model's context of " +
+                                           $"{c.MaxPositionEmbeddings} tokens; expected at most {c.MaxPositionEmbeddings}");
+        if (settings.NeedsCalibration)
         {
-            if (Calib == null) throw new QuantNativeException($"--calib: method {settings.Method.Name} needs a calibration text");
+            if (Calib == null) throw new QuantNativeException($"--calib: method {settings.MethodName} needs a calibration text");
             int[] tokens = tokenizer.Encode(TextFile.ReadUtf8(Calib, "--calib"), addBos: true);
-            windows = CalibrationSampler.Sample(tokens, NSamples, SeqLen, Seed, c.MaxPositionEmbeddings, $"--calib {Calib}");
+            windows = CalibrationSampler.Sample(tokens, NSamples, SeqLen ?? CalibrationSampler.DefaultSequenceLength, Seed,
+                c.MaxPositionEmbeddings, $"--calib {Calib}");
             calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {Calib} ({tokens.Length} tokens)";
         }
 
-        var model = new ProgressReporter(stderr).Run("quantize", report =>
-            SequentialQuantizer.Run(source, windows, settings.Method, settings.Quantizer, settings.Format, report));
+        var model = new ProgressReporter(stderr).Run("quantize", report => omni != null
+            ? OmniQuantizer.Run(source, windows, settings.Quantizer, settings.Format, omni, report)
+            : SequentialQuantizer.Run(source, windows, settings.Method!, settings.Quantizer, settings.Format, report));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         GptqCheckpointWriter.Write(model, Out, Force, TokenizerFiles.For(tokenizer));
         double writeSeconds = clock.Elapsed.TotalSeconds;
+        // The output is complete: the resume state has done its job.
+        if (omni?.WorkDirectory is { } work && Directory.Exists(work)) Directory.Delete(work, true);
 
         QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds);
         return 0;
     }
+
+    /// <summary>Where omniquant keeps its resume state: beside the output directory, removed once the output is written.</summary>
+    public static string WorkDirectory(string outDir) =>
+        Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir)) + ".omniquant-work";
 }

@@ -1,17 +1,36 @@
 using QuantNative.Quantization;
+using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli;
 
-/// <summary>The quantization options of `qn quantize` (and `qn ablate`), checked, with errors naming the option.</summary>
-public sealed record QuantizeSettings(ILayerQuantizer Method, QuantizerConfig Quantizer, GptqCheckpointFormat Format)
+/// <summary>The quantization options of `qn quantize` (and `qn ablate`), checked, with errors naming the option.
+/// <see cref="Method"/> is the per-layer method of the sequential pipeline (rtn, gptq), null for omniquant, which
+/// trains whole blocks and runs its own loop.</summary>
+public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method, QuantizerConfig Quantizer,
+    GptqCheckpointFormat Format)
 {
+    public static readonly IReadOnlyList<string> MethodNames = [.. LayerQuantizers.Names, OmniQuantizer.MethodName];
+
+    public bool IsOmniQuant => Method == null;
+
+    public bool NeedsCalibration => Method?.NeedsCalibration ?? true;
+
     public static QuantizeSettings Parse(string method, int bits, int group, bool sym, bool actOrder, bool staticGroups,
         double damp, string format)
     {
         var gptq = new GptqOptions { DampPercent = damp, ActOrder = actOrder, StaticGroups = staticGroups };
         if (!double.IsFinite(damp) || damp < 0)
             throw new QuantNativeException($"--damp {damp}: expected a finite fraction ≥ 0 (default 0.01)");
-        var layer = LayerQuantizers.Create(method, gptq);
+        string name = method.ToLowerInvariant();
+        ILayerQuantizer? layer = null;
+        if (name != OmniQuantizer.MethodName)
+        {
+            if (!LayerQuantizers.Names.Contains(name))
+                throw new QuantNativeException($"--method {method}: unknown method, expected one of {string.Join(", ", MethodNames)}");
+            layer = LayerQuantizers.Create(name, gptq);
+        }
+        else if (sym)
+            throw new QuantNativeException("--sym: omniquant's learnable weight clipping is asymmetric; leave --sym out");
         if (!QuantizerConfig.SupportedBits.Contains(bits))
             throw new QuantNativeException(
                 $"--wbits {bits}: expected one of {string.Join(", ", QuantizerConfig.SupportedBits)}");
@@ -23,6 +42,19 @@ public sealed record QuantizeSettings(ILayerQuantizer Method, QuantizerConfig Qu
             "v2" or "gptq_v2" or "2" => GptqCheckpointFormat.V2,
             _ => throw new QuantNativeException($"--format {format}: expected v1 (gptq) or v2 (gptq_v2)"),
         };
-        return new QuantizeSettings(layer, new QuantizerConfig(bits, group, sym), checkpointFormat);
+        return new QuantizeSettings(name, layer, new QuantizerConfig(bits, group, sym), checkpointFormat);
+    }
+
+    /// <summary>The OmniQuant loop's options from the command line; errors name --epochs and --lwc-lr.</summary>
+    public static OmniQuantOptions OmniQuant(int? epochs, double learningRate, int seed, string? workDirectory = null,
+        int? stopAfterBlock = null)
+    {
+        var options = new OmniQuantOptions
+        {
+            Epochs = epochs, LearningRate = learningRate, Seed = seed, WorkDirectory = workDirectory,
+            StopAfterBlock = stopAfterBlock,
+        };
+        options.Validate();
+        return options;
     }
 }

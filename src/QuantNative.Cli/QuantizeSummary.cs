@@ -17,6 +17,7 @@ public static class QuantizeSummary
         o.WriteLine($"calibration    {calibration}");
         o.WriteLine($"time           {model.Seconds:F2} s quantizing, {writeSeconds:F2} s writing");
         o.WriteLine();
+        if (model.OmniQuant is { } omni) OmniQuantTable.Write(o, omni);
         int width = model.Layers.Max(l => l.Name.Length);
         o.WriteLine($"{"layer".PadRight(width)}  {"shape",-10} {"‖W−Ŵ‖/‖W‖",11} {"time ms",8}{(model.Method == "gptq" ? "  dead" : "")}");
         foreach (var l in model.Layers)

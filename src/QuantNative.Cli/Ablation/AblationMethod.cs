@@ -1,12 +1,17 @@
 using QuantNative.Model;
 using QuantNative.Quantization;
+using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli.Ablation;
 
 /// <summary>What every ablation row shares: the model, the calibration windows, the quantization options that are not
 /// swept (symmetric, act-order, static groups, dampening, format).</summary>
 public sealed record AblationContext(string ModelPath, int[][] Calibration, bool Symmetric, GptqOptions Gptq,
-    GptqCheckpointFormat Format);
+    GptqCheckpointFormat Format)
+{
+    /// <summary>The OmniQuant loop's epochs (null: 20, 40 at 2 bits), learning rate and shuffle seed.</summary>
+    public OmniQuantOptions OmniQuant { get; init; } = new();
+}
 
 /// <summary>A model to evaluate, how long making it took, and what the quantizer reported (null for fp32).</summary>
 public sealed record AblationModel(LlamaModel Model, double Seconds, QuantizedModel? Quantized);
@@ -55,14 +60,31 @@ public sealed class SequentialMethod(string name) : IAblationMethod
     }
 }
 
+/// <summary>OmniQuant's block-wise LWC training (no resume state: an ablation row is rerun as a whole).</summary>
+public sealed class OmniQuantMethod : IAblationMethod
+{
+    public string Name => OmniQuantizer.MethodName;
+    public bool Quantizes => true;
+
+    public AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        using var source = Formats.ModelLoader.Open(context.ModelPath);
+        var q = OmniQuantizer.Run(source, context.Calibration, new QuantizerConfig(config.Bits, config.GroupSize),
+            context.Format, context.OmniQuant, progress);
+        return new AblationModel(q.ToLlamaModel(), q.Seconds, q);
+    }
+}
+
 public static class AblationMethods
 {
-    public static readonly IReadOnlyList<string> Names = ["fp32", .. LayerQuantizers.Names];
+    public static readonly IReadOnlyList<string> Names = ["fp32", .. LayerQuantizers.Names, OmniQuantizer.MethodName];
 
     public static IAblationMethod Create(string name) => name.ToLowerInvariant() switch
     {
         "fp32" => new Fp32Method(),
         "rtn" or "gptq" => new SequentialMethod(name.ToLowerInvariant()),
+        OmniQuantizer.MethodName => new OmniQuantMethod(),
         _ => throw new QuantNativeException($"--methods: unknown method '{name}', expected some of {string.Join(", ", Names)}"),
     };
 }

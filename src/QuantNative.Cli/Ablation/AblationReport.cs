@@ -3,6 +3,7 @@ using System.Text;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
 using QuantNative.Quantization;
+using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli.Ablation;
 
@@ -21,6 +22,9 @@ public sealed record AblationReport(string Command, string Model, string Calib, 
     int[][] Windows, int Seed, IReadOnlyList<string> EvalLabels, int Ctx, int? MaxWindows, GptqOptions Gptq,
     GptqCheckpointFormat Format, bool Symmetric, IReadOnlyList<AblationRow> Rows)
 {
+    /// <summary>The OmniQuant settings, described in the header when an omniquant row is present.</summary>
+    public OmniQuantOptions? OmniQuant { get; init; }
+
     public static string CsvPath(string markdownPath) => Path.ChangeExtension(markdownPath, ".csv");
 
     public string Markdown()
@@ -47,6 +51,14 @@ public sealed record AblationReport(string Command, string Model, string Calib, 
                      $"static groups {(Gptq.StaticGroups ? "on" : "off")}, true-sequential");
         s.AppendLine($"- weights as stored in checkpoint format {GptqQuantizeConfig.FormatName(Format)}" +
                      (Format == GptqCheckpointFormat.V1 ? $" (zero points of 0 clamped to 1: {Rows.Sum(r => r.ClampedGroups)} groups over all rows)" : ""));
+        if (OmniQuant is { } omni && Rows.Any(r => r.Quantized?.OmniQuant != null))
+        {
+            var epochs = Rows.Where(r => r.Quantized?.OmniQuant != null)
+                .Select(r => $"W{r.Config!.Bits}: {r.Quantized!.OmniQuant!.Epochs}").Distinct();
+            s.AppendLine($"- omniquant: learnable weight clipping only (DESIGN.md §7.3–7.4), epochs per block {string.Join(", ", epochs)}, " +
+                         $"AdamW lr {omni.LearningRate.ToString(inv)} (β 0.9/0.999, eps 1e-8, wd 0), 1 window per step, " +
+                         $"windows shuffled per epoch (seed {omni.Seed}), aug loss at 2 bits; same calibration windows");
+        }
         s.AppendLine("- time: seconds to quantize the whole model (calibration forwards included), not to evaluate");
         foreach (var note in Rows.Where(r => r.Quantized != null).SelectMany(r => r.Quantized!.Layers)
                      .Where(l => l.GroupNote != null).Select(l => $"{l.Rows}×{l.Columns}: {l.GroupNote}").Distinct())

@@ -47,6 +47,9 @@ public sealed class QuantizedModel
     public required IReadOnlyDictionary<string, string> SourceDTypes { get; init; }
 
     public required IReadOnlyList<LayerReport> Layers { get; init; }
+
+    /// <summary>The OmniQuant loop's per-block losses and memory when <see cref="Method"/> is omniquant.</summary>
+    public OmniQuant.OmniQuantReport? OmniQuant { get; init; }
     public required double Seconds { get; init; }
 
     /// <summary>The model a runtime computes from the stored tensors (every matrix dequantized to fp32).</summary>

@@ -110,7 +110,7 @@ public static class SequentialQuantizer
         return (matrix, report);
     }
 
-    private static int[][] RequireWindows(int[][]? calibration, LlamaConfig c, string method)
+    internal static int[][] RequireWindows(int[][]? calibration, LlamaConfig c, string method)
     {
         if (calibration is not { Length: > 0 })
             throw new QuantNativeException($"method {method} needs calibration windows (--calib), and none were given");
@@ -129,7 +129,7 @@ public static class SequentialQuantizer
         return calibration;
     }
 
-    private static Dictionary<string, string> SourceDTypes(IModelSource source)
+    internal static Dictionary<string, string> SourceDTypes(IModelSource source)
     {
         var names = new List<string> { HuggingFaceNames.Embedding, HuggingFaceNames.FinalNorm, HuggingFaceNames.Output };
         for (int i = 0; i < source.Config.NumLayers; i++)

@@ -115,6 +115,6 @@ public class QuantizeCliTests
     [Test]
     public void AblateUnknownMethod() =>
         AssertCleanError(CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
-            "--calib", _calib, "--eval", _eval, "--methods", "fp32,omniquant", "--out", Path.Combine(_dir, "x.md")),
-            "--methods", "omniquant");
+            "--calib", _calib, "--eval", _eval, "--methods", "fp32,awq", "--out", Path.Combine(_dir, "x.md")),
+            "--methods", "awq");
 }

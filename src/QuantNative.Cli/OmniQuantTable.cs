@@ -1,0 +1,26 @@
+using QuantNative.Quantization.OmniQuant;
+
+namespace QuantNative.Cli;
+
+/// <summary>The OmniQuant part of the `qn quantize` summary: settings, per-block losses and times, memory held.</summary>
+public static class OmniQuantTable
+{
+    public static void Write(TextWriter o, OmniQuantReport r)
+    {
+        o.WriteLine($"omniquant      LWC, {r.Epochs} epochs per block, AdamW lr {r.LearningRate:G4} (β 0.9/0.999, eps 1e-8, " +
+                    $"wd 0), 1 window per step, shuffle seed {r.Seed}{(r.AugLoss ? ", aug loss (2 bits)" : "")}" +
+                    (r.ResumedAtBlock is int b ? $"; resumed at block {b}" : ""));
+        o.WriteLine($"memory         {r.PeakBytes / 1048576.0:F2} MiB peak held by the loop (calibration activations, one " +
+                    "block's weights, fake-quantized weights, gradients, LWC parameters and AdamW state, one window's saved " +
+                    "activations; counted from array sizes, committed blocks not included)");
+        o.WriteLine();
+        o.WriteLine("block  initial MSE    final MSE  first-epoch  last-epoch   s/epoch   block s");
+        foreach (var l in r.Blocks)
+            o.WriteLine($"{l.Block,5}  {l.Initial,11:G5}  {l.Final,11:G5}  {l.FirstEpoch,11:G5}  {l.LastEpoch,10:G5}  " +
+                        $"{l.SecondsPerEpoch,8:F3}  {l.Seconds,8:F2}");
+        o.WriteLine("(the training objective, MSE of the block output vs the fp target" + (r.AugLoss ? " plus the aug term" : "") +
+                    ", over all windows: initial with γ = β = σ(4), fake-quantized; final with the committed weights; " +
+                    "epoch columns: mean loss while training; times of resumed blocks are those of the run that trained them)");
+        o.WriteLine();
+    }
+}

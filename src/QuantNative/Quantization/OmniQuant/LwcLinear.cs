@@ -1,0 +1,97 @@
+using QuantNative.Quantization.Lwc;
+using QuantNative.Training;
+
+namespace QuantNative.Quantization.OmniQuant;
+
+/// <summary>
+/// One linear layer under learnable weight clipping (DESIGN.md §7.3): its fp32 weights W, the parameters u, l per
+/// group (initial 4.0) with their gradients, and what the forward saves for the backward. <see cref="Forward"/>
+/// rebuilds Ŵ from the current parameters into the block's training weights; <see cref="Backward"/> turns dL/dŴ
+/// into du, dl; <see cref="Commit"/> quantizes W with the learned range through <see cref="UniformQuantizer"/>.
+/// </summary>
+public sealed class LwcLinear
+{
+    private readonly byte[] _codes;
+    private readonly float[] _scale, _zero, _wmax, _wmin, _dW;
+
+    public string Name { get; }
+    public LwcShape Shape { get; }
+    public float[] Weights { get; }
+    public Parameter<float> U { get; }
+    public Parameter<float> L { get; }
+
+    public LwcLinear(string name, float[] weights, int rows, int columns, QuantizerConfig config)
+    {
+        Name = name;
+        Shape = new LwcShape(rows, columns, config.GroupSize, config.Bits);
+        Weights = weights;
+        long groups = Shape.GroupCount;
+        U = new Parameter<float>($"{name}.u", Filled(groups)) { Grad = new float[groups] };
+        L = new Parameter<float>($"{name}.l", Filled(groups)) { Grad = new float[groups] };
+        _codes = new byte[Shape.Elements];
+        _scale = new float[groups]; _zero = new float[groups]; _wmax = new float[groups]; _wmin = new float[groups];
+        _dW = new float[Shape.Elements];
+    }
+
+    /// <summary>Bytes this layer holds beyond the block's weight tensors: the dW scratch, the codes, and per group u, l,
+    /// their gradients, AdamW's two moments of each and the four saved tensors.</summary>
+    public long Bytes => Shape.Elements * (4L + 1) + Shape.GroupCount * 4L * 12;
+
+    public void Forward(float[] wq) =>
+        LwcFakeQuant.Forward(wq, _codes, _scale, _zero, _wmax, _wmin, Weights, U.Value, L.Value, Shape, ScaleClamp.Default);
+
+    /// <summary>du, dl (overwritten) from dL/dŴ; W is frozen, so its gradient is computed and dropped.</summary>
+    public void Backward(float[] dWq) =>
+        LwcFakeQuant.Backward(_dW, U.Grad!, L.Grad!, dWq, Weights, U.Value, L.Value, _scale, _zero, _wmax, _wmin, Shape,
+            ScaleClamp.Default);
+
+    /// <summary>
+    /// The stored matrix: per group xmax = γ·max(w), xmin = β·min(w) with the fake quantizer's float operations
+    /// (<see cref="LwcFakeQuant.Group"/>), then <see cref="UniformQuantizer.Params"/> (scale rounded to fp16, zero
+    /// clamped to [0, qmax]) and its codes, so the checkpoint stores exactly what dequantizes.
+    /// </summary>
+    public QuantizedMatrix Commit(QuantizerConfig config) => Commit(Weights, Shape, U.Value, L.Value, config, Name);
+
+    public static QuantizedMatrix Commit(float[] weights, LwcShape shape, float[] u, float[] l, QuantizerConfig config,
+        string tensor)
+    {
+        var layout = shape.Layout;
+        int rows = shape.Rows, columns = shape.Cols, groups = shape.Groups, qmax = config.MaxCode;
+        var codes = new byte[shape.Elements];
+        var scales = new float[shape.GroupCount];
+        var zeros = new int[shape.GroupCount];
+        for (int r = 0; r < rows; r++)
+        for (int g = 0; g < groups; g++)
+        {
+            int start = r * columns + layout.StartOf(g), length = layout.LengthOf(g), p = r * groups + g;
+            var (xmax, xmin) = ClipRange(weights.AsSpan(start, length), u[p], l[p]);
+            var (s, z) = UniformQuantizer.Params(xmin, xmax, config);
+            scales[p] = s;
+            zeros[p] = z;
+            for (int i = start; i < start + length; i++)
+                codes[i] = (byte)UniformQuantizer.Quantize(weights[i], s, z, qmax);
+        }
+        return new QuantizedMatrix(rows, columns, config, codes, scales, zeros, QuantizedMatrix.NaturalGroupIndex(layout),
+            tensor);
+    }
+
+    /// <summary>(γ·max(w), β·min(w)) of one group, γ = σ(u), β = σ(l).</summary>
+    public static (float Xmax, float Xmin) ClipRange(ReadOnlySpan<float> group, float u, float l)
+    {
+        float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
+        foreach (float v in group)
+        {
+            maxW = MathF.Max(maxW, v);
+            minW = MathF.Min(minW, v);
+        }
+        float gamma = LwcFakeQuant.Sigmoid(u), beta = LwcFakeQuant.Sigmoid(l);
+        return (gamma * maxW, beta * minW);
+    }
+
+    private static float[] Filled(long n)
+    {
+        var a = new float[n];
+        Array.Fill(a, OmniQuantOptions.InitialClipParameter);
+        return a;
+    }
+}

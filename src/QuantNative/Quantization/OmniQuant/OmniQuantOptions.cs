@@ -1,0 +1,48 @@
+namespace QuantNative.Quantization.OmniQuant;
+
+/// <summary>
+/// The settings of OmniQuant's block-wise loop (DESIGN.md §7.4) that are not the quantizer's: epochs, the LWC learning
+/// rate, the seed of the per-epoch window shuffle, and where resume state lives.
+/// </summary>
+public sealed class OmniQuantOptions
+{
+    public const double DefaultLearningRate = 1e-2;
+    public const float InitialClipParameter = 4f;
+
+    /// <summary>Epochs per block; null: 20, or 40 at 2 bits (the paper's settings).</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>AdamW learning rate of the LWC parameters u, l.</summary>
+    public double LearningRate { get; init; } = DefaultLearningRate;
+
+    /// <summary>Seed of the window order; block i shuffles epoch e with System.Random(seed, i, e) (see
+    /// <see cref="OmniQuantizer.ShuffleSeed"/>), so the order does not depend on where a run resumed.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Directory for the state saved after each block (null: no resume state).</summary>
+    public string? WorkDirectory { get; init; }
+
+    /// <summary>Test hook: throw <see cref="OmniQuantStoppedException"/> right after the state of this block is saved.</summary>
+    public int? StopAfterBlock { get; init; }
+
+    public int EpochsFor(int bits) => Epochs ?? (bits <= 2 ? 40 : 20);
+
+    /// <summary>The aug loss (MSE against B^fp(X_q)) is added at 2 bits, as OmniQuant does.</summary>
+    public static bool UsesAugLoss(int bits) => bits <= 2;
+
+    /// <summary>Checks the settings; errors name the command-line option.</summary>
+    public void Validate()
+    {
+        if (Epochs is < 0)
+            throw new QuantNativeException($"--epochs {Epochs}: expected 0 or more epochs per block (default 20, 40 at 2 bits)");
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
+            throw new QuantNativeException($"--lwc-lr {LearningRate}: expected a finite learning rate > 0 (default 0.01)");
+    }
+}
+
+/// <summary>Thrown by the <see cref="OmniQuantOptions.StopAfterBlock"/> hook, to simulate a killed run.</summary>
+public sealed class OmniQuantStoppedException(int block)
+    : QuantNativeException($"stopped after block {block} (--stop-after-block test hook); run the same command again to resume")
+{
+    public int Block { get; } = block;
+}

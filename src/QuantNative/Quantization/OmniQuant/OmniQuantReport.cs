@@ -1,0 +1,20 @@
+namespace QuantNative.Quantization.OmniQuant;
+
+/// <summary>
+/// One block's training: the training objective (MSE of the block output against the fp target T_i, plus at 2 bits
+/// the aug term against B_i^fp(X_q)) averaged over all calibration windows, with the initial parameters
+/// (fake-quantized, γ = β = σ(4)) and with the committed weights (fp16 scales, as stored); and the mean training loss
+/// of the first and last epoch (taken while the parameters move, so noisier).
+/// </summary>
+public sealed record BlockLoss(int Block, double Initial, double Final, double FirstEpoch, double LastEpoch,
+    double Seconds, double SecondsPerEpoch);
+
+/// <summary>What the OmniQuant loop reports besides the per-layer errors.</summary>
+/// <param name="PeakBytes">The largest number of bytes the loop held at once for one block: the calibration
+/// activations (X_q, X_fp/T, and at 2 bits the aug targets), the block's fp32 weights, its fake-quantized training
+/// weights and their gradients, the LWC parameters with gradients and AdamW state, the saved activations of one
+/// window and the backward's scratch. Counted from the array sizes, not measured; the quantized blocks already
+/// committed (the result) come on top.</param>
+/// <param name="ResumedAtBlock">The first block this run trained when it continued from a work directory.</param>
+public sealed record OmniQuantReport(IReadOnlyList<BlockLoss> Blocks, int Epochs, double LearningRate, bool AugLoss,
+    int Seed, long PeakBytes, int? ResumedAtBlock);

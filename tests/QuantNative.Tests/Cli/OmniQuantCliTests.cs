@@ -1,0 +1,147 @@
+using NUnit.Framework;
+using QuantNative.Evaluation;
+
+namespace QuantNative.Tests.Cli;
+
+/// <summary>`qn quantize --method omniquant` and `qn ablate --methods omniquant` on stories260K: the workflow, resume
+/// after a stop, refusal of another run's work directory, and bad input.</summary>
+public class OmniQuantCliTests
+{
+    private string _dir = "", _calib = "", _eval = "";
+
+    [OneTimeSetUp]
+    public void MakeDir()
+    {
+        _dir = TestPaths.NewTempDir();
+        string text = TextFile.ReadUtf8(TestPaths.TinyStories);
+        _calib = Path.Combine(_dir, "calib.txt");
+        _eval = Path.Combine(_dir, "eval.txt");
+        File.WriteAllText(_calib, TextRange.Slice(text, "0:0.5", "calib"));
+        File.WriteAllText(_eval, TextRange.Slice(text, "0.5:1", "eval"));
+    }
+
+    [OneTimeTearDown] public void RemoveDir() => Directory.Delete(_dir, true);
+
+    private string NewOut() => Path.Combine(_dir, "out-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private CliRunner.Outcome Quantize(string outDir, params string[] extra) =>
+        QuantizeModel(TestPaths.Stories260K, outDir, extra);
+
+    /// <summary>4 windows of 64 tokens, 2 epochs, unless <paramref name="extra"/> sets them.</summary>
+    private CliRunner.Outcome QuantizeModel(string model, string outDir, params string[] extra)
+    {
+        var args = new List<string> { "quantize", "--model", model, "--tokenizer", TestPaths.Tok512, "--calib", _calib,
+            "--method", "omniquant", "--out", outDir };
+        foreach (var (option, value) in new[] { ("--nsamples", "4"), ("--seqlen", "64"), ("--epochs", "2") })
+            if (!extra.Contains(option)) args.AddRange([option, value]);
+        return CliRunner.Run([.. args, .. extra]);
+    }
+
+    private static void AssertCleanError(CliRunner.Outcome o, params string[] mentions)
+    {
+        Assert.That(o.ExitCode, Is.EqualTo(1), o.ToString());
+        // Progress lines may come first (a stop after a block); the error is one line, and the last.
+        var lines = o.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines.Count(l => l.StartsWith("error: ")), Is.EqualTo(1), o.ToString());
+        Assert.That(lines[^1], Does.StartWith("error: "), o.ToString());
+        Assert.That(lines.Take(lines.Length - 1), Has.All.StartWith("quantize: "), o.ToString());
+        Assert.That(o.Stderr, Does.Not.Contain("   at "), "no stack trace");
+        foreach (var m in mentions) Assert.That(o.Stderr, Does.Contain(m), o.ToString());
+    }
+
+    private static void AssertSameFiles(string expectedDir, string actualDir)
+    {
+        var names = Directory.GetFiles(expectedDir).Select(Path.GetFileName).Order().ToArray();
+        Assert.That(Directory.GetFiles(actualDir).Select(Path.GetFileName).Order(), Is.EqualTo(names));
+        foreach (var name in names)
+            Assert.That(File.ReadAllBytes(Path.Combine(actualDir, name!)),
+                Is.EqualTo(File.ReadAllBytes(Path.Combine(expectedDir, name!))), $"{name} differs");
+    }
+
+    [Test]
+    public void QuantizeWritesACheckpointWithALossTable()
+    {
+        string outDir = NewOut();
+        var o = Quantize(outDir, "--wbits", "3", "--group", "32");
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        Assert.That(o.Stdout, Does.Contain("omniquant W3 asym g32").And.Contain("2 epochs per block")
+            .And.Contain("initial MSE").And.Contain("MiB peak").And.Contain("model.layers.4.mlp.down_proj"));
+        Assert.That(o.Stderr, Does.Contain("epoch").And.Contain("loss"), "progress: block, epoch, loss");
+        Assert.That(Directory.Exists(outDir + ".omniquant-work"), Is.False, "the work directory is removed when done");
+        var eval = CliRunner.Run("eval", "--model", outDir, "--text", _eval, "--ctx", "128", "--max-windows", "2");
+        Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
+    }
+
+    /// <summary>A run stopped right after block 2's state was saved, then started again with the same command, writes
+    /// the same files, byte for byte, as an uninterrupted run.</summary>
+    [TestCase("3", "32")]
+    [TestCase("2", "-1")]
+    public void ResumeAfterAStopGivesTheSameCheckpoint(string bits, string group)
+    {
+        string whole = NewOut(), resumed = NewOut();
+        var full = Quantize(whole, "--wbits", bits, $"--group={group}");
+        Assert.That(full.ExitCode, Is.EqualTo(0), full.ToString());
+
+        var stopped = Quantize(resumed, "--wbits", bits, $"--group={group}", "--stop-after-block", "2");
+        AssertCleanError(stopped, "stopped after block 2");
+        Assert.That(Directory.Exists(resumed), Is.False);
+        Assert.That(File.Exists(Path.Combine(resumed + ".omniquant-work", "block-2.bin")), Is.True);
+        Assert.That(File.Exists(Path.Combine(resumed + ".omniquant-work", "block-3.bin")), Is.False);
+
+        var again = Quantize(resumed, "--wbits", bits, $"--group={group}");
+        Assert.That(again.ExitCode, Is.EqualTo(0), again.ToString());
+        Assert.That(again.Stdout, Does.Contain("resumed at block 3"));
+        AssertSameFiles(whole, resumed);
+        Assert.That(Directory.Exists(resumed + ".omniquant-work"), Is.False);
+    }
+
+    [Test]
+    public void RefusesAWorkDirectoryOfOtherSettings()
+    {
+        string outDir = NewOut();
+        AssertCleanError(Quantize(outDir, "--wbits", "3", "--stop-after-block", "0"), "stopped after block 0");
+        AssertCleanError(Quantize(outDir, "--wbits", "4"), "work directory", "other settings", "W3", "W4");
+        AssertCleanError(Quantize(outDir, "--wbits", "3", "--lwc-lr", "0.005"), "work directory", "lwc-lr 0.01", "lwc-lr 0.005");
+        Assert.That(File.Exists(Path.Combine(outDir + ".omniquant-work", "block-0.bin")), "the state is left as it was");
+    }
+
+    [Test]
+    public void RefusesAWorkDirectoryOfAnotherModel()
+    {
+        // The same weights under another path, with one embedding value changed: another model.
+        string other = Path.Combine(_dir, "other-" + Guid.NewGuid().ToString("N")[..8] + ".bin");
+        var bytes = File.ReadAllBytes(TestPaths.Stories260K);
+        bytes[7 * 4 + 100] ^= 0x01; // llama2.c: a 7-int header, then the token embedding
+        File.WriteAllBytes(other, bytes);
+        string outDir = NewOut();
+        AssertCleanError(QuantizeModel(other, outDir, "--wbits", "3", "--stop-after-block", "0"), "stopped after block 0");
+        AssertCleanError(Quantize(outDir, "--wbits", "3"), "work directory", "another model", "embedding sha256");
+    }
+
+    [TestCase("--epochs", "-1")]
+    [TestCase("--lwc-lr", "0")]
+    [TestCase("--lwc-lr", "-0.01")]
+    public void BadTrainingOptions(string option, string value) =>
+        AssertCleanError(Quantize(NewOut(), "--wbits", "3", option, value), $"{option} {value}");
+
+    [Test]
+    public void CalibrationWindowsLongerThanTheContext() =>
+        AssertCleanError(Quantize(NewOut(), "--wbits", "3", "--seqlen", "1024"), "--seqlen 1024", "context of 512");
+
+    [Test]
+    public void SymmetricIsRefused() =>
+        AssertCleanError(Quantize(NewOut(), "--wbits", "3", "--sym"), "--sym");
+
+    [Test]
+    public void AblateRunsOmniQuant()
+    {
+        string report = Path.Combine(_dir, "ablate-" + Guid.NewGuid().ToString("N")[..8] + ".md");
+        var o = CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
+            "--calib", TestPaths.TinyStories, "--calib-range", "0:0.5", "--eval", TestPaths.TinyStories, "--eval-range", "0.5:1",
+            "--methods", "rtn,omniquant", "--wbits", "4", "--group=32", "--nsamples", "2", "--seqlen", "64", "--epochs", "1",
+            "--ctx", "128", "--max-windows", "2", "--out", report);
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        string md = File.ReadAllText(report);
+        Assert.That(md, Does.Contain("| omniquant | 4 | g32 |").And.Contain("--epochs 1").And.Contain("- omniquant: "));
+    }
+}
