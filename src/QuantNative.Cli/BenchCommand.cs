@@ -3,6 +3,7 @@ using QuantNative.Backends;
 using QuantNative.Benchmarks;
 using QuantNative.Interop;
 using QuantNative.Model;
+using QuantNative.Quantization;
 using QuantNative.Quantization.Lwc;
 
 namespace QuantNative.Cli;
@@ -11,7 +12,7 @@ namespace QuantNative.Cli;
                           "LWC fake quantization forward/backward on --device).")]
 public sealed class BenchCommand : ICommand, IDeviceOption
 {
-    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward (block inference), step (block forward+backward for training), fakequant.")]
+    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward (block inference), step (block forward+backward for training), omniquant (the OmniQuant loop's epochs on one block), fakequant.")]
     public string What { get; set; } = "";
 
     [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " (fakequant; forward is CPU only)")]
@@ -29,8 +30,14 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     [Option("bits", Default = 4, HelpText = "fakequant: bits, 2..8.")]
     public int Bits { get; set; }
 
-    [Option("tokens", Default = 2048, HelpText = "Tokens in the batch (forward).")]
-    public int Tokens { get; set; }
+    [Option("tokens", HelpText = "Tokens per window (default: forward 2048, step and omniquant 512).")]
+    public int? Tokens { get; set; }
+
+    [Option("windows", Default = 8, HelpText = "omniquant: calibration windows per epoch.")]
+    public int Windows { get; set; }
+
+    [Option("epochs", Default = 1, HelpText = "omniquant: epochs to time.")]
+    public int Epochs { get; set; }
 
     [Option("hidden", Default = 4096, HelpText = "Hidden size of the synthetic block (LLaMA-7B: 4096).")]
     public int Hidden { get; set; }
@@ -62,17 +69,22 @@ public sealed class BenchCommand : ICommand, IDeviceOption
                 if (Device != DeviceKind.Cpu)
                     throw new QuantNativeException("bench step runs on the CPU engine only (use --device cpu)");
                 return Step(stdout, stderr);
+            case "omniquant":
+                if (Device != DeviceKind.Cpu)
+                    throw new QuantNativeException("bench omniquant runs on the CPU engine only (use --device cpu)");
+                return OmniQuant(stdout, stderr);
             case "fakequant": return FakeQuant(stdout, stderr);
-            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, fakequant)");
+            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, omniquant, fakequant)");
         }
     }
 
     private int Forward(TextWriter stdout, TextWriter stderr)
     {
-        var config = SyntheticConfig("bench forward");
+        int tokens = Tokens ?? 2048;
+        var config = SyntheticConfig("bench forward", tokens);
         stderr.WriteLine($"bench forward: hidden {Hidden}, heads {Heads}/{config.NumKvHeads}, intermediate {Intermediate}, " +
-                         $"{Tokens} tokens, {Runs} runs (+1 warm-up), {Environment.ProcessorCount} cores");
-        var r = ForwardBenchmark.Run(config, Tokens, Runs, Seed);
+                         $"{tokens} tokens, {Runs} runs (+1 warm-up), {Environment.ProcessorCount} cores");
+        var r = ForwardBenchmark.Run(config, tokens, Runs, Seed);
         stdout.WriteLine($"OpenBLAS: {OpenBlas.Config()}, {OpenBlas.openblas_get_num_threads()} threads");
         stdout.WriteLine($"{"operation",-34} {"median s",10} {"min s",9} {"max s",9} {"GFLOP/s",9}");
         foreach (var m in new[] { r.Sgemm, r.Block })
@@ -84,10 +96,11 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     /// <summary>One training step of a synthetic block: forward keeping activations, then the hand-written backward.</summary>
     private int Step(TextWriter stdout, TextWriter stderr)
     {
-        var config = SyntheticConfig("bench step");
+        int tokens = Tokens ?? 512;
+        var config = SyntheticConfig("bench step", tokens);
         stderr.WriteLine($"bench step: hidden {Hidden}, heads {Heads}/{config.NumKvHeads}, intermediate {Intermediate}, " +
-                         $"{Tokens} tokens, {Runs} runs (+1 warm-up), {Environment.ProcessorCount} cores");
-        var r = TrainingStepBenchmark.Run(config, Tokens, Runs, Seed);
+                         $"{tokens} tokens, {Runs} runs (+1 warm-up), {Environment.ProcessorCount} cores");
+        var r = TrainingStepBenchmark.Run(config, tokens, Runs, Seed);
         stdout.WriteLine($"OpenBLAS: {OpenBlas.Config()}, {OpenBlas.openblas_get_num_threads()} threads");
         stdout.WriteLine($"{"operation",-34} {"median s",10} {"min s",9} {"max s",9} {"GFLOP/s",9}");
         foreach (var m in new[] { r.Sgemm, r.Forward, r.Backward, r.Step })
@@ -97,10 +110,29 @@ public sealed class BenchCommand : ICommand, IDeviceOption
         return 0;
     }
 
-    private LlamaConfig SyntheticConfig(string what)
+    /// <summary>The OmniQuant loop on one synthetic block: seconds per epoch (the issue's 7B figure: 8 × 512 tokens).</summary>
+    private int OmniQuant(TextWriter stdout, TextWriter stderr)
     {
-        if (Tokens < 1) throw new QuantNativeException($"--tokens must be positive (got {Tokens})");
-        var config = new LlamaConfig(Hidden, Intermediate, 1, Heads, KvHeads ?? Heads, 32000, Tokens, 1e-5f, 10000f, false);
+        int tokens = Tokens ?? 512;
+        var config = SyntheticConfig("bench omniquant", tokens, vocab: 1024);
+        var quantizer = new QuantizerConfig(Bits, Group);
+        stderr.WriteLine($"bench omniquant: hidden {Hidden}, heads {Heads}/{config.NumKvHeads}, intermediate {Intermediate}, " +
+                         $"{Windows} windows × {tokens} tokens, {Epochs} epoch(s), W{Bits} g{Group}, {Environment.ProcessorCount} cores");
+        var r = new ProgressReporter(stderr).Run("omniquant", report =>
+            OmniQuantEpochBenchmark.Run(config, Windows, tokens, Epochs, quantizer, Seed, report));
+        stdout.WriteLine($"OpenBLAS: {OpenBlas.Config()}, {OpenBlas.openblas_get_num_threads()} threads");
+        stdout.WriteLine($"{r.Sgemm.Name,-34} median {r.Sgemm.MedianSeconds:F4} s  {r.Sgemm.GFlops,8:F1} GFLOP/s");
+        stdout.WriteLine($"{"omniquant epoch",-34} {r.SecondsPerEpoch,10:F2} s  {r.EpochGFlops,8:F1} GFLOP/s of block GEMMs " +
+                         $"({r.Windows} steps; block total {r.BlockSeconds:F1} s incl. targets and commit)");
+        stdout.WriteLine($"block loss {r.InitialLoss:G4} → {r.FinalLoss:G4}; loop memory {r.PeakBytes / 1048576.0:F0} MiB");
+        stdout.WriteLine($"epoch / sgemm throughput: {r.Ratio:P1}");
+        return 0;
+    }
+
+    private LlamaConfig SyntheticConfig(string what, int tokens, int vocab = 32000)
+    {
+        if (tokens < 1) throw new QuantNativeException($"--tokens must be positive (got {tokens})");
+        var config = new LlamaConfig(Hidden, Intermediate, 1, Heads, KvHeads ?? Heads, vocab, tokens, 1e-5f, 10000f, false);
         config.Validate(what);
         return config;
     }

@@ -89,4 +89,13 @@ public class CliWorkflowTests
         Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
         Assert.That(o.Stdout, Does.Contain(summary).And.Contain("GFLOP/s"));
     }
+
+    [Test]
+    public void OmniQuantBenchmarkTimesTheLoopOnATinyBlock()
+    {
+        var o = CliRunner.Run("bench", "omniquant", "--hidden", "32", "--heads", "4", "--intermediate", "40",
+            "--tokens", "16", "--windows", "3", "--epochs", "2", "--bits", "3", "--group", "16");
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        Assert.That(o.Stdout, Does.Contain("omniquant epoch").And.Contain("epoch / sgemm throughput"));
+    }
 }
