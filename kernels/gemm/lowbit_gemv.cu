@@ -44,8 +44,24 @@
 //   2 / (bits/8 + 4/g): 7.1× (W2), 4.9× (W3), 3.8× (W4) at g = 128 — i.e. at best 16/bits; reaching it needs the
 //   inner loop to stay below the memory time, see the SASS summary.
 //
-// SASS: summarized in a later revision of this header (ptxas, CUDA 11.8: 64 registers on sm_80, no spills, no
-//   local memory).
+// SASS (cuobjdump -sass of the f32 kernel for sm_80, CUDA 11.8, each bit width compiled alone to count it; ptxas:
+//   64 registers on sm_80, 61–64 on sm_86/89/90, no spills, no local memory). One chunk iteration of a lane
+//   (W4: 32 weights, W2: 64, W3: 128) with all 8 rows compiled in:
+//     W4: 34 LDG (1 LDG.E.128.CONSTANT of weights, 1 of scaleZero, 32 LDG.128 of x = 4 per row), 264 FFMA
+//         (= 32·8 + 8), 258 HADD2.F32 (fp16 → fp32 of x: 32·8, + s, z), 36 LOP3, 58 SHF, 73 FADD (32 c − z, 40 in
+//         the final shuffle reduction), 45 BRA;
+//     W2: 67 LDG, 528 FFMA, 516 HADD2, 68 LOP3, 115 SHF, 106 FADD;  W3: 135 LDG (3 weight vectors), 1056 FFMA,
+//         1032 HADD2, 326 LOP3, 349 SHF, 172 FADD.
+//   Per weight: decode = 1 SHF + 1 LOP3 (mask and OR into 0x4B000000 at once) + 1 FADD for W2/W4, ≈ 2.7 SHF +
+//   2.5 LOP3 + 1 FADD for W3 (two planes); then per row 1 HADD2.F32 + 1 FFMA, and 1/8 LDG.128 of x. Row 0 is
+//   predicated, rows 1..7 are skipped by uniform branches (≈ 7 BRA per 8 weights at M = 1).
+//   What that means (an estimate from counts, not a measurement): at M = 1 a weight costs ≈ 6 issue slots (W2/W4)
+//   or ≈ 8 (W3). An H100 SXM issues ≈ 10 thread-instructions per byte of HBM bandwidth (132 SMs · 4 schedulers ·
+//   32 lanes · ~1.9 GHz against ~3.35 TB/s), i.e. ≈ 5 per W4 weight (0.5 byte) and ≈ 2.5 per W2 weight: the W4
+//   loop is near the balance point, while W2/W3 would be issue-bound, well short of their 16/bits ceilings. The
+//   next steps, not done: dequantize two weights per LOP3 into half2 (the 0x6400 fp16 magic) and convert x once per
+//   block instead of once per column (the HADD2s are a third of the slots), and instantiate M as a template to drop
+//   the row branches.
 //
 // Numerics: x and s are fp16 values (exact in float32); c − z is exact; partial sums p_m are float32 FFMA chains of
 //   ≤ 32 terms, y_m += s·p_m by FFMA, then the lanes' sums are added in a butterfly: a different summation order than
@@ -69,10 +85,13 @@ constexpr int QN_LB_MAX_M = 8;
 QN_DEVICE float qn_lb_lo(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v & 0xffffu))); }
 QN_DEVICE float qn_lb_hi(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v >> 16))); }
 
-// 2^23 + code as a float (code < 2^23), from a word whose bits above the code are masked off here.
+// lop3 truth table of (a & b) | c.
+constexpr uint32_t QN_LB_AND_OR = (0xF0u & 0xCCu) | 0xAAu;
+
+// 2^23 + code as a float (code < 2^23): the code's bits masked and OR-ed into 0x4B000000 by one LOP3.
 QN_DEVICE float qn_lb_magic(uint32_t word, int shift, uint32_t mask)
 {
-    return __uint_as_float(((word >> shift) & mask) | 0x4B000000u);
+    return __uint_as_float(qn_lop3<QN_LB_AND_OR>(word >> shift, mask, 0x4B000000u));
 }
 
 // The 8 weights (c − z) of step t (k = 8t..8t+7) of sub-block sb of a chunk whose vectors are in w[].
@@ -101,8 +120,9 @@ QN_LB_UNROLL
 QN_LB_UNROLL
         for (int i = 0; i < 8; ++i)
         {
-            const uint32_t code = ((low >> (base + 2 * i)) & 0x3u) | (((high >> (8 * t + i)) & 0x1u) << 2);
-            out[i] = __uint_as_float(code | 0x4B000000u) - magicZero;
+            const uint32_t lowBits = qn_lop3<QN_LB_AND_OR>(low >> (base + 2 * i), 0x3u, 0x4B000000u);
+            const uint32_t bits = qn_lop3<QN_LB_AND_OR>((high >> (8 * t + i)) << 2, 0x4u, lowBits);
+            out[i] = __uint_as_float(bits) - magicZero;
         }
     }
 }
