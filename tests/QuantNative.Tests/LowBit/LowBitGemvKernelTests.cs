@@ -54,6 +54,36 @@ public class LowBitGemvKernelTests : EmulatorTestBase
         AssertClose(linear.Weights, x, m, expected, actual, output);
     }
 
+    /// <summary>Edges: one output column and a single 8-wide K step; K shorter than one W3 chunk with a short last
+    /// group; M outside {1, 3, 8}; N a multiple of nothing the launch uses.</summary>
+    [TestCase(8, 4, -1, 8, 1)]
+    [TestCase(1, 3, 32, 40, 3)]
+    [TestCase(5, 2, 128, 512, 130)]
+    [TestCase(2, 4, 64, 72, 33)]
+    public void Gemv_Edges_MatchCpu(int m, int bits, int group, int k, int n)
+    {
+        foreach (var output in new[] { LowBitOutput.Float32, LowBitOutput.Float16 })
+            Gemv_MatchesCpu(m, bits, group, k, n, output);
+    }
+
+    [Test]
+    public unsafe void Gemv_RefusesUnalignedActivations()
+    {
+        var linear = LowBitLinear.FromGptq(LowBitInputs.Packed(NewRandom(), 4, 64, 4, 32, GptqCheckpointFormat.V2));
+        using var runtime = new EmulatedCudaRuntime();
+        using var device = linear.Upload(runtime);
+        var dx = runtime.Allocate(1024);
+        try
+        {
+            var e = Assert.Throws<QuantNativeException>(() => device.Forward(default, dx.Offset(2), 1, LowBitOutput.Float16));
+            Assert.That(e!.Message, Does.Contain(LowBitGemvLaunch.KernelF16).And.Contain("16-byte aligned"));
+        }
+        finally
+        {
+            runtime.Free(dx);
+        }
+    }
+
     [Test]
     public void Gemv_ThroughTheDeviceLinear_OnTheEmulatedRuntime([Values] LowBitOutput output)
     {
