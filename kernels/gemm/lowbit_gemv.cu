@@ -44,24 +44,31 @@
 //   2 / (bits/8 + 4/g): 7.1× (W2), 4.9× (W3), 3.8× (W4) at g = 128 — i.e. at best 16/bits; reaching it needs the
 //   inner loop to stay below the memory time, see the SASS summary.
 //
-// SASS (cuobjdump -sass of the f32 kernel for sm_80, CUDA 11.8, each bit width compiled alone to count it; ptxas:
-//   64 registers on sm_80, 61–64 on sm_86/89/90, no spills, no local memory). One chunk iteration of a lane
-//   (W4: 32 weights, W2: 64, W3: 128) with all 8 rows compiled in:
-//     W4: 34 LDG (1 LDG.E.128.CONSTANT of weights, 1 of scaleZero, 32 LDG.128 of x = 4 per row), 264 FFMA
-//         (= 32·8 + 8), 258 HADD2.F32 (fp16 → fp32 of x: 32·8, + s, z), 36 LOP3, 58 SHF, 73 FADD (32 c − z, 40 in
-//         the final shuffle reduction), 45 BRA;
-//     W2: 67 LDG, 528 FFMA, 516 HADD2, 68 LOP3, 115 SHF, 106 FADD;  W3: 135 LDG (3 weight vectors), 1056 FFMA,
-//         1032 HADD2, 326 LOP3, 349 SHF, 172 FADD.
-//   Per weight: decode = 1 SHF + 1 LOP3 (mask and OR into 0x4B000000 at once) + 1 FADD for W2/W4, ≈ 2.7 SHF +
-//   2.5 LOP3 + 1 FADD for W3 (two planes); then per row 1 HADD2.F32 + 1 FFMA, and 1/8 LDG.128 of x. Row 0 is
-//   predicated, rows 1..7 are skipped by uniform branches (≈ 7 BRA per 8 weights at M = 1).
-//   What that means (an estimate from counts, not a measurement): at M = 1 a weight costs ≈ 6 issue slots (W2/W4)
-//   or ≈ 8 (W3). An H100 SXM issues ≈ 10 thread-instructions per byte of HBM bandwidth (132 SMs · 4 schedulers ·
-//   32 lanes · ~1.9 GHz against ~3.35 TB/s), i.e. ≈ 5 per W4 weight (0.5 byte) and ≈ 2.5 per W2 weight: the W4
-//   loop is near the balance point, while W2/W3 would be issue-bound, well short of their 16/bits ceilings. The
-//   next steps, not done: dequantize two weights per LOP3 into half2 (the 0x6400 fp16 magic) and convert x once per
-//   block instead of once per column (the HADD2s are a third of the slots), and instantiate M as a template to drop
-//   the row branches.
+// Rows: the kernel body is instantiated for MR = 1, 2, 4, 8 rows (M = 3 runs the MR = 4 body, M = 5..7 the MR = 8
+//   one, skipping rows ≥ M by uniform branches); M = 1 and 2 run without any row branch.
+//
+// SASS (cuobjdump -sass, sm_80, CUDA 11.8; each (bits, MR) body compiled alone to count it). ptxas for the fatbin:
+//   80 registers on sm_80 (74–76 on sm_90, 64 on sm_86/89), no spills, no local memory; capping at 64 registers
+//   (__launch_bounds__(128, 8)) spills, so 80 it is (6 blocks = 24 warps per SM on sm_80).
+//   Whole function at MR = 1, one chunk per loop iteration (W4: 32 weights, W2: 64, W3: 128):
+//     W4: 312 instructions: 33 FFMA, 34 HADD2 (x fp16 → fp32), 36 LOP3, 33 SHF, 38 FADD, 39 IMAD, 6 LDG
+//         (1 LDG.E.128.CONSTANT of weights, 1 of scaleZero, 4 LDG.128 of x), 5 SHFL (the final reduction);
+//     W2: 520: 66 FFMA, 68 HADD2, 69 LOP3, 69 SHF, 71 FADD, 50 IMAD, 11 LDG;
+//     W3: 1208: 132 FFMA, 136 HADD2, 263 LOP3, 247 SHF, 137 FADD, 100 IMAD, 23 LDG (3 weight vectors).
+//   At MR = 8: W4 1176 (264 FFMA = 32·8 + 8, 258 HADD2, 36 LOP3, 58 SHF, 73 FADD, 34 LDG, 45 BRA),
+//     W2 2072 (528 FFMA, 516 HADD2, 68 LOP3, 115 SHF, 67 LDG), W3 4136 (1056 FFMA, 1032 HADD2, 262 LOP3, 349 SHF).
+//   Per weight: decode = 1 SHF + 1 LOP3 (mask and OR into 0x4B000000 at once) + 1 FADD (c − z) for W2/W4, 2 SHF +
+//   2 LOP3 + 1 FADD for W3 (two planes); then per row 1 HADD2.F32 + 1 FFMA, 1/8 LDG.128 of x. Per 32 weights: one
+//   scaleZero load, its two conversions, and the group index k / groupLength (an integer division, the IMADs).
+//   What that means (an estimate from counts, not a measurement): at M = 1 a weight costs ≈ 6–7 issue slots with the
+//   loop overhead (W2/W4) or ≈ 9 (W3). An H100 SXM issues ≈ 10 thread-instructions per byte of HBM bandwidth (132 SMs
+//   · 4 schedulers · 32 lanes · ~1.9 GHz against ~3.35 TB/s), i.e. ≈ 5 per W4 weight (0.5 byte), ≈ 3.75 per W3 and
+//   ≈ 2.5 per W2 weight: even W4 is slightly over the balance point, and W2/W3 would be issue-bound, short of their
+//   16/bits ceilings (the issue's ≥ 5× at W2 is not reachable with this loop). Next steps, not done: dequantize two
+//   weights per LOP3 into half2 (the 0x6400 fp16 magic) and convert x to fp32 once per block (shared memory) instead
+//   of once per column (the HADD2s are a fifth to a third of the slots); derive the group index incrementally; two
+//   chunks in flight per lane (24 warps × 16 bytes per lane is ~12 KB of loads in flight per SM at W4, below what
+//   HBM latency × bandwidth asks for).
 //
 // Numerics: x and s are fp16 values (exact in float32); c − z is exact; partial sums p_m are float32 FFMA chains of
 //   ≤ 32 terms, y_m += s·p_m by FFMA, then the lanes' sums are added in a butterfly: a different summation order than
@@ -121,7 +128,9 @@ QN_LB_UNROLL
         for (int i = 0; i < 8; ++i)
         {
             const uint32_t lowBits = qn_lop3<QN_LB_AND_OR>(low >> (base + 2 * i), 0x3u, 0x4B000000u);
-            const uint32_t bits = qn_lop3<QN_LB_AND_OR>((high >> (8 * t + i)) << 2, 0x4u, lowBits);
+            const int j = 8 * t + i; // the high bit's position; moved to bit 2 by one shift (j is a constant)
+            const uint32_t highAt2 = j >= 2 ? high >> (j - 2) : high << (2 - j);
+            const uint32_t bits = qn_lop3<QN_LB_AND_OR>(highAt2, 0x4u, lowBits);
             out[i] = __uint_as_float(bits) - magicZero;
         }
     }
@@ -130,7 +139,8 @@ QN_LB_UNROLL
 QN_DEVICE void qn_lb_store(float* out, long long i, float v) { out[i] = v; }
 QN_DEVICE void qn_lb_store(__half* out, long long i, float v) { out[i] = __float2half_rn(v); }
 
-template <int BITS, typename OutT>
+// MR: rows compiled in (1, 2, 4 or 8), M ≤ MR the rows computed; rows M..MR−1 are skipped by uniform branches.
+template <int BITS, int MR, typename OutT>
 QN_DEVICE void qn_lb_gemv(OutT* __restrict__ out, const uint4* __restrict__ qweight,
                           const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M, int N, int K,
                           int groupLength)
@@ -146,9 +156,9 @@ QN_DEVICE void qn_lb_gemv(OutT* __restrict__ out, const uint4* __restrict__ qwei
     const int groups = (K + groupLength - 1) / groupLength;
     const uint4* column = qweight + static_cast<long long>(n) * P * chunks;
 
-    float acc[QN_LB_MAX_M];
+    float acc[MR];
 QN_LB_UNROLL
-    for (int m = 0; m < QN_LB_MAX_M; ++m) acc[m] = 0.0f;
+    for (int m = 0; m < MR; ++m) acc[m] = 0.0f;
 
     for (int c = lane; c < chunks; c += 32)
     {
@@ -171,9 +181,9 @@ QN_LB_UNROLL
             const uint32_t sz = __ldg(scaleZero + static_cast<long long>(g) * N + n);
             const float s = qn_lb_lo(sz);
             const float magicZero = 8388608.0f + qn_lb_hi(sz); // 2^23 + z, exact
-            float part[QN_LB_MAX_M];
+            float part[MR];
 QN_LB_UNROLL
-            for (int m = 0; m < QN_LB_MAX_M; ++m) part[m] = 0.0f;
+            for (int m = 0; m < MR; ++m) part[m] = 0.0f;
 QN_LB_UNROLL
             for (int t = 0; t < 4; ++t)
             {
@@ -182,9 +192,9 @@ QN_LB_UNROLL
                 float wv[8];
                 qn_lb_decode8<BITS>(w, sb, t, magicZero, wv);
 QN_LB_UNROLL
-                for (int m = 0; m < QN_LB_MAX_M; ++m)
+                for (int m = 0; m < MR; ++m)
                 {
-                    if (m < M)
+                    if (MR == 1 || m < M)
                     {
                         const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<long long>(m) * K + k0));
                         float p = part[m];
@@ -201,15 +211,15 @@ QN_LB_UNROLL
                 }
             }
 QN_LB_UNROLL
-            for (int m = 0; m < QN_LB_MAX_M; ++m)
-                if (m < M) acc[m] = fmaf(s, part[m], acc[m]);
+            for (int m = 0; m < MR; ++m)
+                if (MR == 1 || m < M) acc[m] = fmaf(s, part[m], acc[m]);
         }
     }
 
 QN_LB_UNROLL
-    for (int m = 0; m < QN_LB_MAX_M; ++m)
+    for (int m = 0; m < MR; ++m)
     {
-        if (m < M)
+        if (MR == 1 || m < M)
         {
             float v = acc[m];
             for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -218,13 +228,23 @@ QN_LB_UNROLL
     }
 }
 
+template <int BITS, typename OutT>
+QN_DEVICE void qn_lb_rows(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M, int N,
+                          int K, int groupLength)
+{
+    if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (M == 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (M <= 4) qn_lb_gemv<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (M <= QN_LB_MAX_M) qn_lb_gemv<BITS, QN_LB_MAX_M>(out, qweight, scaleZero, x, M, N, K, groupLength);
+}
+
 template <typename OutT>
 QN_DEVICE void qn_lb_dispatch(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
                               int N, int K, int groupLength, int bits)
 {
-    if (bits == 4) qn_lb_gemv<4>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (bits == 3) qn_lb_gemv<3>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (bits == 2) qn_lb_gemv<2>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    if (bits == 4) qn_lb_rows<4>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (bits == 3) qn_lb_rows<3>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (bits == 2) qn_lb_rows<2>(out, qweight, scaleZero, x, M, N, K, groupLength);
 }
 
 } // namespace
