@@ -152,7 +152,7 @@ public static class Tolerances
     /// products summed by a float32 GEMM in another order), per output, relative to Σ_k |x_k·ŵ_k|. Each side is a
     /// float32 sum of at most K ≤ 512 rounded terms in the tests (every product x·ŵ rounds once, by ≤ ½ ulp), so each
     /// is within K·2⁻²⁴·Σ|x·ŵ| ≤ 3.1e-5·Σ of the exact value and the two within 6.1e-5·Σ; 1e-4 covers that worst
-    /// case (observed on the emulator: ≤ 1.3e-7·Σ over the 36 float32-output cases). A wrong code, zero or scale moves an
+    /// case (observed on the emulator: ≤ 1.3e-7·Σ over the float32-output cases). A wrong code, zero or scale moves an
     /// output by at least one weight's share of Σ, ≳ 1/K ≈ 2e-3 (a W3 high bit read one place off fails 12 of 12 W3 cases).
     /// </summary>
     public const double LowBitGemvSumRel = 1e-4;
