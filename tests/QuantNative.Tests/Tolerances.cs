@@ -147,4 +147,21 @@ public static class Tolerances
     /// most ≈ 3.6e-7; measured 9.2e-8. 4e-7 admits that bound; a wrong bias correction or weight decay is ≥ 1e-6.
     /// </summary>
     public const double AdamWFloat32VsFormulaAbs = 4e-7;
+    /// <summary>
+    /// The low-bit GEMV kernel (fp16 x, exact Ŵ = (q − z)·s, float32 accumulation) against the C# reference (the same
+    /// products summed by a float32 GEMM in another order), per output, relative to Σ_k |x_k·ŵ_k|. Each side is a
+    /// float32 sum of at most K ≤ 512 rounded terms in the tests (every product x·ŵ rounds once, by ≤ ½ ulp), so each
+    /// is within K·2⁻²⁴·Σ|x·ŵ| ≤ 3.1e-5·Σ of the exact value and the two within 6.1e-5·Σ; 1e-4 covers that worst
+    /// case (observed on the emulator: ≤ 1.3e-7·Σ over the float32-output cases). A wrong code, zero or scale moves an
+    /// output by at least one weight's share of Σ, ≳ 1/K ≈ 2e-3 (a W3 high bit read one place off fails 12 of 12 W3 cases).
+    /// </summary>
+    public const double LowBitGemvSumRel = 1e-4;
+
+    /// <summary>
+    /// The fp16 output of the low-bit GEMV: the float32 sum is rounded once to nearest fp16, within ½ ulp, i.e.
+    /// 2⁻¹¹ of |y| for normal values (plus 2⁻²⁵ absolute below the fp16 normal range), on top of
+    /// <see cref="LowBitGemvSumRel"/>; a whole ulp (2⁻¹⁰) is allowed since the reference itself is compared after the
+    /// float32 error, which can move the value across a rounding boundary.
+    /// </summary>
+    public const double LowBitGemvHalfOutputRel = 1.0 / 1024;
 }

@@ -1,0 +1,266 @@
+// lowbit_gemv.cu — memory-bound low-bit GEMM for small batches (M ≤ 8): y[M, N] = x[M, K] · Ŵᵀ, where Ŵ[n, k] =
+// (q[n, k] − z[n, g(k)])·s[n, g(k)] is an asymmetric W2/W3/W4 matrix (grouped or per-channel), x is fp16, the
+// accumulation fp32, the output fp16 (…_f16) or fp32 (…_f32). DESIGN.md §8; the dtype in the name is the output's.
+//
+// C# reference: src/QuantNative/Quantization/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
+// float32 once, y = x·Ŵᵀ by Gemm). Repack (GPTQ layout → this layout): LowBit/LowBitRepack.cs.
+// Tests: tests/QuantNative.Tests/LowBit/LowBitGemvKernelTests.cs (the kernels on the emulator against the reference,
+// M ∈ {1, 3, 8}, W2/W3/W4, groups 32/64/128/per-channel, K and N off the tile, poisoned outputs, refused shapes),
+// LowBit/LowBitRepackTests.cs (the repack bit-exact against GptqPacker.Unpack).
+//
+// Weight layout (made once at load time by LowBitRepack; "chunk" = KC consecutive k of one output column):
+//   KC = 32 (W4), 64 (W2), 128 (W3); P = 1 (W2, W4) or 3 (W3) 16-byte vectors per chunk; C = ceil(K / KC) chunks;
+//   qweight  uint4 [N, P, C]: column n, plane p, chunk c (16 bytes each; so one warp's load of plane p for 32
+//            consecutive chunks is 512 contiguous bytes). Word j (0..3) of the vector; local index i = k − c·KC:
+//            W4: code i in word i/8, bits 4(i%8)..+3;  W2: code i in word i/16, bits 2(i%16)..+1;
+//            W3: bit planes: low 2 bits of code i in plane i/64, word (i%64)/16, bits 2(i%16)..+1; the high bit in
+//            plane 2, word i/32, bit i%32. Codes with k ≥ K are 0 (never used: those k are skipped).
+//            Bytes per weight: exactly bits/8 (0.25 / 0.375 / 0.5) plus the padding of the last chunk of a column;
+//            3-bit values never straddle a 16-byte vector (the bit planes keep every load aligned and whole).
+//   scaleZero uint32 [G, N]: low 16 bits the fp16 scale s[n, g], high 16 bits the zero point z[n, g] as an fp16
+//            (an integer 0..2^bits − 1, exact); one 4-byte load per (column, 32-k sub-block). G = ceil(K / groupLength).
+//   x        fp16 [M, K] row-major, 16-byte aligned, K % 8 == 0 (rows read as 16-byte vectors).
+//   out      fp16 or float32 [M, N] row-major; every element is written (once, by lane 0 of its column's warp).
+//   M, N, K, groupLength, bits  int: 1 ≤ M ≤ 8; N ≥ 1; K ≥ 8, K % 8 == 0; groupLength = the group's length (K for
+//            per-channel), groupLength % 32 == 0 or groupLength ≥ K (one group); bits ∈ {2, 3, 4} (others: no-op).
+//   Group g of column k is k / groupLength, natural order only (act-order g_idx is refused by the C# side, which
+//   would have to permute x). Sizes after the pointers; no numeric constants (the 2^23 below is a bit trick).
+//
+// Launch configuration (C# checks all of it before launching: src/QuantNative/Quantization/LowBit/LowBitGemvLaunch.cs):
+//   grid = (ceil(N / W), 1, 1), block = (32·W, 1, 1), W warps per block (C# uses W = 4); warp w of block b computes
+//   column n = b·W + w for all M rows; its 32 lanes split the chunks (lane l takes chunks l, l + 32, ...), so every
+//   weight byte is read exactly once, with 16-byte loads (LDG.E.128, through the non-coherent path). x is read with
+//   16-byte __ldg loads (the same x vectors are read by every column's warp: they stay in L1/L2; M·K·2 bytes).
+//   No shared memory; the K split is reduced by a warp xor-butterfly (5 shuffles per row).
+//
+// Dequantization (fused): per 32-k sub-block the warp loads s, z once; each code c becomes a float by
+//   __uint_as_float(0x4B000000 | c) = 2^23 + c (exact), and (2^23 + c) − (2^23 + z) = c − z exactly (one FADD), so a
+//   weight costs a shift + a mask (LOP3) + an FADD, then one FFMA per row into a per-sub-block partial
+//   p_m = Σ x[m, k]·(c − z); y_m += s·p_m once per sub-block (one FFMA per row per 32 weights).
+//
+// Bytes moved and the expected memory-bound ceiling (no timing claims; nothing here was run on a GPU): per weight
+//   bits/8 bytes of qweight + 4/groupLength bytes of scaleZero (0.03 bytes per weight at g = 128) against 2 bytes for
+//   fp16 weights; x (M·K·2) and y are negligible for N ≫ M. At M = 1 the ideal speedup over an fp16 GEMV is
+//   2 / (bits/8 + 4/g): 7.1× (W2), 4.9× (W3), 3.8× (W4) at g = 128 — i.e. at best 16/bits; reaching it needs the
+//   inner loop to stay below the memory time, see the SASS summary.
+//
+// Rows: the kernel body is instantiated for MR = 1, 2, 4, 8 rows (M = 3 runs the MR = 4 body, M = 5..7 the MR = 8
+//   one, skipping rows ≥ M by uniform branches); M = 1 and 2 run without any row branch.
+//
+// SASS (cuobjdump -sass, sm_80, CUDA 11.8; each (bits, MR) body compiled alone to count it). ptxas for the fatbin:
+//   80 registers on sm_80 (74–76 on sm_90, 64 on sm_86/89), no spills, no local memory; capping at 64 registers
+//   (__launch_bounds__(128, 8)) spills, so 80 it is (6 blocks = 24 warps per SM on sm_80).
+//   Whole function at MR = 1, one chunk per loop iteration (W4: 32 weights, W2: 64, W3: 128):
+//     W4: 312 instructions: 33 FFMA, 34 HADD2 (x fp16 → fp32), 36 LOP3, 33 SHF, 38 FADD, 39 IMAD, 6 LDG
+//         (1 LDG.E.128.CONSTANT of weights, 1 of scaleZero, 4 LDG.128 of x), 5 SHFL (the final reduction);
+//     W2: 520: 66 FFMA, 68 HADD2, 69 LOP3, 69 SHF, 71 FADD, 50 IMAD, 11 LDG;
+//     W3: 1208: 132 FFMA, 136 HADD2, 263 LOP3, 247 SHF, 137 FADD, 100 IMAD, 23 LDG (3 weight vectors).
+//   At MR = 8: W4 1176 (264 FFMA = 32·8 + 8, 258 HADD2, 36 LOP3, 58 SHF, 73 FADD, 34 LDG, 45 BRA),
+//     W2 2072 (528 FFMA, 516 HADD2, 68 LOP3, 115 SHF, 67 LDG), W3 4136 (1056 FFMA, 1032 HADD2, 262 LOP3, 349 SHF).
+//   Per weight: decode = 1 SHF + 1 LOP3 (mask and OR into 0x4B000000 at once) + 1 FADD (c − z) for W2/W4, 2 SHF +
+//   2 LOP3 + 1 FADD for W3 (two planes); then per row 1 HADD2.F32 + 1 FFMA, 1/8 LDG.128 of x. Per 32 weights: one
+//   scaleZero load, its two conversions, and the group index k / groupLength (an integer division, the IMADs).
+//   What that means (an estimate from counts, not a measurement): at M = 1 a weight costs ≈ 6–7 issue slots with the
+//   loop overhead (W2/W4) or ≈ 9 (W3). An H100 SXM issues ≈ 10 thread-instructions per byte of HBM bandwidth (132 SMs
+//   · 4 schedulers · 32 lanes · ~1.9 GHz against ~3.35 TB/s), i.e. ≈ 5 per W4 weight (0.5 byte), ≈ 3.75 per W3 and
+//   ≈ 2.5 per W2 weight: even W4 is slightly over the balance point, and W2/W3 would be issue-bound, short of their
+//   16/bits ceilings (the issue's ≥ 5× at W2 is not reachable with this loop). Next steps, not done: dequantize two
+//   weights per LOP3 into half2 (the 0x6400 fp16 magic) and convert x to fp32 once per block (shared memory) instead
+//   of once per column (the HADD2s are a fifth to a third of the slots); derive the group index incrementally; two
+//   chunks in flight per lane (24 warps × 16 bytes per lane is ~12 KB of loads in flight per SM at W4, below what
+//   HBM latency × bandwidth asks for).
+//
+// Numerics: x and s are fp16 values (exact in float32); c − z is exact; partial sums p_m are float32 FFMA chains of
+//   ≤ 32 terms, y_m += s·p_m by FFMA, then the lanes' sums are added in a butterfly: a different summation order than
+//   the reference (float32 GEMM of x with the float32 Ŵ), so results agree within float32 rounding of a ~K-term sum
+//   (Tests: Tolerances.LowBitGemvRel). The fp16 output rounds the float32 sum once to nearest even.
+#include "qn_cuda.h"
+
+// Loops over register arrays must be unrolled under nvcc (constant indices keep them in registers); the emulator's
+// host compiler has no such pragma.
+#if defined(__CUDACC__)
+#define QN_LB_UNROLL _Pragma("unroll")
+#else
+#define QN_LB_UNROLL
+#endif
+
+namespace {
+
+constexpr int QN_LB_MAX_M = 8;
+
+// Low or high fp16 of a 32-bit word, as a float.
+QN_DEVICE float qn_lb_lo(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v & 0xffffu))); }
+QN_DEVICE float qn_lb_hi(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v >> 16))); }
+
+// lop3 truth table of (a & b) | c.
+constexpr uint32_t QN_LB_AND_OR = (0xF0u & 0xCCu) | 0xAAu;
+
+// 2^23 + code as a float (code < 2^23): the code's bits masked and OR-ed into 0x4B000000 by one LOP3.
+QN_DEVICE float qn_lb_magic(uint32_t word, int shift, uint32_t mask)
+{
+    return __uint_as_float(qn_lop3<QN_LB_AND_OR>(word >> shift, mask, 0x4B000000u));
+}
+
+// The 8 weights (c − z) of step t (k = 8t..8t+7) of sub-block sb of a chunk whose vectors are in w[].
+template <int BITS>
+QN_DEVICE void qn_lb_decode8(const uint32_t (&w)[BITS == 3 ? 12 : 4], int sb, int t, float magicZero, float (&out)[8])
+{
+    if constexpr (BITS == 4)
+    {
+        const uint32_t word = w[t]; // sub-block sb == 0 is the whole chunk
+QN_LB_UNROLL
+        for (int i = 0; i < 8; ++i) out[i] = qn_lb_magic(word, 4 * i, 0xfu) - magicZero;
+    }
+    else if constexpr (BITS == 2)
+    {
+        const uint32_t word = w[2 * sb + (t >> 1)];
+        const int base = 16 * (t & 1);
+QN_LB_UNROLL
+        for (int i = 0; i < 8; ++i) out[i] = qn_lb_magic(word, base + 2 * i, 0x3u) - magicZero;
+    }
+    else
+    {
+        // Low plane words: plane sb/2 holds sub-blocks 2(sb/2), 2(sb/2)+1, two words each; high plane: word 8 + sb.
+        const uint32_t low = w[4 * (sb >> 1) + 2 * (sb & 1) + (t >> 1)];
+        const uint32_t high = w[8 + sb];
+        const int base = 16 * (t & 1);
+QN_LB_UNROLL
+        for (int i = 0; i < 8; ++i)
+        {
+            const uint32_t lowBits = qn_lop3<QN_LB_AND_OR>(low >> (base + 2 * i), 0x3u, 0x4B000000u);
+            const int j = 8 * t + i; // the high bit's position; moved to bit 2 by one shift (j is a constant)
+            const uint32_t highAt2 = j >= 2 ? high >> (j - 2) : high << (2 - j);
+            const uint32_t bits = qn_lop3<QN_LB_AND_OR>(highAt2, 0x4u, lowBits);
+            out[i] = __uint_as_float(bits) - magicZero;
+        }
+    }
+}
+
+QN_DEVICE void qn_lb_store(float* out, long long i, float v) { out[i] = v; }
+QN_DEVICE void qn_lb_store(__half* out, long long i, float v) { out[i] = __float2half_rn(v); }
+
+// MR: rows compiled in (1, 2, 4 or 8), M ≤ MR the rows computed; rows M..MR−1 are skipped by uniform branches.
+template <int BITS, int MR, typename OutT>
+QN_DEVICE void qn_lb_gemv(OutT* __restrict__ out, const uint4* __restrict__ qweight,
+                          const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M, int N, int K,
+                          int groupLength)
+{
+    constexpr int KC = BITS == 4 ? 32 : BITS == 2 ? 64 : 128;
+    constexpr int P = BITS == 3 ? 3 : 1;
+    constexpr int SUB = KC / 32;
+    const int warps = static_cast<int>(blockDim.x) >> 5;
+    const int n = static_cast<int>(blockIdx.x) * warps + (static_cast<int>(threadIdx.x) >> 5);
+    if (n >= N) return; // whole warps only: blockDim.x is a multiple of 32
+    const int lane = static_cast<int>(qn_lane_id());
+    const int chunks = (K + KC - 1) / KC;
+    const int groups = (K + groupLength - 1) / groupLength;
+    const uint4* column = qweight + static_cast<long long>(n) * P * chunks;
+
+    float acc[MR];
+QN_LB_UNROLL
+    for (int m = 0; m < MR; ++m) acc[m] = 0.0f;
+
+    for (int c = lane; c < chunks; c += 32)
+    {
+        uint32_t w[P * 4];
+QN_LB_UNROLL
+        for (int p = 0; p < P; ++p)
+        {
+            const uint4 v = __ldg(column + static_cast<long long>(p) * chunks + c);
+            w[4 * p] = v.x;
+            w[4 * p + 1] = v.y;
+            w[4 * p + 2] = v.z;
+            w[4 * p + 3] = v.w;
+        }
+QN_LB_UNROLL
+        for (int sb = 0; sb < SUB; ++sb)
+        {
+            const int k = c * KC + sb * 32;
+            if (k >= K) break;
+            const int g = min(k / groupLength, groups - 1);
+            const uint32_t sz = __ldg(scaleZero + static_cast<long long>(g) * N + n);
+            const float s = qn_lb_lo(sz);
+            const float magicZero = 8388608.0f + qn_lb_hi(sz); // 2^23 + z, exact
+            float part[MR];
+QN_LB_UNROLL
+            for (int m = 0; m < MR; ++m) part[m] = 0.0f;
+QN_LB_UNROLL
+            for (int t = 0; t < 4; ++t)
+            {
+                const int k0 = k + 8 * t;
+                if (k0 >= K) break;
+                float wv[8];
+                qn_lb_decode8<BITS>(w, sb, t, magicZero, wv);
+QN_LB_UNROLL
+                for (int m = 0; m < MR; ++m)
+                {
+                    if (MR == 1 || m < M)
+                    {
+                        const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<long long>(m) * K + k0));
+                        float p = part[m];
+                        p = fmaf(qn_lb_lo(xv.x), wv[0], p);
+                        p = fmaf(qn_lb_hi(xv.x), wv[1], p);
+                        p = fmaf(qn_lb_lo(xv.y), wv[2], p);
+                        p = fmaf(qn_lb_hi(xv.y), wv[3], p);
+                        p = fmaf(qn_lb_lo(xv.z), wv[4], p);
+                        p = fmaf(qn_lb_hi(xv.z), wv[5], p);
+                        p = fmaf(qn_lb_lo(xv.w), wv[6], p);
+                        p = fmaf(qn_lb_hi(xv.w), wv[7], p);
+                        part[m] = p;
+                    }
+                }
+            }
+QN_LB_UNROLL
+            for (int m = 0; m < MR; ++m)
+                if (MR == 1 || m < M) acc[m] = fmaf(s, part[m], acc[m]);
+        }
+    }
+
+QN_LB_UNROLL
+    for (int m = 0; m < MR; ++m)
+    {
+        if (MR == 1 || m < M)
+        {
+            float v = acc[m];
+            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            if (lane == 0) qn_lb_store(out, static_cast<long long>(m) * N + n, v);
+        }
+    }
+}
+
+template <int BITS, typename OutT>
+QN_DEVICE void qn_lb_rows(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M, int N,
+                          int K, int groupLength)
+{
+    if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (M == 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (M <= 4) qn_lb_gemv<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (M <= QN_LB_MAX_M) qn_lb_gemv<BITS, QN_LB_MAX_M>(out, qweight, scaleZero, x, M, N, K, groupLength);
+}
+
+template <typename OutT>
+QN_DEVICE void qn_lb_dispatch(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
+                              int N, int K, int groupLength, int bits)
+{
+    if (bits == 4) qn_lb_rows<4>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (bits == 3) qn_lb_rows<3>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    else if (bits == 2) qn_lb_rows<2>(out, qweight, scaleZero, x, M, N, K, groupLength);
+}
+
+} // namespace
+
+QN_KERNEL void qn_lowbit_gemv_forward_f16(__half* __restrict__ out, const uint4* __restrict__ qweight,
+                                          const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M,
+                                          int N, int K, int groupLength, int bits)
+{
+    qn_lb_dispatch(out, qweight, scaleZero, x, M, N, K, groupLength, bits);
+}
+
+QN_KERNEL void qn_lowbit_gemv_forward_f32(float* __restrict__ out, const uint4* __restrict__ qweight,
+                                          const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M,
+                                          int N, int K, int groupLength, int bits)
+{
+    qn_lb_dispatch(out, qweight, scaleZero, x, M, N, K, groupLength, bits);
+}
+
+QN_REGISTER_KERNELS(qn_lowbit_gemv_forward_f16, qn_lowbit_gemv_forward_f32)
