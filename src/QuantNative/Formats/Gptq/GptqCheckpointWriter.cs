@@ -17,20 +17,10 @@ public static class GptqCheckpointWriter
     public static void Write(QuantizedModel model, string outDir, bool overwrite = false,
         IEnumerable<ExtraFile>? extraFiles = null, Action<string>? afterTensor = null)
     {
-        if (!overwrite && (Directory.Exists(outDir) || File.Exists(outDir)))
-            throw new QuantNativeException($"{outDir}: already exists (use --force to replace it)");
-        var extras = (extraFiles ?? []).ToList();
-        foreach (var extra in extras)
-            if (extra.FileName is HuggingFaceConfig.FileName or GptqQuantizeConfig.FileName or HuggingFaceCheckpoint.SingleFileName
-                || extra.FileName != Path.GetFileName(extra.FileName))
-                throw new QuantNativeException($"{outDir}: extra file name '{extra.FileName}' must be a plain name that is not one of the checkpoint's own files");
-
         var quantize = GptqQuantizeConfig.From(model);
         var plan = Plan(model);
-        string temp = AtomicOutput.TempSibling(outDir);
-        try
+        CheckpointDirectory.Write(outDir, overwrite, "GPTQ", extraFiles, temp =>
         {
-            Directory.CreateDirectory(temp);
             var embeddingDType = ParseFloat(model.DTypeOf(HuggingFaceNames.Embedding));
             using (var stream = File.Create(Path.Combine(temp, HuggingFaceConfig.FileName)))
                 HuggingFaceConfig.Write(stream, model.Config, embeddingDType, json =>
@@ -42,20 +32,7 @@ public static class GptqCheckpointWriter
             using (var stream = File.Create(Path.Combine(temp, GptqQuantizeConfig.FileName)))
                 quantize.WriteFile(stream);
             WriteTensors(model, Path.Combine(temp, HuggingFaceCheckpoint.SingleFileName), plan, afterTensor);
-            foreach (var extra in extras)
-            {
-                using var stream = new FileStream(Path.Combine(temp, extra.FileName), FileMode.CreateNew, FileAccess.Write);
-                extra.Write(stream);
-            }
-            AtomicOutput.CommitDirectory(temp, outDir, overwrite);
-        }
-        catch (Exception e)
-        {
-            AtomicOutput.TryDelete(temp);
-            if (e is IOException or UnauthorizedAccessException)
-                throw new QuantNativeException($"{outDir}: writing the GPTQ checkpoint failed: {e.Message}", e);
-            throw;
-        }
+        });
     }
 
     /// <summary>A tensor to write: its spec and how to produce its bytes or floats.</summary>

@@ -23,39 +23,18 @@ public static class HuggingFaceWriter
     {
         if (maxShardBytes is <= 0)
             throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive");
-        if (!overwrite && (Directory.Exists(outDir) || File.Exists(outDir)))
-            throw new QuantNativeException($"{outDir}: already exists (ask for overwrite to replace it)");
-        var extras = (extraFiles ?? []).ToList();
-        CheckExtraNames(extras, outDir);
-
         var config = source.Config;
         config.Validate(source.Path);
         var tensors = HuggingFaceNames.Expected(config);
         var shards = PlanShards(tensors, dtype, maxShardBytes);
-
-        string temp = AtomicOutput.TempSibling(outDir);
-        try
+        CheckpointDirectory.Write(outDir, overwrite, "Hugging Face", extraFiles, temp =>
         {
-            Directory.CreateDirectory(temp);
             using (var stream = File.Create(Path.Combine(temp, HuggingFaceConfig.FileName)))
                 HuggingFaceConfig.Write(stream, config, dtype);
             WriteTensors(source, temp, tensors, shards, dtype);
             if (shards.Count > 1)
                 WriteIndex(Path.Combine(temp, HuggingFaceCheckpoint.IndexFileName), tensors, shards, dtype);
-            foreach (var extra in extras)
-            {
-                using var stream = new FileStream(Path.Combine(temp, extra.FileName), FileMode.CreateNew, FileAccess.Write);
-                extra.Write(stream);
-            }
-            AtomicOutput.CommitDirectory(temp, outDir, overwrite);
-        }
-        catch (Exception e)
-        {
-            AtomicOutput.TryDelete(temp);
-            if (e is IOException or UnauthorizedAccessException)
-                throw new QuantNativeException($"{outDir}: writing the Hugging Face checkpoint failed: {e.Message}", e);
-            throw;
-        }
+        });
     }
 
     /// <summary>A shard: its file name and the index range [First, First + Count) of the tensors it holds.</summary>
@@ -146,20 +125,5 @@ public static class HuggingFaceWriter
                 json.WriteString(tensors[i].Name, shard.FileName);
         json.WriteEndObject();
         json.WriteEndObject();
-    }
-
-    private static void CheckExtraNames(List<ExtraFile> extras, string outDir)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var extra in extras)
-        {
-            string name = extra.FileName;
-            bool plain = !string.IsNullOrEmpty(name) && name == Path.GetFileName(name) && name is not ("." or "..");
-            bool ours = name is HuggingFaceConfig.FileName or HuggingFaceCheckpoint.IndexFileName ||
-                        name.EndsWith(".safetensors", StringComparison.Ordinal);
-            if (!plain || ours || !names.Add(name))
-                throw new QuantNativeException(
-                    $"{outDir}: extra file name '{name}' must be a plain, unique file name that is not config.json or a weights file");
-        }
     }
 }
