@@ -96,39 +96,16 @@ internal sealed class RankBpeEncoder
             pendingUnknown = false;
         }
 
-        var next = new int[count];
-        var prev = new int[count];
-        for (int s = 0; s < count; s++)
-        {
-            prev[s] = s - 1;
-            next[s] = s + 1 < count ? s + 1 : -1;
-        }
-        var queue = new MergeQueue(64);
-        void Offer(int left, int right)
-        {
-            if (left < 0 || right < 0) return;
-            if (_merges.TryGetValue(Key(token[left], token[right]), out var m))
-                queue.Push(MergeQueue.RankKey(m.Rank, left),
-                    new MergeCandidate(left, right, token[left], token[right], m.Merged));
-        }
-        // A token in no merge rule splits the word into parts that cannot affect each other (see ScoreBpeEncoder).
-        for (int s = 0; s < count; s++)
-        {
-            if (s + 1 < count) Offer(s, s + 1);
-            if (s + 1 < count && IsMergeable(token[s + 1])) continue;
-            while (queue.TryPop(out var c))
+        GreedyMerge.Run(token, count,
+            (int left, int right, out ulong key, out int merged) =>
             {
-                if (token[c.Left] != c.LeftToken || token[c.Right] != c.RightToken || next[c.Left] != c.Right)
-                    continue; // stale: a symbol changed after this pair was queued
-                token[c.Left] = c.Merged;
-                token[c.Right] = -1;
-                next[c.Left] = next[c.Right];
-                if (next[c.Left] >= 0) prev[next[c.Left]] = c.Left;
-                Offer(prev[c.Left], c.Left);
-                Offer(c.Left, next[c.Left]);
-            }
-        }
-        for (int s = count > 0 ? 0 : -1; s >= 0; s = next[s])
-            output.Add(token[s]);
+                key = 0;
+                merged = -1;
+                if (!_merges.TryGetValue(Key(token[left], token[right]), out var m)) return false;
+                key = MergeQueue.RankKey(m.Rank, left);
+                merged = m.Merged;
+                return true;
+            },
+            s => IsMergeable(token[s]), output);
     }
 }

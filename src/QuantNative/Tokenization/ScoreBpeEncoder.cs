@@ -59,8 +59,6 @@ internal sealed class ScoreBpeEncoder
         // A UTF-16 code unit is at most 3 UTF-8 bytes (a surrogate pair is 2 units, 4 bytes): one symbol each.
         int capacity = text.Length * 3;
         var token = new int[capacity];
-        var next = new int[capacity];
-        var prev = new int[capacity];
         var frozen = new bool[capacity];
         int count = 0;
         Span<byte> utf8 = stackalloc byte[4];
@@ -78,42 +76,16 @@ internal sealed class ScoreBpeEncoder
                 }
             i += used;
         }
-        for (int s = 0; s < count; s++)
-        {
-            prev[s] = s - 1;
-            next[s] = s + 1 < count ? s + 1 : -1;
-        }
-
-        var queue = new MergeQueue(64);
-        void Offer(int left, int right)
-        {
-            if (left < 0 || right < 0 || frozen[left] || frozen[right]) return;
-            if (_merges.TryGetValue(Key(token[left], token[right]), out int merged))
-                queue.Push(MergeQueue.ScoreKey(_scores[merged], left),
-                    new MergeCandidate(left, right, token[left], token[right], merged));
-        }
-        // A symbol that can never merge (a byte-fallback token, or a piece in no merge pair) splits the text into
-        // parts that cannot affect each other, so each part is merged to completion on its own: the same result,
-        // with a small queue instead of one holding the whole text.
-        for (int s = 0; s < count; s++)
-        {
-            if (s + 1 < count) Offer(s, s + 1);
-            if (s + 1 < count && !frozen[s + 1] && _mergeable[token[s + 1]]) continue;
-            while (queue.TryPop(out var c))
+        GreedyMerge.Run(token, count,
+            (int left, int right, out ulong key, out int merged) =>
             {
-                // Stale: one of the two symbols merged (or died) after this pair was queued.
-                if (token[c.Left] != c.LeftToken || token[c.Right] != c.RightToken || next[c.Left] != c.Right)
-                    continue;
-                token[c.Left] = c.Merged;
-                token[c.Right] = -1;
-                next[c.Left] = next[c.Right];
-                if (next[c.Left] >= 0) prev[next[c.Left]] = c.Left;
-                Offer(prev[c.Left], c.Left);
-                Offer(c.Left, next[c.Left]);
-            }
-        }
-
-        for (int s = count > 0 ? 0 : -1; s >= 0; s = next[s])
-            output.Add(token[s]);
+                key = 0;
+                merged = -1;
+                if (frozen[left] || frozen[right] || !_merges.TryGetValue(Key(token[left], token[right]), out merged))
+                    return false;
+                key = MergeQueue.ScoreKey(_scores[merged], left);
+                return true;
+            },
+            s => !frozen[s] && _mergeable[token[s]], output);
     }
 }
