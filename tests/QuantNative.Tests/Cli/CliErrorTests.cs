@@ -1,5 +1,7 @@
 using NUnit.Framework;
 
+using static QuantNative.Tests.Cli.CliRunner;
+
 namespace QuantNative.Tests.Cli;
 
 /// <summary>Bad input gives exit code 1 and one clear line naming the file or option — never a stack trace.</summary>
@@ -9,14 +11,6 @@ public class CliErrorTests
 
     [SetUp] public void MakeDir() => _dir = TestPaths.NewTempDir();
     [TearDown] public void RemoveDir() => Directory.Delete(_dir, true);
-
-    private static void AssertCleanError(CliRunner.Outcome o, params string[] mentions)
-    {
-        Assert.That(o.ExitCode, Is.EqualTo(1), o.ToString());
-        Assert.That(o.Stderr, Does.StartWith("error: "), o.ToString());
-        Assert.That(o.Stderr, Does.Not.Contain("   at "), "no stack trace");
-        foreach (var m in mentions) Assert.That(o.Stderr, Does.Contain(m), o.ToString());
-    }
 
     private CliRunner.Outcome EvalStories(string text, params string[] extra) =>
         CliRunner.Run(["eval", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--text", text, .. extra]);

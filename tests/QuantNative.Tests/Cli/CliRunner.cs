@@ -1,3 +1,5 @@
+using NUnit.Framework;
+
 namespace QuantNative.Tests.Cli;
 
 /// <summary>Runs `qn` in-process with captured output.</summary>
@@ -14,5 +16,14 @@ public static class CliRunner
         var stderr = new StringWriter();
         int code = QuantNative.Cli.CommandLine.Run(args, stdout, stderr);
         return new Outcome(code, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Exit code 1, stderr one `error:` line naming every <paramref name="mentions"/>, and no stack trace.</summary>
+    public static void AssertCleanError(Outcome o, params string[] mentions)
+    {
+        Assert.That(o.ExitCode, Is.EqualTo(1), o.ToString());
+        Assert.That(o.Stderr, Does.StartWith("error: "), o.ToString());
+        Assert.That(o.Stderr, Does.Not.Contain("   at "), "no stack trace");
+        foreach (var m in mentions) Assert.That(o.Stderr, Does.Contain(m), o.ToString());
     }
 }

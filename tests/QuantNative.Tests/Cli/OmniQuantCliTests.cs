@@ -5,32 +5,15 @@ namespace QuantNative.Tests.Cli;
 
 /// <summary>`qn quantize --method omniquant` and `qn ablate --methods omniquant` on stories260K: the workflow, resume
 /// after a stop, refusal of another run's work directory, and bad input.</summary>
-public class OmniQuantCliTests
+public class OmniQuantCliTests : SplitTextFixture
 {
-    private string _dir = "", _calib = "", _eval = "";
-
-    [OneTimeSetUp]
-    public void MakeDir()
-    {
-        _dir = TestPaths.NewTempDir();
-        string text = TextFile.ReadUtf8(TestPaths.TinyStories);
-        _calib = Path.Combine(_dir, "calib.txt");
-        _eval = Path.Combine(_dir, "eval.txt");
-        File.WriteAllText(_calib, TextRange.Slice(text, "0:0.5", "calib"));
-        File.WriteAllText(_eval, TextRange.Slice(text, "0.5:1", "eval"));
-    }
-
-    [OneTimeTearDown] public void RemoveDir() => Directory.Delete(_dir, true);
-
-    private string NewOut() => Path.Combine(_dir, "out-" + Guid.NewGuid().ToString("N")[..8]);
-
     private CliRunner.Outcome Quantize(string outDir, params string[] extra) =>
         QuantizeModel(TestPaths.Stories260K, outDir, extra);
 
     /// <summary>4 windows of 64 tokens, 2 epochs, unless <paramref name="extra"/> sets them.</summary>
     private CliRunner.Outcome QuantizeModel(string model, string outDir, params string[] extra)
     {
-        var args = new List<string> { "quantize", "--model", model, "--tokenizer", TestPaths.Tok512, "--calib", _calib,
+        var args = new List<string> { "quantize", "--model", model, "--tokenizer", TestPaths.Tok512, "--calib", Calib,
             "--method", "omniquant", "--out", outDir };
         foreach (var (option, value) in new[] { ("--nsamples", "4"), ("--seqlen", "64"), ("--epochs", "2") })
             if (!extra.Contains(option)) args.AddRange([option, value]);
@@ -68,7 +51,7 @@ public class OmniQuantCliTests
             .And.Contain("initial MSE").And.Contain("MiB peak").And.Contain("model.layers.4.mlp.down_proj"));
         Assert.That(o.Stderr, Does.Contain("epoch").And.Contain("loss"), "progress: block, epoch, loss");
         Assert.That(Directory.Exists(outDir + ".omniquant-work"), Is.False, "the work directory is removed when done");
-        var eval = CliRunner.Run("eval", "--model", outDir, "--text", _eval, "--ctx", "128", "--max-windows", "2");
+        var eval = CliRunner.Run("eval", "--model", outDir, "--text", Eval, "--ctx", "128", "--max-windows", "2");
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
     }
 
@@ -109,7 +92,7 @@ public class OmniQuantCliTests
     public void RefusesAWorkDirectoryOfAnotherModel()
     {
         // The same weights under another path, with one embedding value changed: another model.
-        string other = Path.Combine(_dir, "other-" + Guid.NewGuid().ToString("N")[..8] + ".bin");
+        string other = Path.Combine(Dir, "other-" + Guid.NewGuid().ToString("N")[..8] + ".bin");
         var bytes = File.ReadAllBytes(TestPaths.Stories260K);
         bytes[7 * 4 + 100] ^= 0x01; // llama2.c: a 7-int header, then the token embedding
         File.WriteAllBytes(other, bytes);
@@ -135,7 +118,7 @@ public class OmniQuantCliTests
     [Test]
     public void AblateRunsOmniQuant()
     {
-        string report = Path.Combine(_dir, "ablate-" + Guid.NewGuid().ToString("N")[..8] + ".md");
+        string report = Path.Combine(Dir, "ablate-" + Guid.NewGuid().ToString("N")[..8] + ".md");
         var o = CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
             "--calib", TestPaths.TinyStories, "--calib-range", "0:0.5", "--eval", TestPaths.TinyStories, "--eval-range", "0.5:1",
             "--methods", "rtn,omniquant", "--wbits", "4", "--group=32", "--nsamples", "2", "--seqlen", "64", "--epochs", "1",

@@ -2,39 +2,16 @@ using System.Text.Json;
 using NUnit.Framework;
 using QuantNative.Evaluation;
 
+using static QuantNative.Tests.Cli.CliRunner;
+
 namespace QuantNative.Tests.Cli;
 
 /// <summary>`qn quantize` and `qn ablate` on stories260K: the workflow, and every bad input of the list.</summary>
-public class QuantizeCliTests
+public class QuantizeCliTests : SplitTextFixture
 {
-    private string _dir = "", _calib = "", _eval = "";
-
-    [OneTimeSetUp]
-    public void MakeDir()
-    {
-        _dir = TestPaths.NewTempDir();
-        string text = TextFile.ReadUtf8(TestPaths.TinyStories);
-        _calib = Path.Combine(_dir, "calib.txt");
-        _eval = Path.Combine(_dir, "eval.txt");
-        File.WriteAllText(_calib, TextRange.Slice(text, "0:0.5", "calib"));
-        File.WriteAllText(_eval, TextRange.Slice(text, "0.5:1", "eval"));
-    }
-
-    [OneTimeTearDown] public void RemoveDir() => Directory.Delete(_dir, true);
-
     private CliRunner.Outcome Quantize(string outDir, params string[] extra) =>
-        CliRunner.Run(["quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--calib", _calib,
+        CliRunner.Run(["quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--calib", Calib,
             "--nsamples", "4", "--seqlen", "64", "--out", outDir, .. extra]);
-
-    private static void AssertCleanError(CliRunner.Outcome o, params string[] mentions)
-    {
-        Assert.That(o.ExitCode, Is.EqualTo(1), o.ToString());
-        Assert.That(o.Stderr, Does.StartWith("error: "), o.ToString());
-        Assert.That(o.Stderr, Does.Not.Contain("   at "), "no stack trace");
-        foreach (var m in mentions) Assert.That(o.Stderr, Does.Contain(m), o.ToString());
-    }
-
-    private string NewOut() => Path.Combine(_dir, "out-" + Guid.NewGuid().ToString("N")[..8]);
 
     [Test]
     public void QuantizeWritesADirectoryThatEvalGenerateAndInfoUse()
@@ -48,7 +25,7 @@ public class QuantizeCliTests
         foreach (var f in new[] { "config.json", "quantize_config.json", "model.safetensors", "tokenizer.model", "tokenizer.json" })
             Assert.That(File.Exists(Path.Combine(outDir, f)), f);
 
-        var eval = CliRunner.Run("eval", "--model", outDir, "--text", _eval, "--ctx", "128", "--max-windows", "2", "--json");
+        var eval = CliRunner.Run("eval", "--model", outDir, "--text", Eval, "--ctx", "128", "--max-windows", "2", "--json");
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
         Assert.That(JsonDocument.Parse(eval.Stdout).RootElement.GetProperty("ppl").GetDouble(), Is.InRange(1.0, 30.0));
         var generate = CliRunner.Run("generate", "--model", outDir, "--prompt", "Once upon a time", "--max-tokens", "10");
@@ -80,7 +57,7 @@ public class QuantizeCliTests
     [Test]
     public void CalibrationTextShorterThanOneWindow()
     {
-        string shortText = Path.Combine(_dir, "short.txt");
+        string shortText = Path.Combine(Dir, "short.txt");
         File.WriteAllText(shortText, "Once upon a time there was a cat.");
         var o = CliRunner.Run("quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--calib", shortText,
             "--wbits", "4", "--seqlen", "64", "--out", NewOut());
@@ -98,7 +75,7 @@ public class QuantizeCliTests
     [Test]
     public void AblateWritesMarkdownAndCsv()
     {
-        string report = Path.Combine(_dir, "docs", "baselines.md");
+        string report = Path.Combine(Dir, "docs", "baselines.md");
         var o = CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
             "--calib", TestPaths.TinyStories, "--calib-range", "0:0.5", "--eval", TestPaths.TinyStories, "--eval-range", "0.5:1",
             "--methods", "fp32,rtn,gptq", "--wbits", "4", "--group=-1,32", "--nsamples", "2", "--seqlen", "64",
@@ -115,6 +92,6 @@ public class QuantizeCliTests
     [Test]
     public void AblateUnknownMethod() =>
         AssertCleanError(CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
-            "--calib", _calib, "--eval", _eval, "--methods", "fp32,awq", "--out", Path.Combine(_dir, "x.md")),
+            "--calib", Calib, "--eval", Eval, "--methods", "fp32,awq", "--out", Path.Combine(Dir, "x.md")),
             "--methods", "awq");
 }
