@@ -8,7 +8,7 @@ using QuantNative.Quantization.OmniQuant;
 namespace QuantNative.Cli;
 
 [Verb("ablate", HelpText = "Quantize a model with several methods, bit widths and group sizes; write a perplexity/time table as markdown and CSV.")]
-public sealed class AblateCommand : ModelOptions, ICommand
+public sealed class AblateCommand : QuantizerOptions, ICommand
 {
     [Option("calib", Required = true, HelpText = "UTF-8 calibration text.")]
     public string Calib { get; set; } = "";
@@ -34,35 +34,8 @@ public sealed class AblateCommand : ModelOptions, ICommand
     [Option("group", Default = "-1,32", HelpText = "Comma-separated group sizes, -1 (or pc) for per-channel; write --group=-1,32.")]
     public string Groups { get; set; } = "-1,32";
 
-    [Option("sym", HelpText = "Symmetric quantization.")]
-    public bool Sym { get; set; }
-
-    [Option("act-order", HelpText = "GPTQ act-order (desc_act).")]
-    public bool ActOrder { get; set; }
-
-    [Option("static-groups", HelpText = "GPTQ static groups.")]
-    public bool StaticGroups { get; set; }
-
-    [Option("damp", Default = 0.01, HelpText = "GPTQ dampening.")]
-    public double Damp { get; set; } = 0.01;
-
-    [Option("format", Default = "v1", HelpText = "Checkpoint format the quantized weights must be storable in: v1 (zeros of 0 clamped) or v2.")]
-    public string Format { get; set; } = "v1";
-
-    [Option("nsamples", Default = CalibrationSampler.DefaultSamples, HelpText = "Calibration windows.")]
-    public int NSamples { get; set; } = CalibrationSampler.DefaultSamples;
-
     [Option("seqlen", Default = CalibrationSampler.DefaultSequenceLength, HelpText = "Tokens per calibration window (capped at the model's context).")]
     public int SeqLen { get; set; } = CalibrationSampler.DefaultSequenceLength;
-
-    [Option("seed", Default = 0, HelpText = "Seed of the calibration window offsets.")]
-    public int Seed { get; set; }
-
-    [Option("epochs", HelpText = "omniquant: epochs per block (default 20, 40 at 2 bits).")]
-    public int? Epochs { get; set; }
-
-    [Option("lwc-lr", Default = OmniQuantOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
-    public double LwcLr { get; set; } = OmniQuantOptions.DefaultLearningRate;
 
     [Option("ctx", HelpText = "Evaluation window in tokens (default: the model's context).")]
     public int? Ctx { get; set; }

@@ -8,7 +8,7 @@ using QuantNative.Tokenization;
 namespace QuantNative.Cli;
 
 [Verb("quantize", HelpText = "Quantize a model (RTN, GPTQ or OmniQuant, one block at a time) and write a GPTQ-format Hugging Face directory.")]
-public sealed class QuantizeCommand : ModelOptions, ICommand
+public sealed class QuantizeCommand : QuantizerOptions, ICommand
 {
     [Option("calib", HelpText = "UTF-8 calibration text (required by gptq and omniquant; rtn needs none).")]
     public string? Calib { get; set; }
@@ -22,41 +22,14 @@ public sealed class QuantizeCommand : ModelOptions, ICommand
     [Option("group", Default = -1, HelpText = "Group size along the input dimension; -1 for per-channel.")]
     public int Group { get; set; } = -1;
 
-    [Option("sym", HelpText = "Symmetric quantization (default asymmetric).")]
-    public bool Sym { get; set; }
-
-    [Option("act-order", HelpText = "GPTQ: quantize columns by descending Hessian diagonal (desc_act).")]
-    public bool ActOrder { get; set; }
-
-    [Option("static-groups", HelpText = "GPTQ: group parameters from the original weights, before any update.")]
-    public bool StaticGroups { get; set; }
-
-    [Option("damp", Default = 0.01, HelpText = "GPTQ dampening: fraction of mean(diag H) added to the diagonal.")]
-    public double Damp { get; set; } = 0.01;
-
-    [Option("nsamples", Default = CalibrationSampler.DefaultSamples, HelpText = "Calibration windows.")]
-    public int NSamples { get; set; } = CalibrationSampler.DefaultSamples;
-
     // Nullable so an explicit value can be told from the default: omniquant refuses an explicit length beyond the
     // model's context (its training would silently run on shorter windows), while the default is capped.
     [Option("seqlen", HelpText = "Tokens per calibration window (default 2048, capped at the model's context; omniquant: at most the context).")]
     public int? SeqLen { get; set; }
 
-    [Option("epochs", HelpText = "omniquant: epochs per block (default 20, 40 at 2 bits).")]
-    public int? Epochs { get; set; }
-
-    [Option("lwc-lr", Default = OmniQuantOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
-    public double LwcLr { get; set; } = OmniQuantOptions.DefaultLearningRate;
-
     // Test hook for resume: stops (exit 1) right after block N's state is saved, as if the run had been killed.
     [Option("stop-after-block", Hidden = true)]
     public int? StopAfterBlock { get; set; }
-
-    [Option("seed", Default = 0, HelpText = "Seed of the calibration window offsets.")]
-    public int Seed { get; set; }
-
-    [Option("format", Default = "v1", HelpText = "Checkpoint format: v1 (gptq; zero points of 0 are clamped to 1 and counted) or v2 (gptq_v2; zeros stored as they are).")]
-    public string Format { get; set; } = "v1";
 
     [Option("force", HelpText = "Replace an existing output directory.")]
     public bool Force { get; set; }

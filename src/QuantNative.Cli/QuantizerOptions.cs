@@ -1,0 +1,36 @@
+using CommandLine;
+using QuantNative.Quantization;
+using QuantNative.Quantization.OmniQuant;
+
+namespace QuantNative.Cli;
+
+/// <summary>The quantizer, GPTQ, calibration and OmniQuant options `qn quantize` and `qn ablate` share.</summary>
+public abstract class QuantizerOptions : ModelOptions
+{
+    [Option("sym", HelpText = "Symmetric quantization (default asymmetric).")]
+    public bool Sym { get; set; }
+
+    [Option("act-order", HelpText = "GPTQ: quantize columns by descending Hessian diagonal (desc_act).")]
+    public bool ActOrder { get; set; }
+
+    [Option("static-groups", HelpText = "GPTQ: group parameters from the original weights, before any update.")]
+    public bool StaticGroups { get; set; }
+
+    [Option("damp", Default = 0.01, HelpText = "GPTQ dampening: fraction of mean(diag H) added to the diagonal.")]
+    public double Damp { get; set; } = 0.01;
+
+    [Option("format", Default = "v1", HelpText = "Checkpoint format: v1 (gptq; zero points of 0 are clamped to 1 and counted) or v2 (gptq_v2; zeros stored as they are).")]
+    public string Format { get; set; } = "v1";
+
+    [Option("nsamples", Default = CalibrationSampler.DefaultSamples, HelpText = "Calibration windows.")]
+    public int NSamples { get; set; } = CalibrationSampler.DefaultSamples;
+
+    [Option("seed", Default = 0, HelpText = "Seed of the calibration window offsets.")]
+    public int Seed { get; set; }
+
+    [Option("epochs", HelpText = "omniquant: epochs per block (default 20, 40 at 2 bits).")]
+    public int? Epochs { get; set; }
+
+    [Option("lwc-lr", Default = OmniQuantOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
+    public double LwcLr { get; set; } = OmniQuantOptions.DefaultLearningRate;
+}
