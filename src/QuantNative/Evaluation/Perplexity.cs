@@ -26,13 +26,6 @@ public static class Perplexity
         return windows;
     }
 
-    /// <summary>
-    /// Windows evaluated at once. A small model's GEMMs are too small to split across threads (stories260K: 512×64
-    /// by 64×64), so each core takes its own window with one BLAS thread; a large model gives every thread to one
-    /// window, where OpenBLAS splits each GEMM.
-    /// </summary>
-    private static int WindowWorkers(LlamaConfig c) => c.HiddenSize <= 1024 ? Environment.ProcessorCount : 1;
-
     /// <param name="progress">called after each window with (windows done, windows total)</param>
     public static PerplexityResult Evaluate(LlamaModel model, int[] tokens, int ctx, int? maxWindows = null,
         Action<int, int>? progress = null, CancellationToken cancel = default)
@@ -43,7 +36,7 @@ public static class Perplexity
         int windows = Math.Min(available, maxWindows ?? available);
         var clock = Stopwatch.StartNew();
         var windowNll = new double[windows];
-        int workers = Math.Min(windows, WindowWorkers(model.Config));
+        int workers = SequenceParallelism.Workers(model.Config, windows);
         int done = 0;
         using (workers > 1 ? Gemm.UseBlasThreads(1) : null)
         {

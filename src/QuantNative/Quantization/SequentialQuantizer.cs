@@ -167,8 +167,7 @@ public static class SequentialQuantizer
                 return x;
             }).ToArray();
             _rope = new Rope(c.HeadDim, _length, c.RopeTheta);
-            // As Perplexity: a small model's GEMMs are too small to split, so each core takes its own window.
-            int workers = c.HiddenSize <= 1024 ? Math.Min(Environment.ProcessorCount, windows.Length) : 1;
+            int workers = SequenceParallelism.Workers(c, windows.Length);
             _workers = Enumerable.Range(0, workers).Select(_ => new Worker(c, _length)).ToArray();
         }
 
