@@ -156,6 +156,11 @@ public sealed class BenchCommand : ICommand, IDeviceOption
             if (r.Copy != null && shape.Elements * 4L < 64L << 20)
                 stdout.WriteLine("note: the weights fit in L2 at this shape; the numbers measure L2, not DRAM bandwidth");
         }
+        if (backend.Kind == DeviceKind.Cpu)
+        {
+            stdout.WriteLine("check: none (the cpu backend is the reference the other devices are checked against)");
+            return 0;
+        }
         stdout.WriteLine($"check against the CPU backend: codes {c.Elements - c.CodesDiffer}/{c.Elements} equal, " +
                          $"ŵ {c.Elements - c.WqDiffer}/{c.Elements} equal, saved state {c.SavedDiffer} differ; " +
                          $"max relative error du {c.DuMaxErr:E1}, dl {c.DlMaxErr:E1}, dW {c.DwMaxErr:E1} " +

@@ -51,7 +51,7 @@ public class DeviceOptionTests
         Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
         Assert.That(o.Stdout, Does.Contain("on cpu"));
         Assert.That(o.Stdout, Does.Contain("GB/s"));
-        Assert.That(o.Stdout, Does.Contain("result: match"));
+        Assert.That(o.Stdout, Does.Contain("check: none"), "cpu is the reference: comparing it with itself would prove nothing");
     }
 
     [Test]
