@@ -10,17 +10,25 @@ public static class OmniQuantTable
         o.WriteLine($"omniquant      LWC, {r.Epochs} epochs per block, AdamW lr {r.LearningRate:G4} (β 0.9/0.999, eps 1e-8, " +
                     $"wd 0), 1 window per step, shuffle seed {r.Seed}{(r.AugLoss ? ", aug loss (2 bits)" : "")}" +
                     (r.ResumedAtBlock is int b ? $"; resumed at block {b}" : ""));
+        if (r.Cqe is { } cqe)
+            o.WriteLine($"cqe+           {cqe.Describe()}" + (cqe.LookAheadDepth > 0
+                ? $" (the look-ahead holds {cqe.LookAheadDepth} more block(s) with their activations and {cqe.LookAheadDepth} " +
+                  "more target buffer(s) of every window; included in the peak below)"
+                : ""));
         o.WriteLine($"memory         {r.PeakBytes / 1048576.0:F2} MiB peak held by the loop (calibration activations, one " +
                     "block's weights, fake-quantized weights, gradients, LWC parameters and AdamW state, one window's saved " +
-                    "activations; counted from array sizes, committed blocks not included)");
+                    "activations" + (r.Cqe?.Sde != null ? ", SVD factors, E and W'" : "") +
+                    (r.Cqe?.LookAheadDepth > 0 ? ", the look-ahead blocks and targets" : "") +
+                    "; counted from array sizes, committed blocks not included)");
         o.WriteLine();
         o.WriteLine("block  initial MSE    final MSE  first-epoch  last-epoch   s/epoch   block s");
         foreach (var l in r.Blocks)
             o.WriteLine($"{l.Block,5}  {l.Initial,11:G5}  {l.Final,11:G5}  {l.FirstEpoch,11:G5}  {l.LastEpoch,10:G5}  " +
                         $"{l.SecondsPerEpoch,8:F3}  {l.Seconds,8:F2}");
-        o.WriteLine("(the training objective, MSE of the block output vs the fp target" + (r.AugLoss ? " plus the aug term" : "") +
-                    ", over all windows: initial with γ = β = σ(4), fake-quantized; final with the committed weights; " +
-                    "epoch columns: mean loss while training; times of resumed blocks are those of the run that trained them)");
+        o.WriteLine("(the block's own objective, MSE of the block output vs the fp target" + (r.AugLoss ? " plus the aug term" : "") +
+                    ", over all windows: initial with the starting clipping parameters (γ = β = σ(4) unless --init-from), fake-quantized; final with the committed weights; " +
+                    "epoch columns: mean training loss" + (r.Cqe?.LookAheadDepth > 0 ? " including the λ-weighted look-ahead terms" : "") +
+                    "; times of resumed blocks are those of the run that trained them)");
         o.WriteLine();
     }
 }

@@ -7,13 +7,13 @@ using QuantNative.Tokenization;
 
 namespace QuantNative.Cli;
 
-[Verb("quantize", HelpText = "Quantize a model (RTN, GPTQ or OmniQuant, one block at a time) and write a GPTQ-format Hugging Face directory.")]
+[Verb("quantize", HelpText = "Quantize a model (RTN, GPTQ, OmniQuant, LSI or CQE+, one block at a time) and write a GPTQ-format Hugging Face directory.")]
 public sealed class QuantizeCommand : QuantizerOptions, ICommand
 {
-    [Option("calib", HelpText = "UTF-8 calibration text (required by gptq and omniquant; rtn needs none).")]
+    [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn).")]
     public string? Calib { get; set; }
 
-    [Option("method", Default = "gptq", HelpText = "rtn, gptq or omniquant (learnable weight clipping, block-wise training).")]
+    [Option("method", Default = "gptq", HelpText = "rtn, gptq, omniquant (learnable weight clipping, block-wise training), lsi (+ learnable singular values) or cqe+ (+ SDE and cross-layer learning).")]
     public string Method { get; set; } = "gptq";
 
     [Option("wbits", Required = true, HelpText = "Weight bits: 2, 3, 4 or 8.")]
@@ -41,8 +41,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand
     {
         // Every option is checked before any work, so a typo costs nothing.
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, Format);
+        var cqe = QuantizeSettings.Cqe(Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
         var omni = settings.IsOmniQuant
-            ? QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock)
+            ? QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe)
             : null;
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))
             throw new QuantNativeException($"--out {Out}: already exists (use --force to replace it)");
@@ -68,7 +69,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand
             ? OmniQuantizer.Run(source, windows, settings.Quantizer, settings.Format, omni, report)
             : SequentialQuantizer.Run(source, windows, settings.Method!, settings.Quantizer, settings.Format, report));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        GptqCheckpointWriter.Write(model, Out, Force, TokenizerFiles.For(tokenizer));
+        var extra = TokenizerFiles.For(tokenizer).ToList();
+        if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
+        GptqCheckpointWriter.Write(model, Out, Force, extra);
         double writeSeconds = clock.Elapsed.TotalSeconds;
         // The output is complete: the resume state has done its job.
         if (omni?.WorkDirectory is { } work && Directory.Exists(work)) Directory.Delete(work, true);
@@ -77,7 +80,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand
         return 0;
     }
 
-    /// <summary>Where omniquant keeps its resume state: beside the output directory, removed once the output is written.</summary>
+    /// <summary>Where the learned methods keep their resume state: beside the output directory, removed once the output is written.</summary>
     public static string WorkDirectory(string outDir) =>
         Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir)) + ".omniquant-work";
 }

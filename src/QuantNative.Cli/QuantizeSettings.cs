@@ -1,15 +1,17 @@
 using QuantNative.Quantization;
+using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli;
 
 /// <summary>The quantization options of `qn quantize` (and `qn ablate`), checked, with errors naming the option.
-/// <see cref="Method"/> is the per-layer method of the sequential pipeline (rtn, gptq), null for omniquant, which
-/// trains whole blocks and runs its own loop.</summary>
+/// <see cref="Method"/> is the per-layer method of the sequential pipeline (rtn, gptq), null for the block-wise learned
+/// methods (omniquant, lsi, cqe+), which run the OmniQuant loop.</summary>
 public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method, QuantizerConfig Quantizer,
     GptqCheckpointFormat Format)
 {
-    public static readonly IReadOnlyList<string> MethodNames = [.. LayerQuantizers.Names, OmniQuantizer.MethodName];
+    public static readonly IReadOnlyList<string> LearnedMethods = [OmniQuantizer.MethodName, CqeDefaults.Lsi, CqeDefaults.CqePlus];
+    public static readonly IReadOnlyList<string> MethodNames = [.. LayerQuantizers.Names, .. LearnedMethods];
 
     public bool IsOmniQuant => Method == null;
 
@@ -23,14 +25,14 @@ public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method
             throw new QuantNativeException($"--damp {damp}: expected a finite fraction ≥ 0 (default 0.01)");
         string name = method.ToLowerInvariant();
         ILayerQuantizer? layer = null;
-        if (name != OmniQuantizer.MethodName)
+        if (!LearnedMethods.Contains(name))
         {
             if (!LayerQuantizers.Names.Contains(name))
                 throw new QuantNativeException($"--method {method}: unknown method, expected one of {string.Join(", ", MethodNames)}");
             layer = LayerQuantizers.Create(name, gptq);
         }
         else if (sym)
-            throw new QuantNativeException("--sym: omniquant's learnable weight clipping is asymmetric; leave --sym out");
+            throw new QuantNativeException($"--sym: {name}'s learnable weight clipping is asymmetric; leave --sym out");
         if (!QuantizerConfig.SupportedBits.Contains(bits))
             throw new QuantNativeException(
                 $"--wbits {bits}: expected one of {string.Join(", ", QuantizerConfig.SupportedBits)}");
@@ -47,13 +49,47 @@ public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method
 
     /// <summary>The OmniQuant loop's options from the command line; errors name --epochs and --lwc-lr.</summary>
     public static OmniQuantOptions OmniQuant(int? epochs, double learningRate, int seed, string? workDirectory = null,
-        int? stopAfterBlock = null)
+        int? stopAfterBlock = null, CqeOptions? cqe = null)
     {
         var options = new OmniQuantOptions
         {
             Epochs = epochs, LearningRate = learningRate, Seed = seed, WorkDirectory = workDirectory,
-            StopAfterBlock = stopAfterBlock,
+            StopAfterBlock = stopAfterBlock, Cqe = cqe,
         };
+        options.Validate();
+        return options;
+    }
+
+
+    /// <summary>
+    /// The CQE+ options of a learned method from the command line: lsi = `--sde diag` without cross-layer learning,
+    /// cqe+ = SDE (default mask <see cref="CqeDefaults.Mask"/>) + CLL (default depth 1); omniquant takes none of them.
+    /// Every refusal names the option, before any work.
+    /// </summary>
+    public static CqeOptions? Cqe(string method, string? sde, double sdeLr, int? cll, double cllWeight, string lookAhead,
+        string? initFrom)
+    {
+        string name = method.ToLowerInvariant();
+        if (name == OmniQuantizer.MethodName || !LearnedMethods.Contains(name))
+        {
+            string? given = sde != null ? "--sde" : cll != null ? "--cll" : initFrom != null ? "--init-from" : null;
+            if (given != null)
+                throw new QuantNativeException($"{given}: only --method cqe+ (or lsi) takes it; --method {method} has no SDE, " +
+                                               "cross-layer learning or initial clipping parameters");
+            return null;
+        }
+        var options = new CqeOptions
+        {
+            Sde = SdeMask.Parse(sde ?? (name == CqeDefaults.Lsi ? "diag" : CqeDefaults.Mask)),
+            SdeLearningRate = sdeLr,
+            LookAheadDepth = cll ?? (name == CqeDefaults.Lsi ? 0 : CqeDefaults.Depth),
+            LookAheadWeight = cllWeight,
+            LookAhead = CqeOptions.ParseLookAhead(lookAhead),
+            InitFrom = initFrom,
+        };
+        if (name == CqeDefaults.Lsi && (!options.Sde.IsDiagonal || options.LookAheadDepth != 0))
+            throw new QuantNativeException($"--method lsi is SDE with the diagonal mask and no cross-layer learning; " +
+                                           $"for --sde {sde} or --cll {cll} use --method cqe+");
         options.Validate();
         return options;
     }

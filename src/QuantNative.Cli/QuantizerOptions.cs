@@ -1,5 +1,6 @@
 using CommandLine;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli;
@@ -33,4 +34,22 @@ public abstract class QuantizerOptions : ModelOptions
 
     [Option("lwc-lr", Default = OmniQuantOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
     public double LwcLr { get; set; } = OmniQuantOptions.DefaultLearningRate;
+
+    [Option("sde", HelpText = "cqe+: SDE mask over the singular directions: diag, band:b, block:k or unions such as band:1+block:8 (default " + CqeDefaults.Mask + ").")]
+    public string? Sde { get; set; }
+
+    [Option("sde-lr", Default = CqeOptions.DefaultSdeLearningRate, HelpText = "cqe+/lsi: AdamW learning rate of the SDE parameters.")]
+    public double SdeLr { get; set; } = CqeOptions.DefaultSdeLearningRate;
+
+    [Option("cll", HelpText = "cqe+: cross-layer look-ahead depth D in blocks (0 = off; default 1).")]
+    public int? Cll { get; set; }
+
+    [Option("cll-weight", Default = CqeOptions.DefaultLookAheadWeight, HelpText = "cqe+: weight λ of the look-ahead loss.")]
+    public double CllWeight { get; set; } = CqeOptions.DefaultLookAheadWeight;
+
+    [Option("cll-lookahead", Default = "fp", HelpText = "cqe+: look-ahead blocks in full precision (fp) or RTN-quantized (rtn).")]
+    public string CllLookAhead { get; set; } = "fp";
+
+    [Option("init-from", HelpText = "cqe+/lsi: start the clipping parameters from a finished omniquant/lsi/cqe+ output directory of the same model.")]
+    public string? InitFrom { get; set; }
 }

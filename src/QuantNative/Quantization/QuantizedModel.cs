@@ -50,6 +50,10 @@ public sealed class QuantizedModel
 
     /// <summary>The OmniQuant loop's per-block losses and memory when <see cref="Method"/> is omniquant.</summary>
     public OmniQuant.OmniQuantReport? OmniQuant { get; init; }
+
+    /// <summary>The learned clipping parameters of a learned method (omniquant, lsi, cqe+), written beside the weights
+    /// for `--init-from`; null for rtn and gptq.</summary>
+    public Cqe.ClippingParameters? Clipping { get; init; }
     public required double Seconds { get; init; }
 
     /// <summary>The model a runtime computes from the stored tensors (every matrix dequantized to fp32).</summary>

@@ -40,7 +40,11 @@ public sealed class LwcLinear
     public void Forward(float[] wq) =>
         LwcFakeQuant.Forward(wq, _codes, _scale, _zero, _wmax, _wmin, Weights, U.Value, L.Value, Shape, ScaleClamp.Default);
 
-    /// <summary>du, dl (overwritten) from dL/dŴ; W is frozen, so its gradient is computed and dropped.</summary>
+    /// <summary>dL/dW of the last <see cref="Backward"/> (§7.3's SDE path: inside elements plus the arg-max/arg-min
+    /// terms). Plain OmniQuant drops it (W is frozen); SDE chains it into dL/dE.</summary>
+    public float[] WeightGradient => _dW;
+
+    /// <summary>du, dl (overwritten) from dL/dŴ; dL/dW goes to <see cref="WeightGradient"/>.</summary>
     public void Backward(float[] dWq) =>
         LwcFakeQuant.Backward(_dW, U.Grad!, L.Grad!, dWq, Weights, U.Value, L.Value, _scale, _zero, _wmax, _wmin, Shape,
             ScaleClamp.Default);

@@ -1,3 +1,5 @@
+using QuantNative.Quantization.Cqe;
+
 namespace QuantNative.Quantization.OmniQuant;
 
 /// <summary>
@@ -25,6 +27,17 @@ public sealed class OmniQuantOptions
     /// <summary>Test hook: throw <see cref="OmniQuantStoppedException"/> right after the state of this block is saved.</summary>
     public int? StopAfterBlock { get; init; }
 
+    /// <summary>What CQE+ adds (SDE, cross-layer learning, initial clipping); null: plain OmniQuant.</summary>
+    public CqeOptions? Cqe { get; init; }
+
+    /// <summary>The method's name in reports and checkpoints: omniquant, lsi (SDE with the diagonal mask alone), or cqe+.</summary>
+    public string MethodName => Cqe switch
+    {
+        null => OmniQuantizer.MethodName,
+        { Sde: { IsDiagonal: true }, LookAheadDepth: 0, InitFrom: null } => "lsi",
+        _ => "cqe+",
+    };
+
     public int EpochsFor(int bits) => Epochs ?? (bits <= 2 ? 40 : 20);
 
     /// <summary>The aug loss (MSE against B^fp(X_q)) is added at 2 bits, as OmniQuant does.</summary>
@@ -37,6 +50,7 @@ public sealed class OmniQuantOptions
             throw new QuantNativeException($"--epochs {Epochs}: expected 0 or more epochs per block (default 20, 40 at 2 bits)");
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
             throw new QuantNativeException($"--lwc-lr {LearningRate}: expected a finite learning rate > 0 (default 0.01)");
+        Cqe?.Validate();
     }
 }
 

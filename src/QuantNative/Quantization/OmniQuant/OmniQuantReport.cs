@@ -17,4 +17,8 @@ public sealed record BlockLoss(int Block, double Initial, double Final, double F
 /// committed (the result) come on top.</param>
 /// <param name="ResumedAtBlock">The first block this run trained when it continued from a work directory.</param>
 public sealed record OmniQuantReport(IReadOnlyList<BlockLoss> Blocks, int Epochs, double LearningRate, bool AugLoss,
-    int Seed, long PeakBytes, int? ResumedAtBlock);
+    int Seed, long PeakBytes, int? ResumedAtBlock)
+{
+    /// <summary>The CQE+ settings of the run (SDE, cross-layer learning, initial clipping); null for plain OmniQuant.</summary>
+    public Cqe.CqeOptions? Cqe { get; init; }
+}

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using QuantNative.Cpu;
 using QuantNative.Model;
+using QuantNative.Quantization.Cqe;
 
 namespace QuantNative.Quantization.OmniQuant;
 
@@ -46,7 +48,8 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
             $"format {format}",
             $"epochs {epochs}",
             $"lwc-lr {options.LearningRate.ToString("R", inv)}",
-            $"seed {options.Seed}") + "\n";
+            $"seed {options.Seed}",
+            $"cqe {options.Cqe?.Describe() ?? "off"}") + "\n";
     }
 
     public sealed record State(int NextBlock, QuantizedBlock[] Blocks, IReadOnlyList<LayerReport> Layers,
@@ -122,6 +125,56 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
         });
     }
 
+    /// <summary>Saves block <paramref name="block"/>'s learned clipping parameters (before <see cref="Save"/> marks
+    /// the block finished), so a resumed run still leaves every block's in its result.</summary>
+    public void SaveClipping(int block, IReadOnlyList<LwcLinear> linears) =>
+        WriteAtomically(ClippingFile(block), w =>
+        {
+            w.Write(linears.Count);
+            foreach (var l in linears)
+            {
+                w.Write(l.Name);
+                WriteFloats(w, l.U.Value);
+                WriteFloats(w, l.L.Value);
+            }
+        });
+
+    public void LoadClipping(int block, ClippingParameters into)
+    {
+        using var r = new BinaryReader(File.OpenRead(ClippingFile(block)));
+        for (int i = r.ReadInt32(); i > 0; i--) into.Add(r.ReadString(), ReadFloats(r), ReadFloats(r));
+    }
+
+    /// <summary>Caches block <paramref name="block"/>'s SVD factors (one per linear, in <see cref="BlockLinears.All"/>
+    /// order), so a run resumed in the middle of that block does not recompute them.</summary>
+    public void SaveFactors(int block, IReadOnlyList<SvdFactors> factors)
+    {
+        Directory.CreateDirectory(Path);
+        string fp = System.IO.Path.Combine(Path, FingerprintFile);
+        if (!File.Exists(fp)) WriteAtomically(fp, w => w.Write(Encoding.UTF8.GetBytes(FingerprintText)));
+        WriteAtomically(FactorsFile(block), w =>
+        {
+            w.Write(factors.Count);
+            foreach (var f in factors)
+            {
+                w.Write(f.Rows); w.Write(f.Cols); w.Write(f.Rank);
+                WriteFloats(w, f.Ut); WriteFloats(w, f.S); WriteFloats(w, f.Vt);
+            }
+        });
+    }
+
+    /// <summary>The cached SVD factors of block <paramref name="block"/>, or null when they were not computed yet.</summary>
+    public SvdFactors[]? LoadFactors(int block)
+    {
+        string file = FactorsFile(block);
+        if (!File.Exists(file)) return null;
+        using var r = new BinaryReader(File.OpenRead(file));
+        var factors = new SvdFactors[r.ReadInt32()];
+        for (int i = 0; i < factors.Length; i++)
+            factors[i] = new SvdFactors(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), ReadFloats(r), ReadFloats(r), ReadFloats(r));
+        return factors;
+    }
+
     /// <summary>Removes the work directory (after the output was written).</summary>
     public void Delete()
     {
@@ -129,6 +182,8 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
     }
 
     private string BlockFile(int block) => System.IO.Path.Combine(Path, $"block-{block}.bin");
+    private string ClippingFile(int block) => System.IO.Path.Combine(Path, $"clipping-{block}.bin");
+    private string FactorsFile(int block) => System.IO.Path.Combine(Path, $"svd-{block}.bin");
 
     private static void WriteAtomically(string file, Action<BinaryWriter> write)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using QuantNative.Cpu;
 using QuantNative.Model;
+using QuantNative.Quantization.Cqe;
 using QuantNative.Training;
 
 namespace QuantNative.Quantization.OmniQuant;
@@ -15,6 +16,12 @@ namespace QuantNative.Quantization.OmniQuant;
 /// learned range (<see cref="LwcLinear.Commit"/>), X_q ← B_i^q(X_q) with the committed weights, X_fp ← T_i. Norm
 /// weights stay fp32 and are not trained. Held at once: one block's tensors and the calibration activations
 /// (see <see cref="OmniQuantReport.PeakBytes"/>), never the whole model's fp32 blocks.
+/// <para>CQE+ (<see cref="OmniQuantOptions.Cqe"/>) plugs into the same loop: with SDE each linear's LWC runs on
+/// W' = W + U·(M⊙E)·Vᵀ (<see cref="SdeLinear"/>; the SVD once per block, cached in the work directory) and E is a
+/// second AdamW group; with cross-layer learning the step's loss adds λ·Σ_d MSE through the next D blocks
+/// (<see cref="LookAheadChain{T}"/>) against the fp trajectory's targets, whose gradient flows back into block i.
+/// The clipping parameters can start from a finished run (<see cref="ClippingParameters"/>), and every run leaves
+/// its own in the result for the next.</para>
 /// </summary>
 public static class OmniQuantizer
 {
@@ -39,6 +46,16 @@ public static class OmniQuantizer
         var embedding = source.LoadTokenEmbedding();
         if (embedding.Length != (long)c.VocabSize * d)
             throw new QuantNativeException($"{source.Path}: token embedding has {embedding.Length} elements, expected {(long)c.VocabSize * d}");
+        var cqe = options.Cqe;
+        string identity = ClippingParameters.Identity(c, embedding);
+        var init = cqe?.InitFrom is { } initDir ? ClippingParameters.Load(initDir, identity, quantizer) : null;
+        if (cqe?.Sde is { } sdeMask)
+            foreach (var bl in BlockLinears.All)
+            {
+                var (rows, columns) = bl.Shape(c);
+                sdeMask.For(Math.Min(rows, columns), bl.Part); // refuses block:k beyond a layer's rank before any work
+            }
+        var clipping = new ClippingParameters(identity, quantizer);
 
         var blocks = new QuantizedBlock[c.NumLayers];
         var reports = new List<LayerReport>();
@@ -57,6 +74,7 @@ public static class OmniQuantizer
             for (int i = 0; i < first; i++) blocks[i] = resumed.Blocks[i];
             reports.AddRange(resumed.Layers);
             losses.AddRange(resumed.Losses);
+            for (int i = 0; i < first; i++) state!.LoadClipping(i, clipping);
         }
         else
         {
@@ -78,6 +96,7 @@ public static class OmniQuantizer
                     + 4L * 3 * y.LongLength
                     + 4L * 3 * blockValues; // fp weights, fake-quantized weights, their gradients
         long peak = baseBytes;
+        int depth = cqe?.LookAheadDepth ?? 0;
         long totalSteps = (long)c.NumLayers * epochs * n, done = (long)first * epochs * n;
 
         for (int layer = first; layer < c.NumLayers; layer++)
@@ -106,21 +125,47 @@ public static class OmniQuantizer
             var fpLinears = fp.Linears().Select(t => t.Tensor).ToArray();
             var qLinears = qw.Linears().Select(t => t.Tensor).ToArray();
             var gLinears = grads.Linears().Select(t => t.Tensor).ToArray();
+            var sde = cqe?.Sde is { } mask
+                ? SdeLinears(layer, c, fpLinears, mask, state, progress, done, totalSteps)
+                : null;
             var lwc = BlockLinears.All.Select((bl, i) =>
             {
                 var (rows, columns) = bl.Shape(c);
-                return new LwcLinear(BlockLinears.Name(layer, bl), fpLinears[i], rows, columns, quantizer);
+                string name = BlockLinears.Name(layer, bl);
+                var linear = new LwcLinear(name, sde?[i].Composed ?? fpLinears[i], rows, columns, quantizer);
+                if (init != null)
+                {
+                    var (u, l) = init.Get(name, linear.Shape.GroupCount, cqe!.InitFrom!);
+                    u.CopyTo(linear.U.Value, 0);
+                    l.CopyTo(linear.L.Value, 0);
+                }
+                return linear;
             }).ToArray();
-            peak = Math.Max(peak, baseBytes + lwc.Sum(l => l.Bytes));
-            var adam = new AdamW<float>([new AdamWGroup<float>
+            var ahead = depth > 0 ? LookAhead(source, c, layer, depth, cqe!.LookAhead, quantizer, targets, saved, rope, length) : null;
+            peak = Math.Max(peak, baseBytes + lwc.Sum(l => l.Bytes) + (sde?.Sum(l => l.Bytes) ?? 0) + (ahead?.Bytes ?? 0));
+            var groups = new List<AdamWGroup<float>>
             {
-                Parameters = lwc.SelectMany(l => new[] { l.U, l.L }).ToArray(),
-                LearningRate = options.LearningRate, WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8,
-            }]);
+                new()
+                {
+                    Parameters = lwc.SelectMany(l => new[] { l.U, l.L }).ToArray(),
+                    LearningRate = options.LearningRate, WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8,
+                },
+            };
+            if (sde != null)
+                groups.Add(new AdamWGroup<float>
+                {
+                    Parameters = sde.Select(l => l.E).ToArray(),
+                    LearningRate = cqe!.SdeLearningRate, WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8,
+                });
+            var adam = new AdamW<float>(groups);
 
             void RebuildWeights()
             {
-                for (int i = 0; i < lwc.Length; i++) lwc[i].Forward(qLinears[i]);
+                for (int i = 0; i < lwc.Length; i++)
+                {
+                    sde?[i].Compose();
+                    lwc[i].Forward(qLinears[i]);
+                }
             }
 
             RebuildWeights();
@@ -147,8 +192,14 @@ public static class OmniQuantizer
                     TrainingBlock.Forward(y, saved, xq[k], qw, c, rope, length);
                     double loss = Mse(y, targets[k], dy, false);
                     if (augTargets != null) loss += Mse(y, augTargets[k], dy, true);
+                    if (ahead != null)
+                        loss += ahead.Chain.ForwardBackward(y, length, ahead.WindowTargets(k), cqe!.LookAheadWeight, dy);
                     TrainingBlock.Backward(dx, grads, dy, saved, qw, c, rope, workspace);
-                    for (int i = 0; i < lwc.Length; i++) lwc[i].Backward(gLinears[i]);
+                    for (int i = 0; i < lwc.Length; i++)
+                    {
+                        lwc[i].Backward(gLinears[i]);
+                        sde?[i].Backward(lwc[i].WeightGradient);
+                    }
                     adam.Step();
                     sum += loss;
                     progress?.Invoke(++done, totalSteps,
@@ -160,9 +211,12 @@ public static class OmniQuantizer
             double secondsPerEpoch = epochs > 0 ? epochClock.Elapsed.TotalSeconds / epochs : 0;
 
             // Commit: the stored matrices, then X_q ← B_i^q(X_q) through exactly the weights a runtime dequantizes.
+            // SDE's W' is rebuilt from the last step's E first (the optimizer moved E after the last composition).
+            if (sde != null) foreach (var l in sde) l.Compose();
             var linears = new Dictionary<string, QuantizedMatrix>();
             for (int i = 0; i < lwc.Length; i++)
             {
+                clipping.Add(lwc[i].Name, lwc[i].U.Value, lwc[i].L.Value);
                 var commitClock = Stopwatch.StartNew();
                 var matrix = lwc[i].Commit(quantizer);
                 int clampedGroups = 0, clippedCodes = 0;
@@ -188,6 +242,7 @@ public static class OmniQuantizer
                 secondsPerEpoch));
             progress?.Invoke(done, totalSteps, $"block {layer + 1}/{c.NumLayers} committed, loss {initial:G4} → {final:G4}");
 
+            state?.SaveClipping(layer, lwc);
             state?.Save(layer + 1, blocks, reports, losses, xq, xfp);
             if (options.StopAfterBlock == layer) throw new OmniQuantStoppedException(layer);
         }
@@ -196,12 +251,91 @@ public static class OmniQuantizer
         float[]? output = c.TieWordEmbeddings ? null : source.LoadOutput();
         return new QuantizedModel
         {
-            Config = c, Quantizer = quantizer, Method = MethodName, Format = format,
+            Config = c, Quantizer = quantizer, Method = options.MethodName, Format = format, Clipping = clipping,
             TokenEmbedding = embedding, Blocks = blocks, FinalNorm = finalNorm, Output = output,
             SourceDTypes = SequentialQuantizer.SourceDTypes(source), Layers = reports, Seconds = clock.Elapsed.TotalSeconds,
             OmniQuant = new OmniQuantReport(losses, epochs, options.LearningRate, aug, options.Seed, peak,
-                resumed != null ? first : null),
+                resumed != null ? first : null) { Cqe = cqe },
         };
+    }
+
+    /// <summary>The SDE layers of one block: the SVD of each fp weight (LAPACKE sgesdd; only the mask's leading
+    /// directions kept), from the work directory's cache when a resumed run already computed it.</summary>
+    private static SdeLinear[] SdeLinears(int layer, LlamaConfig c, float[][] fpLinears, SdeMask mask,
+        OmniQuantWorkDirectory? state, Action<long, long, string>? progress, long done, long total)
+    {
+        progress?.Invoke(done, total, $"block {layer} SVD");
+        var factors = state?.LoadFactors(layer);
+        if (factors == null)
+        {
+            factors = BlockLinears.All.Select((bl, i) =>
+            {
+                var (rows, columns) = bl.Shape(c);
+                var layout = mask.For(Math.Min(rows, columns), bl.Part);
+                return Svd.Thin(fpLinears[i], rows, columns, BlockLinears.Name(layer, bl)).Leading(layout.Active);
+            }).ToArray();
+            state?.SaveFactors(layer, factors);
+        }
+        return BlockLinears.All.Select((bl, i) =>
+        {
+            var (rows, columns) = bl.Shape(c);
+            return new SdeLinear(BlockLinears.Name(layer, bl), fpLinears[i], rows, columns, factors[i],
+                mask.For(Math.Min(rows, columns), bl.Part));
+        }).ToArray();
+    }
+
+    /// <summary>Cross-layer learning's look-ahead for block <paramref name="layer"/>: blocks i+1..i+D' (D' = D, shrunk
+    /// at the end of the model; null for the last block) with fp or RTN weights, and the fp trajectory's targets
+    /// T_{i+d} = B_{i+d}^fp(T_{i+d−1}) of every window, starting from T_i.</summary>
+    private static LookAheadState? LookAhead(IModelSource source, LlamaConfig c, int layer, int depth,
+        LookAheadWeights weights, QuantizerConfig quantizer, float[][] targets, BlockActivations<float> saved, Rope rope,
+        int length)
+    {
+        int count = Math.Min(depth, c.NumLayers - 1 - layer);
+        if (count == 0) return null;
+        var chainBlocks = new BlockTensors<float>[count];
+        var windowTargets = new float[count][][];
+        var previous = targets;
+        for (int d = 0; d < count; d++)
+        {
+            var w = source.LoadBlock(layer + 1 + d);
+            w.Validate(c, layer + 1 + d, source.Path);
+            var fp = BlockTensors<float>.From(w);
+            windowTargets[d] = previous.Select(t =>
+            {
+                var next = new float[t.Length];
+                TrainingBlock.Forward(next, saved, t, fp, c, rope, length);
+                return next;
+            }).ToArray();
+            previous = windowTargets[d];
+            chainBlocks[d] = weights == LookAheadWeights.Fp ? fp : RtnWeights(fp, c, quantizer, layer + 1 + d);
+        }
+        long blockValues = BlockValues(c);
+        long bytes = LookAheadChain<float>.Bytes(c, count, length, blockValues) + 4L * count * targets.Length * targets[0].LongLength;
+        return new LookAheadState(new LookAheadChain<float>(c, chainBlocks, rope, length), windowTargets, bytes);
+    }
+
+    /// <summary>A block's weights with each linear replaced by its RTN-quantized, dequantized values.</summary>
+    private static BlockTensors<float> RtnWeights(BlockTensors<float> fp, LlamaConfig c, QuantizerConfig quantizer, int layer)
+    {
+        var linears = fp.Linears().Select(t => t.Tensor).ToArray();
+        var q = BlockLinears.All.Select((bl, i) =>
+        {
+            var (rows, columns) = bl.Shape(c);
+            var dequantized = new float[linears[i].Length];
+            Rtn.Quantize(linears[i], rows, columns, quantizer, BlockLinears.Name(layer, bl)).DequantizeInto(dequantized);
+            return dequantized;
+        }).ToArray();
+        return new BlockTensors<float>
+        {
+            AttnNorm = fp.AttnNorm, FfnNorm = fp.FfnNorm, Wq = q[0], Wk = q[1], Wv = q[2], Wo = q[3], WGate = q[4],
+            WUp = q[5], WDown = q[6],
+        };
+    }
+
+    private sealed record LookAheadState(LookAheadChain<float> Chain, float[][][] Targets, long Bytes)
+    {
+        public float[][] WindowTargets(int window) => Targets.Select(t => t[window]).ToArray();
     }
 
     /// <summary>The seed of block <paramref name="block"/>'s window order in epoch <paramref name="epoch"/>: a fixed

@@ -1,0 +1,55 @@
+using QuantNative.Cpu;
+using QuantNative.Training;
+
+namespace QuantNative.Quantization.Cqe;
+
+/// <summary>
+/// One linear layer under SDE (DESIGN.md §7.6): the frozen fp32 weight W and its SVD factors, the learnable E
+/// (compact over the mask, initial 0, its own AdamW group), and the composed weight W' = W + U·(M⊙E)·Vᵀ that LWC
+/// fake-quantizes every step (the caller builds its <see cref="OmniQuant.LwcLinear"/> over <see cref="Composed"/>).
+/// Per step: <see cref="Compose"/> before the LWC forward; after the LWC backward, <see cref="Backward"/> turns
+/// dL/dW' (with its arg-max/arg-min terms, §7.3) into dL/dE. The committed weight is the quantized final W'.
+/// </summary>
+public sealed class SdeLinear
+{
+    private readonly float[] _at, _tt;
+
+    public SdeLinear(string name, float[] weights, int rows, int cols, SvdFactors factors, SdeMaskLayout mask)
+    {
+        if (factors.Rows != rows || factors.Cols != cols || factors.Rank < mask.Active)
+            throw new QuantNativeException($"{name}: SVD factors of a [{factors.Rows}, {factors.Cols}] matrix with " +
+                                           $"{factors.Rank} directions do not fit a [{rows}, {cols}] layer whose mask needs {mask.Active}");
+        Name = name;
+        Weights = weights;
+        Rows = rows;
+        Cols = cols;
+        Factors = factors;
+        Mask = mask;
+        Composed = (float[])weights.Clone();
+        E = new Parameter<float>($"{name}.sde", new float[mask.Count]) { Grad = new float[mask.Count] };
+        _at = new float[(long)mask.Active * rows];
+        _tt = new float[(long)mask.Active * rows];
+    }
+
+    public string Name { get; }
+    public float[] Weights { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public SvdFactors Factors { get; }
+    public SdeMaskLayout Mask { get; }
+
+    /// <summary>W' = W + U·(M⊙E)·Vᵀ, rebuilt by <see cref="Compose"/>.</summary>
+    public float[] Composed { get; }
+
+    public Parameter<float> E { get; }
+
+    /// <summary>Bytes held beyond W: W', the factors in use, E with its gradient and AdamW moments, two scratches.</summary>
+    public long Bytes => 4L * (Composed.LongLength + (long)Mask.Active * (Rows + Cols + 1) + 4L * Mask.Count
+                               + _at.LongLength + _tt.LongLength);
+
+    public void Compose() => SdeMath.Compose(Composed, _at, Weights, Factors.Ut, Factors.Vt, Mask, E.Value, Rows, Cols);
+
+    /// <summary>dL/dE (overwritten) from <paramref name="dComposed"/> = dL/dW'.</summary>
+    public void Backward(float[] dComposed) =>
+        SdeMath.Gradient(E.Grad!, _tt, dComposed, Factors.Ut, Factors.Vt, Mask, Rows, Cols);
+}

@@ -1,0 +1,80 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using QuantNative.Cpu;
+
+namespace QuantNative.Quantization.Cqe;
+
+/// <summary>
+/// The two products of SDE (DESIGN.md §7.6), generic over float (the training path) and double (the finite-difference
+/// reference), with the factors as the SVD gives them: Uᵀ [a, rows] and Vᵀ [a, cols], a = the mask's active
+/// directions, E compact (one value per mask entry, <see cref="SdeMaskLayout"/>'s order).
+/// <list type="bullet">
+/// <item>Compose: W' = W + U·(M⊙E)·Vᵀ as A = U·(M⊙E) built column by column from the mask's entries only
+/// (Aᵀ row j = Σ_i E_ij·Uᵀ row i: rows·entries multiply-adds, rows·r·(2b+1) for a band), then one GEMM W' += A·Vᵀ.
+/// With E = 0 every added product is an exact zero, so W' is W bit for bit.</item>
+/// <item>Gradient: dE = M ⊙ (Uᵀ·G·V) with G = dL/dW'. One GEMM Tᵀ = Vᵀ·Gᵀ [a, rows], then only the masked entries
+/// dE_ij = ⟨Uᵀ row i, Tᵀ row j⟩: the full a×a product Uᵀ·T is never formed.</item>
+/// </list>
+/// </summary>
+public static class SdeMath
+{
+    /// <param name="wPrime">W' [rows, cols], written.</param>
+    /// <param name="at">Scratch for Aᵀ [a, rows].</param>
+    public static void Compose<T>(T[] wPrime, T[] at, T[] w, T[] ut, T[] vt, SdeMaskLayout mask, T[] e, int rows,
+        int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int a = mask.Active;
+        Check(mask, e.Length, rows, cols, ut, vt);
+        var starts = mask.ColumnStarts();
+        ParallelRows.For(a, (long)rows * Math.Max(1, starts[^1] / Math.Max(1, a)), j =>
+        {
+            var column = at.AsSpan(j * rows, rows);
+            column.Clear();
+            for (int p = starts[j]; p < starts[j + 1]; p++)
+            {
+                T coefficient = e[p];
+                var u = ut.AsSpan(mask.Rows[p] * rows, rows);
+                for (int o = 0; o < rows; o++) column[o] += coefficient * u[o];
+            }
+        });
+        Array.Copy(w, wPrime, (long)rows * cols);
+        Gemm.Dense(true, false, at.AsSpan(0, a * rows), vt.AsSpan(0, a * cols), wPrime.AsSpan(0, rows * cols), rows,
+            cols, a, T.One, accumulate: true);
+    }
+
+    /// <param name="dE">dL/dE, one value per mask entry, overwritten.</param>
+    /// <param name="tt">Scratch for Tᵀ = Vᵀ·Gᵀ [a, rows].</param>
+    /// <param name="dWPrime">G = dL/dW' [rows, cols].</param>
+    public static void Gradient<T>(T[] dE, T[] tt, T[] dWPrime, T[] ut, T[] vt, SdeMaskLayout mask, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int a = mask.Active;
+        Check(mask, dE.Length, rows, cols, ut, vt);
+        Gemm.Dense(false, true, vt.AsSpan(0, a * cols), dWPrime.AsSpan(0, rows * cols), tt.AsSpan(0, a * rows), a, rows,
+            cols, T.One);
+        ParallelRows.For(mask.Count, rows, p =>
+            dE[p] = Dot<T>(ut.AsSpan(mask.Rows[p] * rows, rows), tt.AsSpan(mask.Cols[p] * rows, rows)));
+    }
+
+    private static T Dot<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            float f = TensorPrimitives.Dot(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x),
+                System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(y));
+            return T.CreateTruncating(f);
+        }
+        T sum = T.Zero;
+        for (int i = 0; i < x.Length; i++) sum += x[i] * y[i];
+        return sum;
+    }
+
+    private static void Check<T>(SdeMaskLayout mask, int values, int rows, int cols, T[] ut, T[] vt)
+    {
+        if (values != mask.Count)
+            throw new ArgumentException($"SDE: {values} values for a mask of {mask.Count} entries");
+        if (ut.LongLength < (long)mask.Active * rows || vt.LongLength < (long)mask.Active * cols)
+            throw new ArgumentException($"SDE: factors hold {ut.Length / Math.Max(1, rows)} / {vt.Length / Math.Max(1, cols)} " +
+                                        $"directions, the mask needs {mask.Active}");
+    }
+}
