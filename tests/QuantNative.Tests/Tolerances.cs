@@ -111,6 +111,14 @@ public static class Tolerances
     public const double Float64ReorderedSumRel = 1e-13;
 
     /// <summary>
+    /// SDE with the diagonal mask against LSI written literally (§7.5), in float64, relative to the largest element:
+    /// W' = W + U·diag(E)·Vᵀ and U·diag(S + δ)·Vᵀ are the same matrix up to float64 roundoff of two summation orders
+    /// (~1e-15), which no code crosses a rounding boundary for, and AdamW's m/√v carries the relative difference of
+    /// the gradients through. 1e-9 leaves room for that and still fails on any formula difference (which is O(1)).
+    /// </summary>
+    public const double SdeVersusLsiRel = 1e-9;
+
+    /// <summary>
     /// The training block's forward in double (dgemm, tiled attention, log-sum-exp) against the float64
     /// straight-line block of DoubleForward, ‖y − y_ref‖/‖y_ref‖: the same maths in other summation orders through
     /// ~10 stages, each a few ulps of 1.1e-16. Measured ≤ 7.3e-16 on the test shapes (T up to 300); 1e-13 leaves
