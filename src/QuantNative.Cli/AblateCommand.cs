@@ -3,6 +3,7 @@ using CommandLine;
 using QuantNative.Cli.Ablation;
 using QuantNative.Evaluation;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli;
@@ -25,7 +26,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
     [Option("eval2", HelpText = "A second evaluation text (whole file), reported in its own column.")]
     public string? Eval2 { get; set; }
 
-    [Option("methods", Default = "fp32,rtn,gptq", HelpText = "Comma-separated methods: fp32, rtn, gptq, omniquant.")]
+    [Option("methods", Default = "fp32,rtn,gptq", HelpText = "Comma-separated methods: fp32, rtn, gptq, omniquant, lsi (+LSI), sde (+SDE), cll (+CLL), cqe+ (SDE and CLL).")]
     public string Methods { get; set; } = "fp32,rtn,gptq";
 
     [Option("wbits", Default = "2,3,4", HelpText = "Comma-separated bit widths.")]
@@ -33,6 +34,9 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
 
     [Option("group", Default = "-1,32", HelpText = "Comma-separated group sizes, -1 (or pc) for per-channel; write --group=-1,32.")]
     public string Groups { get; set; } = "-1,32";
+
+    [Option("seeds", HelpText = "Comma-separated seeds (calibration windows and window shuffle); each row reports the mean and spread over them. Default: --seed.")]
+    public string? Seeds { get; set; }
 
     [Option("seqlen", Default = CalibrationSampler.DefaultSequenceLength, HelpText = "Tokens per calibration window (capped at the model's context).")]
     public int SeqLen { get; set; } = CalibrationSampler.DefaultSequenceLength;
@@ -57,15 +61,20 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         var format = QuantizeSettings.Parse("rtn", bits[0], groups[0], Sym, ActOrder, StaticGroups, Damp, Format).Format;
         var gptq = new GptqOptions { DampPercent = Damp, ActOrder = ActOrder, StaticGroups = StaticGroups };
         var omni = QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed);
-        if (Sym && methods.Any(m => m.Name == OmniQuantizer.MethodName))
-            throw new QuantNativeException("--sym: omniquant's learnable weight clipping is asymmetric; leave --sym out");
+        if (Sym && methods.Any(AblationMethods.IsLearned))
+            throw new QuantNativeException("--sym: the learned methods' weight clipping is asymmetric; leave --sym out");
+        var cqe = QuantizeSettings.Cqe(CqeDefaults.CqePlus, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom)!;
+        if (InitFrom != null)
+            throw new QuantNativeException("--init-from: qn ablate starts every learned row from OmniQuant's initial clipping; leave it out");
+        var seeds = Seeds == null ? [Seed] : Split(Seeds, "--seeds").Select(v => Int(v, "--seeds")).Distinct().ToList();
 
         int contextLength, vocab;
         using (var probe = OpenModel()) (contextLength, vocab) = (probe.Config.MaxPositionEmbeddings, probe.Config.VocabSize);
         var tokenizer = LoadTokenizer(vocab);
         string calibText = TextRange.Slice(TextFile.ReadUtf8(Calib, "--calib"), CalibRange, "--calib-range");
         int[] calibTokens = tokenizer.Encode(calibText, addBos: true);
-        var windows = CalibrationSampler.Sample(calibTokens, NSamples, SeqLen, Seed, contextLength, $"--calib {Calib} ({CalibRange})");
+        var windowsBySeed = seeds.ToDictionary(seed => seed, seed =>
+            CalibrationSampler.Sample(calibTokens, NSamples, SeqLen, seed, contextLength, $"--calib {Calib} ({CalibRange})"));
         int ctx = Ctx ?? contextLength;
         var evalSets = new List<(string Label, int[] Tokens)>
         {
@@ -75,7 +84,6 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         if (Eval2 != null) evalSets.Add((Path.GetFileName(Eval2), tokenizer.Encode(TextFile.ReadUtf8(Eval2, "--eval2"), addBos: true)));
         foreach (var (_, tokens) in evalSets) Perplexity.CountWindows(tokens.Length, ctx, contextLength);
 
-        var context = new AblationContext(Model, windows, Sym, gptq, format) { OmniQuant = omni };
         var rows = new List<AblationRow>();
         var progress = new ProgressReporter(stderr);
         foreach (var method in methods)
@@ -84,20 +92,23 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
                 ? bits.SelectMany(b => groups.Select(g => (QuantizerConfig?)new QuantizerConfig(b, g, Sym))).ToList()
                 : [null];
             foreach (var config in configs)
+            // fp32 and rtn use no calibration: one run stands for every seed.
+            foreach (int seed in method.Name is "fp32" or "rtn" ? seeds.Take(1) : seeds)
             {
-                string label = config == null ? method.Name : $"{method.Name} {config}";
+                var context = new AblationContext(Model, windowsBySeed[seed], Sym, gptq, format)
+                    { OmniQuant = omni, Cqe = cqe, Seed = seed };
+                string label = (config == null ? method.Name : $"{method.Name} {config}") + (seeds.Count > 1 ? $" seed {seed}" : "");
                 var made = progress.Run(label, report => method.Run(context, config, report));
                 var ppl = evalSets.Select(e => progress.Run($"{label} eval", report =>
                     Perplexity.Evaluate(made.Model, e.Tokens, ctx, MaxWindows, (d, t) => report(d, t, "windows")))).ToList();
-                var row = new AblationRow(method.Name, config, ppl, made.Seconds, made.Quantized);
-                rows.Add(row);
+                rows.Add(new AblationRow(method.Name, config, ppl, made.Seconds, made.Quantized, seed));
                 stderr.WriteLine($"{label}: ppl {string.Join(" / ", ppl.Select(p => p.Ppl.ToString("F3", CultureInfo.InvariantCulture)))}, " +
                                  $"{made.Seconds:F1} s");
             }
         }
 
-        var report = new AblationReport(CommandText(), Model, Calib, CalibRange, calibTokens.Length, windows, Seed,
-            evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows) { OmniQuant = omni };
+        var report = new AblationReport(CommandText(), Model, Calib, CalibRange, calibTokens.Length, windowsBySeed[seeds[0]],
+            seeds, evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows) { OmniQuant = omni, Cqe = cqe };
         report.Write(Out);
         stdout.Write(report.Markdown());
         stdout.WriteLine($"wrote {Out} and {AblationReport.CsvPath(Out)}");
@@ -114,9 +125,15 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         if (Sym) args.Add("--sym");
         if (ActOrder) args.Add("--act-order");
         if (StaticGroups) args.Add("--static-groups");
-        args.Add($"--damp {Damp.ToString(CultureInfo.InvariantCulture)} --format {Format} --nsamples {NSamples} --seqlen {SeqLen} --seed {Seed}");
+        args.Add($"--damp {Damp.ToString(CultureInfo.InvariantCulture)} --format {Format} --nsamples {NSamples} --seqlen {SeqLen} " +
+                 (Seeds != null ? $"--seeds {Seeds}" : $"--seed {Seed}"));
         if (Epochs != null) args.Add($"--epochs {Epochs}");
         if (LwcLr != OmniQuantOptions.DefaultLearningRate) args.Add($"--lwc-lr {LwcLr.ToString(CultureInfo.InvariantCulture)}");
+        if (Sde != null) args.Add($"--sde {Sde}");
+        if (SdeLr != CqeOptions.DefaultSdeLearningRate) args.Add($"--sde-lr {SdeLr.ToString(CultureInfo.InvariantCulture)}");
+        if (Cll != null) args.Add($"--cll {Cll}");
+        if (CllWeight != CqeOptions.DefaultLookAheadWeight) args.Add($"--cll-weight {CllWeight.ToString(CultureInfo.InvariantCulture)}");
+        if (CllLookAhead != "fp") args.Add($"--cll-lookahead {CllLookAhead}");
         if (Ctx != null) args.Add($"--ctx {Ctx}");
         if (MaxWindows != null) args.Add($"--max-windows {MaxWindows}");
         args.Add($"--out {Out}");

@@ -1,5 +1,6 @@
 using QuantNative.Model;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.OmniQuant;
 
 namespace QuantNative.Cli.Ablation;
@@ -11,6 +12,13 @@ public sealed record AblationContext(string ModelPath, int[][] Calibration, bool
 {
     /// <summary>The OmniQuant loop's epochs (null: 20, 40 at 2 bits), learning rate and shuffle seed.</summary>
     public OmniQuantOptions OmniQuant { get; init; } = new();
+
+    /// <summary>The CQE+ settings the +lsi, +sde, +cll and cqe+ rows take their parts from (mask, SDE learning rate,
+    /// look-ahead depth, weight and kind).</summary>
+    public CqeOptions Cqe { get; init; } = new() { Sde = SdeMask.Parse(CqeDefaults.Mask), LookAheadDepth = CqeDefaults.Depth };
+
+    /// <summary>The seed of this context's calibration windows and window shuffle (one context per seed).</summary>
+    public int Seed { get; init; }
 }
 
 /// <summary>A model to evaluate, how long making it took, and what the quantizer reported (null for fp32).</summary>
@@ -60,31 +68,49 @@ public sealed class SequentialMethod(string name) : IAblationMethod
     }
 }
 
-/// <summary>OmniQuant's block-wise LWC training (no resume state: an ablation row is rerun as a whole).</summary>
-public sealed class OmniQuantMethod : IAblationMethod
+/// <summary>
+/// OmniQuant's block-wise LWC training and what CQE+ adds to it (no resume state: an ablation row is rerun as a
+/// whole): omniquant (LWC alone), +lsi (the diagonal SDE mask), +sde (the configured mask), +cll (cross-layer
+/// learning alone), cqe+ (SDE and CLL). Each takes its parts from the context's <see cref="AblationContext.Cqe"/>.
+/// </summary>
+public sealed class LearnedMethod(string name, string label, Func<CqeOptions, CqeOptions?> parts) : IAblationMethod
 {
-    public string Name => OmniQuantizer.MethodName;
+    public string Name => label;
+    public string Key => name;
     public bool Quantizes => true;
 
     public AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress)
     {
         ArgumentNullException.ThrowIfNull(config);
         using var source = Formats.ModelLoader.Open(context.ModelPath);
+        var options = new OmniQuantOptions
+        {
+            Epochs = context.OmniQuant.Epochs, LearningRate = context.OmniQuant.LearningRate, Seed = context.Seed,
+            Cqe = parts(context.Cqe),
+        };
         var q = OmniQuantizer.Run(source, context.Calibration, new QuantizerConfig(config.Bits, config.GroupSize),
-            context.Format, context.OmniQuant, progress);
+            context.Format, options, progress);
         return new AblationModel(q.ToLlamaModel(), q.Seconds, q);
     }
 }
 
 public static class AblationMethods
 {
-    public static readonly IReadOnlyList<string> Names = ["fp32", .. LayerQuantizers.Names, OmniQuantizer.MethodName];
+    public static readonly IReadOnlyList<string> Names =
+        ["fp32", .. LayerQuantizers.Names, OmniQuantizer.MethodName, "lsi", "sde", "cll", CqeDefaults.CqePlus];
 
     public static IAblationMethod Create(string name) => name.ToLowerInvariant() switch
     {
         "fp32" => new Fp32Method(),
         "rtn" or "gptq" => new SequentialMethod(name.ToLowerInvariant()),
-        OmniQuantizer.MethodName => new OmniQuantMethod(),
+        OmniQuantizer.MethodName => new LearnedMethod(OmniQuantizer.MethodName, OmniQuantizer.MethodName, _ => null),
+        "lsi" => new LearnedMethod("lsi", "+lsi", c => c with { Sde = SdeMask.Diagonal, LookAheadDepth = 0 }),
+        "sde" => new LearnedMethod("sde", "+sde", c => c with { LookAheadDepth = 0 }),
+        "cll" => new LearnedMethod("cll", "+cll", c => c with { Sde = null }),
+        CqeDefaults.CqePlus => new LearnedMethod(CqeDefaults.CqePlus, CqeDefaults.CqePlus, c => c),
         _ => throw new QuantNativeException($"--methods: unknown method '{name}', expected some of {string.Join(", ", Names)}"),
     };
+
+    /// <summary>Whether a method is one of the learned ones (asymmetric LWC: refuses --sym).</summary>
+    public static bool IsLearned(IAblationMethod method) => method is LearnedMethod;
 }
