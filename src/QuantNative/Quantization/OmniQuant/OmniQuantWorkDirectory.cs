@@ -98,9 +98,7 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
     public void Save(int nextBlock, QuantizedBlock[] blocks, IReadOnlyList<LayerReport> layers,
         IReadOnlyList<BlockLoss> losses, float[][] xq, float[][] xfp)
     {
-        Directory.CreateDirectory(Path);
-        string fp = System.IO.Path.Combine(Path, FingerprintFile);
-        if (!File.Exists(fp)) WriteAtomically(fp, w => w.Write(Encoding.UTF8.GetBytes(FingerprintText)));
+        Create();
         WriteAtomically(BlockFile(nextBlock - 1), w => WriteBlock(w, blocks[nextBlock - 1]));
         WriteAtomically(System.IO.Path.Combine(Path, StateFile), w =>
         {
@@ -127,7 +125,9 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
 
     /// <summary>Saves block <paramref name="block"/>'s learned clipping parameters (before <see cref="Save"/> marks
     /// the block finished), so a resumed run still leaves every block's in its result.</summary>
-    public void SaveClipping(int block, IReadOnlyList<LwcLinear> linears) =>
+    public void SaveClipping(int block, IReadOnlyList<LwcLinear> linears)
+    {
+        Create();
         WriteAtomically(ClippingFile(block), w =>
         {
             w.Write(linears.Count);
@@ -138,6 +138,7 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
                 WriteFloats(w, l.L.Value);
             }
         });
+    }
 
     public void LoadClipping(int block, ClippingParameters into)
     {
@@ -149,9 +150,7 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
     /// order), so a run resumed in the middle of that block does not recompute them.</summary>
     public void SaveFactors(int block, IReadOnlyList<SvdFactors> factors)
     {
-        Directory.CreateDirectory(Path);
-        string fp = System.IO.Path.Combine(Path, FingerprintFile);
-        if (!File.Exists(fp)) WriteAtomically(fp, w => w.Write(Encoding.UTF8.GetBytes(FingerprintText)));
+        Create();
         WriteAtomically(FactorsFile(block), w =>
         {
             w.Write(factors.Count);
@@ -173,6 +172,14 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
         for (int i = 0; i < factors.Length; i++)
             factors[i] = new SvdFactors(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), ReadFloats(r), ReadFloats(r), ReadFloats(r));
         return factors;
+    }
+
+    /// <summary>The directory with its fingerprint, written first so no state file ever sits without it.</summary>
+    private void Create()
+    {
+        Directory.CreateDirectory(Path);
+        string fp = System.IO.Path.Combine(Path, FingerprintFile);
+        if (!File.Exists(fp)) WriteAtomically(fp, w => w.Write(Encoding.UTF8.GetBytes(FingerprintText)));
     }
 
     /// <summary>Removes the work directory (after the output was written).</summary>
