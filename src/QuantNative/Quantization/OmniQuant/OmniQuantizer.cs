@@ -96,7 +96,6 @@ public static class OmniQuantizer
                     + 4L * 3 * y.LongLength
                     + 4L * 3 * blockValues; // fp weights, fake-quantized weights, their gradients
         long peak = baseBytes;
-        int depth = cqe?.LookAheadDepth ?? 0;
         long totalSteps = (long)c.NumLayers * epochs * n, done = (long)first * epochs * n;
 
         for (int layer = first; layer < c.NumLayers; layer++)
@@ -125,50 +124,11 @@ public static class OmniQuantizer
             var fpLinears = fp.Linears().Select(t => t.Tensor).ToArray();
             var qLinears = qw.Linears().Select(t => t.Tensor).ToArray();
             var gLinears = grads.Linears().Select(t => t.Tensor).ToArray();
-            var sde = cqe?.Sde is { } mask
-                ? SdeLinears(layer, c, fpLinears, mask, state, progress, done, totalSteps)
-                : null;
-            var lwc = BlockLinears.All.Select((bl, i) =>
-            {
-                var (rows, columns) = bl.Shape(c);
-                string name = BlockLinears.Name(layer, bl);
-                var linear = new LwcLinear(name, sde?[i].Composed ?? fpLinears[i], rows, columns, quantizer);
-                if (init != null)
-                {
-                    var (u, l) = init.Get(name, linear.Shape.GroupCount, cqe!.InitFrom!);
-                    u.CopyTo(linear.U.Value, 0);
-                    l.CopyTo(linear.L.Value, 0);
-                }
-                return linear;
-            }).ToArray();
-            var ahead = depth > 0 ? LookAhead(source, c, layer, depth, cqe!.LookAhead, quantizer, targets, saved, rope, length) : null;
-            peak = Math.Max(peak, baseBytes + lwc.Sum(l => l.Bytes) + (sde?.Sum(l => l.Bytes) ?? 0) + (ahead?.Bytes ?? 0));
-            var groups = new List<AdamWGroup<float>>
-            {
-                new()
-                {
-                    Parameters = lwc.SelectMany(l => new[] { l.U, l.L }).ToArray(),
-                    LearningRate = options.LearningRate, WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8,
-                },
-            };
-            if (sde != null)
-                groups.Add(new AdamWGroup<float>
-                {
-                    Parameters = sde.Select(l => l.E).ToArray(),
-                    LearningRate = cqe!.SdeLearningRate, WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8,
-                });
-            var adam = new AdamW<float>(groups);
+            var parameters = new BlockParameters(layer, c, fpLinears, quantizer, options, init, state);
+            var ahead = cqe != null ? LookAheadTargets.Create(source, layer, cqe, quantizer, targets, saved, rope, length) : null;
+            peak = Math.Max(peak, baseBytes + parameters.Bytes + (ahead?.Bytes ?? 0));
 
-            void RebuildWeights()
-            {
-                for (int i = 0; i < lwc.Length; i++)
-                {
-                    sde?[i].Compose();
-                    lwc[i].Forward(qLinears[i]);
-                }
-            }
-
-            RebuildWeights();
+            parameters.Rebuild(qLinears);
             double initial = 0;
             foreach (var (x, k) in xq.Select((x, k) => (x, k)))
             {
@@ -188,19 +148,14 @@ public static class OmniQuantizer
                 {
                     cancel.ThrowIfCancellationRequested();
                     int k = shuffled[step];
-                    RebuildWeights();
+                    parameters.Rebuild(qLinears);
                     TrainingBlock.Forward(y, saved, xq[k], qw, c, rope, length);
                     double loss = Mse(y, targets[k], dy, false);
                     if (augTargets != null) loss += Mse(y, augTargets[k], dy, true);
-                    if (ahead != null)
-                        loss += ahead.Chain.ForwardBackward(y, length, ahead.WindowTargets(k), cqe!.LookAheadWeight, dy);
+                    if (ahead != null) loss += ahead.Chain.ForwardBackward(y, length, ahead.For(k), cqe!.LookAheadWeight, dy);
                     TrainingBlock.Backward(dx, grads, dy, saved, qw, c, rope, workspace);
-                    for (int i = 0; i < lwc.Length; i++)
-                    {
-                        lwc[i].Backward(gLinears[i]);
-                        sde?[i].Backward(lwc[i].WeightGradient);
-                    }
-                    adam.Step();
+                    parameters.Backward(gLinears);
+                    parameters.Step();
                     sum += loss;
                     progress?.Invoke(++done, totalSteps,
                         $"block {layer + 1}/{c.NumLayers} epoch {epoch + 1}/{epochs} loss {sum / (step + 1):G4}");
@@ -211,8 +166,8 @@ public static class OmniQuantizer
             double secondsPerEpoch = epochs > 0 ? epochClock.Elapsed.TotalSeconds / epochs : 0;
 
             // Commit: the stored matrices, then X_q ← B_i^q(X_q) through exactly the weights a runtime dequantizes.
-            // SDE's W' is rebuilt from the last step's E first (the optimizer moved E after the last composition).
-            if (sde != null) foreach (var l in sde) l.Compose();
+            parameters.PrepareCommit();
+            var lwc = parameters.Lwc;
             var linears = new Dictionary<string, QuantizedMatrix>();
             for (int i = 0; i < lwc.Length; i++)
             {
@@ -257,85 +212,6 @@ public static class OmniQuantizer
             OmniQuant = new OmniQuantReport(losses, epochs, options.LearningRate, aug, options.Seed, peak,
                 resumed != null ? first : null) { Cqe = cqe },
         };
-    }
-
-    /// <summary>The SDE layers of one block: the SVD of each fp weight (LAPACKE sgesdd; only the mask's leading
-    /// directions kept), from the work directory's cache when a resumed run already computed it.</summary>
-    private static SdeLinear[] SdeLinears(int layer, LlamaConfig c, float[][] fpLinears, SdeMask mask,
-        OmniQuantWorkDirectory? state, Action<long, long, string>? progress, long done, long total)
-    {
-        progress?.Invoke(done, total, $"block {layer} SVD");
-        var factors = state?.LoadFactors(layer);
-        if (factors == null)
-        {
-            factors = BlockLinears.All.Select((bl, i) =>
-            {
-                var (rows, columns) = bl.Shape(c);
-                var layout = mask.For(Math.Min(rows, columns), bl.Part);
-                return Svd.Thin(fpLinears[i], rows, columns, BlockLinears.Name(layer, bl)).Leading(layout.Active);
-            }).ToArray();
-            state?.SaveFactors(layer, factors);
-        }
-        return BlockLinears.All.Select((bl, i) =>
-        {
-            var (rows, columns) = bl.Shape(c);
-            return new SdeLinear(BlockLinears.Name(layer, bl), fpLinears[i], rows, columns, factors[i],
-                mask.For(Math.Min(rows, columns), bl.Part));
-        }).ToArray();
-    }
-
-    /// <summary>Cross-layer learning's look-ahead for block <paramref name="layer"/>: blocks i+1..i+D' (D' = D, shrunk
-    /// at the end of the model; null for the last block) with fp or RTN weights, and the fp trajectory's targets
-    /// T_{i+d} = B_{i+d}^fp(T_{i+d−1}) of every window, starting from T_i.</summary>
-    private static LookAheadState? LookAhead(IModelSource source, LlamaConfig c, int layer, int depth,
-        LookAheadWeights weights, QuantizerConfig quantizer, float[][] targets, BlockActivations<float> saved, Rope rope,
-        int length)
-    {
-        int count = Math.Min(depth, c.NumLayers - 1 - layer);
-        if (count == 0) return null;
-        var chainBlocks = new BlockTensors<float>[count];
-        var windowTargets = new float[count][][];
-        var previous = targets;
-        for (int d = 0; d < count; d++)
-        {
-            var w = source.LoadBlock(layer + 1 + d);
-            w.Validate(c, layer + 1 + d, source.Path);
-            var fp = BlockTensors<float>.From(w);
-            windowTargets[d] = previous.Select(t =>
-            {
-                var next = new float[t.Length];
-                TrainingBlock.Forward(next, saved, t, fp, c, rope, length);
-                return next;
-            }).ToArray();
-            previous = windowTargets[d];
-            chainBlocks[d] = weights == LookAheadWeights.Fp ? fp : RtnWeights(fp, c, quantizer, layer + 1 + d);
-        }
-        long blockValues = BlockValues(c);
-        long bytes = LookAheadChain<float>.Bytes(c, count, length, blockValues) + 4L * count * targets.Length * targets[0].LongLength;
-        return new LookAheadState(new LookAheadChain<float>(c, chainBlocks, rope, length), windowTargets, bytes);
-    }
-
-    /// <summary>A block's weights with each linear replaced by its RTN-quantized, dequantized values.</summary>
-    private static BlockTensors<float> RtnWeights(BlockTensors<float> fp, LlamaConfig c, QuantizerConfig quantizer, int layer)
-    {
-        var linears = fp.Linears().Select(t => t.Tensor).ToArray();
-        var q = BlockLinears.All.Select((bl, i) =>
-        {
-            var (rows, columns) = bl.Shape(c);
-            var dequantized = new float[linears[i].Length];
-            Rtn.Quantize(linears[i], rows, columns, quantizer, BlockLinears.Name(layer, bl)).DequantizeInto(dequantized);
-            return dequantized;
-        }).ToArray();
-        return new BlockTensors<float>
-        {
-            AttnNorm = fp.AttnNorm, FfnNorm = fp.FfnNorm, Wq = q[0], Wk = q[1], Wv = q[2], Wo = q[3], WGate = q[4],
-            WUp = q[5], WDown = q[6],
-        };
-    }
-
-    private sealed record LookAheadState(LookAheadChain<float> Chain, float[][][] Targets, long Bytes)
-    {
-        public float[][] WindowTargets(int window) => Targets.Select(t => t[window]).ToArray();
     }
 
     /// <summary>The seed of block <paramref name="block"/>'s window order in epoch <paramref name="epoch"/>: a fixed

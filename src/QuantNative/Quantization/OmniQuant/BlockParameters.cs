@@ -1,0 +1,113 @@
+using QuantNative.Cpu;
+using QuantNative.Model;
+using QuantNative.Quantization.Cqe;
+using QuantNative.Training;
+
+namespace QuantNative.Quantization.OmniQuant;
+
+/// <summary>
+/// What one block learns in the OmniQuant loop and how it turns into the training weights: LWC's u, l per linear
+/// (<see cref="LwcLinear"/>, starting at 4.0 or from a finished run's <see cref="ClippingParameters"/>) and, with
+/// SDE, E per linear (<see cref="SdeLinear"/>, over the SVD of its fp weight), with one AdamW (fresh per block):
+/// a group for the clipping parameters and one for E with its own learning rate.
+/// Per step: <see cref="Rebuild"/> (compose W', fake-quantize), then after the block backward <see cref="Backward"/>
+/// (dŴ → du, dl and through dW' → dE) and <see cref="Step"/>.
+/// </summary>
+public sealed class BlockParameters
+{
+    private readonly AdamW<float> _adam;
+
+    public BlockParameters(int layer, LlamaConfig c, float[][] fpLinears, QuantizerConfig quantizer,
+        OmniQuantOptions options, ClippingParameters? init, OmniQuantWorkDirectory? state)
+    {
+        var cqe = options.Cqe;
+        Sde = cqe?.Sde is { } mask ? SdeLinears(layer, c, fpLinears, mask, state) : null;
+        Lwc = BlockLinears.All.Select((bl, i) =>
+        {
+            var (rows, columns) = bl.Shape(c);
+            string name = BlockLinears.Name(layer, bl);
+            var linear = new LwcLinear(name, Sde?[i].Composed ?? fpLinears[i], rows, columns, quantizer);
+            if (init != null)
+            {
+                var (u, l) = init.Get(name, linear.Shape.GroupCount, cqe!.InitFrom!);
+                u.CopyTo(linear.U.Value, 0);
+                l.CopyTo(linear.L.Value, 0);
+            }
+            return linear;
+        }).ToArray();
+        var groups = new List<AdamWGroup<float>> { Group(Lwc.SelectMany(l => new[] { l.U, l.L }), options.LearningRate) };
+        if (Sde != null) groups.Add(Group(Sde.Select(l => l.E), cqe!.SdeLearningRate));
+        _adam = new AdamW<float>(groups);
+    }
+
+    /// <summary>The seven linears' clipping, in <see cref="BlockLinears.All"/> order.</summary>
+    public LwcLinear[] Lwc { get; }
+
+    /// <summary>The seven linears' SDE, in the same order; null without SDE.</summary>
+    public SdeLinear[]? Sde { get; }
+
+    /// <summary>Bytes held beyond the block's weight tensors (see <see cref="LwcLinear.Bytes"/>, <see cref="SdeLinear.Bytes"/>).</summary>
+    public long Bytes => Lwc.Sum(l => l.Bytes) + (Sde?.Sum(l => l.Bytes) ?? 0);
+
+    /// <summary>Ŵ of every linear from the current parameters (W' composed first with SDE), into <paramref name="qLinears"/>.</summary>
+    public void Rebuild(float[][] qLinears)
+    {
+        for (int i = 0; i < Lwc.Length; i++)
+        {
+            Sde?[i].Compose();
+            Lwc[i].Forward(qLinears[i]);
+        }
+    }
+
+    /// <summary>du, dl (and dE) from dL/dŴ of every linear.</summary>
+    public void Backward(float[][] dLinears)
+    {
+        for (int i = 0; i < Lwc.Length; i++)
+        {
+            Lwc[i].Backward(dLinears[i]);
+            Sde?[i].Backward(Lwc[i].WeightGradient);
+        }
+    }
+
+    public void Step() => _adam.Step();
+
+    /// <summary>Rebuilds W' from the last step's E (the optimizer moved E after the last composition), so the commit
+    /// quantizes the weights the parameters describe.</summary>
+    public void PrepareCommit()
+    {
+        if (Sde != null) foreach (var l in Sde) l.Compose();
+    }
+
+    private static AdamWGroup<float> Group(IEnumerable<Parameter<float>> parameters, double learningRate) => new()
+    {
+        Parameters = parameters.ToArray(), LearningRate = learningRate, WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999,
+        Epsilon = 1e-8,
+    };
+
+    /// <summary>The SDE layers of one block: the SVD of each fp weight (LAPACKE sgesdd; only the mask's leading
+    /// directions kept), from the work directory's cache when a resumed run already computed it.</summary>
+    private static SdeLinear[] SdeLinears(int layer, LlamaConfig c, float[][] fpLinears, SdeMask mask,
+        OmniQuantWorkDirectory? state)
+    {
+        var layouts = BlockLinears.All.Select(bl =>
+        {
+            var (rows, columns) = bl.Shape(c);
+            return mask.For(Math.Min(rows, columns), bl.Part);
+        }).ToArray();
+        var factors = state?.LoadFactors(layer);
+        if (factors == null)
+        {
+            factors = BlockLinears.All.Select((bl, i) =>
+            {
+                var (rows, columns) = bl.Shape(c);
+                return Svd.Thin(fpLinears[i], rows, columns, BlockLinears.Name(layer, bl)).Leading(layouts[i].Active);
+            }).ToArray();
+            state?.SaveFactors(layer, factors);
+        }
+        return BlockLinears.All.Select((bl, i) =>
+        {
+            var (rows, columns) = bl.Shape(c);
+            return new SdeLinear(BlockLinears.Name(layer, bl), fpLinears[i], rows, columns, factors[i], layouts[i]);
+        }).ToArray();
+    }
+}
