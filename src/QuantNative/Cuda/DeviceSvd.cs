@@ -42,8 +42,9 @@ public static class DeviceSvd
 }
 
 /// <summary>
-/// The device buffers of one batch of SVDs, uploaded once: <see cref="Run"/> restores the solver's input from a pristine
-/// device copy (the solvers destroy A) and calls the solver, so a benchmark can time repeated runs on the device alone.
+/// The device buffers of one batch of SVDs, uploaded once: <see cref="Restore"/> restores the solver's input from a
+/// pristine device copy (the solvers destroy A) and <see cref="Solve"/> calls the solver, so a benchmark can time the
+/// solver alone, repeatedly.
 /// </summary>
 public sealed unsafe class DeviceSvdJob : IDisposable
 {
@@ -113,12 +114,25 @@ public sealed unsafe class DeviceSvdJob : IDisposable
     private long UEach { get; }
     private long VEach { get; }
 
-    /// <summary>Restores A (a device-to-device copy of the matrices) and runs the solver.</summary>
+    /// <summary>Restores A and runs the solver.</summary>
     public void Run()
+    {
+        Restore();
+        Solve();
+    }
+
+    /// <summary>Restores the solver's input A from the pristine copy (a device-to-device copy); the solvers destroy it.</summary>
+    public void Restore()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _runtime.CopyDeviceToDevice(_a, _pristine, (long)Batch * Rows * Cols * sizeof(float));
+    }
+
+    /// <summary>Runs the solver on A as it is (call <see cref="Restore"/> before each repetition).</summary>
+    public void Solve()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         long each = (long)Rows * Cols;
-        _runtime.CopyDeviceToDevice(_a, _pristine, Batch * each * sizeof(float));
         if (Method == DeviceSvdMethod.BatchedJacobi)
         {
             _runtime.SgesvdBatched(_m, _n, Batch, _a, _s, _u, _v);
