@@ -167,9 +167,9 @@ public static class Tolerances
 
     /// <summary>
     /// A float32 SVD (LAPACK sgesdd, cuSOLVER gesvd/gesvdj) reconstructing W: ‖W − U·diag(S)·Vᵀ‖_F / ‖W‖_F. The
-    /// algorithms are backward stable, so the error is a modest multiple of ε = 6e-8 growing with the dimension; for the
-    /// ≤ 172-wide test matrices measured ≤ 1.04e-6 on the emulator and the CPU. 1e-5 leaves an order of magnitude; a wrong transpose, a swapped
-    /// U/V or a singular vector paired with the wrong value gives O(1).
+    /// algorithms are backward stable, so the error is a modest multiple of ε = 6e-8 growing with the dimension; for
+    /// the ≤ 172-wide test matrices measured ≤ 1.04e-6 on the emulator and the CPU. 1e-5 leaves an order of magnitude;
+    /// a wrong transpose, a swapped U/V or a singular vector paired with the wrong value gives O(1).
     /// </summary>
     public const double SvdReconstructionRel = 1e-5;
 
@@ -191,9 +191,9 @@ public static class Tolerances
     /// Mean NLL of the same GPTQ checkpoint evaluated with its block linears on the low-bit kernel (activations rounded
     /// to fp16, float32 accumulation) against the CPU's float32 evaluation on the same dequantized weights, in nats.
     /// Rounding every linear input to fp16 moves it by ≤ 2⁻¹¹ relative, which perturbs logits by ~1e-3 of their size
-    /// and the mean NLL by far less (errors of both signs average out): measured 5.1e-5 nats on the test's 8 windows of 8
-    /// tokens of stories260K W4 g32 (2.2e-5 on 40). 1e-3 is 20× that; a wrong layer (a transposed or mis-grouped weight, a lost
-    /// residual add) moves the NLL by ≥ 0.1.
+    /// and the mean NLL by far less (errors of both signs average out): measured 5.1e-5 nats on the test's 8 windows of
+    /// 8 tokens of stories260K W4 g32 (2.2e-5 on 40). 1e-3 is 20× that; a wrong layer (a transposed or mis-grouped
+    /// weight, a lost residual add) moves the NLL by ≥ 0.1.
     /// </summary>
     public const double DeviceEvalMeanNllAbs = 1e-3;
 }
