@@ -1,6 +1,7 @@
 using CommandLine;
 using QuantNative.Backends;
 using QuantNative.Benchmarks;
+using QuantNative.Cuda;
 using QuantNative.Interop;
 using QuantNative.Model;
 using QuantNative.Quantization;
@@ -9,14 +10,30 @@ using QuantNative.Quantization.Lwc;
 namespace QuantNative.Cli;
 
 [Verb("bench", HelpText = "Benchmarks: 'forward' (one block's CPU forward against OpenBLAS sgemm), 'fakequant' (fused " +
-                          "LWC fake quantization forward/backward on --device).")]
+                          "LWC fake quantization forward/backward on --device), 'gemm' (low-bit linear against cuBLAS " +
+                          "fp16), 'svd' (cuSOLVER SVD).")]
 public sealed class BenchCommand : ICommand, IDeviceOption
 {
-    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward (block inference), step (block forward+backward for training), omniquant (the OmniQuant loop's epochs on one block), fakequant.")]
+    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward (block inference), step (block forward+backward for training), omniquant (the OmniQuant loop's epochs on one block), fakequant, gemm, svd.")]
     public string What { get; set; } = "";
 
-    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " (fakequant; forward is CPU only)")]
-    public DeviceKind Device { get; set; }
+    [Option("device", HelpText = DeviceOption.HelpText + " (fakequant: default cpu; gemm and svd: default cuda, they " +
+                                   "run on the CUDA runtime only; forward, step and omniquant are CPU only)")]
+    public DeviceKind? DeviceChoice { get; set; }
+
+    public DeviceKind Device => DeviceChoice ?? (What is "gemm" or "svd" ? DeviceKind.Cuda : DeviceKind.Cpu);
+
+    [Option("shapes", HelpText = "gemm: llama7b (W [N, K] = 4096x4096, 11008x4096, 4096x11008) or NxK / MxNxK items, " +
+                                 "comma-separated; svd: llama7b or RxC items. Default llama7b (scaled down 16× with " +
+                                 "--device emulate).")]
+    public string? Shapes { get; set; }
+
+    [Option("batch", HelpText = "gemm: batch sizes M, comma-separated (default 1,16,64,128); svd: matrices per call " +
+                                "(default 1).")]
+    public string? Batch { get; set; }
+
+    [Option("json", HelpText = "gemm, svd: print one JSON object instead of a table.")]
+    public bool Json { get; set; }
 
     [Option("rows", HelpText = "fakequant: weight rows (default 4096; 64 with --device emulate).")]
     public int? Rows { get; set; }
@@ -27,8 +44,14 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     [Option("group", Default = 128, HelpText = "fakequant: group size (-1 or 0: per-channel).")]
     public int Group { get; set; }
 
-    [Option("bits", Default = 4, HelpText = "fakequant: bits, 2..8.")]
-    public int Bits { get; set; }
+    [Option("bits", HelpText = "fakequant, omniquant: bits, 2..8 (default 4); gemm: a comma-separated list of 2, 3, 4 " +
+                               "(default 2,3,4).")]
+    public string? BitsText { get; set; }
+
+    // The range of a single --bits is checked where it is used (LwcShape, QuantizerConfig), with their messages.
+    private int Bits => BitsText == null ? 4 : BenchLists.Integers(BitsText, "--bits", int.MinValue, int.MaxValue) is [int b]
+        ? b
+        : throw new QuantNativeException($"--bits: '{BitsText}': {What} takes one value");
 
     [Option("tokens", HelpText = "Tokens per window (default: forward 2048, step and omniquant 512).")]
     public int? Tokens { get; set; }
@@ -51,8 +74,10 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     [Option("intermediate", Default = 11008, HelpText = "FFN size (LLaMA-7B: 11008).")]
     public int Intermediate { get; set; }
 
-    [Option("runs", Default = 5, HelpText = "Timed runs after one warm-up; the median is reported.")]
-    public int Runs { get; set; }
+    [Option("runs", HelpText = "Timed runs after one warm-up; the median is reported (default 5; gemm and svd 20).")]
+    public int? RunsOption { get; set; }
+
+    private int Runs => RunsOption ?? (What is "gemm" or "svd" ? 20 : 5);
 
     [Option("seed", Default = 0, HelpText = "Seed of the synthetic weights.")]
     public int Seed { get; set; }
@@ -74,7 +99,9 @@ public sealed class BenchCommand : ICommand, IDeviceOption
                     throw new QuantNativeException("bench omniquant runs on the CPU engine only (use --device cpu)");
                 return OmniQuant(stdout, stderr);
             case "fakequant": return FakeQuant(stdout, stderr);
-            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, omniquant, fakequant)");
+            case "gemm": return Gemm(stdout, stderr);
+            case "svd": return Svd(stdout, stderr);
+            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, omniquant, fakequant, gemm, svd)");
         }
     }
 
@@ -135,6 +162,58 @@ public sealed class BenchCommand : ICommand, IDeviceOption
         var config = new LlamaConfig(Hidden, Intermediate, 1, Heads, KvHeads ?? Heads, vocab, tokens, 1e-5f, 10000f, false);
         config.Validate(what);
         return config;
+    }
+
+    /// <summary>The CUDA runtime of --device for gemm and svd (cpu has no kernels to measure).</summary>
+    private ICudaRuntime OpenRuntime() => Device switch
+    {
+        DeviceKind.Cuda => DriverCudaRuntime.Create(),
+        DeviceKind.Emulate => new EmulatedCudaRuntime(),
+        _ => throw new QuantNativeException($"bench {What} measures CUDA kernels: use --device cuda or --device emulate"),
+    };
+
+    /// <summary>--shapes, llama7b by default; on the emulator llama7b is scaled down 16× (said on stderr).</summary>
+    private List<WeightShape> ShapeList(TextWriter stderr, bool allowM)
+    {
+        var shapes = BenchLists.Shapes(Shapes ?? "llama7b", "--shapes", allowM);
+        bool scale = Device == DeviceKind.Emulate && (Shapes ?? "llama7b").Contains("llama7b", StringComparison.OrdinalIgnoreCase);
+        if (!scale) return shapes;
+        stderr.WriteLine($"bench {What}: llama7b scaled down 16× for the emulator (other --shapes items run as given)");
+        return shapes.Select(s => BenchLists.Llama7b.Contains(s) ? BenchLists.ScaledDown(s, 16) : s).ToList();
+    }
+
+    private int Gemm(TextWriter stdout, TextWriter stderr)
+    {
+        var bits = BenchLists.Integers(BitsText ?? "2,3,4", "--bits", 2, 4);
+        var batches = BenchLists.Integers(Batch ?? "1,16,64,128", "--batch", 1, 1 << 20);
+        var shapes = ShapeList(stderr, allowM: true);
+        using var runtime = OpenRuntime();
+        stderr.WriteLine($"bench gemm: {runtime.DeviceName}, W [N, K] · x [M, K]ᵀ, group {Group}, fp16 x, float32 y" +
+                         (runtime.IsEmulated ? ", one run per case checked (no timings on the emulator)" : $", {Runs} runs (+1 warm-up)"));
+        var report = GemmBenchmark.Run(runtime, shapes, bits, Group, batches, Runs, Seed,
+            what => stderr.WriteLine($"bench gemm: {what}"));
+        if (Json) stdout.WriteLine(BenchTables.GemmJson(report));
+        else BenchTables.Gemm(stdout, report);
+        if (runtime.IsEmulated && report.Rows.Any(r => !r.Check!.Passed))
+            throw new QuantNativeException("bench gemm: the emulated kernels disagree with the CPU reference (see above)");
+        return 0;
+    }
+
+    private int Svd(TextWriter stdout, TextWriter stderr)
+    {
+        int batch = Batch == null ? 1 : BenchLists.Integers(Batch, "--batch", 1, 1 << 20) is [int b]
+            ? b
+            : throw new QuantNativeException($"--batch: '{Batch}': bench svd takes one batch size");
+        var shapes = ShapeList(stderr, allowM: false);
+        using var runtime = OpenRuntime();
+        stderr.WriteLine($"bench svd: {runtime.DeviceName}, batch {batch}" +
+                         (runtime.IsEmulated ? ", correctness only (no timings on the emulator)" : $", {Runs} runs (+1 warm-up)"));
+        var report = SvdBenchmark.Run(runtime, shapes, batch, Runs, Seed, what => stderr.WriteLine($"bench svd: {what}"));
+        if (Json) stdout.WriteLine(BenchTables.SvdJson(report));
+        else BenchTables.Svd(stdout, report);
+        if (report.Rows.Any(r => !r.Passed))
+            throw new QuantNativeException("bench svd: an SVD failed its reconstruction/orthonormality check (see above)");
+        return 0;
     }
 
     private int FakeQuant(TextWriter stdout, TextWriter stderr)

@@ -1,14 +1,23 @@
 using System.Text;
 using System.Text.Json;
 using CommandLine;
+using QuantNative.Backends;
+using QuantNative.Cuda;
 using QuantNative.Evaluation;
+using QuantNative.Formats.Gptq;
+using QuantNative.Inference;
 using QuantNative.Model;
 
 namespace QuantNative.Cli;
 
 [Verb("eval", HelpText = "Perplexity of a model on a text (non-overlapping windows, DESIGN.md §6).")]
-public sealed class EvalCommand : ModelOptions, ICommand
+public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
 {
+    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " cuda and emulate run the block " +
+        "linears of a GPTQ checkpoint through the low-bit kernel (fp16 activations, float32 output); the rest of the " +
+        "forward, and any layer whose shape the kernel refuses, stays on the CPU (the summary says which).")]
+    public DeviceKind Device { get; set; }
+
     [Option("text", Required = true, HelpText = "UTF-8 evaluation text.")]
     public string Text { get; set; } = "";
 
@@ -24,32 +33,58 @@ public sealed class EvalCommand : ModelOptions, ICommand
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
         string text = TextFile.ReadUtf8(Text, "--text");
-        LlamaModel model;
-        using (var source = OpenModel()) model = LlamaModel.Load(source);
-        var tokenizer = LoadTokenizer(model.Config.VocabSize);
-        int ctx = Ctx ?? model.Config.MaxPositionEmbeddings;
-        int[] tokens = tokenizer.Encode(text, addBos: true);
-        Perplexity.CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
-
-        var result = new ProgressReporter(stderr).Run("eval",
-            report => Perplexity.Evaluate(model, tokens, ctx, MaxWindows,
-                (done, total) => report(done, total, "windows")));
-
-        if (Json) stdout.WriteLine(ToJson(result));
-        else
+        ICudaRuntime? runtime = null;
+        DeviceBlockLinears? linears = null;
+        try
         {
-            stdout.WriteLine($"model        {Model}");
-            stdout.WriteLine($"text         {Text} ({result.TextTokens} tokens)");
-            stdout.WriteLine($"windows      {result.Windows} of {result.AvailableWindows} × {result.Ctx} tokens");
-            stdout.WriteLine($"predicted    {result.Predicted}");
-            stdout.WriteLine($"nll          {result.Nll:F6}");
-            stdout.WriteLine($"perplexity   {result.Ppl:F4}");
-            stdout.WriteLine($"time         {result.Seconds:F2} s ({result.TokensPerSecond:F0} tokens/s)");
+            // The device first: no GPU is one clean line before anything is loaded.
+            runtime = Device switch
+            {
+                DeviceKind.Cuda => DriverCudaRuntime.Create(),
+                DeviceKind.Emulate => new EmulatedCudaRuntime(),
+                _ => null,
+            };
+            LlamaModel model;
+            using (var source = OpenModel())
+            {
+                model = LlamaModel.Load(source);
+                if (runtime != null)
+                    linears = new DeviceBlockLinears(runtime, source as GptqCheckpoint ?? throw new QuantNativeException(
+                        $"--device {Device.ToString().ToLowerInvariant()}: eval runs the low-bit linears of a GPTQ " +
+                        $"checkpoint on the device, and {Model} is a {source.Format} model (quantize it with qn quantize, " +
+                        "or use --device cpu)"));
+            }
+            var tokenizer = LoadTokenizer(model.Config.VocabSize);
+            int ctx = Ctx ?? model.Config.MaxPositionEmbeddings;
+            int[] tokens = tokenizer.Encode(text, addBos: true);
+            Perplexity.CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
+
+            var result = new ProgressReporter(stderr).Run("eval",
+                report => Perplexity.Evaluate(model, tokens, ctx, MaxWindows,
+                    (done, total) => report(done, total, "windows"), linears: linears));
+
+            if (Json) stdout.WriteLine(ToJson(result, linears));
+            else
+            {
+                stdout.WriteLine($"model        {Model}");
+                stdout.WriteLine($"text         {Text} ({result.TextTokens} tokens)");
+                stdout.WriteLine($"windows      {result.Windows} of {result.AvailableWindows} × {result.Ctx} tokens");
+                stdout.WriteLine($"linears      {(linears == null ? "all on the CPU (float32)" : linears.Placement())}");
+                stdout.WriteLine($"predicted    {result.Predicted}");
+                stdout.WriteLine($"nll          {result.Nll:F6}");
+                stdout.WriteLine($"perplexity   {result.Ppl:F4}");
+                stdout.WriteLine($"time         {result.Seconds:F2} s ({result.TokensPerSecond:F0} tokens/s)");
+            }
+            return 0;
         }
-        return 0;
+        finally
+        {
+            linears?.Dispose();
+            runtime?.Dispose();
+        }
     }
 
-    public static string ToJson(PerplexityResult r)
+    public static string ToJson(PerplexityResult r, DeviceBlockLinears? linears = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -65,6 +100,14 @@ public sealed class EvalCommand : ModelOptions, ICommand
             w.WriteNumber("ctx", r.Ctx);
             w.WriteNumber("seconds", r.Seconds);
             w.WriteNumber("tokens_per_second", r.TokensPerSecond);
+            if (linears != null)
+            {
+                w.WriteString("device", linears.Device);
+                w.WriteNumber("device_linears", linears.OnDevice);
+                w.WriteStartArray("cpu_linears");
+                foreach (var l in linears.OnCpu) w.WriteStringValue($"model.layers.{l.Layer}.{l.Part}");
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());

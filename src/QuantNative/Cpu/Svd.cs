@@ -5,7 +5,8 @@ namespace QuantNative.Cpu;
 /// <summary>
 /// The thin SVD of a row-major matrix W [rows, cols] = U·diag(S)·Vᵀ, r = min(rows, cols), with the factors stored
 /// the way their users read them: <see cref="Ut"/> = Uᵀ [r, rows] and <see cref="Vt"/> = Vᵀ [r, cols], so singular
-/// direction j is row j of each (contiguous). S is descending and non-negative.
+/// direction j is row j of each (contiguous). S is descending and non-negative. The CPU path (<see cref="Svd.Thin"/>)
+/// and the device path (<see cref="Cuda.DeviceSvd"/>) both return this convention.
 /// </summary>
 public sealed record SvdFactors(int Rows, int Cols, int Rank, float[] Ut, float[] S, float[] Vt)
 {
@@ -14,6 +15,20 @@ public sealed record SvdFactors(int Rows, int Cols, int Rank, float[] Ut, float[
     {
         if (k < 1 || k > Rank) throw new ArgumentOutOfRangeException(nameof(k), $"{k} directions of a rank-{Rank} SVD");
         return k == Rank ? this : new SvdFactors(Rows, Cols, k, Ut[..(k * Rows)], S[..k], Vt[..(k * Cols)]);
+    }
+
+    /// <summary>U·diag(S)·Vᵀ, row-major [Rows, Cols] (float64 sums rounded once).</summary>
+    public float[] Reconstruct()
+    {
+        var w = new float[(long)Rows * Cols];
+        for (int i = 0; i < Rows; i++)
+        for (int j = 0; j < Cols; j++)
+        {
+            double sum = 0;
+            for (int t = 0; t < Rank; t++) sum += (double)Ut[(long)t * Rows + i] * S[t] * Vt[(long)t * Cols + j];
+            w[(long)i * Cols + j] = (float)sum;
+        }
+        return w;
     }
 }
 
@@ -34,10 +49,16 @@ public static unsafe class Svd
         fixed (float* pa = a) fixed (float* pu = u) fixed (float* ps = s) fixed (float* pvt = vt)
             Lapacke.Check(Lapacke.LAPACKE_sgesdd(Lapacke.LAPACK_ROW_MAJOR, (byte)'S', rows, cols, pa, cols, ps, pu, r,
                 pvt, cols), $"LAPACKE_sgesdd({what} [{rows}, {cols}])");
-        var ut = new float[u.Length];
+        return new SvdFactors(rows, cols, r, Transpose(u, rows, r), s, vt);
+    }
+
+    /// <summary>The transpose of row-major <paramref name="a"/> [rows, cols], i.e. [cols, rows] row-major.</summary>
+    public static float[] Transpose(float[] a, int rows, int cols)
+    {
+        var t = new float[a.LongLength];
         for (int i = 0; i < rows; i++)
-            for (int j = 0; j < r; j++)
-                ut[(long)j * rows + i] = u[(long)i * r + j];
-        return new SvdFactors(rows, cols, r, ut, s, vt);
+        for (int j = 0; j < cols; j++)
+            t[(long)j * rows + i] = a[(long)i * cols + j];
+        return t;
     }
 }

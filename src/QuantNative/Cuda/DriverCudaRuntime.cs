@@ -10,7 +10,8 @@ public sealed class NoCudaDeviceException(string reason)
 /// <summary>
 /// <see cref="ICudaRuntime"/> on a GPU through the CUDA driver API: the device's primary context, one non-blocking
 /// stream for every launch, copy and library call, modules loaded from the fatbins CMake builds
-/// (<see cref="FatbinLocator"/>), cuBLAS for GEMM and cuSOLVER (gesvd) for SVD, each created on first use.
+/// (<see cref="FatbinLocator"/>), cuBLAS for GEMM (float32 and fp16 GemmEx) and cuSOLVER for SVD (gesvd for one matrix, gesvdj batched for many small
+/// ones), each created on first use.
 /// Not thread-safe: one runtime per thread of work.
 /// </summary>
 public sealed unsafe class DriverCudaRuntime : ICudaRuntime
@@ -210,6 +211,53 @@ public sealed unsafe class DriverCudaRuntime : ICudaRuntime
         {
             Free(work);
         }
+    }
+
+    public void SgesvdBatched(int m, int n, int batch, DevicePtr a, DevicePtr s, DevicePtr u, DevicePtr v)
+    {
+        SvdBatchShape.Check(m, n, batch);
+        var h = CusolverHandleForStream();
+        string call = $"cusolverDnSgesvdjBatched({m}x{n}, batch {batch})";
+        IntPtr p;
+        Cusolver.Check(Cusolver.cusolverDnCreateGesvdjInfo(&p), "cusolverDnCreateGesvdjInfo");
+        using var parameters = new GesvdjInfoHandle();
+        parameters.SetHandleValue(p);
+        // Default tolerance (machine precision) and sweeps (100); sorting stated explicitly since callers rely on it.
+        Cusolver.Check(Cusolver.cusolverDnXgesvdjSetSortEig(p, 1), "cusolverDnXgesvdjSetSortEig");
+        int lwork;
+        Cusolver.Check(Cusolver.cusolverDnSgesvdjBatched_bufferSize(h, Cusolver.CUSOLVER_EIG_MODE_VECTOR, m, n,
+            a.Address, m, s.Address, u.Address, m, v.Address, n, &lwork, p, batch), call + "_bufferSize");
+        long workBytes = ((long)lwork * sizeof(float) + 255) / 256 * 256;
+        var work = Allocate(workBytes + (long)batch * sizeof(int));
+        var info = work.Offset(workBytes);
+        try
+        {
+            Cusolver.Check(Cusolver.cusolverDnSgesvdjBatched(h, Cusolver.CUSOLVER_EIG_MODE_VECTOR, m, n, a.Address, m,
+                s.Address, u.Address, m, v.Address, n, work.Address, lwork, info.Address, p, batch), call);
+            var infos = new int[batch];
+            fixed (int* pi = infos) CopyDeviceToHost(pi, info, (long)batch * sizeof(int));
+            for (int j = 0; j < batch; j++)
+                if (infos[j] != 0)
+                    throw new QuantNativeException($"{call}: info[{j}] = {infos[j]} " +
+                                                   "(< 0: illegal argument; > 0: matrix " + j +
+                                                   " did not converge within the tolerance and sweeps)");
+        }
+        finally
+        {
+            Free(work);
+        }
+    }
+
+    public void GemmF16(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b,
+        int ldb, float beta, DevicePtr c, int ldc, bool halfOutput)
+    {
+        GemmF16Shape.Check(transA, transB, m, n, k, lda, ldb, ldc);
+        var h = CublasHandleForStream();
+        // CUBLAS_COMPUTE_32F: alpha and beta are float; accumulation in float32 as the low-bit kernels do.
+        Cublas.Check(Cublas.cublasGemmEx(h, transA ? Cublas.CUBLAS_OP_T : Cublas.CUBLAS_OP_N,
+            transB ? Cublas.CUBLAS_OP_T : Cublas.CUBLAS_OP_N, m, n, k, &alpha, a.Address, Cublas.CUDA_R_16F, lda,
+            b.Address, Cublas.CUDA_R_16F, ldb, &beta, c.Address, halfOutput ? Cublas.CUDA_R_16F : Cublas.CUDA_R_32F,
+            ldc, Cublas.CUBLAS_COMPUTE_32F, Cublas.CUBLAS_GEMM_DEFAULT), $"cublasGemmEx({m}x{n}x{k}, fp16)");
     }
 
     private IntPtr CublasHandleForStream()

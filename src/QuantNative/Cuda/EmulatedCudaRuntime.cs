@@ -6,7 +6,8 @@ namespace QuantNative.Cuda;
 /// <summary>
 /// <see cref="ICudaRuntime"/> on the CPU: device memory is 256-byte aligned host memory, launches run the kernels
 /// compiled into libqn_emulator.so (every family is built in, so <see cref="LoadModule"/> only checks the library),
-/// GEMM is OpenBLAS's cblas_sgemm and SVD LAPACKE's sgesdd. Everything is synchronous.
+/// GEMM is OpenBLAS's cblas_sgemm (fp16 GEMM: the fp16 operands widened exactly to float32 first) and SVD LAPACKE's
+/// sgesdd (batched: one call per matrix). Everything is synchronous.
 /// </summary>
 public sealed unsafe class EmulatedCudaRuntime : ICudaRuntime
 {
@@ -70,6 +71,58 @@ public sealed unsafe class EmulatedCudaRuntime : ICudaRuntime
             (float*)s.Address, (float*)u.Address, m, (float*)vt.Address, n), $"LAPACKE_sgesdd({m}x{n})");
     }
 
+    public void SgesvdBatched(int m, int n, int batch, DevicePtr a, DevicePtr s, DevicePtr u, DevicePtr v)
+    {
+        SvdBatchShape.Check(m, n, batch);
+        Lapacke.EnsureLoaded();
+        int r = Math.Min(m, n);
+        var vt = new float[n * n];
+        for (int j = 0; j < batch; j++)
+        {
+            float* aj = (float*)a.Address + (long)j * m * n, vj = (float*)v.Address + (long)j * n * n;
+            fixed (float* pvt = vt)
+                Lapacke.Check(Lapacke.LAPACKE_sgesdd(Lapacke.LAPACK_COL_MAJOR, (byte)'A', m, n, aj, m,
+                    (float*)s.Address + (long)j * r, (float*)u.Address + (long)j * m * m, m, pvt, n),
+                    $"LAPACKE_sgesdd({m}x{n}, matrix {j} of {batch})");
+            // gesvdj returns V, LAPACK Vᵀ: V(i, c) = Vᵀ(c, i), both column-major with ld n.
+            for (int c = 0; c < n; c++)
+            for (int i = 0; i < n; i++)
+                vj[c * n + i] = vt[i * n + c];
+        }
+    }
+
+    public void GemmF16(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b,
+        int ldb, float beta, DevicePtr c, int ldc, bool halfOutput)
+    {
+        GemmF16Shape.Check(transA, transB, m, n, k, lda, ldb, ldc);
+        // Widening fp16 to float32 is exact, so this is the float32 GEMM of the same values; only the order of the
+        // float32 sums differs from cuBLAS.
+        var af = Widen((Half*)a.Address, (long)lda * (transA ? m : k));
+        var bf = Widen((Half*)b.Address, (long)ldb * (transB ? k : n));
+        if (!halfOutput)
+        {
+            fixed (float* pa = af, pb = bf)
+                Sgemm(transA, transB, m, n, k, alpha, new DevicePtr((ulong)pa), lda, new DevicePtr((ulong)pb), ldb, beta,
+                    c, ldc);
+            return;
+        }
+        var ch = (Half*)c.Address;
+        var cf = Widen(ch, (long)ldc * n);
+        fixed (float* pa = af, pb = bf, pc = cf)
+            Sgemm(transA, transB, m, n, k, alpha, new DevicePtr((ulong)pa), lda, new DevicePtr((ulong)pb), ldb, beta,
+                new DevicePtr((ulong)pc), ldc);
+        for (int col = 0; col < n; col++)
+        for (int row = 0; row < m; row++)
+            ch[(long)col * ldc + row] = (Half)cf[(long)col * ldc + row];
+    }
+
+    private static float[] Widen(Half* p, long count)
+    {
+        var f = new float[count];
+        for (long i = 0; i < count; i++) f[i] = (float)p[i];
+        return f;
+    }
+
     public void Synchronize() { }
 
     public double? TimeMilliseconds(Action work)
@@ -87,15 +140,5 @@ public sealed unsafe class EmulatedCudaRuntime : ICudaRuntime
             foreach (var p in _allocations.Keys) NativeMemory.AlignedFree((void*)p);
             _allocations.Clear();
         }
-    }
-}
-
-internal static class SvdShape
-{
-    public static void Check(int m, int n)
-    {
-        if (n < 1 || m < n)
-            throw new QuantNativeException(
-                $"SVD of a {m}x{n} matrix: expected m >= n >= 1 (pass the transpose of a wide matrix)");
     }
 }

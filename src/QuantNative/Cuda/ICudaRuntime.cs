@@ -60,6 +60,21 @@ public unsafe interface ICudaRuntime : IDisposable
     /// <summary>Thin SVD of the column-major m×n matrix A (m ≥ n; destroyed): S [n], U m×n (ld m), VT n×n (ld n).</summary>
     void Sgesvd(int m, int n, DevicePtr a, DevicePtr s, DevicePtr u, DevicePtr vt);
 
+    /// <summary>
+    /// SVD of <paramref name="batch"/> column-major m×n matrices, each m, n in 1..<see cref="SvdBatchShape.MaxDim"/>
+    /// (cusolverDnSgesvdjBatched's limit), packed one after another (lda m; destroyed). Outputs packed the same way:
+    /// S [batch, min(m, n)] descending, U [batch] m×m (ld m), V [batch] n×n (ld n) — V itself, not Vᵀ, as gesvdj
+    /// returns it: A_j = U_j·Σ_j·V_jᵀ.
+    /// </summary>
+    void SgesvdBatched(int m, int n, int batch, DevicePtr a, DevicePtr s, DevicePtr u, DevicePtr v);
+
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C, column-major, A and B fp16, float32 accumulation (cublasGemmEx with
+    /// CUBLAS_COMPUTE_32F), C fp16 (<paramref name="halfOutput"/>) or float32.
+    /// </summary>
+    void GemmF16(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b, int ldb,
+        float beta, DevicePtr c, int ldc, bool halfOutput);
+
     /// <summary>Waits until all work issued so far has finished.</summary>
     void Synchronize();
 

@@ -27,8 +27,10 @@ public static class Perplexity
     }
 
     /// <param name="progress">called after each window with (windows done, windows total)</param>
+    /// <param name="linears">runs some block linears on a device (one window at a time then: a device runtime has one
+    /// stream and is not thread-safe); null: everything on the CPU</param>
     public static PerplexityResult Evaluate(LlamaModel model, int[] tokens, int ctx, int? maxWindows = null,
-        Action<int, int>? progress = null, CancellationToken cancel = default)
+        Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null)
     {
         int available = CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
         if (maxWindows is <= 0)
@@ -36,13 +38,13 @@ public static class Perplexity
         int windows = Math.Min(available, maxWindows ?? available);
         var clock = Stopwatch.StartNew();
         var windowNll = new double[windows];
-        int workers = SequenceParallelism.Workers(model.Config, windows);
+        int workers = linears != null ? 1 : SequenceParallelism.Workers(model.Config, windows);
         int done = 0;
         using (workers > 1 ? Gemm.UseBlasThreads(1) : null)
         {
             Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
             {
-                var session = new InferenceSession(model, ctx);
+                var session = new InferenceSession(model, ctx, linears);
                 for (int w = worker; w < windows; w += workers)
                 {
                     cancel.ThrowIfCancellationRequested();

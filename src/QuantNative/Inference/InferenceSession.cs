@@ -12,19 +12,22 @@ public sealed class InferenceSession
     private readonly LlamaModel _model;
     private readonly Rope _rope;
     private readonly KvCache _cache;
+    private readonly IBlockLinearRunner? _linears;
     private BlockWorkspace? _workspace;
     private float[] _residual = [];
 
     public int Position { get; private set; }
     public int Capacity => _cache.Capacity;
 
-    public InferenceSession(LlamaModel model, int capacity)
+    /// <param name="linears">runs some block linears elsewhere (the device); null: all on the CPU</param>
+    public InferenceSession(LlamaModel model, int capacity, IBlockLinearRunner? linears = null)
     {
         var c = model.Config;
         if (capacity <= 0 || capacity > c.MaxPositionEmbeddings)
             throw new QuantNativeException(
                 $"context of {capacity} tokens is outside 1..{c.MaxPositionEmbeddings}, the model's maximum");
         _model = model;
+        _linears = linears;
         _rope = new Rope(c.HeadDim, capacity, c.RopeTheta);
         _cache = new KvCache(c, capacity, c.NumLayers);
     }
@@ -54,7 +57,8 @@ public sealed class InferenceSession
             _model.TokenEmbedding.AsSpan(id * d, d).CopyTo(x.AsSpan(i * d, d));
         }
         for (int b = 0; b < c.NumLayers; b++)
-            BlockForward.Forward(x, _model.Blocks[b], c, _rope, _cache.Keys[b], _cache.Values[b], Position, t, _workspace);
+            BlockForward.Forward(x, _model.Blocks[b], c, _rope, _cache.Keys[b], _cache.Values[b], Position, t, _workspace,
+                b, _linears);
 
         RmsNorm.Forward(_workspace.Normed, x, _model.FinalNorm, t, d, c.RmsNormEps);
         var logits = new float[(long)t * c.VocabSize];

@@ -20,6 +20,9 @@ public static unsafe partial class Cusolver
     [LibraryImport(NativeLibraries.Cusolver)] public static partial int cusolverDnCreateGesvdjInfo(IntPtr* info);
     [LibraryImport(NativeLibraries.Cusolver)] public static partial int cusolverDnDestroyGesvdjInfo(IntPtr info);
 
+    /// <summary>sort_svd 1 (the default): singular values in descending order, vectors permuted with them.</summary>
+    [LibraryImport(NativeLibraries.Cusolver)] public static partial int cusolverDnXgesvdjSetSortEig(IntPtr info, int sortSvd);
+
     [LibraryImport(NativeLibraries.Cusolver)]
     public static partial int cusolverDnSgesvdj_bufferSize(IntPtr handle, int jobz, int econ, int m, int n, ulong a,
         int lda, ulong s, ulong u, int ldu, ulong v, int ldv, int* lwork, IntPtr parameters);

@@ -37,7 +37,7 @@ public class SdeGradientTests
     public void ZeroEKeepsTheWeightBitForBit(int rows, int cols, string spec)
     {
         var w = RandomWeights(rows, cols, rows * 31 + cols);
-        var f = Svd.Thin(w, rows, cols);
+        var f = Cpu.Svd.Thin(w, rows, cols);
         var layout = SdeMask.Parse(spec).For(f.Rank, "w");
         var sde = new SdeLinear("w", w, rows, cols, f.Leading(layout.Active), layout);
         Array.Fill(sde.Composed, float.NaN);
@@ -129,7 +129,7 @@ public class SdeGradientTests
         const int rows = 12, cols = 20, tokens = 7, steps = 6;
         var shape = new LwcShape(rows, cols, 10, 3);
         var (w, ut, vt, layout) = DoubleFactors(rows, cols, "diag", seed: 11);
-        var svals = Svd.Thin(ToFloat(w), rows, cols).S.Select(v => (double)v).ToArray();
+        var svals = Cpu.Svd.Thin(ToFloat(w), rows, cols).S.Select(v => (double)v).ToArray();
         // W from its (float) factors exactly in double, so U·diag(S)·Vᵀ and W agree to double roundoff.
         int r = layout.Active;
         w = new double[rows * cols];
@@ -200,7 +200,7 @@ public class SdeGradientTests
         string spec, int seed)
     {
         var w = RandomWeights(rows, cols, seed);
-        var f = Svd.Thin(w, rows, cols);
+        var f = Cpu.Svd.Thin(w, rows, cols);
         var layout = SdeMask.Parse(spec).For(f.Rank, "w");
         var lead = f.Leading(layout.Active);
         return (D(w), D(lead.Ut), D(lead.Vt), layout);

@@ -106,12 +106,19 @@ public sealed class GptqCheckpoint : IModelSource
     /// <summary>One block linear unpacked to codes, scales, zeros and g_idx (exactly as stored).</summary>
     public QuantizedMatrix LoadMatrix(int layer, string part)
     {
+        var packed = LoadPacked(layer, part);
+        return GptqPacker.Unpack(packed, BlockLinears.Name(layer, BlockLinears.All.First(l => l.Part == part)));
+    }
+
+    /// <summary>One block linear's tensors as stored (qweight, qzeros, scales, g_idx), for the low-bit repack.</summary>
+    public PackedGptqLinear LoadPacked(int layer, string part)
+    {
         var linear = BlockLinears.All.FirstOrDefault(l => l.Part == part)
                      ?? throw new ArgumentOutOfRangeException(nameof(part), part, "not a block linear layer");
         var (rows, columns) = linear.Shape(Config);
         string prefix = BlockLinears.Name(layer, linear);
         var q = Quantization.Quantizer;
-        var packed = new PackedGptqLinear
+        return new PackedGptqLinear
         {
             Bits = q.Bits, InFeatures = columns, OutFeatures = rows, GroupSize = q.GroupSize, Symmetric = q.Symmetric,
             Format = Quantization.Format,
@@ -119,7 +126,6 @@ public sealed class GptqCheckpoint : IModelSource
             Scales = MemoryMarshal.Cast<byte, ushort>(Bytes($"{prefix}.{GptqTensorNames.Scales}")).ToArray(),
             GIdx = Ints($"{prefix}.{GptqTensorNames.GIdx}"),
         };
-        return GptqPacker.Unpack(packed, prefix);
     }
 
     private float[] Floats(string name) => _fileOf[name].ReadFloats(name);
