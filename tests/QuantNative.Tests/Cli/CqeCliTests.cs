@@ -35,7 +35,7 @@ public class CqeCliTests : SplitTextFixture
         var o = Quantize("cqe+", outDir, "--group", "32", "--sde", "band:2+block:4", "--cll", "2");
         Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
         Assert.That(o.Stdout, Does.Contain("cqe+ W3 asym g32").And.Contain("sde band:2+block:4 lr 0.0002")
-            .And.Contain("cll depth 2 weight 1 look-ahead fp").And.Contain("2 more block(s)").And.Contain("lwc_clipping.qnclip"));
+            .And.Contain("cll depth 2 weight 0.5 look-ahead fp").And.Contain("2 more block(s)").And.Contain("lwc_clipping.qnclip"));
         Assert.That(File.Exists(Path.Combine(outDir, "lwc_clipping.qnclip")), Is.True);
         var eval = CliRunner.Run("eval", "--model", outDir, "--text", Eval, "--ctx", "128", "--max-windows", "2");
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());

@@ -20,7 +20,7 @@ public enum LookAheadWeights
 public sealed record CqeOptions
 {
     public const double DefaultSdeLearningRate = 2e-4;
-    public const double DefaultLookAheadWeight = 1;
+    public const double DefaultLookAheadWeight = CqeDefaults.LookAheadWeight;
 
     public SdeMask? Sde { get; init; }
     public double SdeLearningRate { get; init; } = DefaultSdeLearningRate;
@@ -39,7 +39,7 @@ public sealed record CqeOptions
         if (LookAheadDepth < 0)
             throw new QuantNativeException($"--cll {LookAheadDepth}: expected a look-ahead depth ≥ 0 blocks (0 = no cross-layer learning, default 1)");
         if (!(LookAheadWeight >= 0) || !double.IsFinite(LookAheadWeight))
-            throw new QuantNativeException($"--cll-weight {LookAheadWeight.ToString(CultureInfo.InvariantCulture)}: expected a finite weight λ ≥ 0 (default 1)");
+            throw new QuantNativeException($"--cll-weight {LookAheadWeight.ToString(CultureInfo.InvariantCulture)}: expected a finite weight λ ≥ 0 (default {DefaultLookAheadWeight.ToString(CultureInfo.InvariantCulture)})");
         if (InitFrom != null && !Directory.Exists(InitFrom))
             throw new QuantNativeException($"--init-from {InitFrom}: no such directory; expected the output directory of a finished " +
                                            $"`qn quantize --method omniquant` (or lsi, cqe+) run");
