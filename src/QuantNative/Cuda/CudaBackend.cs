@@ -9,7 +9,7 @@ namespace QuantNative.Cuda;
 /// (<see cref="EmulatedCudaRuntime"/>); the same code either way. Shapes are checked in C# before a launch
 /// (<see cref="LwcLaunch"/>, <see cref="BackendChecks"/>).
 /// </summary>
-public sealed class CudaBackend : IBackend
+public sealed partial class CudaBackend : IBackend
 {
     private readonly bool _ownsRuntime;
 
@@ -77,6 +77,7 @@ public sealed class CudaBackend : IBackend
 
     public void Dispose()
     {
+        DisposeTrainingState();
         if (_ownsRuntime) Runtime.Dispose();
     }
 
