@@ -164,4 +164,28 @@ public static class Tolerances
     /// float32 error, which can move the value across a rounding boundary.
     /// </summary>
     public const double LowBitGemvHalfOutputRel = 1.0 / 1024;
+
+    /// <summary>
+    /// A block op of the CUDA backend (kernels/train/ on the emulator, Sgemm through the runtime) against the CPU
+    /// backend's float path, ‖cuda − cpu‖/‖cpu‖: the same maths in another summation order (BLAS GEMMs against
+    /// sequential or lane-strided dot products, double against float row sums in RMSNorm), on sums of ≤ 300 terms, so a
+    /// few float ulps (6e-8) each. Measured ≤ 3.2e-7 (attention dK at T = 17; RMSNorm dx 2.3e-7; GEMMs 0: the same
+    /// OpenBLAS calls); 2e-6 is about 6× that. A wrong index, mask or term is off by O(1); an unwritten element
+    /// (NaN poison) fails outright.
+    /// </summary>
+    public const double CudaVsCpuOpRel = 2e-6;
+
+    /// <summary>
+    /// The MSE loss of the CUDA backend (double partial sums per thread, a tree per block, blocks in order) against
+    /// the CPU's sequential double sum, relative: double rounding over ≤ 70000 terms, ≲ 1e-12 (measured 2.4e-14); 1e-10 is far below any
+    /// float-level slip (a term summed in float is off by ≳ 1e-8).
+    /// </summary>
+    public const double MseLossReorderedRel = 1e-10;
+
+    /// <summary>
+    /// The whole training block forward and backward (y, dx, every dW and dγ) on the CUDA backend (emulator) against
+    /// the CPU backend in float: the op differences above through ~20 ops. Measured ≤ 1.7e-6 (dWk at T = 5, hidden
+    /// 32, 4/2 heads); 1e-5 is about 6× that. A wrong op or a missing accumulation is off by percents.
+    /// </summary>
+    public const double CudaVsCpuBlockRel = 1e-5;
 }
