@@ -16,6 +16,31 @@ public class BackendBlockTests
     [TestCase(17)]
     public void CudaBackendOnEmulator_MatchesCpuBackend(int tokens)
     {
+        using var cuda = Backend.Create(DeviceKind.Emulate);
+        MatchesCpuBackend(cuda, tokens);
+    }
+
+    /// <summary>The same on a GPU (the fatbin of kernels/train/, cuBLAS); ignored where there is none.</summary>
+    [Test]
+    public void CudaBackendOnDevice_MatchesCpuBackend()
+    {
+        IBackend cuda;
+        try
+        {
+            cuda = Backend.Create(DeviceKind.Cuda);
+        }
+        catch (NoCudaDeviceException e)
+        {
+            Assert.Ignore(e.Message);
+            return;
+        }
+        using (cuda)
+            foreach (int tokens in new[] { 5, 17 })
+                MatchesCpuBackend(cuda, tokens);
+    }
+
+    private static void MatchesCpuBackend(IBackend cuda, int tokens)
+    {
         // hidden 32, 4 heads over 2 kv heads: head dim 8; an intermediate size that is no multiple of anything.
         var f = new TrainingBlockFixture(32, 43, 4, 2, tokens, seed: tokens);
         var c = f.Config;
@@ -34,8 +59,7 @@ public class BackendBlockTests
         var dW2 = Copy(dW);
         TrainingBlock.Backward(new float[dx.Length], dW2, dy, saved, w, c, f.Rope, ws, accumulateParameters: true);
 
-        // CUDA on the emulator: the buffer overloads.
-        using var cuda = Backend.Create(DeviceKind.Emulate);
+        // CUDA: the buffer overloads.
         using var gw = BlockBuffers<float>.Upload(cuda, w);
         using var gdW = BlockBuffers<float>.Upload(cuda, Poisoned(c));
         using var gsaved = new BlockActivations<float>(cuda, c, capacity);

@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Backends;
+using QuantNative.Cuda;
 using QuantNative.Training;
 using static QuantNative.Tests.Training.BackendPair;
 
@@ -205,6 +206,34 @@ public class TrainKernelTests
                 .Contain("k has 79 elements, needs 80"));
             var g = Assert.Throws<QuantNativeException>(() => b.AttentionForward(q, lse, q, q, q, 5, 3, 2, 8))!;
             Assert.That(g.Message, Does.Contain("multiple of kv heads"));
+        }
+    }
+
+    [Test]
+    public void Fatbin_HasEveryTrainKernel_WhereADriverExists()
+    {
+        DriverCudaRuntime runtime;
+        try
+        {
+            runtime = DriverCudaRuntime.Create();
+        }
+        catch (NoCudaDeviceException e)
+        {
+            Assert.Ignore(e.Message);
+            return;
+        }
+        using (runtime)
+        {
+            runtime.LoadModule(TrainLaunch.Family);
+            foreach (var name in new[]
+                     {
+                         TrainLaunch.RmsNormForward, TrainLaunch.RmsNormBackward, TrainLaunch.RmsNormGammaBackward,
+                         TrainLaunch.RopeForward, TrainLaunch.RopeBackward, TrainLaunch.AttentionForward,
+                         TrainLaunch.AttentionBackward, TrainLaunch.AttentionKvBackward, TrainLaunch.SwiGluForward,
+                         TrainLaunch.SwiGluBackward, TrainLaunch.MseForward, TrainLaunch.MseBackward,
+                         TrainLaunch.AdamWStep,
+                     })
+                Assert.That(runtime.Function(name), Is.Not.EqualTo(IntPtr.Zero), name);
         }
     }
 }
