@@ -134,7 +134,11 @@ public static class OmniQuantizer
             double firstEpoch = double.NaN, lastEpoch = double.NaN;
             var order = Enumerable.Range(0, n).ToArray();
             var epochClock = Stopwatch.StartNew();
-            for (int epoch = 0; epoch < epochs; epoch++)
+            if (options.Backend is { } backend) // the same epochs with every tensor on the backend
+                (firstEpoch, lastEpoch) = BackendBlockTraining.Train(backend, c, length, fp, lwc, xq, targets, augTargets,
+                    epochs, options.LearningRate, options.Seed, layer, (epoch, step, mean) => progress?.Invoke(++done,
+                        totalSteps, $"block {layer + 1}/{c.NumLayers} epoch {epoch + 1}/{epochs} loss {mean:G4}"), cancel);
+            for (int epoch = 0; options.Backend == null && epoch < epochs; epoch++)
             {
                 var shuffled = (int[])order.Clone();
                 new Random(ShuffleSeed(options.Seed, layer, epoch)).Shuffle(shuffled);
