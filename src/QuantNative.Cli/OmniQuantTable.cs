@@ -9,7 +9,7 @@ public static class OmniQuantTable
     {
         o.WriteLine($"omniquant      LWC, {r.Epochs} epochs per block, AdamW lr {r.LearningRate:G4} (β 0.9/0.999, eps 1e-8, " +
                     $"wd 0), 1 window per step, shuffle seed {r.Seed}{(r.AugLoss ? ", aug loss (2 bits)" : "")}" +
-                    (r.ResumedAtBlock is int b ? $"; resumed at block {b}" : ""));
+                    (r.ResumedAtBlock is int b ? $"; resumed at block {b}" : "") + $"; training steps on {r.Device}");
         if (r.Cqe is { } cqe)
             o.WriteLine($"cqe+           {cqe.Describe()}" + (cqe.LookAheadDepth > 0
                 ? $" (the look-ahead holds {cqe.LookAheadDepth} more block(s) with their activations and {cqe.LookAheadDepth} " +

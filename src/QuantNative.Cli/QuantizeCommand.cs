@@ -1,4 +1,5 @@
 using CommandLine;
+using QuantNative.Backends;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
 using QuantNative.Quantization;
@@ -8,8 +9,11 @@ using QuantNative.Tokenization;
 namespace QuantNative.Cli;
 
 [Verb("quantize", HelpText = "Quantize a model (RTN, GPTQ, OmniQuant, LSI or CQE+, one block at a time) and write a GPTQ-format Hugging Face directory.")]
-public sealed class QuantizeCommand : QuantizerOptions, ICommand
+public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
 {
+    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " omniquant only: its training steps run there; the targets, the commit and rtn/gptq/lsi/cqe+ run on the CPU.")]
+    public DeviceKind Device { get; set; } = DeviceKind.Cpu;
+
     [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn).")]
     public string? Calib { get; set; }
 
@@ -42,8 +46,12 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand
         // Every option is checked before any work, so a typo costs nothing.
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, Format);
         var cqe = QuantizeSettings.Cqe(Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
+        if (Device != DeviceKind.Cpu && (!settings.IsOmniQuant || cqe != null))
+            throw new QuantNativeException($"--device {Device.ToString().ToLowerInvariant()}: only --method omniquant trains on a " +
+                                           $"device so far; --method {settings.MethodName} runs on the CPU (leave --device out)");
+        using var backend = Device == DeviceKind.Cpu ? null : DeviceOption.Open(this);
         var omni = settings.IsOmniQuant
-            ? QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe)
+            ? QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend)
             : null;
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))
             throw new QuantNativeException($"--out {Out}: already exists (use --force to replace it)");

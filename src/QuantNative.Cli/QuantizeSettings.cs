@@ -49,12 +49,12 @@ public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method
 
     /// <summary>The OmniQuant loop's options from the command line; errors name --epochs and --lwc-lr.</summary>
     public static OmniQuantOptions OmniQuant(int? epochs, double learningRate, int seed, string? workDirectory = null,
-        int? stopAfterBlock = null, CqeOptions? cqe = null)
+        int? stopAfterBlock = null, CqeOptions? cqe = null, Backends.IBackend? backend = null)
     {
         var options = new OmniQuantOptions
         {
             Epochs = epochs, LearningRate = learningRate, Seed = seed, WorkDirectory = workDirectory,
-            StopAfterBlock = stopAfterBlock, Cqe = cqe,
+            StopAfterBlock = stopAfterBlock, Cqe = cqe, Backend = backend,
         };
         options.Validate();
         return options;

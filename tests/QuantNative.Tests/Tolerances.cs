@@ -204,4 +204,51 @@ public static class Tolerances
     /// weight, a lost residual add) moves the NLL by ≥ 0.1.
     /// </summary>
     public const double DeviceEvalMeanNllAbs = 1e-3;
+
+    /// A block op of the CUDA backend (kernels/train/ on the emulator, Sgemm through the runtime) against the CPU
+    /// backend's float path, ‖cuda − cpu‖/‖cpu‖: the same maths in another summation order (BLAS GEMMs against
+    /// sequential or lane-strided dot products, double against float row sums in RMSNorm), on sums of ≤ 300 terms, so a
+    /// few float ulps (6e-8) each. Measured ≤ 3.2e-7 (attention dK at T = 17; RMSNorm dx 2.3e-7; GEMMs 0: the same
+    /// OpenBLAS calls); 2e-6 is about 6× that. A wrong index, mask or term is off by O(1); an unwritten element
+    /// (NaN poison) fails outright.
+    /// </summary>
+    public const double CudaVsCpuOpRel = 2e-6;
+
+    /// <summary>
+    /// The MSE loss of the CUDA backend (double partial sums per thread, a tree per block, blocks in order) against
+    /// the CPU's sequential double sum, relative: double rounding over ≤ 70000 terms, ≲ 1e-12 (measured 2.4e-14); 1e-10 is far below any
+    /// float-level slip (a term summed in float is off by ≳ 1e-8).
+    /// </summary>
+    public const double MseLossReorderedRel = 1e-10;
+
+    /// <summary>
+    /// The whole training block forward and backward (y, dx, every dW and dγ) on the CUDA backend (emulator) against
+    /// the CPU backend in float: the op differences above through ~20 ops. Measured ≤ 1.7e-6 (dWk at T = 5, hidden
+    /// 32, 4/2 heads); 1e-5 is about 6× that. A wrong op or a missing accumulation is off by percents.
+    /// </summary>
+    public const double CudaVsCpuBlockRel = 1e-5;
+
+    /// <summary>
+    /// OmniQuant's epoch objective and final block loss with the epochs on the emulated CUDA backend against the CPU
+    /// loop, relative: the block's float differences (<see cref="CudaVsCpuBlockRel"/>) move the gradients, so AdamW's
+    /// normalized steps and then u, l differ in late digits; a wrong gradient or a missed step changes the loss by
+    /// percents. Measured ≤ 1.3e-7 (block 0 of stories260K, W3 g32, 2 windows, 1 epoch; the final losses, computed on
+    /// the CPU from the committed codes, were equal); 1e-6 is about 8× that.
+    /// </summary>
+    public const double OmniQuantEpochCudaVsCpuRel = 1e-6;
+
+    /// <summary>
+    /// Fraction of committed codes that differ between the two: a code moves only where a slightly different u, l
+    /// puts a weight across a rounding boundary. Measured 0 of 226560 (the run above); 1e-4 admits ~20 such moves. A
+    /// wrong parameter update moves most codes of a group.
+    /// </summary>
+    public const double OmniQuantCodesCudaVsCpuFraction = 1e-4;
+
+    /// <summary>
+    /// OmniQuant's reported epoch objective, backend loop (MseLoss: y − t in double, squared, summed in double) against
+    /// the CPU loop (y − t rounded to float first): each term's difference carries ≤ 2⁻²⁴ relative rounding, which
+    /// mostly averages out over the 8192 terms of a window. Measured ≤ 2.9e-10 relative; 1e-8 leaves room, and any
+    /// difference in the training itself (a gradient, a step) shows in the committed codes, compared exactly.
+    /// </summary>
+    public const double OmniQuantLossFloatVsDoubleDifferenceRel = 1e-8;
 }

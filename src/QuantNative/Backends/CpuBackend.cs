@@ -3,8 +3,12 @@ using QuantNative.Quantization.Lwc;
 namespace QuantNative.Backends;
 
 /// <summary>The C# CPU engine: buffers are managed arrays, ops are the C# references (DESIGN.md §3).</summary>
-public sealed class CpuBackend : IBackend
+public sealed partial class CpuBackend : IBackend
 {
+    /// <summary>One instance for the array conveniences (TrainingBlock's array overloads, BlockActivations without a
+    /// backend): the CPU backend holds no resources, so sharing it costs nothing.</summary>
+    public static CpuBackend Shared { get; } = new();
+
     public DeviceKind Kind => DeviceKind.Cpu;
     public string Description => $"cpu ({Environment.ProcessorCount} cores)";
 
@@ -15,7 +19,12 @@ public sealed class CpuBackend : IBackend
         return new CpuBuffer<T>(this, length);
     }
 
+    /// <summary>A buffer over <paramref name="array"/> itself (no copy): ops on it read and write the array.</summary>
+    public BackendBuffer<T> Wrap<T>(T[] array) where T : unmanaged => new CpuBuffer<T>(this, array);
+
     private static T[] A<T>(BackendBuffer<T> b) where T : unmanaged => ((CpuBuffer<T>)b).Data;
+
+    private static T[]? AOrNull<T>(BackendBuffer<T>? b) where T : unmanaged => b == null ? null : A(b);
 
     public void FakeQuantLwcForward(BackendBuffer<float> wq, BackendBuffer<byte> codes, LwcSaved saved,
         BackendBuffer<float> w, BackendBuffer<float> u, BackendBuffer<float> l, LwcShape shape, ScaleClamp clamp)
@@ -38,10 +47,13 @@ public sealed class CpuBackend : IBackend
 
     public void Dispose() { }
 
-    private sealed class CpuBuffer<T>(IBackend owner, long length) : BackendBuffer<T>(owner, length)
-        where T : unmanaged
+    private sealed class CpuBuffer<T> : BackendBuffer<T> where T : unmanaged
     {
-        public T[] Data { get; } = new T[length];
+        public CpuBuffer(IBackend owner, long length) : base(owner, length) => Data = new T[length];
+
+        public CpuBuffer(IBackend owner, T[] data) : base(owner, data.Length) => Data = data;
+
+        public T[] Data { get; }
 
         public override void Upload(ReadOnlySpan<T> source)
         {

@@ -67,14 +67,14 @@ public sealed record LwcSaved(
 }
 
 /// <summary>
-/// The compute seam (DESIGN.md §3): what the training loop asks of a device. This issue covers the fused LWC fake
-/// quantization; issue 4 adds the block's ops (GEMM, RMSNorm, RoPE, attention, SwiGLU — forward and backward), AdamW
-/// and MSE as further members with the same conventions: buffers of this backend, the §9 argument order (forward:
+/// The compute seam (DESIGN.md §3): what the training loop asks of a device: the fused LWC fake quantization here,
+/// the block's ops (GEMM, RMSNorm, RoPE, attention, SwiGLU — forward and backward), MSE, copy and the AdamW step in
+/// IBackend.Training.cs, all with the same conventions: buffers of this backend, the §9 argument order (forward:
 /// outputs, saved state, inputs, parameters, sizes; backward: input gradients, parameter gradients, upstream gradient,
 /// saved tensors, sizes), numeric constants as arguments, shapes checked before any work with messages naming them.
 /// Launches may be asynchronous: <see cref="BackendBuffer{T}.Download"/> and <see cref="Synchronize"/> wait.
 /// </summary>
-public interface IBackend : IDisposable
+public partial interface IBackend : IDisposable
 {
     DeviceKind Kind { get; }
 
@@ -111,6 +111,34 @@ public static class BackendChecks
                 throw new QuantNativeException(
                     $"{op} {shape}: {name} has {length} elements, expected {expected}");
         }
+    }
+
+    /// <summary>
+    /// The block ops' check: each tensor (null: not wanted, skipped) belongs to <paramref name="backend"/> and holds at
+    /// least the elements the op touches (buffers may be longer, sized for the longest window).
+    /// </summary>
+    public static void Require(string op, string shape, IBackend backend,
+        params (string Name, long Length, IBackend? Owner, long Needed)[] tensors)
+    {
+        foreach (var (name, length, owner, needed) in tensors)
+        {
+            if (owner == null) continue;
+            if (!ReferenceEquals(owner, backend))
+                throw new QuantNativeException($"{op} {shape}: {name} belongs to another backend ({owner.Description})");
+            if (length < needed)
+                throw new QuantNativeException($"{op} {shape}: {name} has {length} elements, needs {needed}");
+        }
+    }
+
+    /// <summary>A tensor for <see cref="Require"/>; a null buffer is skipped.</summary>
+    public static (string, long, IBackend?, long) N<TE>(string name, BackendBuffer<TE>? b, long needed)
+        where TE : unmanaged => (name, b?.Length ?? 0, b?.Owner, needed);
+
+    /// <summary>Sizes must be positive (counts of rows, heads, ...): a message naming the op and the size.</summary>
+    public static void Positive(string op, string shape, params (string Name, long Value)[] sizes)
+    {
+        foreach (var (name, value) in sizes)
+            if (value < 1) throw new QuantNativeException($"{op} {shape}: {name} = {value}, expected >= 1");
     }
 
     public static (string, long, IBackend, long) T<TE>(string name, BackendBuffer<TE> b, long expected)

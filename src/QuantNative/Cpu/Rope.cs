@@ -14,11 +14,17 @@ public sealed class Rope
     private readonly double[] _cos64, _sin64;  // the same angles for the double-precision path
     public int HeadDim { get; }
     public int MaxPositions { get; }
+    public double Theta { get; }
+
+    /// <summary>The float tables [maxPositions, headDim/2] (what the CUDA backend uploads, so both rotate alike).</summary>
+    internal ReadOnlySpan<float> CosTable => _cos;
+    internal ReadOnlySpan<float> SinTable => _sin;
 
     public Rope(int headDim, int maxPositions, double theta)
     {
         HeadDim = headDim;
         MaxPositions = maxPositions;
+        Theta = theta;
         int half = headDim / 2;
         _cos64 = new double[maxPositions * half];
         _sin64 = new double[maxPositions * half];

@@ -7,9 +7,10 @@ namespace QuantNative.Cuda;
 /// The CUDA backend (DESIGN.md §3): buffers in device memory, ops as launches of the kernels in kernels/ through an
 /// <see cref="ICudaRuntime"/> — a GPU (<see cref="DriverCudaRuntime"/>) or the CPU emulator
 /// (<see cref="EmulatedCudaRuntime"/>); the same code either way. Shapes are checked in C# before a launch
-/// (<see cref="LwcLaunch"/>, <see cref="BackendChecks"/>).
+/// (<see cref="LwcLaunch"/>, <see cref="TrainLaunch"/>, <see cref="BackendChecks"/>). The fake-quant ops are here, the
+/// training block's ops in CudaBackend.Training.cs.
 /// </summary>
-public sealed class CudaBackend : IBackend
+public sealed partial class CudaBackend : IBackend
 {
     private readonly bool _ownsRuntime;
 
@@ -77,6 +78,7 @@ public sealed class CudaBackend : IBackend
 
     public void Dispose()
     {
+        DisposeTrainingState();
         if (_ownsRuntime) Runtime.Dispose();
     }
 

@@ -1,5 +1,4 @@
 using System.Numerics;
-using QuantNative.Cpu;
 
 namespace QuantNative.Training;
 
@@ -61,36 +60,9 @@ public sealed class AdamW<T> where T : unmanaged, IFloatingPointIeee754<T>
                 if (p.Grad != null) Array.Clear(p.Grad);
     }
 
-    private static void Update(T[] value, T[] grad, State s, AdamWGroup<T> g)
-    {
-        double lr = g.LearningRate;
-        T decay = T.CreateTruncating(1 - lr * g.WeightDecay);
-        T weight = T.CreateTruncating(1 - g.Beta1), beta2 = T.CreateTruncating(g.Beta2);
-        T oneMinusBeta2 = T.CreateTruncating(1 - g.Beta2), eps = T.CreateTruncating(g.Epsilon);
-        double biasCorrection1 = 1 - Math.Pow(g.Beta1, s.Step), biasCorrection2 = 1 - Math.Pow(g.Beta2, s.Step);
-        T stepSize = T.CreateTruncating(lr / biasCorrection1);
-        T biasCorrection2Sqrt = T.CreateTruncating(Math.Sqrt(biasCorrection2));
-        bool lowWeight = weight < T.CreateTruncating(0.5);
-        T[] m = s.ExpAvg, v = s.ExpAvgSq;
-        const int chunk = 1 << 14;
-        int chunks = (value.Length + chunk - 1) / chunk;
-        ParallelRows.For(chunks, chunk, c =>
-        {
-            int end = Math.Min(value.Length, (c + 1) * chunk);
-            for (int i = c * chunk; i < end; i++)
-            {
-                T gi = grad[i];
-                T p = value[i] * decay;
-                // torch.lerp's two formulas (exact at either end of the weight range).
-                T mi = lowWeight ? m[i] + weight * (gi - m[i]) : gi - (gi - m[i]) * (T.One - weight);
-                T vi = v[i] * beta2 + oneMinusBeta2 * (gi * gi); // addcmul: value·(g·g)
-                T denom = T.Sqrt(vi) / biasCorrection2Sqrt + eps;
-                m[i] = mi;
-                v[i] = vi;
-                value[i] = p - stepSize * (mi / denom);
-            }
-        });
-    }
+    private static void Update(T[] value, T[] grad, State s, AdamWGroup<T> g) =>
+        AdamWUpdate.Apply(value, grad, s.ExpAvg, s.ExpAvgSq, value.Length,
+            AdamWStepScalars.Create(g.LearningRate, g.WeightDecay, g.Beta1, g.Beta2, g.Epsilon, s.Step));
 
     private sealed class State(T[] expAvg, T[] expAvgSq)
     {

@@ -1,29 +1,41 @@
 using System.Numerics;
+using QuantNative.Backends;
 using QuantNative.Model;
 
 namespace QuantNative.Training;
 
 /// <summary>
 /// Scratch of <see cref="TrainingBlock.Backward"/> for windows of up to <see cref="Capacity"/> tokens, reused
-/// across steps: four [T, hidden], two [T, kvDim] and two [T, intermediate] tensors.
+/// across steps, in buffers of one backend: four [T, hidden], two [T, kvDim] and two [T, intermediate] tensors.
 /// </summary>
-public sealed class BlockGradientWorkspace<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class BlockGradientWorkspace<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
+    public IBackend Backend { get; }
     public int Capacity { get; }
-    internal T[] DH { get; }          // dL/dh [T, hidden]
-    internal T[] DNormed { get; }     // dL/dn2(h), then dL/dn1(x) [T, hidden]
-    internal T[] DAttention { get; }  // [T, hidden]
-    internal T[] DQ { get; }          // [T, hidden]
-    internal T[] DK { get; }          // [T, kvDim]
-    internal T[] DV { get; }          // [T, kvDim]
-    internal T[] DGate { get; }       // dL/d(silu(a)⊙b), then dL/da [T, intermediate]
-    internal T[] DUp { get; }         // [T, intermediate]
+    internal BackendBuffer<T> DH { get; }          // dL/dh [T, hidden]
+    internal BackendBuffer<T> DNormed { get; }     // dL/dn2(h), then dL/dn1(x) [T, hidden]
+    internal BackendBuffer<T> DAttention { get; }  // [T, hidden]
+    internal BackendBuffer<T> DQ { get; }          // [T, hidden]
+    internal BackendBuffer<T> DK { get; }          // [T, kvDim]
+    internal BackendBuffer<T> DV { get; }          // [T, kvDim]
+    internal BackendBuffer<T> DGate { get; }       // dL/d(silu(a)⊙b), then dL/da [T, intermediate]
+    internal BackendBuffer<T> DUp { get; }         // [T, intermediate]
 
-    public BlockGradientWorkspace(LlamaConfig c, int capacity)
+    /// <summary>On the CPU (<see cref="CpuBackend.Shared"/>), for the array overloads of <see cref="TrainingBlock"/>.</summary>
+    public BlockGradientWorkspace(LlamaConfig c, int capacity) : this(CpuBackend.Shared, c, capacity) { }
+
+    public BlockGradientWorkspace(IBackend backend, LlamaConfig c, int capacity)
     {
+        Backend = backend;
         Capacity = capacity;
         long t = capacity, d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;
-        DH = new T[t * d]; DNormed = new T[t * d]; DAttention = new T[t * d]; DQ = new T[t * d];
-        DK = new T[t * kv]; DV = new T[t * kv]; DGate = new T[t * f]; DUp = new T[t * f];
+        BackendBuffer<T> A(long n) => backend.Allocate<T>(n);
+        DH = A(t * d); DNormed = A(t * d); DAttention = A(t * d); DQ = A(t * d);
+        DK = A(t * kv); DV = A(t * kv); DGate = A(t * f); DUp = A(t * f);
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in new[] { DH, DNormed, DAttention, DQ, DK, DV, DGate, DUp }) b.Dispose();
     }
 }

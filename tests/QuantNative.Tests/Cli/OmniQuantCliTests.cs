@@ -127,4 +127,25 @@ public class OmniQuantCliTests : SplitTextFixture
         string md = File.ReadAllText(report);
         Assert.That(md, Does.Contain("| omniquant | 4 | g32 |").And.Contain("--epochs 1").And.Contain("- omniquant: "));
     }
+
+    /// <summary>`--device emulate`: the training steps on the CUDA backend on the emulator (kernels/train/ and the LWC
+    /// kernels); the checkpoint loads and evaluates. (Bit-level agreement with the CPU loop: OmniQuantBackendTests.)</summary>
+    [Test]
+    public void TrainsOnTheEmulatedDevice()
+    {
+        string outDir = NewOut();
+        var o = Quantize(outDir, "--wbits", "3", "--group", "32", "--nsamples", "2", "--seqlen", "16", "--epochs", "1",
+            "--device", "emulate");
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        Assert.That(o.Stdout, Does.Contain("training steps on emulate: CUDA emulator"));
+        Assert.That(CliRunner.Run("eval", "--model", outDir, "--text", Eval, "--ctx", "64", "--max-windows", "1").ExitCode, Is.EqualTo(0));
+    }
+
+    [Test]
+    public void DeviceIsRefusedWhereTheMethodRunsOnTheCpu()
+    {
+        CliRunner.AssertCleanError(CliRunner.Run("quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
+            "--calib", Calib, "--method", "gptq", "--wbits", "3", "--device", "emulate", "--out", NewOut()), "--device emulate", "gptq");
+        CliRunner.AssertCleanError(Quantize(NewOut(), "--wbits", "3", "--device", "cuda"), "no CUDA device");
+    }
 }

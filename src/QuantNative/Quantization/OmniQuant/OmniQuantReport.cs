@@ -21,4 +21,7 @@ public sealed record OmniQuantReport(IReadOnlyList<BlockLoss> Blocks, int Epochs
 {
     /// <summary>The CQE+ settings of the run (SDE, cross-layer learning, initial clipping); null for plain OmniQuant.</summary>
     public Cqe.CqeOptions? Cqe { get; init; }
+
+    /// <summary>Where the training steps ran ("cpu", or the backend's description).</summary>
+    public string Device { get; init; } = "cpu";
 }

@@ -49,7 +49,9 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
             $"epochs {epochs}",
             $"lwc-lr {options.LearningRate.ToString("R", inv)}",
             $"seed {options.Seed}",
-            $"cqe {options.Cqe?.Describe() ?? "off"}") + "\n";
+            $"cqe {options.Cqe?.Describe() ?? "off"}",
+            // Another device computes the same steps within float rounding, not bit for bit: a resume must not mix them.
+            $"device {options.Backend?.Kind.ToString().ToLowerInvariant() ?? "cpu"}") + "\n";
     }
 
     public sealed record State(int NextBlock, QuantizedBlock[] Blocks, IReadOnlyList<LayerReport> Layers,

@@ -47,6 +47,9 @@ public static class OmniQuantizer
         if (embedding.Length != (long)c.VocabSize * d)
             throw new QuantNativeException($"{source.Path}: token embedding has {embedding.Length} elements, expected {(long)c.VocabSize * d}");
         var cqe = options.Cqe;
+        if (cqe != null && options.Backend != null)
+            throw new QuantNativeException($"--device {options.Backend.Kind.ToString().ToLowerInvariant()}: SDE and cross-layer " +
+                                           "learning run on the CPU loop only so far; leave --device out for lsi and cqe+");
         string identity = ClippingParameters.Identity(c, embedding);
         var init = cqe?.InitFrom is { } initDir ? ClippingParameters.Load(initDir, identity, quantizer) : null;
         if (cqe?.Sde is { } sdeMask)
@@ -139,7 +142,11 @@ public static class OmniQuantizer
             double firstEpoch = double.NaN, lastEpoch = double.NaN;
             var order = Enumerable.Range(0, n).ToArray();
             var epochClock = Stopwatch.StartNew();
-            for (int epoch = 0; epoch < epochs; epoch++)
+            if (options.Backend is { } backend) // the same epochs with every tensor on the backend
+                (firstEpoch, lastEpoch) = BackendBlockTraining.Train(backend, c, length, fp, parameters.Lwc, xq, targets, augTargets,
+                    epochs, options.LearningRate, options.Seed, layer, (epoch, step, mean) => progress?.Invoke(++done,
+                        totalSteps, $"block {layer + 1}/{c.NumLayers} epoch {epoch + 1}/{epochs} loss {mean:G4}"), cancel);
+            for (int epoch = 0; options.Backend == null && epoch < epochs; epoch++)
             {
                 var shuffled = (int[])order.Clone();
                 new Random(ShuffleSeed(options.Seed, layer, epoch)).Shuffle(shuffled);
@@ -210,7 +217,7 @@ public static class OmniQuantizer
             TokenEmbedding = embedding, Blocks = blocks, FinalNorm = finalNorm, Output = output,
             SourceDTypes = SequentialQuantizer.SourceDTypes(source), Layers = reports, Seconds = clock.Elapsed.TotalSeconds,
             OmniQuant = new OmniQuantReport(losses, epochs, options.LearningRate, aug, options.Seed, peak,
-                resumed != null ? first : null) { Cqe = cqe },
+                resumed != null ? first : null) { Cqe = cqe, Device = options.Backend?.Description ?? "cpu" },
         };
     }
 
