@@ -9,8 +9,10 @@ namespace QuantNative.Quantization.LowBit;
 /// <list type="bullet">
 /// <item><see cref="ForwardCpu"/>: the C# reference — Ŵ dequantized to float32 once (exact: a small integer times an
 /// fp16 scale) and multiplied by <see cref="Gemm"/> in float32; any M, K, N.</item>
-/// <item><see cref="Upload"/> → <see cref="LowBitDeviceLinear.Forward"/>: kernels/gemm/lowbit_gemv.cu through an
-/// <see cref="ICudaRuntime"/> (a GPU or the emulator) for M ≤ 8, shapes checked by <see cref="LowBitGemvLaunch"/>.</item>
+/// <item><see cref="Upload"/> → <see cref="LowBitDeviceLinear.Forward"/>: through an <see cref="ICudaRuntime"/> (a GPU
+/// or the emulator), any M: M ≤ 8 runs the memory-bound GEMV kernels/gemm/lowbit_gemv.cu (shapes checked by
+/// <see cref="LowBitGemvLaunch"/>), M &gt; 8 the tensor-core GEMM kernels/gemm/lowbit_mma.cu (checked by
+/// <see cref="LowBitMmaLaunch"/>). Both read the same repacked weights, so one upload serves every batch size.</item>
 /// </list>
 /// </summary>
 public sealed class LowBitLinear
@@ -43,7 +45,8 @@ public sealed class LowBitLinear
     public LowBitDeviceLinear Upload(ICudaRuntime runtime) => new(runtime, Weights);
 }
 
-/// <summary>The repacked weights of a <see cref="LowBitLinear"/> in device memory, and the GEMV launch.</summary>
+/// <summary>The repacked weights of a <see cref="LowBitLinear"/> in device memory, and the GEMV / tensor-core GEMM
+/// launches.</summary>
 public sealed unsafe class LowBitDeviceLinear : IDisposable
 {
     private readonly ICudaRuntime _runtime;
@@ -75,21 +78,31 @@ public sealed unsafe class LowBitDeviceLinear : IDisposable
 
     /// <summary>
     /// y [M, N] (fp16 or float32 per <paramref name="output"/>) = x [M, K] (fp16, 16-byte aligned) · Ŵᵀ; shapes and
-    /// alignment are checked before the launch.
+    /// alignment are checked before the launch. M ≤ <see cref="LowBitGemvLaunch.MaxM"/> runs the GEMV (one pass over
+    /// the weights, no tensor cores: at a few rows the weight bytes are the whole cost), larger M the tensor-core GEMM
+    /// (see <see cref="KernelFor"/>).
     /// </summary>
     public void Forward(DevicePtr y, DevicePtr x, int m, LowBitOutput output)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        string kernel = LowBitGemvLaunch.Kernel(output);
-        var (grid, block) = LowBitGemvLaunch.Plan(kernel, Weights, m);
+        string kernel = KernelFor(m, output);
+        Dim3 grid, block;
+        uint shared = 0;
+        if (m <= LowBitGemvLaunch.MaxM) (grid, block) = LowBitGemvLaunch.Plan(kernel, Weights, m);
+        else (grid, block, shared) = LowBitMmaLaunch.Plan(kernel, Weights, m);
         if (x.Address % 16 != 0)
             throw new QuantNativeException(
                 $"{kernel} {LowBitGemvLaunch.Shape(Weights, m)}: x at {x} is not 16-byte aligned (rows are read as 16-byte vectors)");
         using var args = new KernelArguments(9);
         args.Add(y).Add(QWeight).Add(ScaleZero).Add(x).Add(m).Add(Weights.N).Add(Weights.K).Add(Weights.GroupLength)
             .Add(Weights.Bits);
-        _runtime.Launch(kernel, grid, block, 0, args.Pointers);
+        _runtime.Launch(kernel, grid, block, shared, args.Pointers);
     }
+
+    /// <summary>The kernel <see cref="Forward"/> launches for M rows: the GEMV up to <see cref="LowBitGemvLaunch.MaxM"/>
+    /// rows, the tensor-core GEMM above.</summary>
+    public static string KernelFor(int m, LowBitOutput output) =>
+        m <= LowBitGemvLaunch.MaxM ? LowBitGemvLaunch.Kernel(output) : LowBitMmaLaunch.Kernel(output);
 
     public void Dispose()
     {

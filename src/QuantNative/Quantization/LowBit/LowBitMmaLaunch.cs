@@ -1,0 +1,60 @@
+using QuantNative.Cuda;
+
+namespace QuantNative.Quantization.LowBit;
+
+/// <summary>
+/// The launch configuration of kernels/gemm/lowbit_mma.cu (the tensor-core low-bit GEMM, for M &gt; 8) and the C# side
+/// of its stated assumptions: bits ∈ {2, 3, 4}, K % 8 == 0 (x rows are copied as 16-byte vectors), the group length a
+/// multiple of 32 or the whole row (one scale/zero per 32-k half of a stage), natural group order (guaranteed by
+/// <see cref="LowBitRepack"/>), a 16-byte aligned x. Block: 128 threads over BM × 64 outputs, BM = 32 (M ≤ 32), 64
+/// (M ≤ 64) or 128 — the kernel derives the same BM from M, so the rule lives in <see cref="BlockRows"/> and the
+/// kernel's header only. M, N and K need not be multiples of any tile: copies past M, N, K are zero-filled and
+/// stores guarded. A shape that breaks them is refused here with a message naming the kernel and the shape.
+/// </summary>
+public static class LowBitMmaLaunch
+{
+    public const string Family = LowBitGemvLaunch.Family;
+    public const string KernelF16 = "qn_lowbit_mma_forward_f16";
+    public const string KernelF32 = "qn_lowbit_mma_forward_f32";
+    public const int Threads = 128;
+    public const int BlockColumns = 64;
+    public const int StageK = 64;
+
+    /// <summary>The smallest M this kernel is meant for (below it the GEMV is faster: see <see cref="LowBitDeviceLinear.Forward"/>);
+    /// the kernel itself computes any M ≥ 1.</summary>
+    public const int MinM = LowBitGemvLaunch.MaxM + 1;
+
+    public static string Kernel(LowBitOutput output) => output == LowBitOutput.Float16 ? KernelF16 : KernelF32;
+
+    /// <summary>Rows per block: 32, 64 or 128 (the kernel's MT = BM / 32 m16 tiles per warp).</summary>
+    public static int BlockRows(int m) => m <= 32 ? 32 : m <= 64 ? 64 : 128;
+
+    /// <summary>Dynamic shared bytes: two x stages (BM × 64 fp16 each), the fp16 weight tile (64 × 64), two packed
+    /// weight stages (64 × 32 bytes) and two stages of scale/zero words (128 × 4 bytes); 46 080 at BM = 128.</summary>
+    public static uint SharedBytes(int m) => (uint)(2 * BlockRows(m) * StageK * 2 + BlockColumns * StageK * 2 + 2 * BlockColumns * 32 + 2 * Threads * 4);
+
+    public static (Dim3 Grid, Dim3 Block, uint SharedBytes) Plan(string kernel, LowBitWeights w, int m)
+    {
+        string shape = LowBitGemvLaunch.Shape(w, m);
+        if (m < 1)
+            throw new QuantNativeException($"{kernel} {shape}: M = {m} rows; expected at least 1");
+        if (w.Bits is < 2 or > 4)
+            throw new QuantNativeException($"{kernel} {shape}: {w.Bits}-bit weights; the kernel takes 2, 3 or 4 bits");
+        if (w.K % 8 != 0)
+            throw new QuantNativeException(
+                $"{kernel} {shape}: K = {w.K} is not a multiple of 8; the kernel copies activation rows as 16-byte " +
+                "vectors of 8 fp16 values (pad the input features to a multiple of 8)");
+        if (w.GroupLength % 32 != 0 && w.Groups != 1)
+            throw new QuantNativeException(
+                $"{kernel} {shape}: group length {w.GroupLength} is not a multiple of 32; the kernel takes one scale and " +
+                "zero per 32 consecutive inputs (use group sizes 32, 64, 128, ... or per-channel)");
+        long columns = ((long)w.N + BlockColumns - 1) / BlockColumns;
+        long rows = ((long)m + BlockRows(m) - 1) / BlockRows(m);
+        if (columns > int.MaxValue || rows > ushort.MaxValue)
+            throw new QuantNativeException(
+                $"{kernel} {shape}: a grid of {columns} × {rows} blocks; at most {int.MaxValue} × {ushort.MaxValue}");
+        if ((long)m * w.K > int.MaxValue || (long)m * w.N > int.MaxValue)
+            throw new QuantNativeException($"{kernel} {shape}: more than {int.MaxValue} activations or outputs");
+        return (new Dim3((uint)columns, (uint)rows), new Dim3(Threads), SharedBytes(m));
+    }
+}
