@@ -44,7 +44,39 @@
 //   the mma, accumulation in float32 per k16 step (the emulator: double, rounded once per mma). Tests:
 //   Tolerances.LowBitMmaSumRel (2⁻¹¹ + the GEMV's float32 bound, of Σ|x·ŵ|). fp16 output rounds once to nearest even.
 //
-// SASS_SUMMARY_PLACEHOLDER
+// SASS (cuobjdump -sass, sm_80, CUDA 11.8). ptxas for the fatbin: 128 registers on sm_80/86/89/90, no spills, no
+//   local memory (4 blocks of 128 threads per SM by registers; by shared memory 3 at BM = 128 on an A100 (164 KB),
+//   4 on an H100 (228 KB)). Main loop, per thread per 64-k stage, each (bits, MT) body compiled alone to count it
+//   (MT = 4, i.e. BM = 128; every warp does 4 k16 × 4 m16 × 4 n8 = 64 HMMA.16816.F32 per stage):
+//     W4: 433 instructions, 127 registers: 64 HMMA, 24 LDSM.16.M88.4 (8 B + 16 A), 10 LDGSTS (8 × 128-bit x, 1 ×
+//         128-bit weights, 1 × 32-bit scale/zero), 5 LDS + 4 STS.128 (packed words in, fp16 weights out), 75 LOP3,
+//         25 SHF + 20 IMAD.SHL (shifts), 17 HADD2 + 16 HMUL2 (the dequantization: 16 half2 per thread), 2 BAR.SYNC;
+//     W2: 420 (64 HMMA, 24 LDSM, 10 LDGSTS, 74 LOP3, 27 SHF); W3: 524 (64 HMMA, 24 LDSM, 11 LDGSTS incl. one 64-bit,
+//         12 LDS, 112 LOP3, 48 SHF: the high-bit plane costs 2 more LOP3 + 2 SHF per pair).
+//   MT = 2 (BM = 64): W4 359 (32 HMMA, 16 LDSM), W2 343, W3 447, 77–80 registers; MT = 1 (BM = 32): W4 323 (16 HMMA,
+//   12 LDSM), W2 305, W3 410, 64 registers. The fatbin function holds all three bodies, so it allocates MT = 4's 128.
+//   Per stage the dequantization (≈ 160 slots: 32 weights per thread) and the copies/addresses (≈ 100) are fixed
+//   costs of the block tile; the HMMA + LDSM (88 at MT = 4) scale with BM: MT = 4 amortizes them best, ≈ 6.8 issue
+//   slots per HMMA (W4), 6.6 (W2), 8.2 (W3); MT = 1 spends ≈ 20 per HMMA, but M ≤ 32 is latency/bandwidth bound anyway.
+//
+// Bytes moved (DRAM; no timing claims: nothing here ran on a GPU). Weights are read once per block row (once for
+//   M ≤ 128): N·K·bits/8 + 4·N·K/g bytes of scale/zero at most (the words of a group repeat per 32-k half and hit in
+//   L1/L2); x (M·K·2) is read by every column block, from L2 after the first; y M·N·(2 or 4). At M = 128, 4096 × 4096,
+//   W4 g = 128: ≈ 8.4 MB weights + 0.5 MB scale/zero + 1 MB x + 1–2 MB y ≈ 11 MB for 4.3 GFLOP (≈ 390 FLOP/byte:
+//   compute-bound on an H100, whose balance is ≈ 200–300), against ≈ 36 MB for cuBLAS fp16 (33.5 MB of weights,
+//   ≈ 120 FLOP/byte: memory-bound, ≥ 10.7 µs at 3.35 TB/s). 11008 × 4096: ≈ 25 MB against ≈ 92 MB (cuBLAS ≥ 27 µs).
+//
+// Design target (cuBLAS fp16 at M = 128 on an H100; an estimate from the counts above, not a measurement):
+//   issue-bound, the kernel needs ≈ 6.8 slots per HMMA (W4); an H100 SXM issues 132 SMs · 4 · ~1.83 GHz ≈ 966 G
+//   warp-instructions/s, i.e. ≈ 140 G HMMA/s ≈ 580 TFLOPS if every scheduler is busy (the HMMA pipe, ≈ 4 cycles per
+//   m16n8k16 per sub-partition, is not the limit). Then 4096 × 4096 × 128 needs ≈ 7.4 µs (< 10.7) and 11008 × 4096
+//   ≈ 20 µs (< 27). BUT the grid is ceil(N / 64) × ceil(M / BM) blocks of 4 warps: 64 blocks at N = 4096 (half of
+//   the 132 SMs idle, one warp per scheduler, so barrier/LDSM/HMMA latency is exposed): ≈ 15 µs or worse — the
+//   target is NOT met at 4096 × 4096 by this estimate; at 11008 (172 blocks, 40 SMs with two) ≈ 30 µs, about on par.
+//   What would meet it (not done): split K over grid.z (4 splits: 256 blocks, 16 stages each) with an fp32
+//   reduction, and 8 warps per block (two k16 halves per stage, reduced through shared memory at the end) for two
+//   warps per scheduler; then fewer slots per HMMA: dequantize 4 weights per LOP3 with an interleaved layout
+//   (Marlin's) instead of the GEMV's, and a 64 × 64 warp tile (fewer LDSM per HMMA) where registers allow.
 #include "qn_cuda.h"
 
 // Loops over register arrays must be unrolled under nvcc (constant indices keep them in registers).
@@ -92,79 +124,143 @@ QN_DEVICE uint32_t qn_lbm_move(uint32_t word, int from, int to) { return from >=
 QN_DEVICE __half2 qn_lbm_as_half2(uint32_t u) { return *reinterpret_cast<const __half2*>(&u); }
 QN_DEVICE uint32_t qn_lbm_as_u32(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
 
-// Issues the cp.async copies of stage `tile` (k = 64·tile ..) into buffer `stage`: the x tile (rows ≥ M and k ≥ K
-// zero-filled), the packed weights of the block's 64 columns (columns ≥ N and chunks past the column's end
-// zero-filled), and the scale/zero word each thread will use (thread t: column t/2, 32-k half t%2).
+// The cp.async copies one thread issues per stage, with every address and bound worked out once before the K loop
+// (per stage only pointer increments and compares remain). Stage s (k = 64s ..) goes to buffer s % 2:
+//   x tile: BM × 8 vectors of 16 bytes; thread t copies vectors (row t/8 + 16i, vector t%8), i < BM/16 — rows ≥ M and
+//     k ≥ K zero-filled (K % 8 == 0: a vector is wholly in or out); rows r and r + 16i share r % 8, so one swizzled
+//     offset serves all i.
+//   packed weights of the block's 64 columns: W4 thread t copies chunk 2s + t%2 of column t/2 (16 bytes); W2 threads
+//     0..63 chunk s of column t; W3 threads 0..63 the low-bit plane s%2 of chunk s/2 of column t (16 bytes), threads
+//     64..127 words 2(s%2), +1 of its high-bit plane (8 bytes). Columns ≥ N and chunks past a column's end zero-filled.
+//   the scale/zero word thread t will use (column t/2, k 64s + 32(t%2) ..), zero-filled for columns ≥ N.
 template <int BITS, int BM>
-QN_DEVICE void qn_lbm_load(unsigned char* smem, int stage, int tile, const uint4* qweight, const uint32_t* scaleZero,
-                           const __half* x, int M, int N, int K, int groupLength, int m0, int n0)
+struct QnLbmCopier
 {
-    constexpr int KC = BITS == 4 ? 32 : BITS == 2 ? 64 : 128;
-    constexpr int P = BITS == 3 ? 3 : 1;
-    const int tid = static_cast<int>(threadIdx.x);
-    const int k0 = tile * QN_LBM_BK;
+    static constexpr int KC = BITS == 4 ? 32 : BITS == 2 ? 64 : 128;
+    static constexpr int P = BITS == 3 ? 3 : 1;
+    static constexpr int XV = BM / 16; // x vectors per thread per stage
 
-    unsigned char* xs = smem + stage * (BM * QN_LBM_BK * 2);
+    const __half* xSrc;      // row t/8 (+ m0), vector t%8 of stage 0
+    long long xRowStep;      // 16 rows
+    uint32_t xRowsIn;        // bit i: row t/8 + 16i < M
+    int xDst;                // swizzled offset in an x buffer of vector 0
+    int kVector;             // k of this thread's x vector in stage 0
+    const uint32_t* wSrc;    // this thread's weight piece of stage 0 (words), or nullptr: nothing to copy
+    int wChunk;              // chunk index of that piece (W4), for the past-the-end check
+    int wDst;                // offset in a packed buffer
+    const uint32_t* szSrc;   // scaleZero + n (column in range) or nullptr
+    int szK;                 // k of the thread's 32-k half in the current stage
+    int group, groupEnd;     // its group and the first k of the next group
+
+    QN_DEVICE QnLbmCopier(const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M, int N, int K,
+                          int groupLength, int m0, int n0)
+    {
+        const int tid = static_cast<int>(threadIdx.x);
+        const int r = tid >> 3, j = tid & 7;
+        kVector = 8 * j;
+        xSrc = x + static_cast<long long>(m0 + r) * K + kVector;
+        xRowStep = 16LL * K;
+        xRowsIn = 0;
 QN_LBM_UNROLL
-    for (int i = 0; i < BM * 8 / QN_LBM_THREADS; ++i)
-    {
-        const int v = tid + i * QN_LBM_THREADS;
-        const int r = v >> 3, j = v & 7;
-        const int m = m0 + r, k = k0 + 8 * j;
-        const bool in = m < M && k < K; // K % 8 == 0: a vector is wholly in or out
-        const __half* src = in ? x + static_cast<long long>(m) * K + k : x;
-        qn_cp_async_cg16_zfill(xs + qn_lbm_swizzle(r, j), src, in ? 16 : 0);
-    }
+        for (int i = 0; i < XV; ++i)
+            if (m0 + r + 16 * i < M) xRowsIn |= 1u << i;
+        xDst = qn_lbm_swizzle(r, j);
 
-    unsigned char* ps = smem + qn_lbm_x_bytes(BM) + QN_LBM_B_BYTES + stage * QN_LBM_PACKED_STAGE;
-    const int chunks = (K + KC - 1) / KC;
-    if constexpr (BITS == 4)
-    {
-        // Chunks 2·tile and 2·tile + 1 (32 k each) of column tid/2: one 16-byte vector per thread.
-        const int col = tid >> 1, q = tid & 1, n = n0 + col, chunk = 2 * tile + q;
-        const bool in = n < N && chunk < chunks;
-        const uint4* src = in ? qweight + static_cast<long long>(n) * chunks + chunk : qweight;
-        qn_cp_async_cg16_zfill(ps + col * QN_LBM_PACKED_BYTES + 16 * q, src, in ? 16 : 0);
-    }
-    else if constexpr (BITS == 2)
-    {
-        // Chunk `tile` (64 k) of column tid: threads 0..63.
-        if (tid < QN_LBM_BN)
+        const int chunks = (K + KC - 1) / KC;
+        const uint32_t* q = reinterpret_cast<const uint32_t*>(qweight);
+        wSrc = nullptr;
+        wChunk = 0;
+        if constexpr (BITS == 4)
+        {
+            const int n = n0 + (tid >> 1);
+            wChunk = tid & 1;
+            if (n < N) wSrc = q + 4 * (static_cast<long long>(n) * chunks + wChunk);
+            wDst = (tid >> 1) * QN_LBM_PACKED_BYTES + 16 * (tid & 1);
+        }
+        else if constexpr (BITS == 2)
         {
             const int n = n0 + tid;
-            const bool in = n < N;
-            const uint4* src = in ? qweight + static_cast<long long>(n) * chunks + tile : qweight;
-            qn_cp_async_cg16_zfill(ps + tid * QN_LBM_PACKED_BYTES, src, in ? 16 : 0);
-        }
-    }
-    else
-    {
-        // Part tile & 1 (k 0–63 or 64–127) of chunk tile / 2 (128 k): its low-bit plane is plane tile & 1 (16 bytes, threads
-        // 0..63), its high bits are words 2(tile & 1), +1 of plane 2 (8 bytes, threads 64..127).
-        const int col = tid & (QN_LBM_BN - 1), n = n0 + col, part = tile & 1, chunk = tile >> 1;
-        const bool in = n < N;
-        if (tid < QN_LBM_BN)
-        {
-            const uint4* src = in ? qweight + (static_cast<long long>(n) * P + part) * chunks + chunk : qweight;
-            qn_cp_async_cg16_zfill(ps + col * QN_LBM_PACKED_BYTES, src, in ? 16 : 0);
+            if (tid < QN_LBM_BN && n < N) wSrc = q + 4 * static_cast<long long>(n) * chunks;
+            wDst = tid * QN_LBM_PACKED_BYTES;
         }
         else
         {
-            const uint32_t* src = in ? reinterpret_cast<const uint32_t*>(
-                                           qweight + (static_cast<long long>(n) * P + 2) * chunks + chunk) + 2 * part
-                                     : reinterpret_cast<const uint32_t*>(qweight);
-            qn_cp_async_ca_zfill<8>(ps + col * QN_LBM_PACKED_BYTES + 16, src, in ? 8 : 0);
+            const int col = tid & (QN_LBM_BN - 1), n = n0 + col;
+            const int plane = tid < QN_LBM_BN ? 0 : 2;
+            if (n < N) wSrc = q + 4 * (static_cast<long long>(n) * P + plane) * chunks;
+            wDst = col * QN_LBM_PACKED_BYTES + (tid < QN_LBM_BN ? 0 : 16);
         }
+
+        const int n = n0 + (tid >> 1);
+        szSrc = n < N ? scaleZero + n : nullptr;
+        szK = 32 * (tid & 1);
+        group = szK / groupLength;
+        groupEnd = (group + 1) * groupLength;
     }
 
-    uint32_t* sz = reinterpret_cast<uint32_t*>(smem + qn_lbm_x_bytes(BM) + QN_LBM_B_BYTES + 2 * QN_LBM_PACKED_STAGE) +
-                   stage * QN_LBM_THREADS;
-    const int col = tid >> 1, n = n0 + col;
-    const int groups = (K + groupLength - 1) / groupLength;
-    const int g = min((k0 + 32 * (tid & 1)) / groupLength, groups - 1); // k ≥ K: any valid group (x is 0 there)
-    const bool in = n < N;
-    qn_cp_async_ca_zfill<4>(sz + tid, in ? scaleZero + static_cast<long long>(g) * N + n : scaleZero, in ? 4 : 0);
-}
+    // Issues stage `tile` into buffer `stage`, then moves on to the next stage.
+    QN_DEVICE void issue(unsigned char* smem, int stage, int tile, const __half* x, const uint4* qweight,
+                         const uint32_t* scaleZero, int N, int K, int groupLength)
+    {
+        unsigned char* xs = smem + stage * (BM * QN_LBM_BK * 2) + xDst;
+        const bool kIn = kVector < K;
+QN_LBM_UNROLL
+        for (int i = 0; i < XV; ++i)
+        {
+            const bool in = kIn && ((xRowsIn >> i) & 1u);
+            qn_cp_async_cg16_zfill(xs + i * 16 * 128, in ? xSrc + i * xRowStep : x, in ? 16 : 0);
+        }
+        xSrc += QN_LBM_BK;
+        kVector += QN_LBM_BK;
+
+        unsigned char* ps = smem + qn_lbm_x_bytes(BM) + QN_LBM_B_BYTES + stage * QN_LBM_PACKED_STAGE + wDst;
+        const uint32_t* q = reinterpret_cast<const uint32_t*>(qweight);
+        if constexpr (BITS == 4)
+        {
+            const bool in = wSrc != nullptr && wChunk < (K + KC - 1) / KC;
+            qn_cp_async_cg16_zfill(ps, in ? wSrc : q, in ? 16 : 0);
+            if (wSrc != nullptr) wSrc += 8; // two chunks
+            wChunk += 2;
+        }
+        else if constexpr (BITS == 2)
+        {
+            if (threadIdx.x < QN_LBM_BN)
+            {
+                qn_cp_async_cg16_zfill(ps, wSrc != nullptr ? wSrc : q, wSrc != nullptr ? 16 : 0);
+                if (wSrc != nullptr) wSrc += 4;
+            }
+        }
+        else
+        {
+            // Low plane: plane tile % 2 of chunk tile / 2 (planes are `chunks` vectors apart); high plane: words
+            // 2(tile % 2), +1 of the chunk's vector.
+            const int chunks = (K + KC - 1) / KC;
+            const bool in = wSrc != nullptr;
+            if (threadIdx.x < QN_LBM_BN)
+            {
+                const uint32_t* src = in ? wSrc + 4LL * (tile & 1) * chunks : q;
+                qn_cp_async_cg16_zfill(ps, src, in ? 16 : 0);
+            }
+            else
+                qn_cp_async_ca_zfill<8>(ps, in ? wSrc + 2 * (tile & 1) : q, in ? 8 : 0);
+            if (in && (tile & 1)) wSrc += 4; // the next chunk after both halves
+        }
+
+        uint32_t* sz = reinterpret_cast<uint32_t*>(smem + qn_lbm_x_bytes(BM) + QN_LBM_B_BYTES + 2 * QN_LBM_PACKED_STAGE) +
+                       stage * QN_LBM_THREADS + threadIdx.x;
+        const int groups = (K + groupLength - 1) / groupLength;
+        const int g = min(group, groups - 1); // k ≥ K: any valid group (x is 0 there)
+        qn_cp_async_ca_zfill<4>(sz, szSrc != nullptr ? szSrc + static_cast<long long>(g) * N : scaleZero,
+                                szSrc != nullptr ? 4 : 0);
+        // Next stage: k advances by 64 ≥ 2 groups' worth only when groupLength = 32.
+        szK += QN_LBM_BK;
+        while (szK >= groupEnd)
+        {
+            ++group;
+            groupEnd += groupLength;
+        }
+    }
+};
 
 // Dequantizes this thread's 32 weights of the stage (column tid/2, k = 32(tid%2) ..) from the packed tile into the
 // fp16 weight tile: (1024 + c) − (1024 + z) = c − z exactly, times s rounded once to fp16.
@@ -255,7 +351,8 @@ QN_LBM_UNROLL
     int liveTiles = (M - m0 - rowBase + 15) / 16;
     liveTiles = liveTiles < 0 ? 0 : liveTiles > MT ? MT : liveTiles;
 
-    qn_lbm_load<BITS, BM>(smem, 0, 0, qweight, scaleZero, x, M, N, K, groupLength, m0, n0);
+    QnLbmCopier<BITS, BM> copier(qweight, scaleZero, x, M, N, K, groupLength, m0, n0);
+    copier.issue(smem, 0, 0, x, qweight, scaleZero, N, K, groupLength);
     qn_cp_async_commit();
     for (int t = 0; t < tiles; ++t)
     {
@@ -263,7 +360,7 @@ QN_LBM_UNROLL
         qn_cp_async_wait<0>();
         __syncthreads(); // stage t is in shared memory for every thread; every warp is done with stage t − 1
         if (t + 1 < tiles)
-            qn_lbm_load<BITS, BM>(smem, stage ^ 1, t + 1, qweight, scaleZero, x, M, N, K, groupLength, m0, n0);
+            copier.issue(smem, stage ^ 1, t + 1, x, qweight, scaleZero, N, K, groupLength);
         qn_cp_async_commit();
         qn_lbm_dequant<BITS, BM>(smem, stage);
         __syncthreads(); // the fp16 weight tile is complete
