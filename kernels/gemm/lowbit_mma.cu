@@ -20,7 +20,7 @@
 //   x        fp16 [M, K] row-major, 16-byte aligned, K % 8 == 0.
 //   M, N, K, groupLength, bits  int: M ≥ 1 (meant for M > 8); N ≥ 1; K ≥ 8, K % 8 == 0; groupLength % 32 == 0 or
 //            ≥ K (per-channel); bits ∈ {2, 3, 4} (others: no-op). Natural group order only (k / groupLength), as the
-//            GEMV: act-order g_idx is refused by the C# side (LowBitRepack).
+//            GEMV: act-order weights are repacked with K permuted and x is permuted first (lowbit_gather.cu).
 //
 // Launch configuration (C# checks it: LowBitMmaLaunch.Plan): block = 128 threads (4 warps, 2 × 2 over the tile),
 //   block tile BM × 64 outputs with BM = 32 (M ≤ 32), 64 (M ≤ 64), 128 (M > 64) — the kernel derives BM from M by
