@@ -151,13 +151,15 @@ struct QnLbmCopier
     const uint32_t* szSrc;   // scaleZero + n (column in range) or nullptr
     int szK;                 // k of the thread's 32-k half in the current stage
     int group, groupEnd;     // its group and the first k of the next group
+    int lastGroup;           // G − 1 (k ≥ K reads this group's word: x is 0 there)
 
+    // Set up for stage `first` (the block's first stage: > 0 under split K).
     QN_DEVICE QnLbmCopier(const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M, int N, int K,
-                          int groupLength, int m0, int n0)
+                          int groupLength, int m0, int n0, int first)
     {
         const int tid = static_cast<int>(threadIdx.x);
         const int r = tid >> 3, j = tid & 7;
-        kVector = 8 * j;
+        kVector = 8 * j + first * QN_LBM_BK;
         xSrc = x + static_cast<long long>(m0 + r) * K + kVector;
         xRowStep = 16LL * K;
         xRowsIn = 0;
@@ -173,29 +175,30 @@ QN_LBM_UNROLL
         if constexpr (BITS == 4)
         {
             const int n = n0 + (tid >> 1);
-            wChunk = tid & 1;
+            wChunk = 2 * first + (tid & 1);
             if (n < N) wSrc = q + 4 * (static_cast<long long>(n) * chunks + wChunk);
             wDst = (tid >> 1) * QN_LBM_PACKED_BYTES + 16 * (tid & 1);
         }
         else if constexpr (BITS == 2)
         {
             const int n = n0 + tid;
-            if (tid < QN_LBM_BN && n < N) wSrc = q + 4 * static_cast<long long>(n) * chunks;
+            if (tid < QN_LBM_BN && n < N) wSrc = q + 4 * (static_cast<long long>(n) * chunks + first);
             wDst = tid * QN_LBM_PACKED_BYTES;
         }
         else
         {
             const int col = tid & (QN_LBM_BN - 1), n = n0 + col;
             const int plane = tid < QN_LBM_BN ? 0 : 2;
-            if (n < N) wSrc = q + 4 * (static_cast<long long>(n) * P + plane) * chunks;
+            if (n < N) wSrc = q + 4 * ((static_cast<long long>(n) * P + plane) * chunks + first / 2);
             wDst = col * QN_LBM_PACKED_BYTES + (tid < QN_LBM_BN ? 0 : 16);
         }
 
         const int n = n0 + (tid >> 1);
         szSrc = n < N ? scaleZero + n : nullptr;
-        szK = 32 * (tid & 1);
+        szK = 32 * (tid & 1) + first * QN_LBM_BK;
         group = szK / groupLength;
         groupEnd = (group + 1) * groupLength;
+        lastGroup = (K + groupLength - 1) / groupLength - 1;
     }
 
     // Issues stage `tile` into buffer `stage`, then moves on to the next stage.
@@ -248,8 +251,7 @@ QN_LBM_UNROLL
 
         uint32_t* sz = reinterpret_cast<uint32_t*>(smem + qn_lbm_x_bytes(BM) + QN_LBM_B_BYTES + 2 * QN_LBM_PACKED_STAGE) +
                        stage * QN_LBM_THREADS + threadIdx.x;
-        const int groups = (K + groupLength - 1) / groupLength;
-        const int g = min(group, groups - 1); // k ≥ K: any valid group (x is 0 there)
+        const int g = min(group, lastGroup);
         qn_cp_async_ca_zfill<4>(sz, szSrc != nullptr ? szSrc + static_cast<long long>(g) * N : scaleZero,
                                 szSrc != nullptr ? 4 : 0);
         // Next stage: k advances by 64 ≥ 2 groups' worth only when groupLength = 32.
@@ -336,7 +338,12 @@ QN_DEVICE void qn_lbm_gemm(OutT* __restrict__ out, const uint4* __restrict__ qwe
     const int m0 = static_cast<int>(blockIdx.y) * BM, n0 = static_cast<int>(blockIdx.x) * QN_LBM_BN;
     const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(qn_lane_id());
     const int wm = warp >> 1, wn = warp & 1;
+    // Split K (grid.z = S > 1): block z takes stages [z·T/S, (z+1)·T/S) and writes its partial sums to out + z·M·N.
     const int tiles = (K + QN_LBM_BK - 1) / QN_LBM_BK;
+    const int splits = static_cast<int>(gridDim.z), z = static_cast<int>(blockIdx.z);
+    const int first = static_cast<int>(static_cast<long long>(tiles) * z / splits);
+    const int last = static_cast<int>(static_cast<long long>(tiles) * (z + 1) / splits);
+    out += static_cast<long long>(z) * M * N;
 
     float acc[MT][4][4];
 QN_LBM_UNROLL
@@ -351,15 +358,15 @@ QN_LBM_UNROLL
     int liveTiles = (M - m0 - rowBase + 15) / 16;
     liveTiles = liveTiles < 0 ? 0 : liveTiles > MT ? MT : liveTiles;
 
-    QnLbmCopier<BITS, BM> copier(qweight, scaleZero, x, M, N, K, groupLength, m0, n0);
-    copier.issue(smem, 0, 0, x, qweight, scaleZero, N, K, groupLength);
+    QnLbmCopier<BITS, BM> copier(qweight, scaleZero, x, M, N, K, groupLength, m0, n0, first);
+    if (first < last) copier.issue(smem, 0, first, x, qweight, scaleZero, N, K, groupLength);
     qn_cp_async_commit();
-    for (int t = 0; t < tiles; ++t)
+    for (int t = first; t < last; ++t)
     {
-        const int stage = t & 1;
+        const int stage = (t - first) & 1;
         qn_cp_async_wait<0>();
         __syncthreads(); // stage t is in shared memory for every thread; every warp is done with stage t − 1
-        if (t + 1 < tiles)
+        if (t + 1 < last)
             copier.issue(smem, stage ^ 1, t + 1, x, qweight, scaleZero, N, K, groupLength);
         qn_cp_async_commit();
         qn_lbm_dequant<BITS, BM>(smem, stage);

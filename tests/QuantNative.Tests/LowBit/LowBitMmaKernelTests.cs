@@ -105,6 +105,41 @@ public class LowBitMmaKernelTests : EmulatorTestBase
         AssertClose(linear.Weights, x, m, expected, actual, LowBitOutput.Float16);
     }
 
+    /// <summary>Split K through LowBitDeviceLinear: the _f32 GEMM into the workspace (grid.z = S), then the reduction
+    /// into y; S = 6 > 4 stages leaves some splits without a stage (their partials must be zeros, not poison).</summary>
+    [TestCase(2, 17, 4, 64, 200, LowBitOutput.Float32)]
+    [TestCase(3, 40, 3, 32, 256, LowBitOutput.Float16)]
+    [TestCase(6, 70, 2, -1, 256, LowBitOutput.Float32)]
+    [TestCase(4, 129, 4, 128, 256, LowBitOutput.Float16)]
+    public void DeviceLinear_SplitK_MatchesCpu(int splits, int m, int bits, int group, int k, LowBitOutput output)
+    {
+        var r = NewRandom();
+        const int n = 72;
+        var linear = LowBitLinear.FromGptq(LowBitInputs.Packed(r, n, k, bits, group, GptqCheckpointFormat.V2));
+        var x = LowBitInputs.Activations(r, m, k);
+        var expected = new float[m * n];
+        linear.ForwardCpu(x, m, expected);
+        using var runtime = new RecordingCudaRuntime(new EmulatedCudaRuntime());
+        var actual = RunDevice(runtime, linear, x, m, output, splits);
+        Assert.That(runtime.Launched, Is.EqualTo(new[] { LowBitMmaLaunch.KernelF32, LowBitMmaLaunch.Reduce(output) }));
+        AssertClose(linear.Weights, x, m, expected, actual, output);
+    }
+
+    [TestCase(128, 4096, 4096, 4)]
+    [TestCase(128, 11008, 4096, 1)]
+    [TestCase(17, 4096, 4096, 4)]
+    [TestCase(128, 4096, 11008, 4)]
+    [TestCase(64, 256, 256, 1)]
+    [TestCase(9, 64, 1024, 2)]
+    public void Splits_FillTheGridWithoutShortSplits(int m, int n, int k, int expected)
+    {
+        var w = new LowBitWeights
+        {
+            Bits = 4, K = k, N = n, GroupSize = 128, Symmetric = false, GroupLength = 128, QWeight = [], ScaleZero = [],
+        };
+        Assert.That(LowBitMmaLaunch.Splits(w, m), Is.EqualTo(expected));
+    }
+
     [Test]
     public void Mma_RefusesUnalignedActivations()
     {
@@ -154,11 +189,13 @@ public class LowBitMmaKernelTests : EmulatorTestBase
         return h.Select(v => (float)BitConverter.UInt16BitsToHalf(v)).ToArray();
     }
 
-    private static unsafe float[] RunDevice(ICudaRuntime runtime, LowBitLinear linear, Half[] x, int m, LowBitOutput output)
+    private static unsafe float[] RunDevice(ICudaRuntime runtime, LowBitLinear linear, Half[] x, int m, LowBitOutput output,
+        int? splits = null)
     {
         int n = linear.OutFeatures, k = linear.InFeatures;
         int elementBytes = output == LowBitOutput.Float16 ? 2 : 4;
         using var device = linear.Upload(runtime);
+        device.MmaSplitsOverride = splits;
         var dx = runtime.Allocate(m * k * 2L);
         var dy = runtime.Allocate((long)m * n * elementBytes);
         try

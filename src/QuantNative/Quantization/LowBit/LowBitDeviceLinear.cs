@@ -6,16 +6,18 @@ namespace QuantNative.Quantization.LowBit;
 /// The repacked weights of a <see cref="LowBitLinear"/> in device memory, and the launches of y = x·Ŵᵀ: the GEMV
 /// (kernels/gemm/lowbit_gemv.cu) for M ≤ <see cref="LowBitGemvLaunch.MaxM"/>, the tensor-core GEMM
 /// (kernels/gemm/lowbit_mma.cu) above; for act-order weights (<see cref="LowBitWeights.Permutation"/>) x's columns are
-/// first permuted into a device scratch buffer by kernels/gemm/lowbit_gather.cu.
+/// first permuted into a device scratch buffer by kernels/gemm/lowbit_gather.cu. When the GEMM's grid is small
+/// (<see cref="LowBitMmaLaunch.Splits"/>) K is split over grid.z into a float32 workspace, then summed by
+/// kernels/gemm/lowbit_splitk.cu into y.
 /// </summary>
 public sealed unsafe class LowBitDeviceLinear : IDisposable
 {
     public const string GatherKernel = "qn_lowbit_gather_forward_f16";
-    private const int GatherThreads = 256;
+    private const int ElementwiseThreads = 256;
 
     private readonly ICudaRuntime _runtime;
-    private DevicePtr _scratch;
-    private long _scratchBytes;
+    private DevicePtr _scratch, _partials;
+    private long _scratchBytes, _partialsBytes;
     private bool _disposed;
 
     internal LowBitDeviceLinear(ICudaRuntime runtime, LowBitWeights weights)
@@ -43,6 +45,9 @@ public sealed unsafe class LowBitDeviceLinear : IDisposable
     /// <summary>int32 [K] on the device for act-order weights; null otherwise.</summary>
     public DevicePtr Permutation { get; }
 
+    /// <summary>Tests: the split-K count of the tensor-core path instead of <see cref="LowBitMmaLaunch.Splits"/>.</summary>
+    internal int? MmaSplitsOverride { get; set; }
+
     /// <summary>
     /// y [M, N] (fp16 or float32 per <paramref name="output"/>) = x [M, K] (fp16, 16-byte aligned) · Ŵᵀ; shapes and
     /// alignment are checked before the launch. M ≤ <see cref="LowBitGemvLaunch.MaxM"/> runs the GEMV (one pass over
@@ -56,40 +61,64 @@ public sealed unsafe class LowBitDeviceLinear : IDisposable
         string kernel = KernelFor(m, output);
         Dim3 grid, block;
         uint shared = 0;
+        int splits = 1;
         if (m <= LowBitGemvLaunch.MaxM) (grid, block) = LowBitGemvLaunch.Plan(kernel, Weights, m);
-        else (grid, block, shared) = LowBitMmaLaunch.Plan(kernel, Weights, m);
+        else
+        {
+            splits = MmaSplitsOverride ?? LowBitMmaLaunch.Splits(Weights, m);
+            if (splits > 1) kernel = LowBitMmaLaunch.KernelF32; // float32 partials, reduced below
+            (grid, block, shared) = LowBitMmaLaunch.Plan(kernel, Weights, m, splits);
+        }
         if (x.Address % 16 != 0)
             throw new QuantNativeException(
                 $"{kernel} {LowBitGemvLaunch.Shape(Weights, m)}: x at {x} is not 16-byte aligned (rows are read as 16-byte vectors)");
         if (!Permutation.IsNull) x = Gather(x, m);
-        using var args = new KernelArguments(9);
-        args.Add(y).Add(QWeight).Add(ScaleZero).Add(x).Add(m).Add(Weights.N).Add(Weights.K).Add(Weights.GroupLength)
-            .Add(Weights.Bits);
-        _runtime.Launch(kernel, grid, block, shared, args.Pointers);
+        long outputs = (long)m * Weights.N;
+        DevicePtr target = splits > 1 ? Grow(ref _partials, ref _partialsBytes, splits * outputs * sizeof(float)) : y;
+        using (var args = new KernelArguments(9))
+        {
+            args.Add(target).Add(QWeight).Add(ScaleZero).Add(x).Add(m).Add(Weights.N).Add(Weights.K)
+                .Add(Weights.GroupLength).Add(Weights.Bits);
+            _runtime.Launch(kernel, grid, block, shared, args.Pointers);
+        }
+        if (splits > 1)
+        {
+            using var args = new KernelArguments(4);
+            args.Add(y).Add(_partials).Add(splits).Add((int)outputs);
+            _runtime.Launch(LowBitMmaLaunch.Reduce(output), GridFor(outputs), new Dim3(ElementwiseThreads), 0, args.Pointers);
+        }
     }
 
     /// <summary>The kernel <see cref="Forward"/> launches for M rows: the GEMV up to <see cref="LowBitGemvLaunch.MaxM"/>
-    /// rows, the tensor-core GEMM above.</summary>
+    /// rows, the tensor-core GEMM above (with split K its _f32 variant into the workspace, then the reduction).</summary>
     public static string KernelFor(int m, LowBitOutput output) =>
         m <= LowBitGemvLaunch.MaxM ? LowBitGemvLaunch.Kernel(output) : LowBitMmaLaunch.Kernel(output);
 
     // x [M, K] → scratch [M, K] with scratch[m, j] = x[m, perm[j]] (M·K < 2^31: checked by the plans above).
     private DevicePtr Gather(DevicePtr x, int m)
     {
-        long bytes = (long)m * Weights.K * 2;
-        if (bytes > _scratchBytes)
-        {
-            if (!_scratch.IsNull) _runtime.Free(_scratch);
-            _scratch = default;
-            _scratch = _runtime.Allocate(bytes);
-            _scratchBytes = bytes;
-        }
         long total = (long)m * Weights.K;
-        uint blocks = (uint)Math.Min((total + GatherThreads - 1) / GatherThreads, 65535);
+        Grow(ref _scratch, ref _scratchBytes, total * 2);
         using var args = new KernelArguments(5);
         args.Add(_scratch).Add(x).Add(Permutation).Add(m).Add(Weights.K);
-        _runtime.Launch(GatherKernel, new Dim3(blocks), new Dim3(GatherThreads), 0, args.Pointers);
+        _runtime.Launch(GatherKernel, GridFor(total), new Dim3(ElementwiseThreads), 0, args.Pointers);
         return _scratch;
+    }
+
+    // Grid-stride kernels (gather, split-K reduction): one thread per element up to 65535 blocks.
+    private static Dim3 GridFor(long elements) =>
+        new((uint)Math.Min((elements + ElementwiseThreads - 1) / ElementwiseThreads, 65535));
+
+    // A device buffer kept between calls, reallocated when a call needs more.
+    private DevicePtr Grow(ref DevicePtr buffer, ref long capacity, long bytes)
+    {
+        if (bytes <= capacity) return buffer;
+        if (!buffer.IsNull) _runtime.Free(buffer);
+        buffer = default;
+        capacity = 0;
+        buffer = _runtime.Allocate(bytes);
+        capacity = bytes;
+        return buffer;
     }
 
     private DevicePtr Upload<T>(T[] host) where T : unmanaged
@@ -110,7 +139,7 @@ public sealed unsafe class LowBitDeviceLinear : IDisposable
 
     private void FreeAll()
     {
-        foreach (var p in new[] { QWeight, ScaleZero, Permutation, _scratch })
+        foreach (var p in new[] { QWeight, ScaleZero, Permutation, _scratch, _partials })
             if (!p.IsNull) _runtime.Free(p);
     }
 

@@ -33,11 +33,41 @@ public static class LowBitMmaLaunch
     /// weight stages (64 × 32 bytes) and two stages of scale/zero words (128 × 4 bytes); 46 080 at BM = 128.</summary>
     public static uint SharedBytes(int m) => (uint)(2 * BlockRows(m) * StageK * 2 + BlockColumns * StageK * 2 + 2 * BlockColumns * 32 + 2 * Threads * 4);
 
-    public static (Dim3 Grid, Dim3 Block, uint SharedBytes) Plan(string kernel, LowBitWeights w, int m)
+    public const string ReduceF16 = "qn_lowbit_splitk_reduce_forward_f16";
+    public const string ReduceF32 = "qn_lowbit_splitk_reduce_forward_f32";
+
+    /// <summary>Blocks a grid should have before K is split: two per SM of an H100 (132 SMs), so every SM gets work
+    /// and two warps per scheduler hide each other's latency (kernels/gemm/lowbit_mma.cu, "Design target").</summary>
+    public const int TargetBlocks = 264;
+
+    /// <summary>Fewest 64-k stages per split (512 k): the pipeline's prologue and the fp32 partials stay small next
+    /// to the weight bytes.</summary>
+    public const int MinStagesPerSplit = 8;
+
+    public const int MaxSplits = 8;
+
+    public static string Reduce(LowBitOutput output) => output == LowBitOutput.Float16 ? ReduceF16 : ReduceF32;
+
+    /// <summary>How many ways to split K (grid.z): 1 when the grid already has <see cref="TargetBlocks"/> blocks or K
+    /// is short; e.g. 4 at M = 128, N = K = 4096 (64 blocks), 1 at N = 11008 (172 blocks).</summary>
+    public static int Splits(LowBitWeights w, int m)
+    {
+        long blocks = ((long)w.N + BlockColumns - 1) / BlockColumns * (((long)m + BlockRows(m) - 1) / BlockRows(m));
+        long byGrid = Math.Max(1, TargetBlocks / Math.Max(1, blocks));
+        int byK = Math.Max(1, (w.K + StageK - 1) / StageK / MinStagesPerSplit);
+        return (int)Math.Min(Math.Min(byGrid, byK), MaxSplits);
+    }
+
+    /// <summary>The launch of <paramref name="kernel"/> for M rows with K split <paramref name="splits"/> ways (grid.z;
+    /// then the output is a float32 workspace [splits, M, N] for the reduction).</summary>
+    public static (Dim3 Grid, Dim3 Block, uint SharedBytes) Plan(string kernel, LowBitWeights w, int m, int splits = 1)
     {
         string shape = LowBitGemvLaunch.Shape(w, m);
         if (m < 1)
             throw new QuantNativeException($"{kernel} {shape}: M = {m} rows; expected at least 1");
+        if (splits < 1 || splits > ushort.MaxValue || (long)splits * m * w.N > int.MaxValue)
+            throw new QuantNativeException(
+                $"{kernel} {shape}: K split {splits} ways; expected 1..{ushort.MaxValue} with splits·M·N ≤ {int.MaxValue}");
         if (w.Bits is < 2 or > 4)
             throw new QuantNativeException($"{kernel} {shape}: {w.Bits}-bit weights; the kernel takes 2, 3 or 4 bits");
         if (w.K % 8 != 0)
@@ -55,6 +85,6 @@ public static class LowBitMmaLaunch
                 $"{kernel} {shape}: a grid of {columns} × {rows} blocks; at most {int.MaxValue} × {ushort.MaxValue}");
         if ((long)m * w.K > int.MaxValue || (long)m * w.N > int.MaxValue)
             throw new QuantNativeException($"{kernel} {shape}: more than {int.MaxValue} activations or outputs");
-        return (new Dim3((uint)columns, (uint)rows), new Dim3(Threads), SharedBytes(m));
+        return (new Dim3((uint)columns, (uint)rows, (uint)splits), new Dim3(Threads), SharedBytes(m));
     }
 }
