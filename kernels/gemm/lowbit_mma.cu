@@ -6,11 +6,13 @@
 // float32 once, y = x·Ŵᵀ by Gemm). Launch planner: LowBit/LowBitMmaLaunch.cs; LowBitDeviceLinear.Forward picks this
 // kernel for M > 8 and lowbit_gemv.cu for M ≤ 8. Tests: tests/QuantNative.Tests/LowBit/LowBitMmaKernelTests.cs (the
 // kernels on the emulator against the reference, M ∈ {9, 16, 17, 33, 64, 65, 128, 129}, W2/W3/W4, groups
-// 32/64/128/per-channel, K and N off the tile, poisoned outputs, fp16 and fp32 outputs, the dispatch, refused shapes).
+// 32/64/128/per-channel, K and N off the tile, poisoned outputs, fp16 and fp32 outputs, the dispatch, split K through
+// LowBitDeviceLinear, refused shapes); LowBit/LowBitActOrderTests.cs (act-order weights, x gathered first).
 //
 // Arguments (the same list, order and layouts as lowbit_gemv.cu, whose header is the authority on the weight layout):
-//   out      fp16 or float32 [M, N] row-major; every element is written once (by the lane holding it in its mma
-//            accumulator), nothing outside [M, N].
+//   out      fp16 or float32 [S, M, N] row-major, S = gridDim.z (1 unless K is split); every element is written once
+//            (by the lane holding it in its mma accumulator), nothing outside. With S > 1 slice z holds the partial sum
+//            over block z's stages; C# then uses the _f32 kernel and sums the slices with lowbit_splitk.cu.
 //   qweight  uint4 [N, P, C]: the GEMV layout made by LowBitRepack (chunks of KC = 32 (W4) / 64 (W2) / 128 (W3) k of
 //            one column, P = 3 bit planes for W3). A 64-k stage of one column is exactly: W4 chunks 2s, 2s + 1
 //            (2 × 16 bytes); W2 chunk s (16 bytes); W3 the low-bit plane s % 2 of chunk s / 2 (16 bytes: that plane
@@ -24,9 +26,11 @@
 //
 // Launch configuration (C# checks it: LowBitMmaLaunch.Plan): block = 128 threads (4 warps, 2 × 2 over the tile),
 //   block tile BM × 64 outputs with BM = 32 (M ≤ 32), 64 (M ≤ 64), 128 (M > 64) — the kernel derives BM from M by
-//   the same rule; grid = (ceil(N / 64), ceil(M / BM)); dynamic shared memory 2·BM·128 + 13 312 bytes (46 080 at
+//   the same rule; grid = (ceil(N / 64), ceil(M / BM), S); dynamic shared memory 2·BM·128 + 13 312 bytes (46 080 at
 //   BM = 128: under the 48 KiB that needs no opt-in). Warp (wm, wn) owns rows 16·MT·wm .. (MT = BM / 32 m16 tiles)
 //   and columns 32·wn .. (4 n8 tiles): MT × 4 accumulator tiles, 16·MT floats per thread.
+//   Split K: block z takes stages [z·T/S, (z+1)·T/S) of the T = ceil(K / 64) (possibly none: its slice is 0);
+//   S is chosen by LowBitMmaLaunch.Splits to balance the SMs (4 at M = 128, N = K = 4096; 2 at N = 11008).
 //   K loop over 64-k stages, double-buffered: stage s + 1 (x tile, packed weights, scale/zero words) is issued with
 //   cp.async (16-byte .cg for x and weight vectors, 8-byte .ca for the W3 high plane, 4-byte .ca for scale/zero;
 //   zero-filled past M, N, K and past a column's last chunk) before stage s is dequantized and multiplied, so the
@@ -44,39 +48,47 @@
 //   the mma, accumulation in float32 per k16 step (the emulator: double, rounded once per mma). Tests:
 //   Tolerances.LowBitMmaSumRel (2⁻¹¹ + the GEMV's float32 bound, of Σ|x·ŵ|). fp16 output rounds once to nearest even.
 //
-// SASS (cuobjdump -sass, sm_80, CUDA 11.8). ptxas for the fatbin: 128 registers on sm_80/86/89/90, no spills, no
-//   local memory (4 blocks of 128 threads per SM by registers; by shared memory 3 at BM = 128 on an A100 (164 KB),
-//   4 on an H100 (228 KB)). Main loop, per thread per 64-k stage, each (bits, MT) body compiled alone to count it
-//   (MT = 4, i.e. BM = 128; every warp does 4 k16 × 4 m16 × 4 n8 = 64 HMMA.16816.F32 per stage):
-//     W4: 433 instructions, 127 registers: 64 HMMA, 24 LDSM.16.M88.4 (8 B + 16 A), 10 LDGSTS (8 × 128-bit x, 1 ×
-//         128-bit weights, 1 × 32-bit scale/zero), 5 LDS + 4 STS.128 (packed words in, fp16 weights out), 75 LOP3,
-//         25 SHF + 20 IMAD.SHL (shifts), 17 HADD2 + 16 HMUL2 (the dequantization: 16 half2 per thread), 2 BAR.SYNC;
-//     W2: 420 (64 HMMA, 24 LDSM, 10 LDGSTS, 74 LOP3, 27 SHF); W3: 524 (64 HMMA, 24 LDSM, 11 LDGSTS incl. one 64-bit,
-//         12 LDS, 112 LOP3, 48 SHF: the high-bit plane costs 2 more LOP3 + 2 SHF per pair).
-//   MT = 2 (BM = 64): W4 359 (32 HMMA, 16 LDSM), W2 343, W3 447, 77–80 registers; MT = 1 (BM = 32): W4 323 (16 HMMA,
-//   12 LDSM), W2 305, W3 410, 64 registers. The fatbin function holds all three bodies, so it allocates MT = 4's 128.
-//   Per stage the dequantization (≈ 160 slots: 32 weights per thread) and the copies/addresses (≈ 100) are fixed
+// SASS (cuobjdump -sass, sm_80, CUDA 11.8). ptxas for the fatbin: 128 registers on sm_80/86/89/90 (capped by
+//   __launch_bounds__(128, 4): uncapped the function holding all three MT bodies took 154–165), no spills, no local
+//   memory; 4 blocks of 128 threads per SM by registers, by shared memory 3 at BM = 128 on an A100 (164 KB), 4 on an
+//   H100 (228 KB). Main loop, per thread per 64-k stage, each (bits, MT) body compiled alone to count it (MT = 4, i.e.
+//   BM = 128; every warp does 4 k16 × 4 m16 × 4 n8 = 64 HMMA.16816.F32 per stage):
+//     W4: 436 instructions, 128 registers: 64 HMMA, 24 LDSM.16.M88.4 (8 B + 16 A), 10 LDGSTS (8 × 128-bit x, 1 ×
+//         128-bit weights, 1 × 32-bit scale/zero), 2 LDS (packed words, scale/zero) + 4 STS.128 (fp16 weights out),
+//         76 LOP3, 25 SHF + ≈ 20 IMAD.SHL (shifts), 17 HADD2 + 16 HMUL2 (the dequantization: 16 half2 per thread),
+//         2 BAR.SYNC, the rest addresses, predicates and the loop (73 IMAD, 34 ISETP, 22 SEL, 16 BRA all told);
+//     W2: 425 (64 HMMA, 24 LDSM, 10 LDGSTS, 74 LOP3, 27 SHF); W3: 523 (64 HMMA, 24 LDSM, 11 LDGSTS incl. one 64-bit,
+//         3 LDS, 112 LOP3, 48 SHF: the high-bit plane costs 2 more LOP3 + 2 SHF per pair).
+//   MT = 2 (BM = 64): W4 354 (32 HMMA, 16 LDSM), W2 345, W3 443, 79–95 registers; MT = 1 (BM = 32): W4 301 (16 HMMA,
+//   12 LDSM), W2 290, W3 391, 63–64 registers.
+//   Per stage the dequantization (≈ 160 slots: 32 weights per thread) and the copies/addresses (≈ 120) are fixed
 //   costs of the block tile; the HMMA + LDSM (88 at MT = 4) scale with BM: MT = 4 amortizes them best, ≈ 6.8 issue
-//   slots per HMMA (W4), 6.6 (W2), 8.2 (W3); MT = 1 spends ≈ 20 per HMMA, but M ≤ 32 is latency/bandwidth bound anyway.
+//   slots per HMMA (W4), 6.6 (W2), 8.2 (W3); MT = 1 spends ≈ 19 per HMMA, but M ≤ 32 is weight-bandwidth bound anyway.
 //
 // Bytes moved (DRAM; no timing claims: nothing here ran on a GPU). Weights are read once per block row (once for
 //   M ≤ 128): N·K·bits/8 + 4·N·K/g bytes of scale/zero at most (the words of a group repeat per 32-k half and hit in
-//   L1/L2); x (M·K·2) is read by every column block, from L2 after the first; y M·N·(2 or 4). At M = 128, 4096 × 4096,
-//   W4 g = 128: ≈ 8.4 MB weights + 0.5 MB scale/zero + 1 MB x + 1–2 MB y ≈ 11 MB for 4.3 GFLOP (≈ 390 FLOP/byte:
-//   compute-bound on an H100, whose balance is ≈ 200–300), against ≈ 36 MB for cuBLAS fp16 (33.5 MB of weights,
-//   ≈ 120 FLOP/byte: memory-bound, ≥ 10.7 µs at 3.35 TB/s). 11008 × 4096: ≈ 25 MB against ≈ 92 MB (cuBLAS ≥ 27 µs).
+//   L1/L2); x (M·K·2) is read by every column block, from L2 after the first; y M·N·(2 or 4); with split K the
+//   float32 partials S·M·N·4 are written and read once more (L2-resident at these sizes on an H100: 50 MB). At
+//   M = 128, 4096 × 4096, W4 g = 128: ≈ 8.4 MB weights + 0.5 MB scale/zero + 1 MB x + 1–2 MB y ≈ 11 MB (+ 2 × 8 MB of
+//   partials at S = 4, mostly L2) for 4.3 GFLOP (≈ 390 FLOP/byte of DRAM: compute-bound on an H100, whose balance is
+//   ≈ 200–300), against ≈ 36 MB for cuBLAS fp16 (33.5 MB of weights, ≈ 120 FLOP/byte: memory-bound, ≥ 10.7 µs at
+//   3.35 TB/s). 11008 × 4096: ≈ 25 MB against ≈ 92 MB (cuBLAS ≥ 27 µs).
 //
-// Design target (cuBLAS fp16 at M = 128 on an H100; an estimate from the counts above, not a measurement):
-//   issue-bound, the kernel needs ≈ 6.8 slots per HMMA (W4); an H100 SXM issues 132 SMs · 4 · ~1.83 GHz ≈ 966 G
-//   warp-instructions/s, i.e. ≈ 140 G HMMA/s ≈ 580 TFLOPS if every scheduler is busy (the HMMA pipe, ≈ 4 cycles per
-//   m16n8k16 per sub-partition, is not the limit). Then 4096 × 4096 × 128 needs ≈ 7.4 µs (< 10.7) and 11008 × 4096
-//   ≈ 20 µs (< 27). BUT the grid is ceil(N / 64) × ceil(M / BM) blocks of 4 warps: 64 blocks at N = 4096 (half of
-//   the 132 SMs idle, one warp per scheduler, so barrier/LDSM/HMMA latency is exposed): ≈ 15 µs or worse — the
-//   target is NOT met at 4096 × 4096 by this estimate; at 11008 (172 blocks, 40 SMs with two) ≈ 30 µs, about on par.
-//   What would meet it (not done): split K over grid.z (4 splits: 256 blocks, 16 stages each) with an fp32
-//   reduction, and 8 warps per block (two k16 halves per stage, reduced through shared memory at the end) for two
-//   warps per scheduler; then fewer slots per HMMA: dequantize 4 weights per LOP3 with an interleaved layout
-//   (Marlin's) instead of the GEMV's, and a 64 × 64 warp tile (fewer LDSM per HMMA) where registers allow.
+// Design target (no slower than cuBLAS fp16 at M = 128 on an H100; an estimate from the counts above, NOT a
+//   measurement — it needs a GPU to confirm): issue-bound, the kernel needs ≈ 436 issue slots per warp per stage
+//   (W4, MT = 4); an H100 SXM scheduler issues one per cycle at ~1.83 GHz, and the HMMA pipe (≈ 4 cycles per
+//   m16n8k16 per sub-partition, 256 per stage) is not the limit. Each block puts one warp on each of an SM's 4
+//   schedulers, so the busiest scheduler issues Σ (its SM's blocks × their stages) × 436:
+//     4096 × 4096: 64 column blocks; unsplit: 64 SMs busy, 68 idle, 64 stages with one warp per scheduler (latency
+//       exposed): > 15 µs — slower than cuBLAS. Split 4 ways: 256 blocks, ≤ 2 per SM, 16 stages each: ≈ 2 × 16 × 436
+//       ≈ 14 k cycles ≈ 7.6 µs, + the reduction over 8 MB of L2-resident partials (≈ 1–2 µs) ≈ 9–10 µs < 10.7 µs.
+//     11008 × 4096: 172 blocks; unsplit 40 SMs run two: ≈ 2 × 64 × 436 ≈ 56 k cycles ≈ 30 µs, on par at best; split
+//       2 ways: 344 blocks, ≤ 3 per SM (all resident), 32 stages: ≈ 42 k cycles ≈ 23 µs + ≈ 2 µs of reduction < 27 µs.
+//   So the target is met on paper with split K, by a thin margin at 4096 (≈ 10%) that rests on the issue-rate
+//   assumption; W3 (523 slots) lands on par. What would widen it (not done): 8 warps per block (two k16 halves per
+//   stage, reduced through shared memory) so two warps share each scheduler without split K; dequantizing 4 weights
+//   per LOP3 from an interleaved (Marlin-like) layout instead of the GEMV's, which would need a second repack; a
+//   64 × 64 warp tile (fewer LDSM per HMMA); a larger BM (256) with the shared-memory opt-in.
 #include "qn_cuda.h"
 
 // Loops over register arrays must be unrolled under nvcc (constant indices keep them in registers).
@@ -439,7 +451,7 @@ QN_DEVICE void qn_lbm_dispatch(OutT* out, const uint4* qweight, const uint32_t* 
 
 } // namespace
 
-QN_KERNEL void __launch_bounds__(QN_LBM_THREADS)
+QN_KERNEL void __launch_bounds__(QN_LBM_THREADS, 4)
     qn_lowbit_mma_forward_f16(__half* __restrict__ out, const uint4* __restrict__ qweight,
                               const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M, int N, int K,
                               int groupLength, int bits)
@@ -447,7 +459,7 @@ QN_KERNEL void __launch_bounds__(QN_LBM_THREADS)
     qn_lbm_dispatch(out, qweight, scaleZero, x, M, N, K, groupLength, bits);
 }
 
-QN_KERNEL void __launch_bounds__(QN_LBM_THREADS)
+QN_KERNEL void __launch_bounds__(QN_LBM_THREADS, 4)
     qn_lowbit_mma_forward_f32(float* __restrict__ out, const uint4* __restrict__ qweight,
                               const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M, int N, int K,
                               int groupLength, int bits)

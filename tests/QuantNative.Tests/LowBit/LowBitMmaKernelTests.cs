@@ -126,12 +126,13 @@ public class LowBitMmaKernelTests : EmulatorTestBase
     }
 
     [TestCase(128, 4096, 4096, 4)]
-    [TestCase(128, 11008, 4096, 1)]
+    [TestCase(128, 11008, 4096, 2)]
+    [TestCase(256, 11008, 4096, 1)]
     [TestCase(17, 4096, 4096, 4)]
     [TestCase(128, 4096, 11008, 4)]
     [TestCase(64, 256, 256, 1)]
     [TestCase(9, 64, 1024, 2)]
-    public void Splits_FillTheGridWithoutShortSplits(int m, int n, int k, int expected)
+    public void Splits_BalanceTheBusiestSm(int m, int n, int k, int expected)
     {
         var w = new LowBitWeights
         {

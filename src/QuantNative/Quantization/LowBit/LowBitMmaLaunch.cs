@@ -36,9 +36,16 @@ public static class LowBitMmaLaunch
     public const string ReduceF16 = "qn_lowbit_splitk_reduce_forward_f16";
     public const string ReduceF32 = "qn_lowbit_splitk_reduce_forward_f32";
 
-    /// <summary>Blocks a grid should have before K is split: two per SM of an H100 (132 SMs), so every SM gets work
-    /// and two warps per scheduler hide each other's latency (kernels/gemm/lowbit_mma.cu, "Design target").</summary>
-    public const int TargetBlocks = 264;
+    /// <summary>SMs the split-K balance assumes: an H100 SXM's 132 (on a GPU with another count the choice is only
+    /// less well balanced, never wrong).</summary>
+    public const int AssumedSms = 132;
+
+    /// <summary>
+    /// The assumed cost of an SM running a single block, in blocks' worth of issue time: with one warp per scheduler the
+    /// barrier, ldmatrix and mma latencies are exposed (kernels/gemm/lowbit_mma.cu, "Design target"); an estimate,
+    /// not a measurement.
+    /// </summary>
+    public const double LoneBlockCost = 1.5;
 
     /// <summary>Fewest 64-k stages per split (512 k): the pipeline's prologue and the fp32 partials stay small next
     /// to the weight bytes.</summary>
@@ -46,16 +53,37 @@ public static class LowBitMmaLaunch
 
     public const int MaxSplits = 8;
 
+    /// <summary>A split count must bring the busiest SM's work below this fraction of the best so far.</summary>
+    public const double TakeSplitBelow = 7.0 / 8;
+
     public static string Reduce(LowBitOutput output) => output == LowBitOutput.Float16 ? ReduceF16 : ReduceF32;
 
-    /// <summary>How many ways to split K (grid.z): 1 when the grid already has <see cref="TargetBlocks"/> blocks or K
-    /// is short; e.g. 4 at M = 128, N = K = 4096 (64 blocks), 1 at N = 11008 (172 blocks).</summary>
+    /// <summary>
+    /// How many ways to split K (grid.z): the S ≤ min(<see cref="MaxSplits"/>, stages / <see cref="MinStagesPerSplit"/>)
+    /// that minimizes the busiest SM's work, max(ceil(blocks·S / <see cref="AssumedSms"/>), <see cref="LoneBlockCost"/>)
+    /// blocks × ceil(stages / S) stages each; a larger S is taken only when it cuts that by more than 1/8
+    /// (<see cref="TakeSplitBelow"/>: the float32 partials and the reduction are not free). E.g. M = 128, K = 4096: 4
+    /// at N = 4096 (64 blocks → 256, two per SM), 2 at N = 11008 (172 blocks, 40 SMs with two → 344, ≤ 3 per SM);
+    /// 1 at M = 256, N = 11008 (344 blocks already) and when K is short.
+    /// </summary>
     public static int Splits(LowBitWeights w, int m)
     {
         long blocks = ((long)w.N + BlockColumns - 1) / BlockColumns * (((long)m + BlockRows(m) - 1) / BlockRows(m));
-        long byGrid = Math.Max(1, TargetBlocks / Math.Max(1, blocks));
-        int byK = Math.Max(1, (w.K + StageK - 1) / StageK / MinStagesPerSplit);
-        return (int)Math.Min(Math.Min(byGrid, byK), MaxSplits);
+        int stages = (w.K + StageK - 1) / StageK;
+        int most = Math.Max(1, Math.Min(MaxSplits, stages / MinStagesPerSplit));
+        int best = 1;
+        double bestCost = double.MaxValue;
+        for (int s = 1; s <= most; s++)
+        {
+            double perSm = Math.Max((blocks * s + AssumedSms - 1) / AssumedSms, LoneBlockCost);
+            double cost = perSm * ((stages + s - 1) / s);
+            if (cost < bestCost * TakeSplitBelow)
+            {
+                bestCost = cost;
+                best = s;
+            }
+        }
+        return best;
     }
 
     /// <summary>The launch of <paramref name="kernel"/> for M rows with K split <paramref name="splits"/> ways (grid.z;
