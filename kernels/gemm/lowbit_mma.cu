@@ -109,7 +109,6 @@ constexpr int QN_LBM_PACKED_BYTES = 32; // packed weight bytes per column per st
 // tiles [2][64][32 bytes], scale/zero words [2][128]. Rows of 64 fp16 are 128 bytes, XOR-swizzled by 16-byte vector.
 constexpr int QN_LBM_B_BYTES = QN_LBM_BN * QN_LBM_BK * 2;
 constexpr int QN_LBM_PACKED_STAGE = QN_LBM_BN * QN_LBM_PACKED_BYTES;
-constexpr int QN_LBM_SZ_STAGE = QN_LBM_THREADS * 4;
 
 // lop3 truth table of (a & b) | c.
 constexpr uint32_t QN_LBM_AND_OR = (0xF0u & 0xCCu) | 0xAAu;

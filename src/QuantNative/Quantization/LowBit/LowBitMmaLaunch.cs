@@ -9,20 +9,20 @@ namespace QuantNative.Quantization.LowBit;
 /// <see cref="LowBitRepack"/>), a 16-byte aligned x. Block: 128 threads over BM × 64 outputs, BM = 32 (M ≤ 32), 64
 /// (M ≤ 64) or 128 — the kernel derives the same BM from M, so the rule lives in <see cref="BlockRows"/> and the
 /// kernel's header only. M, N and K need not be multiples of any tile: copies past M, N, K are zero-filled and
-/// stores guarded. A shape that breaks them is refused here with a message naming the kernel and the shape.
+/// stores guarded. A shape that breaks them is refused here with a message naming the kernel and the shape. When the
+/// grid would leave SMs idle, <see cref="Splits"/> splits K over grid.z (float32 partials, summed by
+/// kernels/gemm/lowbit_splitk.cu).
 /// </summary>
 public static class LowBitMmaLaunch
 {
     public const string Family = LowBitGemvLaunch.Family;
     public const string KernelF16 = "qn_lowbit_mma_forward_f16";
     public const string KernelF32 = "qn_lowbit_mma_forward_f32";
+    public const string ReduceF16 = "qn_lowbit_splitk_reduce_forward_f16";
+    public const string ReduceF32 = "qn_lowbit_splitk_reduce_forward_f32";
     public const int Threads = 128;
     public const int BlockColumns = 64;
     public const int StageK = 64;
-
-    /// <summary>The smallest M this kernel is meant for (below it the GEMV is faster: see <see cref="LowBitDeviceLinear.Forward"/>);
-    /// the kernel itself computes any M ≥ 1.</summary>
-    public const int MinM = LowBitGemvLaunch.MaxM + 1;
 
     public static string Kernel(LowBitOutput output) => output == LowBitOutput.Float16 ? KernelF16 : KernelF32;
 
@@ -31,10 +31,8 @@ public static class LowBitMmaLaunch
 
     /// <summary>Dynamic shared bytes: two x stages (BM × 64 fp16 each), the fp16 weight tile (64 × 64), two packed
     /// weight stages (64 × 32 bytes) and two stages of scale/zero words (128 × 4 bytes); 46 080 at BM = 128.</summary>
-    public static uint SharedBytes(int m) => (uint)(2 * BlockRows(m) * StageK * 2 + BlockColumns * StageK * 2 + 2 * BlockColumns * 32 + 2 * Threads * 4);
-
-    public const string ReduceF16 = "qn_lowbit_splitk_reduce_forward_f16";
-    public const string ReduceF32 = "qn_lowbit_splitk_reduce_forward_f32";
+    public static uint SharedBytes(int m) =>
+        (uint)(2 * BlockRows(m) * StageK * 2 + BlockColumns * StageK * 2 + 2 * BlockColumns * 32 + 2 * Threads * 4);
 
     /// <summary>SMs the split-K balance assumes: an H100 SXM's 132 (on a GPU with another count the choice is only
     /// less well balanced, never wrong).</summary>
