@@ -23,8 +23,9 @@
 //   out      fp16 or float32 [M, N] row-major; every element is written (once, by lane 0 of its column's warp).
 //   M, N, K, groupLength, bits  int: 1 ≤ M ≤ 8; N ≥ 1; K ≥ 8, K % 8 == 0; groupLength = the group's length (K for
 //            per-channel), groupLength % 32 == 0 or groupLength ≥ K (one group); bits ∈ {2, 3, 4} (others: no-op).
-//   Group g of column k is k / groupLength, natural order only (act-order g_idx is refused by the C# side, which
-//   would have to permute x). Sizes after the pointers; no numeric constants (the 2^23 below is a bit trick).
+//   Group g of column k is k / groupLength, natural order only: act-order weights are repacked with K permuted so
+//   groups are contiguous, and the C# side permutes x first (lowbit_gather.cu). Sizes after the pointers; no numeric
+//   constants (the 2^23 below is a bit trick).
 //
 // Launch configuration (C# checks all of it before launching: src/QuantNative/Quantization/LowBit/LowBitGemvLaunch.cs):
 //   grid = (ceil(N / W), 1, 1), block = (32·W, 1, 1), W warps per block (C# uses W = 4); warp w of block b computes

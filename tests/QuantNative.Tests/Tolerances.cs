@@ -251,4 +251,17 @@ public static class Tolerances
     /// difference in the training itself (a gradient, a step) shows in the committed codes, compared exactly.
     /// </summary>
     public const double OmniQuantLossFloatVsDoubleDifferenceRel = 1e-8;
+
+    /// <summary>
+    /// The tensor-core low-bit GEMM (kernels/gemm/lowbit_mma.cu) against the same C# reference, per output, relative to
+    /// Σ_k |x_k·ŵ_k|. Unlike the GEMV it feeds the tensor cores fp16 weights: (q − z)·s is exact in float32 but needs up
+    /// to 4 + 11 significant bits, so rounding it to fp16 moves each weight by ≤ 2⁻¹¹·|ŵ| (½ ulp; the weights of the
+    /// tests are fp16 normals: |q − z|·s ≥ 0.005), i.e. the output by ≤ 2⁻¹¹·Σ|x·ŵ| ≈ 4.9e-4·Σ, on top of the float32
+    /// accumulation bound of <see cref="LowBitGemvSumRel"/> (the emulator's mma accumulates in double and rounds once
+    /// per k16 step, a GPU's within float32: both under that bound; observed on the emulator: ≤ 2.8e-4·Σ, the fp16
+    /// weight rounding dominating). A wrong code, zero or scale moves an output by
+    /// ≳ 1/K ≥ 4e-3 of Σ at the tests' K ≤ 256, eight times this tolerance. The fp16 output adds
+    /// <see cref="LowBitGemvHalfOutputRel"/> as for the GEMV.
+    /// </summary>
+    public const double LowBitMmaSumRel = 1.0 / 2048 + LowBitGemvSumRel;
 }

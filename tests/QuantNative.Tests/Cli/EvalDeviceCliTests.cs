@@ -68,7 +68,6 @@ public class EvalDeviceCliTests : SplitTextFixture
     }
 
     [Test]
-    [Explicit("needs the tensor-core kernel from branch mma: eval windows of 64 tokens are M = 64 > 8")]
     public void Emulate_LongWindows_MatchCpu()
     {
         var cpu = CliRunner.Run("eval", "--model", _model, "--text", Eval, "--ctx", "64", "--max-windows", "2", "--json");

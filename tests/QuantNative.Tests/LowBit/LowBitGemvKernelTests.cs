@@ -121,7 +121,16 @@ public class LowBitGemvKernelTests : EmulatorTestBase
         }
     }
 
-    [TestCase(9, 64, 32, 4, "M = 9")]
+    /// <summary>The GEMV's planner refuses M &gt; 8 (LowBitDeviceLinear.Forward sends those to the tensor-core kernel,
+    /// tests/QuantNative.Tests/LowBit/LowBitMmaKernelTests.cs).</summary>
+    [Test]
+    public void GemvPlan_RefusesMoreThanEightRows()
+    {
+        var linear = LowBitLinear.FromGptq(LowBitInputs.Packed(NewRandom(), 8, 64, 4, 32, GptqCheckpointFormat.V2));
+        var e = Assert.Throws<QuantNativeException>(() => LowBitGemvLaunch.Plan(LowBitGemvLaunch.KernelF32, linear.Weights, 9));
+        Assert.That(e!.Message, Does.Contain(LowBitGemvLaunch.KernelF32).And.Contain("M = 9").And.Contain("W [8, 64]"));
+    }
+
     [TestCase(1, 60, -1, 4, "K = 60 is not a multiple of 8")]
     [TestCase(2, 192, 48, 2, "group length 48 is not a multiple of 32")]
     public void Gemv_RefusesShapesTheKernelDoesNotTake(int m, int k, int group, int bits, string message)

@@ -59,16 +59,37 @@ public class LowBitRepackTests
         }
     }
 
+    /// <summary>An act-order-like g_idx (groups of their natural size, scattered over K) is repacked with K permuted
+    /// so each group is contiguous, bit-exact in input-column order.</summary>
     [Test]
-    public void Repack_RefusesActOrder_NamingTheTensor()
+    public void Repack_ActOrder_PermutesKAndStaysBitExact()
     {
         var m = LowBitInputs.Matrix(new Random(2), 4, 64, 4, 32, GptqCheckpointFormat.V2);
         var gIdx = (int[])m.GroupIndex.Clone();
         (gIdx[0], gIdx[63]) = (gIdx[63], gIdx[0]);
         var shuffled = new QuantizedMatrix(m.Rows, m.Columns, m.Config, m.Codes, m.Scales, m.Zeros, gIdx);
         var packed = GptqPacker.Pack(shuffled, GptqCheckpointFormat.V2);
+        var w = LowBitRepack.FromGptq(packed);
+        Assert.That(w.Permutation, Is.Not.Null);
+        Assert.That(w.Permutation![..32], Is.EqualTo(Enumerable.Range(1, 31).Append(63)), "group 0: columns 1..31 and 63");
+        Assert.That(w.Permutation[32..], Is.EqualTo(Enumerable.Range(0, 1).Concat(Enumerable.Range(32, 31))), "group 1");
+        var back = w.ToQuantizedMatrix();
+        Assert.That(back.Codes, Is.EqualTo(shuffled.Codes), "codes");
+        Assert.That(back.GroupIndex, Is.EqualTo(gIdx), "g_idx");
+        Assert.That(w.Dequantize(), Is.EqualTo(shuffled.Dequantize()), "Ŵ");
+    }
+
+    [Test]
+    public void Repack_RefusesGroupIndexThatIsNoPermutationOfTheGroups_NamingTheTensor()
+    {
+        var m = LowBitInputs.Matrix(new Random(2), 4, 64, 4, 32, GptqCheckpointFormat.V2);
+        var gIdx = (int[])m.GroupIndex.Clone();
+        gIdx[0] = 1; // group 0 gets 31 columns, group 1 33
+        var odd = new QuantizedMatrix(m.Rows, m.Columns, m.Config, m.Codes, m.Scales, m.Zeros, gIdx);
+        var packed = GptqPacker.Pack(odd, GptqCheckpointFormat.V2);
         var e = Assert.Throws<QuantNativeException>(() => LowBitRepack.FromGptq(packed, "layers.0.mlp.up_proj"));
-        Assert.That(e!.Message, Does.Contain("layers.0.mlp.up_proj").And.Contain("g_idx[0]").And.Contain("act-order"));
+        Assert.That(e!.Message, Does.Contain("layers.0.mlp.up_proj").And.Contain("31 input columns in group 0")
+            .And.Contain("expected 32").And.Contain("act-order"));
     }
 
     [Test]

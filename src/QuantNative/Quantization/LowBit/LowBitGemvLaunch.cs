@@ -36,7 +36,7 @@ public static class LowBitGemvLaunch
         if (m < 1 || m > MaxM)
             throw new QuantNativeException(
                 $"{kernel} {shape}: M = {m} rows; the memory-bound GEMV takes 1..{MaxM} (larger batches need the " +
-                "tensor-core kernel, which does not exist yet)");
+                "tensor-core kernel qn_lowbit_mma_forward_*, which LowBitDeviceLinear.Forward picks for them)");
         if (w.Bits is < 2 or > 4)
             throw new QuantNativeException($"{kernel} {shape}: {w.Bits}-bit weights; the kernel takes 2, 3 or 4 bits");
         if (w.K % 8 != 0)

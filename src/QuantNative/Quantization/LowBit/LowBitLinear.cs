@@ -9,8 +9,11 @@ namespace QuantNative.Quantization.LowBit;
 /// <list type="bullet">
 /// <item><see cref="ForwardCpu"/>: the C# reference — Ŵ dequantized to float32 once (exact: a small integer times an
 /// fp16 scale) and multiplied by <see cref="Gemm"/> in float32; any M, K, N.</item>
-/// <item><see cref="Upload"/> → <see cref="LowBitDeviceLinear.Forward"/>: kernels/gemm/lowbit_gemv.cu through an
-/// <see cref="ICudaRuntime"/> (a GPU or the emulator) for M ≤ 8, shapes checked by <see cref="LowBitGemvLaunch"/>.</item>
+/// <item><see cref="Upload"/> → <see cref="LowBitDeviceLinear.Forward"/>: through an <see cref="ICudaRuntime"/> (a GPU
+/// or the emulator), any M: M ≤ 8 runs the memory-bound GEMV kernels/gemm/lowbit_gemv.cu (shapes checked by
+/// <see cref="LowBitGemvLaunch"/>), M &gt; 8 the tensor-core GEMM kernels/gemm/lowbit_mma.cu (checked by
+/// <see cref="LowBitMmaLaunch"/>). Both read the same repacked weights, so one upload serves every batch size; act-order
+/// weights have x's columns permuted on the device first (kernels/gemm/lowbit_gather.cu).</item>
 /// </list>
 /// </summary>
 public sealed class LowBitLinear
@@ -41,61 +44,4 @@ public sealed class LowBitLinear
 
     /// <summary>Copies the repacked weights to the device and loads the gemm kernels.</summary>
     public LowBitDeviceLinear Upload(ICudaRuntime runtime) => new(runtime, Weights);
-}
-
-/// <summary>The repacked weights of a <see cref="LowBitLinear"/> in device memory, and the GEMV launch.</summary>
-public sealed unsafe class LowBitDeviceLinear : IDisposable
-{
-    private readonly ICudaRuntime _runtime;
-    private bool _disposed;
-
-    internal LowBitDeviceLinear(ICudaRuntime runtime, LowBitWeights weights)
-    {
-        _runtime = runtime;
-        Weights = weights;
-        runtime.LoadModule(LowBitGemvLaunch.Family);
-        QWeight = runtime.Allocate(weights.QWeight.LongLength * sizeof(uint));
-        try
-        {
-            ScaleZero = runtime.Allocate(weights.ScaleZero.LongLength * sizeof(uint));
-            fixed (uint* q = weights.QWeight) runtime.CopyHostToDevice(QWeight, q, weights.QWeight.LongLength * sizeof(uint));
-            fixed (uint* s = weights.ScaleZero) runtime.CopyHostToDevice(ScaleZero, s, weights.ScaleZero.LongLength * sizeof(uint));
-        }
-        catch
-        {
-            runtime.Free(QWeight);
-            if (!ScaleZero.IsNull) runtime.Free(ScaleZero);
-            throw;
-        }
-    }
-
-    public LowBitWeights Weights { get; }
-    public DevicePtr QWeight { get; }
-    public DevicePtr ScaleZero { get; }
-
-    /// <summary>
-    /// y [M, N] (fp16 or float32 per <paramref name="output"/>) = x [M, K] (fp16, 16-byte aligned) · Ŵᵀ; shapes and
-    /// alignment are checked before the launch.
-    /// </summary>
-    public void Forward(DevicePtr y, DevicePtr x, int m, LowBitOutput output)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        string kernel = LowBitGemvLaunch.Kernel(output);
-        var (grid, block) = LowBitGemvLaunch.Plan(kernel, Weights, m);
-        if (x.Address % 16 != 0)
-            throw new QuantNativeException(
-                $"{kernel} {LowBitGemvLaunch.Shape(Weights, m)}: x at {x} is not 16-byte aligned (rows are read as 16-byte vectors)");
-        using var args = new KernelArguments(9);
-        args.Add(y).Add(QWeight).Add(ScaleZero).Add(x).Add(m).Add(Weights.N).Add(Weights.K).Add(Weights.GroupLength)
-            .Add(Weights.Bits);
-        _runtime.Launch(kernel, grid, block, 0, args.Pointers);
-    }
-
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        _runtime.Free(QWeight);
-        _runtime.Free(ScaleZero);
-    }
 }

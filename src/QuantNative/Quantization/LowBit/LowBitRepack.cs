@@ -3,7 +3,9 @@ namespace QuantNative.Quantization.LowBit;
 /// <summary>
 /// The load-time repack from the GPTQ checkpoint layout (DESIGN.md §5: qweight int32 [Words(in), out] packed along
 /// the input dimension with 3-bit values straddling words, qzeros int32 [groups, Words(out)], scales fp16 [groups,
-/// out], g_idx; v1 stores zero − 1) into <see cref="LowBitWeights"/>. It reads the packed words directly (one column
+/// out], g_idx; v1 stores zero − 1) into <see cref="LowBitWeights"/>. Act-order (desc_act) checkpoints are repacked
+/// with their input columns permuted so that every group is contiguous (<see cref="LowBitWeights.Permutation"/>; the
+/// device path permutes x the same way before the GEMM). It reads the packed words directly (one column
 /// at a time, never the whole unpacked matrix) and is bit-exact against <see cref="GptqPacker.Unpack"/>: every code,
 /// fp16 scale and zero point is carried over unchanged (tests/QuantNative.Tests/LowBit/LowBitRepackTests.cs).
 /// </summary>
@@ -22,11 +24,7 @@ public static class LowBitRepack
         Require(p.QZeros.Length, p.QZerosShape, tensor, "qzeros");
         Require(p.Scales.Length, p.ScalesShape, tensor, "scales");
         Require(p.GIdx.Length, (k, 1), tensor, "g_idx");
-        for (int c = 0; c < k; c++)
-            if (p.GIdx[c] != layout.GroupOf(c))
-                throw new QuantNativeException(
-                    $"{tensor}: g_idx[{c}] = {p.GIdx[c]}, expected {layout.GroupOf(c)} (column / {layout.Length}): the low-bit " +
-                    "kernel layout needs the natural group order; act-order (desc_act) checkpoints are not supported");
+        int[]? permutation = ActOrderPermutation(p.GIdx, layout, tensor);
         int zeroShift = p.Format switch
         {
             GptqCheckpointFormat.V1 => 1,
@@ -44,7 +42,7 @@ public static class LowBitRepack
             long column = (long)o * planes * chunks;
             for (int c = 0; c < k; c++)
             {
-                uint q = (uint)codes[c];
+                uint q = (uint)codes[permutation is null ? c : permutation[c]];
                 int chunk = c / kc, i = c % kc;
                 long Word(int plane, int word) => ((column + (long)plane * chunks + chunk) << 2) + word;
                 switch (bits)
@@ -80,8 +78,45 @@ public static class LowBitRepack
         return new LowBitWeights
         {
             Bits = bits, K = k, N = n, GroupSize = p.GroupSize, Symmetric = p.Symmetric, GroupLength = layout.Length,
-            QWeight = qweight, ScaleZero = scaleZero,
+            QWeight = qweight, ScaleZero = scaleZero, Permutation = permutation,
         };
+    }
+
+    /// <summary>
+    /// Null for the natural group order (g_idx[c] = c / length). For act-order (desc_act) checkpoints, whose g_idx
+    /// assigns every group its natural number of columns but scattered over K, the order of the input columns that
+    /// makes each group contiguous: the columns of group 0 (ascending), then of group 1, ... — so layout position j is
+    /// in group j / length as the kernels assume, and holds input column permutation[j]. Any other g_idx (a group with
+    /// more or fewer columns than its natural length, or out of range) is refused naming the tensor.
+    /// </summary>
+    internal static int[]? ActOrderPermutation(ReadOnlySpan<int> gIdx, GroupLayout layout, string tensor)
+    {
+        int k = gIdx.Length, groups = layout.Groups;
+        bool natural = true;
+        var count = new int[groups];
+        for (int c = 0; c < k; c++)
+        {
+            int g = gIdx[c];
+            if (g < 0 || g >= groups)
+                throw new QuantNativeException($"{tensor}: g_idx[{c}] = {g}; expected a group in 0..{groups - 1}");
+            natural &= g == layout.GroupOf(c);
+            count[g]++;
+        }
+        if (natural) return null;
+        for (int g = 0; g < groups; g++)
+        {
+            int expected = g == groups - 1 ? layout.LastGroupLength : layout.Length;
+            if (count[g] != expected)
+                throw new QuantNativeException(
+                    $"{tensor}: g_idx puts {count[g]} input columns in group {g}, expected {expected}: the low-bit kernel " +
+                    "layout takes the natural group order or an act-order (desc_act) permutation of it, where every group " +
+                    $"keeps its {layout.Length} columns");
+        }
+        var permutation = new int[k];
+        var next = new int[groups];
+        for (int g = 0; g < groups; g++) next[g] = g * layout.Length;
+        for (int c = 0; c < k; c++) permutation[next[gIdx[c]]++] = c;
+        return permutation;
     }
 
     private static void Require(int length, (int Rows, int Columns) shape, string tensor, string what)

@@ -11,7 +11,10 @@ namespace QuantNative.Quantization.LowBit;
 /// 3 bits per weight). Codes at k ≥ K (the last chunk's padding) are 0.</item>
 /// <item><see cref="ScaleZero"/> uint32 [G, N]: low 16 bits the fp16 scale, high 16 bits the zero point as fp16.</item>
 /// </list>
-/// Groups are in the natural order: input column k is in group k / <see cref="GroupLength"/>.
+/// Groups are in the natural order of the layout: layout position k is in group k / <see cref="GroupLength"/>. For
+/// act-order checkpoints layout position k holds input column <see cref="Permutation"/>[k] (the kernels then read x with
+/// its columns permuted the same way); <see cref="Code"/> is indexed by layout position, <see cref="Dequantize"/> and
+/// <see cref="ToQuantizedMatrix"/> are in input-column order.
 /// </summary>
 public sealed class LowBitWeights
 {
@@ -34,6 +37,12 @@ public sealed class LowBitWeights
     public required uint[] QWeight { get; init; }
     public required uint[] ScaleZero { get; init; }
 
+    /// <summary>Null (identity) for natural group order; for act-order the input column at each layout position.</summary>
+    public int[]? Permutation { get; init; }
+
+    /// <summary>The input column at layout position <paramref name="k"/>.</summary>
+    public int InputColumn(int k) => Permutation is null ? k : Permutation[k];
+
     public int Groups => (K + GroupLength - 1) / GroupLength;
     public int ChunkLength => ChunkLengthOf(Bits);
     public int Planes => PlanesOf(Bits);
@@ -55,7 +64,8 @@ public sealed class LowBitWeights
     public static long QWeightWords(int n, int k, int bits) =>
         (long)n * PlanesOf(bits) * ((k + ChunkLengthOf(bits) - 1) / ChunkLengthOf(bits)) * 4;
 
-    /// <summary>The code of W[n, k] (k may reach the padded chunk end).</summary>
+    /// <summary>The code at layout position k of column n (k may reach the padded chunk end; the input column is
+    /// <see cref="InputColumn"/>(k)).</summary>
     public int Code(int n, int k)
     {
         int kc = ChunkLength, c = k / kc, i = k % kc;
@@ -73,7 +83,7 @@ public sealed class LowBitWeights
 
     public int Zero(int n, int group) => (int)(float)BitConverter.UInt16BitsToHalf((ushort)(ScaleZero[(long)group * N + n] >> 16));
 
-    /// <summary>The unpacked matrix (codes, scales, zeros, natural g_idx) this layout holds.</summary>
+    /// <summary>The unpacked matrix (codes, scales, zeros, g_idx; input-column order) this layout holds.</summary>
     public QuantizedMatrix ToQuantizedMatrix(string tensor = "weight")
     {
         var config = new QuantizerConfig(Bits, GroupSize, Symmetric);
@@ -83,7 +93,7 @@ public sealed class LowBitWeights
         var zeros = new int[N * groups];
         for (int n = 0; n < N; n++)
         {
-            for (int k = 0; k < K; k++) codes[(long)n * K + k] = (byte)Code(n, k);
+            for (int k = 0; k < K; k++) codes[(long)n * K + InputColumn(k)] = (byte)Code(n, k);
             for (int g = 0; g < groups; g++)
             {
                 scales[n * groups + g] = Scale(n, g);
@@ -91,11 +101,12 @@ public sealed class LowBitWeights
             }
         }
         var gIdx = new int[K];
-        for (int k = 0; k < K; k++) gIdx[k] = k / GroupLength;
+        for (int k = 0; k < K; k++) gIdx[InputColumn(k)] = k / GroupLength;
         return new QuantizedMatrix(N, K, config, codes, scales, zeros, gIdx, tensor);
     }
 
-    /// <summary>Ŵ [N, K] row-major, float32: (q − z)·s, exact (a small integer times an fp16 value).</summary>
+    /// <summary>Ŵ [N, K] row-major in input-column order, float32: (q − z)·s, exact (a small integer times an fp16
+    /// value).</summary>
     public float[] Dequantize()
     {
         var w = new float[(long)N * K];
@@ -103,7 +114,7 @@ public sealed class LowBitWeights
         for (int k = 0; k < K; k++)
         {
             int g = k / GroupLength;
-            w[(long)n * K + k] = UniformQuantizer.Dequantize(Code(n, k), Scale(n, g), Zero(n, g));
+            w[(long)n * K + InputColumn(k)] = UniformQuantizer.Dequantize(Code(n, k), Scale(n, g), Zero(n, g));
         }
         return w;
     }
