@@ -6,23 +6,10 @@ namespace QuantNative.Tests.Cli;
 /// <summary>`--device cpu|cuda|emulate` and `qn bench fakequant`.</summary>
 public class DeviceOptionTests
 {
-    private static bool HasCudaDevice()
-    {
-        try
-        {
-            DriverCudaRuntime.Create().Dispose();
-            return true;
-        }
-        catch (NoCudaDeviceException)
-        {
-            return false;
-        }
-    }
-
     [Test]
     public void DeviceCuda_WithoutGpu_OneLineAndNonZeroExit()
     {
-        if (HasCudaDevice()) Assert.Ignore("this machine has a CUDA device");
+        GpuDevice.IgnoreWherePresent();
         var o = CliRunner.Run("bench", "fakequant", "--device", "cuda", "--rows", "8", "--cols", "64");
         Assert.That(o.ExitCode, Is.EqualTo(1), o.ToString());
         Assert.That(o.Stderr, Does.StartWith("error: no CUDA device: "), o.ToString());
