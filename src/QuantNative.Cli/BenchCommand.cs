@@ -167,10 +167,23 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     /// <summary>The CUDA runtime of --device for gemm and svd (cpu has no kernels to measure).</summary>
     private ICudaRuntime OpenRuntime() => Device switch
     {
-        DeviceKind.Cuda => DriverCudaRuntime.Create(),
+        DeviceKind.Cuda => OpenDriver(),
         DeviceKind.Emulate => new EmulatedCudaRuntime(),
         _ => throw new QuantNativeException($"bench {What} measures CUDA kernels: use --device cuda or --device emulate"),
     };
+
+    private ICudaRuntime OpenDriver()
+    {
+        try
+        {
+            return DriverCudaRuntime.Create();
+        }
+        catch (NoCudaDeviceException e)
+        {
+            // cpu is no alternative here: there is nothing to time without a GPU, only the kernels to check.
+            throw new NoCudaDeviceException(e.Reason, $"bench {What} times GPU kernels; --device emulate runs each once for correctness");
+        }
+    }
 
     /// <summary>--shapes, llama7b by default; on the emulator llama7b is scaled down 16× (said on stderr).</summary>
     private List<WeightShape> ShapeList(TextWriter stderr, bool allowM)

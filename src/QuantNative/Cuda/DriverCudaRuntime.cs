@@ -4,8 +4,11 @@ using QuantNative.Interop;
 namespace QuantNative.Cuda;
 
 /// <summary>No usable CUDA device: no driver library, a driver that fails to initialize, or no device.</summary>
-public sealed class NoCudaDeviceException(string reason)
-    : QuantNativeException($"no CUDA device: {reason}; use --device cpu or --device emulate");
+public sealed class NoCudaDeviceException(string reason, string hint = "use --device cpu or --device emulate")
+    : QuantNativeException($"no CUDA device: {reason}; {hint}")
+{
+    public string Reason { get; } = reason;
+}
 
 /// <summary>
 /// <see cref="ICudaRuntime"/> on a GPU through the CUDA driver API: the device's primary context, one non-blocking
