@@ -86,7 +86,7 @@ public class QuantizeCliTests : SplitTextFixture
             .And.Contain("qn ablate").And.Contain("2 windows × 64 tokens"));
         var csv = File.ReadAllLines(Path.ChangeExtension(report, ".csv"));
         Assert.That(csv, Has.Length.EqualTo(1 + 1 + 2 + 2));
-        Assert.That(csv[0], Does.StartWith("method,bits,group_size,ppl_1"));
+        Assert.That(csv[0], Does.StartWith("method,bits,group_size,seed,ppl_1"));
     }
 
     [Test]
