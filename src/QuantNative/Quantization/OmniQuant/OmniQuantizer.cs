@@ -7,7 +7,8 @@ using QuantNative.Training;
 namespace QuantNative.Quantization.OmniQuant;
 
 /// <summary>
-/// OmniQuant's block-wise loop with learnable weight clipping (DESIGN.md §7.4), on the CPU, one block at a time:
+/// OmniQuant's block-wise loop with learnable weight clipping (DESIGN.md §7.4), one block at a time (the training
+/// steps on the CPU, or on <see cref="OmniQuantOptions.Backend"/> through <see cref="BackendBlockTraining"/>):
 /// for block i, the targets T_i = B_i^fp(X_fp) (and at 2 bits the aug targets B_i^fp(X_q)) are computed for every
 /// calibration window; then, per step (one window, windows shuffled per epoch), the fake-quantized weights are
 /// rebuilt from the current u, l (<see cref="LwcLinear"/>), the block runs forward and backward
