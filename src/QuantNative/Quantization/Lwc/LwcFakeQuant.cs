@@ -1,3 +1,5 @@
+using QuantNative.Cpu;
+
 namespace QuantNative.Quantization.Lwc;
 
 /// <summary>
@@ -21,7 +23,7 @@ namespace QuantNative.Quantization.Lwc;
 /// kernel uses __f*_rn): codes, ŵ, s, z, max, min are bit-exact on the emulator; gs is summed here sequentially and
 /// in a tree on the GPU, so du, dl and the tie terms agree within float rounding.</para>
 /// </summary>
-public static class LwcFakeQuant
+public static unsafe class LwcFakeQuant
 {
     public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 
@@ -48,33 +50,43 @@ public static class LwcFakeQuant
             ("scale", scale.Length, shape.GroupCount), ("zero", zero.Length, shape.GroupCount),
             ("wmax", wmax.Length, shape.GroupCount), ("wmin", wmin.Length, shape.GroupCount),
             ("w", w.Length, shape.Elements), ("u", u.Length, shape.GroupCount), ("l", l.Length, shape.GroupCount));
+        fixed (float* pwq = wq) fixed (byte* pcodes = codes) fixed (float* pscale = scale) fixed (float* pzero = zero)
+        fixed (float* pwmax = wmax) fixed (float* pwmin = wmin) fixed (float* pw = w) fixed (float* pu = u) fixed (float* pl = l)
+        {
+            var t = new Tensors(pwq, pcodes, pscale, pzero, pwmax, pwmin, pw, pu, pl, null, null, null, null);
+            // Rows are independent (groups never span rows), so they run in parallel with the same result.
+            ParallelRows.For(shape.Rows, 8L * shape.Cols, r => ForwardRow(t, r, shape, clamp));
+        }
+    }
+
+    private static void ForwardRow(Tensors t, int r, LwcShape shape, ScaleClamp clamp)
+    {
         float qmax = shape.MaxCode;
         var layout = shape.Layout;
-        for (int r = 0; r < shape.Rows; r++)
         for (int j = 0; j < shape.Groups; j++)
         {
             int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
             int p = r * shape.Groups + j;
-            var gw = w.Slice(start, length);
+            var gw = new ReadOnlySpan<float>(t.W + start, length);
             float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
             foreach (float v in gw)
             {
                 maxW = MathF.Max(maxW, v);
                 minW = MathF.Min(minW, v);
             }
-            var (_, beta, raw) = Group(u[p], l[p], maxW, minW, qmax);
+            var (_, beta, raw) = Group(t.U[p], t.L[p], maxW, minW, qmax);
             float s = Clamp(raw, clamp.Min, clamp.Max);
             float z = Clamp(RoundEven(-(beta * minW) / s), 0f, qmax);
-            scale[p] = s;
-            zero[p] = z;
-            wmax[p] = maxW;
-            wmin[p] = minW;
+            t.Scale[p] = s;
+            t.Zero[p] = z;
+            t.Wmax[p] = maxW;
+            t.Wmin[p] = minW;
             for (int i = 0; i < length; i++)
             {
                 float c = RoundEven(gw[i] / s) + z;
                 float q = Clamp(c, 0f, qmax);
-                codes[start + i] = (byte)q;
-                wq[start + i] = (q - z) * s;
+                t.Codes[start + i] = (byte)q;
+                t.Wq[start + i] = (q - z) * s;
             }
         }
     }
@@ -91,14 +103,25 @@ public static class LwcFakeQuant
             ("u", u.Length, shape.GroupCount), ("l", l.Length, shape.GroupCount),
             ("scale", scale.Length, shape.GroupCount), ("zero", zero.Length, shape.GroupCount),
             ("wmax", wmax.Length, shape.GroupCount), ("wmin", wmin.Length, shape.GroupCount));
+        fixed (float* pdW = dW) fixed (float* pdu = du) fixed (float* pdl = dl) fixed (float* pdWq = dWq)
+        fixed (float* pw = w) fixed (float* pu = u) fixed (float* pl = l) fixed (float* pscale = scale)
+        fixed (float* pzero = zero) fixed (float* pwmax = wmax) fixed (float* pwmin = wmin)
+        {
+            var t = new Tensors(null, null, pscale, pzero, pwmax, pwmin, pw, pu, pl, pdW, pdu, pdl, pdWq);
+            ParallelRows.For(shape.Rows, 10L * shape.Cols, r => BackwardRow(t, r, shape, clamp));
+        }
+    }
+
+    private static void BackwardRow(Tensors t, int r, LwcShape shape, ScaleClamp clamp)
+    {
         float qmax = shape.MaxCode;
         var layout = shape.Layout;
-        for (int r = 0; r < shape.Rows; r++)
+        float* w = t.W, dWq = t.DWq, dW = t.DW;
         for (int j = 0; j < shape.Groups; j++)
         {
             int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
             int p = r * shape.Groups + j;
-            float s = scale[p], z = zero[p], maxW = wmax[p], minW = wmin[p];
+            float s = t.Scale[p], z = t.Zero[p], maxW = t.Wmax[p], minW = t.Wmin[p];
             float gs = 0f;
             int maxTies = 0, minTies = 0;
             for (int i = start; i < start + length; i++)
@@ -114,12 +137,12 @@ public static class LwcFakeQuant
                 if (v == minW) minTies++;
                 dW[i] = inside ? g : 0f;
             }
-            var (gamma, beta, raw) = Group(u[p], l[p], maxW, minW, qmax);
+            var (gamma, beta, raw) = Group(t.U[p], t.L[p], maxW, minW, qmax);
             if (raw < clamp.Min || raw > clamp.Max) gs = 0f;
             float dXmax = gs / qmax;
             float dXmin = -dXmax;
-            du[p] = dXmax * maxW * gamma * (1f - gamma);
-            dl[p] = dXmin * minW * beta * (1f - beta);
+            t.DU[p] = dXmax * maxW * gamma * (1f - gamma);
+            t.DL[p] = dXmin * minW * beta * (1f - beta);
             float addMax = dXmax * gamma / Math.Max(maxTies, 1);
             float addMin = dXmin * beta / Math.Max(minTies, 1);
             for (int i = start; i < start + length; i++)
@@ -129,6 +152,15 @@ public static class LwcFakeQuant
                 if (v == minW) dW[i] += addMin;
             }
         }
+    }
+
+    /// <summary>The pinned tensors of one call, shared by the row tasks (each row writes only its own elements).</summary>
+    private readonly struct Tensors(float* wq, byte* codes, float* scale, float* zero, float* wmax, float* wmin,
+        float* w, float* u, float* l, float* dW, float* du, float* dl, float* dWq)
+    {
+        public readonly float* Wq = wq, Scale = scale, Zero = zero, Wmax = wmax, Wmin = wmin, W = w, U = u, L = l;
+        public readonly float* DW = dW, DU = du, DL = dl, DWq = dWq;
+        public readonly byte* Codes = codes;
     }
 
     internal static void CheckLengths(LwcShape shape, params (string Name, long Actual, long Expected)[] tensors)
