@@ -8,8 +8,11 @@ using QuantNative.Quantization.OmniQuant;
 namespace QuantNative.Tests.Quantization;
 
 /// <summary>
-/// OmniQuant's training epochs on a backend (<see cref="OmniQuantOptions.Backend"/>, <see cref="BackendBlockTraining"/>)
-/// against the C# CPU loop of <see cref="OmniQuantizer"/> on stories260K.
+/// OmniQuant's training epochs on a backend (<see cref="OmniQuantOptions.Backend"/>, <see cref="BackendBlockTraining"/>,
+/// the one implementation of the epochs) against the CPU path (no backend given: the shared CPU backend over the
+/// host arrays) on stories260K. The weights the CPU path commits are pinned bit for bit by OmniQuantTests,
+/// CqeLoopTests and the CLI resume tests; they were also compared byte for byte with the old inline CPU loop when
+/// the two implementations were merged.
 /// </summary>
 public class OmniQuantBackendTests
 {
@@ -21,9 +24,10 @@ public class OmniQuantBackendTests
             new OmniQuantOptions { Epochs = epochs, Backend = backend, Cqe = cqe });
     }
 
-    /// <summary>On the CPU backend the same float operations run in the same order as the CPU loop (the MSE gradient
-    /// 2(y − t)/N with N a power of two is the same float either way), so the committed model is bit for bit the
-    /// same; only the reported epoch losses differ (<see cref="Tolerances.OmniQuantLossFloatVsDoubleDifferenceRel"/>).</summary>
+    /// <summary>A CPU backend of its own runs the same float operations in the same order as the CPU path, so the
+    /// committed model is bit for bit the same and the reported epoch losses agree (within
+    /// <see cref="Tolerances.OmniQuantLossFloatVsDoubleDifferenceRel"/>, the bound from when the CPU path had its own
+    /// loop and MSE).</summary>
     [TestCase(3, 32)]
     [TestCase(2, -1)]
     public void OnCpuBackend_EqualsTheCpuLoop(int bits, int group)
@@ -51,7 +55,7 @@ public class OmniQuantBackendTests
     }
 
     /// <summary>On the emulated CUDA backend (two windows, one epoch: the emulator runs attention slowly) the
-    /// epochs' losses match the CPU loop within <see cref="Tolerances.OmniQuantEpochCudaVsCpuRel"/> and the
+    /// epochs' losses match the CPU path within <see cref="Tolerances.OmniQuantEpochCudaVsCpuRel"/> and the
     /// committed codes agree except where float rounding moved a value across a rounding boundary.</summary>
     [Test]
     public void OnEmulatedCudaBackend_MatchesTheCpuLoop()

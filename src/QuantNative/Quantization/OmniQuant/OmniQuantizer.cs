@@ -134,6 +134,7 @@ public static class OmniQuantizer
                 initial += Objective(y, targets[k], augTargets?[k]) / n;
             }
 
+            // The epochs, on the backend (on the CPU backend they train the parameters' own arrays in place).
             var epochClock = Stopwatch.StartNew();
             var (firstEpoch, lastEpoch) = BackendBlockTraining.Train(backend, c, length, fp, parameters, ahead,
                 cqe?.LookAheadWeight ?? 0, xq, targets, augTargets, epochs, options.Seed, layer,
