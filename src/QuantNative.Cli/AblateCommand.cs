@@ -26,8 +26,10 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
     [Option("eval2", HelpText = "A second evaluation text (whole file), reported in its own column.")]
     public string? Eval2 { get; set; }
 
-    [Option("methods", Default = "fp32,rtn,gptq", HelpText = "Comma-separated methods: fp32, rtn, gptq, omniquant, lsi (+LSI), sde (+SDE), cll (+CLL), cqe+ (SDE and CLL).")]
-    public string Methods { get; set; } = "fp32,rtn,gptq";
+    [Option("methods", Default = AllMethods, HelpText = "Comma-separated methods: fp32, rtn, gptq, omniquant, lsi (+LSI), sde (+SDE), cll (+CLL), cqe+ (SDE and CLL); default all.")]
+    public string Methods { get; set; } = AllMethods;
+
+    private const string AllMethods = "fp32,rtn,gptq,omniquant,lsi,sde,cll,cqe+";
 
     [Option("wbits", Default = "2,3,4", HelpText = "Comma-separated bit widths.")]
     public string WBits { get; set; } = "2,3,4";

@@ -11,7 +11,7 @@ namespace QuantNative.Cli;
 [Verb("quantize", HelpText = "Quantize a model (RTN, GPTQ, OmniQuant, LSI or CQE+, one block at a time) and write a GPTQ-format Hugging Face directory.")]
 public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
 {
-    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " omniquant only: its training steps run there; the targets, the commit and rtn/gptq/lsi/cqe+ run on the CPU.")]
+    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " omniquant, lsi, cqe+: their training steps (LWC, SDE, cross-layer learning) run there; the targets, the commit and rtn/gptq run on the CPU.")]
     public DeviceKind Device { get; set; } = DeviceKind.Cpu;
 
     [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn).")]
@@ -46,9 +46,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         // Every option is checked before any work, so a typo costs nothing.
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, Format);
         var cqe = QuantizeSettings.Cqe(Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
-        if (Device != DeviceKind.Cpu && (!settings.IsOmniQuant || cqe != null))
-            throw new QuantNativeException($"--device {Device.ToString().ToLowerInvariant()}: only --method omniquant trains on a " +
-                                           $"device so far; --method {settings.MethodName} runs on the CPU (leave --device out)");
+        if (Device != DeviceKind.Cpu && !settings.IsOmniQuant)
+            throw new QuantNativeException($"--device {Device.ToString().ToLowerInvariant()}: only --method omniquant, lsi and " +
+                                           $"cqe+ train on a device; --method {settings.MethodName} runs on the CPU (leave --device out)");
         using var backend = Device == DeviceKind.Cpu ? null : DeviceOption.Open(this);
         var omni = settings.IsOmniQuant
             ? QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend)

@@ -248,7 +248,9 @@ public static class Tolerances
     /// OmniQuant's reported epoch objective, backend loop (MseLoss: y − t in double, squared, summed in double) against
     /// the CPU loop (y − t rounded to float first): each term's difference carries ≤ 2⁻²⁴ relative rounding, which
     /// mostly averages out over the 8192 terms of a window. Measured ≤ 2.9e-10 relative; 1e-8 leaves room, and any
-    /// difference in the training itself (a gradient, a step) shows in the committed codes, compared exactly.
+    /// difference in the training itself (a gradient, a step) shows in the committed codes, compared exactly. Since
+    /// the CPU path runs the backend epochs too (BackendBlockTraining on the CPU backend), only the losses outside the
+    /// epochs (initial, final: OmniQuantizer.Mse) still round y − t to float; the epoch losses of two CPU runs are equal.
     /// </summary>
     public const double OmniQuantLossFloatVsDoubleDifferenceRel = 1e-8;
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using QuantNative.Cpu;
+using QuantNative.Quantization.Cqe;
 using QuantNative.Training;
 
 namespace QuantNative.Backends;
@@ -132,5 +133,27 @@ public sealed partial class CpuBackend
         TrainingChecks.Elementwise("adamw step", this, count, ("value", value), ("expAvg", expAvg),
             ("expAvgSq", expAvgSq), ("grad", grad));
         AdamWUpdate.Apply(A(value), A(grad), A(expAvg), A(expAvgSq), count, step);
+    }
+
+    public void Add<T>(BackendBuffer<T> dst, BackendBuffer<T> src, long count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        TrainingChecks.Elementwise("add", this, count, ("dst", dst), ("src", src));
+        T[] d = A(dst), s = A(src);
+        for (long n = 0; n < count; n++) d[n] += s[n];
+    }
+
+    public void SdeColumns<T>(BackendBuffer<T> at, BackendBuffer<T> ut, BackendBuffer<T> e, BackendBuffer<int> maskRows,
+        BackendBuffer<int> columnStarts, int entries, int active, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        TrainingChecks.SdeColumns(this, at, ut, e, maskRows, columnStarts, entries, active, rows);
+        SdeMath.Columns(A(at), A(ut), A(e), A(maskRows), A(columnStarts), active, rows);
+    }
+
+    public void SdeMaskedDot<T>(BackendBuffer<T> dE, BackendBuffer<T> ut, BackendBuffer<T> tt,
+        BackendBuffer<int> maskRows, BackendBuffer<int> maskCols, int entries, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        TrainingChecks.SdeMaskedDot(this, dE, ut, tt, maskRows, maskCols, entries, rows);
+        SdeMath.MaskedDots(A(dE), A(ut), A(tt), A(maskRows), A(maskCols), entries, rows);
     }
 }

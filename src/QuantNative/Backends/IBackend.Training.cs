@@ -74,6 +74,22 @@ public partial interface IBackend
     /// <summary>The first <paramref name="count"/> elements of src into dst.</summary>
     void Copy<T>(BackendBuffer<T> dst, BackendBuffer<T> src, long count) where T : unmanaged;
 
+    /// <summary>dst += src over the first <paramref name="count"/> elements (a second gradient path added to the
+    /// first: cross-layer learning's look-ahead gradient into dy).</summary>
+    void Add<T>(BackendBuffer<T> dst, BackendBuffer<T> src, long count) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>SDE's Aᵀ [active, rows] (DESIGN.md §7.6): row j = Σ e[p]·ut[maskRows[p], :] over column j's mask entries
+    /// p ∈ [columnStarts[j], columnStarts[j + 1]), summed from 0 in entry order; ut is Uᵀ [≥ active, rows], e one value
+    /// per entry (<paramref name="entries"/> of them). See <see cref="Quantization.Cqe.SdeMath.Columns{T}"/>.</summary>
+    void SdeColumns<T>(BackendBuffer<T> at, BackendBuffer<T> ut, BackendBuffer<T> e, BackendBuffer<int> maskRows,
+        BackendBuffer<int> columnStarts, int entries, int active, int rows) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>SDE's dE (§7.6): dE[p] = ⟨ut[maskRows[p], :], tt[maskCols[p], :]⟩ for the <paramref name="entries"/>
+    /// mask entries, ut = Uᵀ and tt = Tᵀ = Vᵀ·Gᵀ, both [≥ active, rows]. See
+    /// <see cref="Quantization.Cqe.SdeMath.MaskedDots{T}"/>.</summary>
+    void SdeMaskedDot<T>(BackendBuffer<T> dE, BackendBuffer<T> ut, BackendBuffer<T> tt, BackendBuffer<int> maskRows,
+        BackendBuffer<int> maskCols, int entries, int rows) where T : unmanaged, IFloatingPointIeee754<T>;
+
     /// <summary>One AdamW update (torch.optim.AdamW) of one parameter's first <paramref name="count"/> elements:
     /// value, its moments expAvg and expAvgSq in place, from grad, with the step's scalars. See
     /// <see cref="AdamWUpdate"/>.</summary>

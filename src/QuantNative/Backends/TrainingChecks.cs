@@ -97,4 +97,26 @@ public static class TrainingChecks
         Positive(op, shape, ("count", count));
         Require(op, shape, b, tensors.Select(t => N(t.Name, t.Buffer, count)).ToArray());
     }
+
+    public static void SdeColumns<T>(IBackend b, BackendBuffer<T> at, BackendBuffer<T> ut, BackendBuffer<T> e,
+        BackendBuffer<int> maskRows, BackendBuffer<int> columnStarts, int entries, int active, int rows)
+        where T : unmanaged
+    {
+        const string op = "sde columns";
+        string shape = $"[entries {entries}, active {active}, rows {rows}]";
+        Positive(op, shape, ("entries", entries), ("active", active), ("rows", rows));
+        long n = (long)active * rows;
+        Require(op, shape, b, N("at", at, n), N("ut", ut, n), N("e", e, entries), N("maskRows", maskRows, entries),
+            N("columnStarts", columnStarts, active + 1L));
+    }
+
+    public static void SdeMaskedDot<T>(IBackend b, BackendBuffer<T> dE, BackendBuffer<T> ut, BackendBuffer<T> tt,
+        BackendBuffer<int> maskRows, BackendBuffer<int> maskCols, int entries, int rows) where T : unmanaged
+    {
+        const string op = "sde masked dot";
+        string shape = $"[entries {entries}, rows {rows}]";
+        Positive(op, shape, ("entries", entries), ("rows", rows));
+        Require(op, shape, b, N("dE", dE, entries), N("ut", ut, rows), N("tt", tt, rows),
+            N("maskRows", maskRows, entries), N("maskCols", maskCols, entries));
+    }
 }

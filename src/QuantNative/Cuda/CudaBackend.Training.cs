@@ -285,6 +285,39 @@ public sealed partial class CudaBackend
         LaunchTrain(TrainLaunch.AdamWStep, ElementwiseGrid(count), new Dim3(Threads), args);
     }
 
+    public void Add<T>(BackendBuffer<T> dst, BackendBuffer<T> src, long count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Float<T>(TrainLaunch.Add);
+        TrainingChecks.Elementwise("add", this, count, ("dst", dst), ("src", src));
+        Int32Elements(TrainLaunch.Add, "count", count);
+        using var args = new KernelArguments(3);
+        args.Add(P(dst)).Add(P(src)).Add((int)count);
+        LaunchTrain(TrainLaunch.Add, ElementwiseGrid(count), new Dim3(Threads), args);
+    }
+
+    public void SdeColumns<T>(BackendBuffer<T> at, BackendBuffer<T> ut, BackendBuffer<T> e, BackendBuffer<int> maskRows,
+        BackendBuffer<int> columnStarts, int entries, int active, int rows) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Float<T>(TrainLaunch.SdeColumns);
+        TrainingChecks.SdeColumns(this, at, ut, e, maskRows, columnStarts, entries, active, rows);
+        Int32Elements(TrainLaunch.SdeColumns, "active·rows", (long)active * rows);
+        using var args = new KernelArguments(7);
+        args.Add(P(at)).Add(P(ut)).Add(P(e)).Add(P(maskRows)).Add(P(columnStarts)).Add(active).Add(rows);
+        LaunchTrain(TrainLaunch.SdeColumns, ElementwiseGrid((long)active * rows), new Dim3(Threads), args);
+    }
+
+    public void SdeMaskedDot<T>(BackendBuffer<T> dE, BackendBuffer<T> ut, BackendBuffer<T> tt,
+        BackendBuffer<int> maskRows, BackendBuffer<int> maskCols, int entries, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Float<T>(TrainLaunch.SdeMaskedDot);
+        TrainingChecks.SdeMaskedDot(this, dE, ut, tt, maskRows, maskCols, entries, rows);
+        Int32Elements(TrainLaunch.SdeMaskedDot, "ut/tt elements", ut.Length);
+        using var args = new KernelArguments(6);
+        args.Add(P(dE)).Add(P(ut)).Add(P(tt)).Add(P(maskRows)).Add(P(maskCols)).Add(rows);
+        LaunchTrain(TrainLaunch.SdeMaskedDot, new Dim3((uint)entries), new Dim3(Threads), args);
+    }
+
     /// <summary>Frees the RoPE tables and the attention scratch (before the runtime goes, when it is not ours).</summary>
     private void DisposeTrainingState()
     {

@@ -24,6 +24,9 @@ public static class TrainLaunch
     public const string MseForward = "qn_mse_forward_f32";
     public const string MseBackward = "qn_mse_backward_f32";
     public const string AdamWStep = "qn_adamw_step_f32";
+    public const string Add = "qn_add_f32";
+    public const string SdeColumns = "qn_sde_columns_f32";
+    public const string SdeMaskedDot = "qn_sde_masked_dot_f32";
 
     /// <summary>Threads of the row, elementwise and attention kernels (a multiple of 32; the kernels assume it).</summary>
     public const int Threads = 256;

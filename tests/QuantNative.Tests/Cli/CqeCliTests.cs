@@ -41,6 +41,19 @@ public class CqeCliTests : SplitTextFixture
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
     }
 
+    /// <summary>`--device emulate`: SDE and cross-layer learning train on the CUDA backend on the emulator (agreement
+    /// with the CPU: OmniQuantBackendTests); the checkpoint with its clipping parameters is written.</summary>
+    [Test]
+    public void CqePlusTrainsOnTheEmulatedDevice()
+    {
+        string outDir = NewOut();
+        var o = Quantize("cqe+", outDir, "--group", "32", "--nsamples", "2", "--seqlen", "16", "--epochs", "1",
+            "--sde", "band:1+block:4", "--cll", "1", "--device", "emulate");
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        Assert.That(o.Stdout, Does.Contain("cqe+ W3 asym g32").And.Contain("training steps on emulate: CUDA emulator"));
+        Assert.That(File.Exists(Path.Combine(outDir, "lwc_clipping.qnclip")), Is.True);
+    }
+
     [Test]
     public void LsiIsTheDiagonalMaskWithoutCrossLayerLearning()
     {

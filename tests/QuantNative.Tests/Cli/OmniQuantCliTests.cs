@@ -129,7 +129,7 @@ public class OmniQuantCliTests : SplitTextFixture
     }
 
     /// <summary>`--device emulate`: the training steps on the CUDA backend on the emulator (kernels/train/ and the LWC
-    /// kernels); the checkpoint loads and evaluates. (Bit-level agreement with the CPU loop: OmniQuantBackendTests.)</summary>
+    /// kernels); the checkpoint loads and evaluates. (Agreement with the CPU path: OmniQuantBackendTests.)</summary>
     [Test]
     public void TrainsOnTheEmulatedDevice()
     {

@@ -8,20 +8,25 @@ namespace QuantNative.Quantization.Cqe;
 /// Cross-layer learning's look-ahead for one block i (DESIGN.md §7.7): the chain of blocks i+1..i+D' (D' = D, shrunk
 /// at the end of the model) with fp or RTN weights, and the fp trajectory's targets T_{i+d} = B_{i+d}^fp(T_{i+d−1})
 /// of every calibration window, starting from T_i. Memory: D' blocks (twice with RTN look-ahead while the targets
-/// are made), their activations, and D' target buffers of every window (<see cref="Bytes"/>).
+/// are made), their activations, and D' target buffers of every window (<see cref="Bytes"/>). The training epochs
+/// put the chain on their backend (<see cref="LookAheadChain{T}"/> over <see cref="Blocks"/>) and feed it
+/// <see cref="For"/> per step, like the windows.
 /// </summary>
 public sealed class LookAheadTargets
 {
     private readonly float[][][] _targets; // [d][window]
 
-    private LookAheadTargets(LookAheadChain<float> chain, float[][][] targets, long bytes)
+    private LookAheadTargets(BlockTensors<float>[] blocks, float[][][] targets, long bytes)
     {
-        Chain = chain;
+        Blocks = blocks;
         _targets = targets;
         Bytes = bytes;
     }
 
-    public LookAheadChain<float> Chain { get; }
+    /// <summary>The look-ahead blocks' weights (fp or RTN), in the chain's order.</summary>
+    public IReadOnlyList<BlockTensors<float>> Blocks { get; }
+
+    public int Depth => Blocks.Count;
     public long Bytes { get; }
 
     /// <summary>T_{i+1..i+D'} of one window, in the chain's order.</summary>
@@ -58,7 +63,7 @@ public sealed class LookAheadTargets
         }
         long bytes = LookAheadChain<float>.Bytes(c, count, tokens, blockValues)
                      + 4L * count * targets.Length * targets[0].LongLength;
-        return new LookAheadTargets(new LookAheadChain<float>(c, chainBlocks, rope, tokens), windowTargets, bytes);
+        return new LookAheadTargets(chainBlocks, windowTargets, bytes);
     }
 
     /// <summary>A block's weights with each linear replaced by its RTN-quantized, dequantized values.</summary>

@@ -25,18 +25,7 @@ public static class SdeMath
     {
         int a = mask.Active;
         Check(mask, e.Length, rows, cols, ut, vt);
-        var starts = mask.ColumnStarts();
-        ParallelRows.For(a, (long)rows * Math.Max(1, starts[^1] / Math.Max(1, a)), j =>
-        {
-            var column = at.AsSpan(j * rows, rows);
-            column.Clear();
-            for (int p = starts[j]; p < starts[j + 1]; p++)
-            {
-                T coefficient = e[p];
-                var u = ut.AsSpan(mask.Rows[p] * rows, rows);
-                for (int o = 0; o < rows; o++) column[o] += coefficient * u[o];
-            }
-        });
+        Columns(at, ut, e, mask.Rows, mask.ColumnStarts(), a, rows);
         Array.Copy(w, wPrime, (long)rows * cols);
         Gemm.Dense(true, false, at.AsSpan(0, a * rows), vt.AsSpan(0, a * cols), wPrime.AsSpan(0, rows * cols), rows,
             cols, a, T.One, accumulate: true);
@@ -52,9 +41,33 @@ public static class SdeMath
         Check(mask, dE.Length, rows, cols, ut, vt);
         Gemm.Dense(false, true, vt.AsSpan(0, a * cols), dWPrime.AsSpan(0, rows * cols), tt.AsSpan(0, a * rows), a, rows,
             cols, T.One);
-        ParallelRows.For(mask.Count, rows, p =>
-            dE[p] = Dot<T>(ut.AsSpan(mask.Rows[p] * rows, rows), tt.AsSpan(mask.Cols[p] * rows, rows)));
+        MaskedDots(dE, ut, tt, mask.Rows, mask.Cols, mask.Count, rows);
     }
+
+    /// <summary>Aᵀ [active, rows] of A = U·(M⊙E): row j = Σ e[p]·Uᵀ row maskRows[p] over column j's entries
+    /// [columnStarts[j], columnStarts[j + 1]), from 0 in entry order (the CPU backend's SdeColumns).</summary>
+    public static void Columns<T>(T[] at, T[] ut, T[] e, int[] maskRows, int[] columnStarts, int active, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ParallelRows.For(active, (long)rows * Math.Max(1, columnStarts[active] / Math.Max(1, active)), j =>
+        {
+            var column = at.AsSpan(j * rows, rows);
+            column.Clear();
+            for (int p = columnStarts[j]; p < columnStarts[j + 1]; p++)
+            {
+                T coefficient = e[p];
+                var u = ut.AsSpan(maskRows[p] * rows, rows);
+                for (int o = 0; o < rows; o++) column[o] += coefficient * u[o];
+            }
+        });
+    }
+
+    /// <summary>dE[p] = ⟨Uᵀ row maskRows[p], Tᵀ row maskCols[p]⟩ for the first <paramref name="entries"/> entries (the CPU
+    /// backend's SdeMaskedDot).</summary>
+    public static void MaskedDots<T>(T[] dE, T[] ut, T[] tt, int[] maskRows, int[] maskCols, int entries, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        ParallelRows.For(entries, rows, p =>
+            dE[p] = Dot<T>(ut.AsSpan(maskRows[p] * rows, rows), tt.AsSpan(maskCols[p] * rows, rows)));
 
     private static T Dot<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -1,71 +1,72 @@
 using QuantNative.Backends;
 using QuantNative.Model;
-using QuantNative.Quantization.Lwc;
+using QuantNative.Quantization.Cqe;
 using QuantNative.Training;
+using static QuantNative.Backends.HostArrays;
 
 namespace QuantNative.Quantization.OmniQuant;
 
 /// <summary>
-/// The training epochs of one OmniQuant block (DESIGN.md §7.4) on an <see cref="IBackend"/>: the same steps as
-/// <see cref="OmniQuantizer"/>'s CPU loop — per step (windows in the seeded per-epoch order) Ŵ rebuilt from u, l by
-/// the LWC forward, the block forward on X_q, MSE against the target (plus the aug target at 2 bits), the block
-/// backward, the LWC backward to du, dl, and AdamW (β 0.9/0.999, eps 1e-8, weight decay 0, fresh per block) —
-/// with every tensor in the backend's buffers. Windows and targets are uploaded per step (one window each);
-/// the learned u, l are downloaded into the <see cref="LwcLinear"/>s at the end, ready for
-/// <see cref="LwcLinear.Commit"/>.
+/// The training epochs of one OmniQuant / CQE+ block (DESIGN.md §7.4, §7.6, §7.7) on an <see cref="IBackend"/> — the
+/// only implementation of them: the CPU path runs it on <see cref="CpuBackend"/> over the host arrays (no copies),
+/// a device path with every tensor in the device's buffers. Per step (windows in the seeded per-epoch order):
+/// Ŵ of every linear rebuilt from its parameters (<see cref="TrainedLinear.Forward"/>: W' composed first with SDE),
+/// the block forward on X_q, MSE against the target (plus the aug target at 2 bits, plus λ·MSE through the frozen
+/// look-ahead blocks with cross-layer learning), the block backward, then per linear the LWC backward to du, dl
+/// (and dW' to dE) and AdamW (β 0.9/0.999, eps 1e-8, weight decay 0, fresh per block; u, l at the clipping
+/// learning rate, E at SDE's). Windows and targets are fed per step (wrapped on the CPU, uploaded elsewhere); the
+/// learned parameters end in <paramref name="parameters"/>'s host arrays, ready for <see cref="BlockParameters.PrepareCommit"/>.
 /// </summary>
 public static class BackendBlockTraining
 {
-    /// <summary>AdamW's settings for the LWC parameters (OmniQuant's).</summary>
+    /// <summary>AdamW's settings for every trained parameter (OmniQuant's).</summary>
     private const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8, WeightDecay = 0;
 
     /// <summary>
-    /// Trains <paramref name="lwc"/> (the block's seven linears in <see cref="BlockTensors{T}.Linears"/> order) for
-    /// <paramref name="epochs"/> epochs; returns the mean objective of the first and the last epoch (NaN without
-    /// epochs). <paramref name="norms"/> supplies the fp32 norm weights; <paramref name="onStep"/> gets (epoch, step,
-    /// running mean of the epoch's objective) after each step.
+    /// Trains <paramref name="parameters"/> for <paramref name="epochs"/> epochs; returns the mean objective of the
+    /// first and the last epoch (NaN without epochs). <paramref name="norms"/> supplies the fp32 norm weights;
+    /// <paramref name="ahead"/> (null: no cross-layer learning) the look-ahead blocks and targets, weighted by
+    /// <paramref name="lookAheadWeight"/>; <paramref name="onStep"/> gets (epoch, step, running mean of the epoch's
+    /// objective) after each step.
     /// </summary>
     public static (double FirstEpoch, double LastEpoch) Train(IBackend backend, LlamaConfig c, int length,
-        BlockTensors<float> norms, IReadOnlyList<LwcLinear> lwc, float[][] xq, float[][] targets, float[][]? augTargets,
-        int epochs, double learningRate, int seed, int layer, Action<int, int, double>? onStep = null,
-        CancellationToken cancel = default)
+        BlockTensors<float> norms, BlockParameters parameters, LookAheadTargets? ahead, double lookAheadWeight,
+        float[][] xq, float[][] targets, float[][]? augTargets, int epochs, int seed, int layer,
+        Action<int, int, double>? onStep = null, CancellationToken cancel = default)
     {
+        if (epochs == 0) return (double.NaN, double.NaN);
         int n = xq.Length;
         long td = (long)length * c.HiddenSize;
-        var linears = lwc.Select(l => new DeviceLinear(backend, l)).ToArray();
-        var buffers = new List<IDisposable>(linears);
-        BackendBuffer<float> A(long count)
+        var owned = new List<IDisposable>();
+        T Own<T>(T d) where T : IDisposable
         {
-            var b = backend.Allocate<float>(count);
-            buffers.Add(b);
-            return b;
+            owned.Add(d);
+            return d;
         }
-        BackendBuffer<float> Upload(float[] a)
-        {
-            var b = A(a.LongLength);
-            b.Upload(a);
-            return b;
-        }
+        BackendBuffer<float> A() => Own(backend.Allocate<float>(td));
         try
         {
+            var linears = parameters.Lwc.Select((l, i) => Own(new TrainedLinear(backend, l, parameters.Sde?[i]))).ToArray();
             var weights = new BlockBuffers<float>
             {
-                AttnNorm = Upload(norms.AttnNorm), FfnNorm = Upload(norms.FfnNorm),
+                AttnNorm = Own(Bind(backend, norms.AttnNorm)), FfnNorm = Own(Bind(backend, norms.FfnNorm)),
                 Wq = linears[0].Wq, Wk = linears[1].Wq, Wv = linears[2].Wq, Wo = linears[3].Wq,
                 WGate = linears[4].Wq, WUp = linears[5].Wq, WDown = linears[6].Wq,
             };
             var grads = new BlockBuffers<float>
             {
-                AttnNorm = A(c.HiddenSize), FfnNorm = A(c.HiddenSize),
+                AttnNorm = Own(backend.Allocate<float>(c.HiddenSize)), FfnNorm = Own(backend.Allocate<float>(c.HiddenSize)),
                 Wq = linears[0].DWq, Wk = linears[1].DWq, Wv = linears[2].DWq, Wo = linears[3].DWq,
                 WGate = linears[4].DWq, WUp = linears[5].DWq, WDown = linears[6].DWq,
             };
-            var saved = new BlockActivations<float>(backend, c, length);
-            buffers.Add(saved);
-            var workspace = new BlockGradientWorkspace<float>(backend, c, length);
-            buffers.Add(workspace);
-            BackendBuffer<float> x = A(td), y = A(td), dy = A(td), dx = A(td), target = A(td);
-            BackendBuffer<float>? aug = augTargets != null ? A(td) : null;
+            var saved = Own(new BlockActivations<float>(backend, c, length));
+            var workspace = Own(new BlockGradientWorkspace<float>(backend, c, length));
+            BackendBuffer<float> xStage = A(), y = A(), dy = A(), dx = A(), targetStage = A();
+            var augStage = augTargets != null ? A() : null;
+            var chain = ahead != null
+                ? Own(new LookAheadChain<float>(backend, c, ahead.Blocks.Select(w => Own(Bind(backend, w))).ToArray(), length))
+                : null;
+            var aheadStages = ahead != null ? Enumerable.Range(0, ahead.Depth).Select(_ => A()).ToArray() : [];
 
             double firstEpoch = double.NaN, lastEpoch = double.NaN;
             long step = 0;
@@ -80,99 +81,39 @@ public static class BackendBlockTraining
                     cancel.ThrowIfCancellationRequested();
                     int k = shuffled[s];
                     foreach (var l in linears) l.Forward(backend);
-                    x.Upload(xq[k]);
-                    target.Upload(targets[k]);
+                    var x = Feed(xq[k], xStage);
+                    var target = Feed(targets[k], targetStage);
                     TrainingBlock.Forward(y, saved, x, weights, c, length);
                     double loss = backend.MseForward(y, target, td);
                     backend.MseBackward(dy, 1.0, y, target, td);
-                    if (aug != null)
+                    if (augStage != null)
                     {
-                        aug.Upload(augTargets![k]);
+                        var aug = Feed(augTargets![k], augStage);
                         loss += backend.MseForward(y, aug, td);
                         backend.MseBackward(dy, 1.0, y, aug, td, accumulate: true);
                     }
+                    if (chain != null)
+                    {
+                        var windowTargets = ahead!.For(k).Select((t, d) => Feed(t, aheadStages[d])).ToArray();
+                        loss += chain.ForwardBackward(y, length, windowTargets, lookAheadWeight, dy);
+                    }
                     TrainingBlock.Backward(dx, grads, dy, saved, weights, c, workspace);
-                    var scalars = AdamWStepScalars.Create(learningRate, WeightDecay, Beta1, Beta2, Epsilon, ++step);
-                    foreach (var l in linears) l.BackwardAndStep(backend, scalars);
+                    step++;
+                    var clip = AdamWStepScalars.Create(parameters.ClipLearningRate, WeightDecay, Beta1, Beta2, Epsilon, step);
+                    var sde = AdamWStepScalars.Create(parameters.SdeLearningRate, WeightDecay, Beta1, Beta2, Epsilon, step);
+                    foreach (var l in linears) l.BackwardAndStep(backend, clip, sde);
                     sum += loss;
                     onStep?.Invoke(epoch, s, sum / (s + 1));
                 }
                 if (epoch == 0) firstEpoch = sum / n;
                 lastEpoch = sum / n;
             }
-            foreach (var l in linears) l.DownloadParameters();
+            foreach (var l in linears) l.Download();
             return (firstEpoch, lastEpoch);
         }
         finally
         {
-            foreach (var b in buffers) b.Dispose();
-        }
-    }
-
-    /// <summary>One linear's LWC state on the device: W, u, l, Ŵ, the forward's saved tensors, dŴ, du, dl and the
-    /// AdamW moments of u and l.</summary>
-    private sealed class DeviceLinear : IDisposable
-    {
-        private readonly LwcLinear _host;
-        private readonly BackendBuffer<float> _w, _u, _l, _dW, _du, _dl, _mu, _vu, _ml, _vl;
-        private readonly BackendBuffer<byte> _codes;
-        private readonly LwcSaved _saved;
-
-        public DeviceLinear(IBackend b, LwcLinear host)
-        {
-            _host = host;
-            var shape = host.Shape;
-            _w = b.Allocate<float>(shape.Elements);
-            _w.Upload(host.Weights);
-            _u = b.Allocate<float>(shape.GroupCount);
-            _u.Upload(host.U.Value);
-            _l = b.Allocate<float>(shape.GroupCount);
-            _l.Upload(host.L.Value);
-            Wq = b.Allocate<float>(shape.Elements);
-            DWq = b.Allocate<float>(shape.Elements);
-            _dW = b.Allocate<float>(shape.Elements);
-            _codes = b.Allocate<byte>(shape.Elements);
-            _saved = LwcSaved.Allocate(b, shape);
-            _du = b.Allocate<float>(shape.GroupCount);
-            _dl = b.Allocate<float>(shape.GroupCount);
-            var zeros = new float[shape.GroupCount];
-            (_mu, _vu, _ml, _vl) = (Zeros(), Zeros(), Zeros(), Zeros());
-            BackendBuffer<float> Zeros()
-            {
-                var m = b.Allocate<float>(shape.GroupCount);
-                m.Upload(zeros);
-                return m;
-            }
-        }
-
-        /// <summary>Ŵ: the block's training weight.</summary>
-        public BackendBuffer<float> Wq { get; }
-
-        /// <summary>dL/dŴ: the block backward's parameter gradient.</summary>
-        public BackendBuffer<float> DWq { get; }
-
-        public void Forward(IBackend b) =>
-            b.FakeQuantLwcForward(Wq, _codes, _saved, _w, _u, _l, _host.Shape, ScaleClamp.Default);
-
-        /// <summary>du, dl from dŴ (W is frozen: its gradient is dropped), then AdamW on u and l.</summary>
-        public void BackwardAndStep(IBackend b, AdamWStepScalars step)
-        {
-            b.FakeQuantLwcBackward(_dW, _du, _dl, DWq, _w, _u, _l, _saved, _host.Shape, ScaleClamp.Default);
-            b.AdamWStep(_u, _mu, _vu, _du, _host.Shape.GroupCount, step);
-            b.AdamWStep(_l, _ml, _vl, _dl, _host.Shape.GroupCount, step);
-        }
-
-        public void DownloadParameters()
-        {
-            _u.Download(_host.U.Value);
-            _l.Download(_host.L.Value);
-        }
-
-        public void Dispose()
-        {
-            foreach (var buffer in new[] { _w, _u, _l, Wq, DWq, _dW, _du, _dl, _mu, _vu, _ml, _vl }) buffer.Dispose();
-            _codes.Dispose();
-            _saved.Dispose();
+            foreach (var d in owned) d.Dispose();
         }
     }
 }

@@ -8,15 +8,13 @@ namespace QuantNative.Quantization.OmniQuant;
 /// <summary>
 /// What one block learns in the OmniQuant loop and how it turns into the training weights: LWC's u, l per linear
 /// (<see cref="LwcLinear"/>, starting at 4.0 or from a finished run's <see cref="ClippingParameters"/>) and, with
-/// SDE, E per linear (<see cref="SdeLinear"/>, over the SVD of its fp weight), with one AdamW (fresh per block):
-/// a group for the clipping parameters and one for E with its own learning rate.
-/// Per step: <see cref="Rebuild"/> (compose W', fake-quantize), then after the block backward <see cref="Backward"/>
-/// (dŴ → du, dl and through dW' → dE) and <see cref="Step"/>.
+/// SDE, E per linear (<see cref="SdeLinear"/>, over the SVD of its fp weight), each group with its own AdamW learning
+/// rate. These are the host copies: the epochs train them on a backend (<see cref="BackendBlockTraining"/>, which
+/// works on these very arrays on the CPU); <see cref="Rebuild"/> makes the training weights on the host for the
+/// losses before the epochs, <see cref="PrepareCommit"/> W' for the commit after them.
 /// </summary>
 public sealed class BlockParameters
 {
-    private readonly AdamW<float> _adam;
-
     public BlockParameters(int layer, LlamaConfig c, float[][] fpLinears, QuantizerConfig quantizer,
         OmniQuantOptions options, ClippingParameters? init, OmniQuantWorkDirectory? state)
     {
@@ -35,10 +33,15 @@ public sealed class BlockParameters
             }
             return linear;
         }).ToArray();
-        var groups = new List<AdamWGroup<float>> { Group(Lwc.SelectMany(l => new[] { l.U, l.L }), options.LearningRate) };
-        if (Sde != null) groups.Add(Group(Sde.Select(l => l.E), cqe!.SdeLearningRate));
-        _adam = new AdamW<float>(groups);
+        ClipLearningRate = options.LearningRate;
+        SdeLearningRate = Sde != null ? cqe!.SdeLearningRate : 0;
     }
+
+    /// <summary>AdamW's learning rate of every u, l.</summary>
+    public double ClipLearningRate { get; }
+
+    /// <summary>AdamW's learning rate of every E (0 without SDE).</summary>
+    public double SdeLearningRate { get; }
 
     /// <summary>The seven linears' clipping, in <see cref="BlockLinears.All"/> order.</summary>
     public LwcLinear[] Lwc { get; }
@@ -59,30 +62,12 @@ public sealed class BlockParameters
         }
     }
 
-    /// <summary>du, dl (and dE) from dL/dŴ of every linear.</summary>
-    public void Backward(float[][] dLinears)
-    {
-        for (int i = 0; i < Lwc.Length; i++)
-        {
-            Lwc[i].Backward(dLinears[i]);
-            Sde?[i].Backward(Lwc[i].WeightGradient);
-        }
-    }
-
-    public void Step() => _adam.Step();
-
-    /// <summary>Rebuilds W' from the last step's E (the optimizer moved E after the last composition), so the commit
+    /// <summary>Rebuilds W' from the trained E (the optimizer moved E after the last composition), so the commit
     /// quantizes the weights the parameters describe.</summary>
     public void PrepareCommit()
     {
         if (Sde != null) foreach (var l in Sde) l.Compose();
     }
-
-    private static AdamWGroup<float> Group(IEnumerable<Parameter<float>> parameters, double learningRate) => new()
-    {
-        Parameters = parameters.ToArray(), LearningRate = learningRate, WeightDecay = 0, Beta1 = 0.9, Beta2 = 0.999,
-        Epsilon = 1e-8,
-    };
 
     /// <summary>The SDE layers of one block: the SVD of each fp weight (LAPACKE sgesdd; only the mask's leading
     /// directions kept), from the work directory's cache when a resumed run already computed it.</summary>

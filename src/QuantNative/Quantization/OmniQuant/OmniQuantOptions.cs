@@ -24,8 +24,8 @@ public sealed class OmniQuantOptions
     /// <summary>Directory for the state saved after each block (null: no resume state).</summary>
     public string? WorkDirectory { get; init; }
 
-    /// <summary>Where the training epochs run (<see cref="BackendBlockTraining"/>); null: the C# CPU loop of
-    /// <see cref="OmniQuantizer"/>. Targets, commits and the X_q/X_fp propagation stay on the CPU either way.</summary>
+    /// <summary>Where the training epochs run (<see cref="BackendBlockTraining"/>); null: the CPU backend over the
+    /// host arrays. Targets, commits and the X_q/X_fp propagation stay on the CPU either way.</summary>
     public QuantNative.Backends.IBackend? Backend { get; init; }
 
     /// <summary>Test hook: throw <see cref="OmniQuantStoppedException"/> right after the state of this block is saved.</summary>

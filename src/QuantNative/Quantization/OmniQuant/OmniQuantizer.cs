@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Model;
 using QuantNative.Quantization.Cqe;
@@ -8,7 +9,7 @@ namespace QuantNative.Quantization.OmniQuant;
 
 /// <summary>
 /// OmniQuant's block-wise loop with learnable weight clipping (DESIGN.md §7.4), one block at a time (the training
-/// steps on the CPU, or on <see cref="OmniQuantOptions.Backend"/> through <see cref="BackendBlockTraining"/>):
+/// epochs through <see cref="BackendBlockTraining"/>, on <see cref="OmniQuantOptions.Backend"/> or the CPU backend):
 /// for block i, the targets T_i = B_i^fp(X_fp) (and at 2 bits the aug targets B_i^fp(X_q)) are computed for every
 /// calibration window; then, per step (one window, windows shuffled per epoch), the fake-quantized weights are
 /// rebuilt from the current u, l (<see cref="LwcLinear"/>), the block runs forward and backward
@@ -48,9 +49,7 @@ public static class OmniQuantizer
         if (embedding.Length != (long)c.VocabSize * d)
             throw new QuantNativeException($"{source.Path}: token embedding has {embedding.Length} elements, expected {(long)c.VocabSize * d}");
         var cqe = options.Cqe;
-        if (cqe != null && options.Backend != null)
-            throw new QuantNativeException($"--device {options.Backend.Kind.ToString().ToLowerInvariant()}: SDE and cross-layer " +
-                                           "learning run on the CPU loop only so far; leave --device out for lsi and cqe+");
+        var backend = options.Backend ?? CpuBackend.Shared; // where the epochs run; everything else stays on the host
         string identity = ClippingParameters.Identity(c, embedding);
         var init = cqe?.InitFrom is { } initDir ? ClippingParameters.Load(initDir, identity, quantizer) : null;
         if (cqe?.Sde is { } sdeMask)
@@ -89,10 +88,7 @@ public static class OmniQuantizer
 
         var rope = new Rope(c.HeadDim, length, c.RopeTheta);
         var saved = new BlockActivations<float>(c, length);
-        var workspace = new BlockGradientWorkspace<float>(c, length);
         var y = new float[(long)length * d];
-        var dy = new float[y.Length];
-        var dx = new float[y.Length];
         long blockValues = BlockValues(c);
         long baseBytes = 4L * (xq.Length + xfp.Length + (augTargets?.Length ?? 0)) * xq[0].LongLength
                     + 4L * BlockActivations<float>.ValuesPerWindow(c, length)
@@ -124,10 +120,8 @@ public static class OmniQuantizer
                 Wo = new float[fp.Wo.Length], WGate = new float[fp.WGate.Length], WUp = new float[fp.WUp.Length],
                 WDown = new float[fp.WDown.Length],
             };
-            var grads = BlockTensors<float>.Zeros(c);
             var fpLinears = fp.Linears().Select(t => t.Tensor).ToArray();
             var qLinears = qw.Linears().Select(t => t.Tensor).ToArray();
-            var gLinears = grads.Linears().Select(t => t.Tensor).ToArray();
             var parameters = new BlockParameters(layer, c, fpLinears, quantizer, options, init, state);
             var ahead = cqe != null ? LookAheadTargets.Create(source, layer, cqe, quantizer, targets, saved, rope, length) : null;
             peak = Math.Max(peak, baseBytes + parameters.Bytes + (ahead?.Bytes ?? 0));
@@ -140,37 +134,12 @@ public static class OmniQuantizer
                 initial += Objective(y, targets[k], augTargets?[k]) / n;
             }
 
-            double firstEpoch = double.NaN, lastEpoch = double.NaN;
-            var order = Enumerable.Range(0, n).ToArray();
+            // The epochs, on the backend (on the CPU backend they train the parameters' own arrays in place).
             var epochClock = Stopwatch.StartNew();
-            if (options.Backend is { } backend) // the same epochs with every tensor on the backend
-                (firstEpoch, lastEpoch) = BackendBlockTraining.Train(backend, c, length, fp, parameters.Lwc, xq, targets, augTargets,
-                    epochs, options.LearningRate, options.Seed, layer, (epoch, step, mean) => progress?.Invoke(++done,
-                        totalSteps, $"block {layer + 1}/{c.NumLayers} epoch {epoch + 1}/{epochs} loss {mean:G4}"), cancel);
-            for (int epoch = 0; options.Backend == null && epoch < epochs; epoch++)
-            {
-                var shuffled = (int[])order.Clone();
-                new Random(ShuffleSeed(options.Seed, layer, epoch)).Shuffle(shuffled);
-                double sum = 0;
-                for (int step = 0; step < n; step++)
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    int k = shuffled[step];
-                    parameters.Rebuild(qLinears);
-                    TrainingBlock.Forward(y, saved, xq[k], qw, c, rope, length);
-                    double loss = Mse(y, targets[k], dy, false);
-                    if (augTargets != null) loss += Mse(y, augTargets[k], dy, true);
-                    if (ahead != null) loss += ahead.Chain.ForwardBackward(y, length, ahead.For(k), cqe!.LookAheadWeight, dy);
-                    TrainingBlock.Backward(dx, grads, dy, saved, qw, c, rope, workspace);
-                    parameters.Backward(gLinears);
-                    parameters.Step();
-                    sum += loss;
-                    progress?.Invoke(++done, totalSteps,
-                        $"block {layer + 1}/{c.NumLayers} epoch {epoch + 1}/{epochs} loss {sum / (step + 1):G4}");
-                }
-                if (epoch == 0) firstEpoch = sum / n;
-                lastEpoch = sum / n;
-            }
+            var (firstEpoch, lastEpoch) = BackendBlockTraining.Train(backend, c, length, fp, parameters, ahead,
+                cqe?.LookAheadWeight ?? 0, xq, targets, augTargets, epochs, options.Seed, layer,
+                (epoch, step, mean) => progress?.Invoke(++done, totalSteps,
+                    $"block {layer + 1}/{c.NumLayers} epoch {epoch + 1}/{epochs} loss {mean:G4}"), cancel);
             double secondsPerEpoch = epochs > 0 ? epochClock.Elapsed.TotalSeconds / epochs : 0;
 
             // Commit: the stored matrices, then X_q ← B_i^q(X_q) through exactly the weights a runtime dequantizes.

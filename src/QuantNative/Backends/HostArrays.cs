@@ -1,0 +1,40 @@
+using QuantNative.Training;
+
+namespace QuantNative.Backends;
+
+/// <summary>
+/// Host arrays on a backend the cheapest way it allows: on the CPU backend the array itself (<see cref="CpuBackend.Wrap"/>,
+/// no copy: ops write the array), elsewhere a buffer holding a copy. The training epochs use it so that the CPU path
+/// moves no data and a device path uploads once.
+/// </summary>
+public static class HostArrays
+{
+    /// <summary>A buffer over (CPU) or holding a copy of (device) <paramref name="array"/>.</summary>
+    public static BackendBuffer<T> Bind<T>(IBackend backend, T[] array) where T : unmanaged
+    {
+        if (backend is CpuBackend cpu) return cpu.Wrap(array);
+        var b = backend.Allocate<T>(array.LongLength);
+        b.Upload(array);
+        return b;
+    }
+
+    /// <summary><see cref="Bind{T}"/> of every tensor of a block.</summary>
+    public static BlockBuffers<float> Bind(IBackend backend, BlockTensors<float> t) =>
+        backend is CpuBackend cpu ? BlockBuffers<float>.Wrap(cpu, t) : BlockBuffers<float>.Upload(backend, t);
+
+    /// <summary>The window <paramref name="array"/> for one step: wrapped on the CPU, else uploaded into
+    /// <paramref name="staging"/> (a buffer of the same length, reused step after step).</summary>
+    public static BackendBuffer<float> Feed(float[] array, BackendBuffer<float> staging)
+    {
+        if (staging.Owner is CpuBackend cpu) return cpu.Wrap(array);
+        staging.Upload(array);
+        return staging;
+    }
+
+    /// <summary>Copies <paramref name="buffer"/> back into <paramref name="array"/>; nothing to do when the buffer is
+    /// the array (<see cref="Bind{T}"/> on the CPU).</summary>
+    public static void Return<T>(BackendBuffer<T> buffer, T[] array) where T : unmanaged
+    {
+        if (buffer.Owner is not CpuBackend) buffer.Download(array);
+    }
+}
