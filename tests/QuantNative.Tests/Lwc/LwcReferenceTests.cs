@@ -195,4 +195,32 @@ public class LwcReferenceTests
         Assert.That(e.Message, Does.Contain("w has 19 elements, expected 20"));
         Assert.That(e.Message, Does.Contain("[2, 10] W4 g4"));
     }
+
+    /// <summary>
+    /// Every element of the group an exact tie (w/s = k + ½; s = 1 with γ = β = σ(20) = 1f): codes round half to even,
+    /// in the vectorized body (the first 16 elements) and in the scalar tail alike.
+    /// </summary>
+    [Test]
+    public void TiesRoundHalfToEvenInTheVectorBodyAndTheTail()
+    {
+        const int cols = 19; // 16 in 8-wide vectors, 3 in the tail
+        var shape = new LwcShape(1, cols, -1, 4);
+        var w = new float[cols];
+        for (int i = 0; i < 16; i++) w[i] = i - 7.5f;            // −7.5 … 7.5: range 15 = qmax, so s = 1
+        w[16] = -0.5f; w[17] = 2.5f; w[18] = 5.5f;
+        float[] u = [20f], l = [20f];
+        Assert.That(LwcFakeQuant.Sigmoid(20f), Is.EqualTo(1f), "γ = β = 1 exactly");
+        var wq = new float[cols];
+        var codes = new byte[cols];
+        float[] scale = new float[1], zero = new float[1], mx = new float[1], mn = new float[1];
+        LwcFakeQuant.Forward(wq, codes, scale, zero, mx, mn, w, u, l, shape, ScaleClamp.Default);
+        Assert.That(scale[0], Is.EqualTo(1f));
+        Assert.That(zero[0], Is.EqualTo(8f), "round(7.5) = 8 (even)");
+        for (int i = 0; i < cols; i++)
+        {
+            int expected = (int)Math.Clamp(MathF.Round(w[i], MidpointRounding.ToEven) + 8, 0, 15);
+            Assert.That(codes[i], Is.EqualTo(expected), $"w = {w[i]}");
+            Assert.That(wq[i], Is.EqualTo(expected - 8f), $"ŵ of w = {w[i]}");
+        }
+    }
 }

@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using QuantNative.Cpu;
 
 namespace QuantNative.Quantization.Lwc;
@@ -68,12 +71,8 @@ public static unsafe class LwcFakeQuant
             int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
             int p = r * shape.Groups + j;
             var gw = new ReadOnlySpan<float>(t.W + start, length);
-            float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
-            foreach (float v in gw)
-            {
-                maxW = MathF.Max(maxW, v);
-                minW = MathF.Min(minW, v);
-            }
+            // max and min are exact whatever the order (IEEE maximum/minimum, +0 above −0), so SIMD changes nothing.
+            float maxW = TensorPrimitives.Max(gw), minW = TensorPrimitives.Min(gw);
             var (_, beta, raw) = Group(t.U[p], t.L[p], maxW, minW, qmax);
             float s = Clamp(raw, clamp.Min, clamp.Max);
             float z = Clamp(RoundEven(-(beta * minW) / s), 0f, qmax);
@@ -81,7 +80,23 @@ public static unsafe class LwcFakeQuant
             t.Zero[p] = z;
             t.Wmax[p] = maxW;
             t.Wmin[p] = minW;
-            for (int i = 0; i < length; i++)
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // The scalar operations below, lane by lane (IEEE division, round half to even, min/max, no FMA).
+                var sv = Vector256.Create(s);
+                var zv = Vector256.Create(z);
+                var qv = Vector256.Create(qmax);
+                for (; i + 8 <= length; i += 8)
+                {
+                    var c = Vector256.Round(Vector256.Load(t.W + start + i) / sv) + zv;
+                    var q = Vector256.Min(Vector256.Max(c, Vector256<float>.Zero), qv);
+                    ((q - zv) * sv).Store(t.Wq + start + i);
+                    var codes = Vector256.ConvertToInt32(q);
+                    for (int k = 0; k < 8; k++) t.Codes[start + i + k] = (byte)codes.GetElement(k);
+                }
+            }
+            for (; i < length; i++)
             {
                 float c = RoundEven(gw[i] / s) + z;
                 float q = Clamp(c, 0f, qmax);
@@ -124,7 +139,33 @@ public static unsafe class LwcFakeQuant
             float s = t.Scale[p], z = t.Zero[p], maxW = t.Wmax[p], minW = t.Wmin[p];
             float gs = 0f;
             int maxTies = 0, minTies = 0;
-            for (int i = start; i < start + length; i++)
+            int i = start, end = start + length;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var sv = Vector256.Create(s);
+                var zv = Vector256.Create(z);
+                var qv = Vector256.Create(qmax);
+                var maxv = Vector256.Create(maxW);
+                var minv = Vector256.Create(minW);
+                for (; i + 8 <= end; i += 8)
+                {
+                    var v = Vector256.Load(w + i);
+                    var g = Vector256.Load(dWq + i);
+                    var x = v / sv;
+                    var rr = Vector256.Round(x);
+                    var c = rr + zv;
+                    var inside = Vector256.GreaterThanOrEqual(c, Vector256<float>.Zero) & Vector256.LessThanOrEqual(c, qv);
+                    var dws = Vector256.ConditionalSelect(inside, rr - x,
+                        Vector256.Min(Vector256.Max(c, Vector256<float>.Zero), qv) - zv);
+                    var products = g * dws;
+                    // gs in the scalar order (element by element), so du, dl do not depend on the vector width.
+                    for (int k = 0; k < 8; k++) gs += products.GetElement(k);
+                    maxTies += BitOperations.PopCount(Vector256.Equals(v, maxv).ExtractMostSignificantBits());
+                    minTies += BitOperations.PopCount(Vector256.Equals(v, minv).ExtractMostSignificantBits());
+                    Vector256.ConditionalSelect(inside, g, Vector256<float>.Zero).Store(dW + i);
+                }
+            }
+            for (; i < end; i++)
             {
                 float v = w[i], g = dWq[i];
                 float x = v / s;
@@ -145,13 +186,28 @@ public static unsafe class LwcFakeQuant
             t.DL[p] = dXmin * minW * beta * (1f - beta);
             float addMax = dXmax * gamma / Math.Max(maxTies, 1);
             float addMin = dXmin * beta / Math.Max(minTies, 1);
-            for (int i = start; i < start + length; i++)
+            // The arg-max/arg-min terms: a few elements per group; whole vectors without one are skipped.
+            int e = start;
+            if (Vector256.IsHardwareAccelerated)
             {
-                float v = w[i];
-                if (v == maxW) dW[i] += addMax;
-                if (v == minW) dW[i] += addMin;
+                var maxv = Vector256.Create(maxW);
+                var minv = Vector256.Create(minW);
+                for (; e + 8 <= end; e += 8)
+                {
+                    var v = Vector256.Load(w + e);
+                    if ((Vector256.Equals(v, maxv) | Vector256.Equals(v, minv)) == Vector256<float>.Zero) continue;
+                    for (int k = e; k < e + 8; k++) AddTies(dW, w, k, maxW, minW, addMax, addMin);
+                }
             }
+            for (; e < end; e++) AddTies(dW, w, e, maxW, minW, addMax, addMin);
         }
+    }
+
+    private static void AddTies(float* dW, float* w, int i, float maxW, float minW, float addMax, float addMin)
+    {
+        float v = w[i];
+        if (v == maxW) dW[i] += addMax;
+        if (v == minW) dW[i] += addMin;
     }
 
     /// <summary>The pinned tensors of one call, shared by the row tasks (each row writes only its own elements).</summary>
