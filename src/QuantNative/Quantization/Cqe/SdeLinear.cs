@@ -7,12 +7,13 @@ namespace QuantNative.Quantization.Cqe;
 /// One linear layer under SDE (DESIGN.md §7.6): the frozen fp32 weight W and its SVD factors, the learnable E
 /// (compact over the mask, initial 0, its own AdamW group), and the composed weight W' = W + U·(M⊙E)·Vᵀ that LWC
 /// fake-quantizes every step (the caller builds its <see cref="OmniQuant.LwcLinear"/> over <see cref="Composed"/>).
-/// Per step: <see cref="Compose"/> before the LWC forward; after the LWC backward, <see cref="Backward"/> turns
-/// dL/dW' (with its arg-max/arg-min terms, §7.3) into dL/dE. The committed weight is the quantized final W'.
+/// These are the host copies: the training steps compose W' and turn dL/dW' into dL/dE on the backend
+/// (<see cref="OmniQuant.TrainedLinear"/>, the same <see cref="SdeMath"/> products on the CPU); <see cref="Compose"/>
+/// rebuilds W' on the host for the losses around the epochs and for the commit, which quantizes the final W'.
 /// </summary>
 public sealed class SdeLinear
 {
-    private readonly float[] _at, _tt;
+    private readonly float[] _at;
 
     public SdeLinear(string name, float[] weights, int rows, int cols, SvdFactors factors, SdeMaskLayout mask)
     {
@@ -26,9 +27,8 @@ public sealed class SdeLinear
         Factors = factors;
         Mask = mask;
         Composed = (float[])weights.Clone();
-        E = new Parameter<float>($"{name}.sde", new float[mask.Count]) { Grad = new float[mask.Count] };
+        E = new Parameter<float>($"{name}.sde", new float[mask.Count]);
         _at = new float[(long)mask.Active * rows];
-        _tt = new float[(long)mask.Active * rows];
     }
 
     public string Name { get; }
@@ -43,13 +43,10 @@ public sealed class SdeLinear
 
     public Parameter<float> E { get; }
 
-    /// <summary>Bytes held beyond W: W', the factors in use, E with its gradient and AdamW moments, two scratches.</summary>
+    /// <summary>Bytes this layer costs beyond W, with its training step: W', the factors in use, E with its gradient
+    /// and AdamW moments, the Aᵀ and Tᵀ scratches.</summary>
     public long Bytes => 4L * (Composed.LongLength + (long)Mask.Active * (Rows + Cols + 1) + 4L * Mask.Count
-                               + _at.LongLength + _tt.LongLength);
+                               + 2L * _at.LongLength);
 
     public void Compose() => SdeMath.Compose(Composed, _at, Weights, Factors.Ut, Factors.Vt, Mask, E.Value, Rows, Cols);
-
-    /// <summary>dL/dE (overwritten) from <paramref name="dComposed"/> = dL/dW'.</summary>
-    public void Backward(float[] dComposed) =>
-        SdeMath.Gradient(E.Grad!, _tt, dComposed, Factors.Ut, Factors.Vt, Mask, Rows, Cols);
 }

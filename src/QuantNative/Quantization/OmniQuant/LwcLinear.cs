@@ -5,14 +5,15 @@ namespace QuantNative.Quantization.OmniQuant;
 
 /// <summary>
 /// One linear layer under learnable weight clipping (DESIGN.md §7.3): its fp32 weights W, the parameters u, l per
-/// group (initial 4.0) with their gradients, and what the forward saves for the backward. <see cref="Forward"/>
-/// rebuilds Ŵ from the current parameters into the block's training weights; <see cref="Backward"/> turns dL/dŴ
-/// into du, dl; <see cref="Commit"/> quantizes W with the learned range through <see cref="UniformQuantizer"/>.
+/// group (initial 4.0), the host copies the training steps read and leave their result in (their gradients and
+/// optimizer state live with the step, <see cref="TrainedLinear"/>). <see cref="Forward"/> builds Ŵ from the current
+/// parameters on the host (the losses before and after the epochs); <see cref="Commit"/> quantizes W with the learned
+/// range through <see cref="UniformQuantizer"/>.
 /// </summary>
 public sealed class LwcLinear
 {
     private readonly byte[] _codes;
-    private readonly float[] _scale, _zero, _wmax, _wmin, _dW;
+    private readonly float[] _scale, _zero, _wmax, _wmin;
 
     public string Name { get; }
     public LwcShape Shape { get; }
@@ -26,28 +27,18 @@ public sealed class LwcLinear
         Shape = new LwcShape(rows, columns, config.GroupSize, config.Bits);
         Weights = weights;
         long groups = Shape.GroupCount;
-        U = new Parameter<float>($"{name}.u", Filled(groups)) { Grad = new float[groups] };
-        L = new Parameter<float>($"{name}.l", Filled(groups)) { Grad = new float[groups] };
+        U = new Parameter<float>($"{name}.u", Filled(groups));
+        L = new Parameter<float>($"{name}.l", Filled(groups));
         _codes = new byte[Shape.Elements];
         _scale = new float[groups]; _zero = new float[groups]; _wmax = new float[groups]; _wmin = new float[groups];
-        _dW = new float[Shape.Elements];
     }
 
-    /// <summary>Bytes this layer holds beyond the block's weight tensors: the dW scratch, the codes, and per group u, l,
-    /// their gradients, AdamW's two moments of each and the four saved tensors.</summary>
+    /// <summary>Bytes this layer costs beyond the block's weight tensors, with its training step: the dW scratch, the
+    /// codes, and per group u, l, their gradients, AdamW's two moments of each and the four saved tensors.</summary>
     public long Bytes => Shape.Elements * (4L + 1) + Shape.GroupCount * 4L * 12;
 
     public void Forward(float[] wq) =>
         LwcFakeQuant.Forward(wq, _codes, _scale, _zero, _wmax, _wmin, Weights, U.Value, L.Value, Shape, ScaleClamp.Default);
-
-    /// <summary>dL/dW of the last <see cref="Backward"/> (§7.3's SDE path: inside elements plus the arg-max/arg-min
-    /// terms). Plain OmniQuant drops it (W is frozen); SDE chains it into dL/dE.</summary>
-    public float[] WeightGradient => _dW;
-
-    /// <summary>du, dl (overwritten) from dL/dŴ; dL/dW goes to <see cref="WeightGradient"/>.</summary>
-    public void Backward(float[] dWq) =>
-        LwcFakeQuant.Backward(_dW, U.Grad!, L.Grad!, dWq, Weights, U.Value, L.Value, _scale, _zero, _wmax, _wmin, Shape,
-            ScaleClamp.Default);
 
     /// <summary>
     /// The stored matrix: per group xmax = γ·max(w), xmin = β·min(w) with the fake quantizer's float operations
