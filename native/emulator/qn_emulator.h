@@ -694,8 +694,9 @@ namespace qn::emu
 {
 inline unsigned short double_to_half_rn(double d)
 {
-    // Exact single rounding: fma_round(d, 1, 0) rounds the double once to binary16.
-    double r = fma_round(d, 1.0, 0.0, 11, -14, 15);
+    // Exact single rounding: fma_round(d, 1, -0) rounds the double once to binary16. The addend is −0 so that a
+    // zero keeps its sign (−0 + +0 would be +0; x + −0 is x for every other x).
+    double r = fma_round(d, 1.0, -0.0, 11, -14, 15);
     return float_to_half_rn(static_cast<float>(r)); // r is representable in binary16, so this is exact
 }
 inline __half make_half(unsigned short bits) { return __half(__half_raw{bits}); }
