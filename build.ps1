@@ -60,7 +60,8 @@ if ($Command -eq "test") {
     $c = $trx.TestRun.ResultSummary.Counters
     $skipped = [int]$c.total - [int]$c.executed
     $failed = [int]$c.executed - [int]$c.passed
-    Write-Host "$($c.passed) passed, $failed failed, $skipped skipped"
+    Write-Host "$skipped skipped (each says why above, e.g. no CUDA device)"
+    Write-Host "$($c.passed) passed, $failed failed"
     exit $status
 }
 Say "done: bin\qn.exe is ready"
