@@ -67,7 +67,9 @@ public sealed record AblationReport(string Command, string Model, string Calib, 
         var first = Rows[0].Perplexities;
         for (int i = 0; i < EvalLabels.Count; i++)
             s.AppendLine($"- evaluation {i + 1}: {EvalLabels[i]}, {first[i].Windows} of {first[i].AvailableWindows} windows × {Ctx} tokens " +
-                         $"(DESIGN.md §6; calibration and evaluation ranges do not overlap when they are disjoint parts of one file)");
+                         (EvalLabels[i].StartsWith(Path.GetFileName(Calib), StringComparison.Ordinal)
+                             ? "(DESIGN.md §6; calibration and evaluation ranges do not overlap when they are disjoint parts of one file)"
+                             : "(DESIGN.md §6; another text than the calibration's)"));
         s.AppendLine($"- quantizer: {(Symmetric ? "symmetric" : "asymmetric")}, every method from the same windows per seed; GPTQ damp " +
                      $"{Gptq.DampPercent.ToString(Inv)}, block {Gptq.BlockSize}, act-order {(Gptq.ActOrder ? "on" : "off")}, " +
                      $"static groups {(Gptq.StaticGroups ? "on" : "off")}, true-sequential");

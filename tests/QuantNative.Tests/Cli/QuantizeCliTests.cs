@@ -78,12 +78,19 @@ public class QuantizeCliTests : SplitTextFixture
         string report = Path.Combine(Dir, "docs", "baselines.md");
         var o = CliRunner.Run("ablate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512,
             "--calib", TestPaths.TinyStories, "--calib-range", "0:0.5", "--eval", TestPaths.TinyStories, "--eval-range", "0.5:1",
+            "--eval2", TestPaths.WikiText,
             "--methods", "fp32,rtn,gptq", "--wbits", "4", "--group=-1,32", "--nsamples", "2", "--seqlen", "64",
             "--ctx", "128", "--max-windows", "2", "--out", report);
         Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
         string md = File.ReadAllText(report);
         Assert.That(md, Does.Contain("| fp32 |").And.Contain("| rtn | 4 | g32 |").And.Contain("| gptq | 4 | per-channel |")
             .And.Contain("qn ablate").And.Contain("2 windows × 64 tokens"));
+        // The overlap remark belongs to the evaluation range of the calibration's own file, not to another text.
+        var evalLines = md.Split('\n').Where(l => l.StartsWith("- evaluation ")).ToArray();
+        Assert.That(evalLines, Has.Length.EqualTo(2));
+        Assert.That(evalLines[0], Does.Contain("tinystories_valid_head.txt").And.Contain("disjoint parts of one file"));
+        Assert.That(evalLines[1], Does.Contain("wiki.test.raw").And.Contain("another text than the calibration's")
+            .And.Not.Contain("disjoint"));
         var csv = File.ReadAllLines(Path.ChangeExtension(report, ".csv"));
         Assert.That(csv, Has.Length.EqualTo(1 + 1 + 2 + 2));
         Assert.That(csv[0], Does.StartWith("method,bits,group_size,seed,ppl_1"));
