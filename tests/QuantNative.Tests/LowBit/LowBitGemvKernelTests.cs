@@ -107,18 +107,7 @@ public class LowBitGemvKernelTests : EmulatorTestBase
         var x = LowBitInputs.Activations(r, m, k);
         var y = new float[m * n];
         LowBitLinear.FromGptq(packed).ForwardCpu(x, m, y);
-        for (int i = 0; i < m; i++)
-        for (int o = 0; o < n; o++)
-        {
-            double sum = 0, abs = 0;
-            for (int c = 0; c < k; c++)
-            {
-                double p = (double)(float)x[i * k + c] * w[o * k + c];
-                sum += p;
-                abs += Math.Abs(p);
-            }
-            Assert.That(y[i * n + o], Is.EqualTo(sum).Within(Tolerances.LowBitGemvSumRel * abs), $"y[{i}, {o}]");
-        }
+        LowBitDeviceHarness.AssertCpuMatchesDouble(y, x, w, m, n, k);
     }
 
     /// <summary>The GEMV's planner refuses M &gt; 8 (LowBitDeviceLinear.Forward sends those to the tensor-core kernel,
@@ -166,56 +155,12 @@ public class LowBitGemvKernelTests : EmulatorTestBase
         return h.Select(v => (float)BitConverter.UInt16BitsToHalf(v)).ToArray();
     }
 
-    private static unsafe float[] RunDevice(LowBitLinear linear, Half[] x, int m, LowBitOutput output)
+    private static float[] RunDevice(LowBitLinear linear, Half[] x, int m, LowBitOutput output)
     {
-        int n = linear.OutFeatures, k = linear.InFeatures;
-        int elementBytes = output == LowBitOutput.Float16 ? 2 : 4;
         using var runtime = new EmulatedCudaRuntime();
-        using var device = linear.Upload(runtime);
-        var dx = runtime.Allocate(m * k * 2L);
-        var dy = runtime.Allocate((long)m * n * elementBytes);
-        try
-        {
-            runtime.Memset(dy, 0xff, (long)m * n * elementBytes); // NaN in both dtypes
-            fixed (Half* px = x) runtime.CopyHostToDevice(dx, px, m * k * 2L);
-            device.Forward(dy, dx, m, output);
-            runtime.Synchronize();
-            var y = new float[m * n];
-            if (output == LowBitOutput.Float32)
-                fixed (float* py = y) runtime.CopyDeviceToHost(py, dy, (long)m * n * 4);
-            else
-            {
-                var h = new Half[m * n];
-                fixed (Half* ph = h) runtime.CopyDeviceToHost(ph, dy, (long)m * n * 2);
-                for (int i = 0; i < y.Length; i++) y[i] = (float)h[i];
-            }
-            return y;
-        }
-        finally
-        {
-            runtime.Free(dx);
-            runtime.Free(dy);
-        }
+        return LowBitDeviceHarness.Forward(runtime, linear, x, m, output);
     }
 
-    private static void AssertClose(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual, LowBitOutput output)
-    {
-        Assert.That(w.K, Is.LessThanOrEqualTo(512), "the tolerance's reasoning assumes K ≤ 512");
-        var deq = w.Dequantize();
-        int n = w.N, k = w.K;
-        double worst = 0;
-        for (int i = 0; i < m; i++)
-        for (int o = 0; o < n; o++)
-        {
-            double abs = 0;
-            for (int c = 0; c < k; c++) abs += Math.Abs((double)(float)x[i * k + c] * deq[(long)o * k + c]);
-            float e = expected[i * n + o], a = actual[i * n + o];
-            double tol = Tolerances.LowBitGemvSumRel * abs;
-            if (output == LowBitOutput.Float16) tol += Tolerances.LowBitGemvHalfOutputRel * Math.Abs(e) + Math.Pow(2, -25);
-            worst = Math.Max(worst, Math.Abs(a - e) / Math.Max(abs, 1e-30));
-            Assert.That(float.IsFinite(a), $"y[{i}, {o}] = {a} (unwritten or poisoned)");
-            Assert.That(a, Is.EqualTo(e).Within(tol), $"y[{i}, {o}] (Σ|x·ŵ| = {abs:G4})");
-        }
-        TestContext.Out.WriteLine($"worst |Δ| / Σ|x·ŵ| = {worst:G3}");
-    }
+    private static void AssertClose(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual, LowBitOutput output) =>
+        LowBitDeviceHarness.AssertMatchesCpu(w, x, m, expected, actual, output, Tolerances.LowBitGemvSumRel, maxK: 512);
 }

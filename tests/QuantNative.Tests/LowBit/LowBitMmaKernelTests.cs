@@ -86,8 +86,7 @@ public class LowBitMmaKernelTests : EmulatorTestBase
         var actual = RunDevice(runtime, linear, x, m, LowBitOutput.Float32);
         Assert.That(runtime.Launched, Is.EqualTo(new[] { kernel }));
         Assert.That(LowBitDeviceLinear.KernelFor(m, LowBitOutput.Float32), Is.EqualTo(kernel));
-        AssertClose(linear.Weights, x, m, expected, actual, LowBitOutput.Float32,
-            m <= LowBitGemvLaunch.MaxM ? Tolerances.LowBitGemvSumRel : Tolerances.LowBitMmaSumRel);
+        AssertClose(linear.Weights, x, m, expected, actual, LowBitOutput.Float32, LowBitDeviceHarness.SumRelFor(m));
     }
 
     [Test]
@@ -190,58 +189,10 @@ public class LowBitMmaKernelTests : EmulatorTestBase
         return h.Select(v => (float)BitConverter.UInt16BitsToHalf(v)).ToArray();
     }
 
-    private static unsafe float[] RunDevice(ICudaRuntime runtime, LowBitLinear linear, Half[] x, int m, LowBitOutput output,
-        int? splits = null)
-    {
-        int n = linear.OutFeatures, k = linear.InFeatures;
-        int elementBytes = output == LowBitOutput.Float16 ? 2 : 4;
-        using var device = linear.Upload(runtime);
-        device.MmaSplitsOverride = splits;
-        var dx = runtime.Allocate(m * k * 2L);
-        var dy = runtime.Allocate((long)m * n * elementBytes);
-        try
-        {
-            runtime.Memset(dy, 0xff, (long)m * n * elementBytes); // NaN in both dtypes
-            fixed (Half* px = x) runtime.CopyHostToDevice(dx, px, m * k * 2L);
-            device.Forward(dy, dx, m, output);
-            runtime.Synchronize();
-            var y = new float[m * n];
-            if (output == LowBitOutput.Float32)
-                fixed (float* py = y) runtime.CopyDeviceToHost(py, dy, (long)m * n * 4);
-            else
-            {
-                var h = new Half[m * n];
-                fixed (Half* ph = h) runtime.CopyDeviceToHost(ph, dy, (long)m * n * 2);
-                for (int i = 0; i < y.Length; i++) y[i] = (float)h[i];
-            }
-            return y;
-        }
-        finally
-        {
-            runtime.Free(dx);
-            runtime.Free(dy);
-        }
-    }
+    private static float[] RunDevice(ICudaRuntime runtime, LowBitLinear linear, Half[] x, int m, LowBitOutput output,
+        int? splits = null) => LowBitDeviceHarness.Forward(runtime, linear, x, m, output, splits);
 
     private static void AssertClose(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual, LowBitOutput output,
-        double sumRel = Tolerances.LowBitMmaSumRel)
-    {
-        Assert.That(w.K, Is.LessThanOrEqualTo(256), "the tolerance's reasoning assumes K ≤ 256");
-        var deq = w.Dequantize();
-        int n = w.N, k = w.K;
-        double worst = 0;
-        for (int i = 0; i < m; i++)
-        for (int o = 0; o < n; o++)
-        {
-            double abs = 0;
-            for (int c = 0; c < k; c++) abs += Math.Abs((double)(float)x[i * k + c] * deq[(long)o * k + c]);
-            float e = expected[i * n + o], a = actual[i * n + o];
-            double tol = sumRel * abs;
-            if (output == LowBitOutput.Float16) tol += Tolerances.LowBitGemvHalfOutputRel * Math.Abs(e) + Math.Pow(2, -25);
-            worst = Math.Max(worst, Math.Abs(a - e) / Math.Max(abs, 1e-30));
-            Assert.That(float.IsFinite(a), $"y[{i}, {o}] = {a} (unwritten or poisoned)");
-            Assert.That(a, Is.EqualTo(e).Within(tol), $"y[{i}, {o}] (Σ|x·ŵ| = {abs:G4})");
-        }
-        TestContext.Out.WriteLine($"worst |Δ| / Σ|x·ŵ| = {worst:G3}");
-    }
+        double sumRel = Tolerances.LowBitMmaSumRel) =>
+        LowBitDeviceHarness.AssertMatchesCpu(w, x, m, expected, actual, output, sumRel, maxK: 256);
 }
