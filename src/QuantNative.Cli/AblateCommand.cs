@@ -2,9 +2,11 @@ using System.Globalization;
 using CommandLine;
 using QuantNative.Cli.Ablation;
 using QuantNative.Evaluation;
-using QuantNative.Quantization;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
 

@@ -1,11 +1,12 @@
 using CommandLine;
 using QuantNative.Backends;
 using QuantNative.Benchmarks;
+using QuantNative.Cpu;
 using QuantNative.Cuda;
 using QuantNative.Interop;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization;
-using QuantNative.Quantization.Lwc;
 
 namespace QuantNative.Cli;
 

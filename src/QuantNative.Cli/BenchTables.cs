@@ -1,8 +1,9 @@
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using QuantNative.Benchmarks;
-using Spectre.Console;
+using QuantNative.Cpu;
 using Spectre.Console.Rendering;
+using Spectre.Console;
 
 namespace QuantNative.Cli;
 

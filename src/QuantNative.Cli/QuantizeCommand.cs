@@ -79,7 +79,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var extra = TokenizerFiles.For(tokenizer).ToList();
         if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
-        GptqCheckpointWriter.Write(model, Out, Force, extra);
+        GptqCheckpointWriter.Write(model.Model, Out, Force, extra);
         double writeSeconds = clock.Elapsed.TotalSeconds;
         // The output is complete: the resume state has done its job.
         if (omni?.WorkDirectory is { } work && Directory.Exists(work)) Directory.Delete(work, true);

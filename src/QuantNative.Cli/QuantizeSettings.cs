@@ -1,6 +1,10 @@
-using QuantNative.Quantization;
+using QuantNative.Cuda;
+using QuantNative.Formats.Gptq;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
 

@@ -1,4 +1,5 @@
 using QuantNative.Formats.Gptq;
+using QuantNative.Formats;
 using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
@@ -6,32 +7,33 @@ namespace QuantNative.Cli;
 /// <summary>The end-of-run report of `qn quantize`: settings, per-layer error table, zero-point handling, size.</summary>
 public static class QuantizeSummary
 {
-    public static void Write(TextWriter o, QuantizedModel model, string modelPath, string calibration, string outDir,
+    public static void Write(TextWriter o, QuantizationResult result, string modelPath, string calibration, string outDir,
         double writeSeconds)
     {
+        var model = result.Model;
         var q = model.Quantizer;
         o.WriteLine($"model          {modelPath}");
-        o.WriteLine($"method         {model.Method} {q}" + (model.Gptq is { } g
+        o.WriteLine($"method         {model.Method} {q}" + (result.Gptq is { } g
             ? $" (damp {g.DampPercent}, block {g.BlockSize}{(g.ActOrder ? ", act-order" : "")}{(g.StaticGroups ? ", static groups" : "")})"
             : ""));
         o.WriteLine($"calibration    {calibration}");
-        o.WriteLine($"time           {model.Seconds:F2} s quantizing, {writeSeconds:F2} s writing");
+        o.WriteLine($"time           {result.Seconds:F2} s quantizing, {writeSeconds:F2} s writing");
         o.WriteLine();
-        if (model.OmniQuant is { } omni) OmniQuantTable.Write(o, omni);
-        int width = model.Layers.Max(l => l.Name.Length);
+        if (result.OmniQuant is { } omni) OmniQuantTable.Write(o, omni);
+        int width = result.Layers.Max(l => l.Name.Length);
         o.WriteLine($"{"layer".PadRight(width)}  {"shape",-10} {"‖W−Ŵ‖/‖W‖",11} {"time ms",8}{(model.Method == "gptq" ? "  dead" : "")}");
-        foreach (var l in model.Layers)
+        foreach (var l in result.Layers)
             o.WriteLine($"{l.Name.PadRight(width)}  {$"{l.Rows}×{l.Columns}",-10} {l.RelativeError,11:F5} {l.Seconds * 1000,8:F1}" +
                         (model.Method == "gptq" ? $"  {l.DeadColumns,4}" : ""));
-        o.WriteLine($"{"mean".PadRight(width)}  {"",-10} {model.Layers.Average(l => l.RelativeError),11:F5}");
+        o.WriteLine($"{"mean".PadRight(width)}  {"",-10} {result.Layers.Average(l => l.RelativeError),11:F5}");
         o.WriteLine();
-        foreach (var note in model.Layers.Where(l => l.GroupNote != null).Select(l => $"{l.Rows}×{l.Columns}: {l.GroupNote}").Distinct())
+        foreach (var note in result.Layers.Where(l => l.GroupNote != null).Select(l => $"{l.Rows}×{l.Columns}: {l.GroupNote}").Distinct())
             o.WriteLine($"note           {note}");
 
         string format = GptqQuantizeConfig.FormatName(model.Format);
         if (model.Format == GptqCheckpointFormat.V1)
         {
-            int groups = model.Layers.Sum(l => l.ClampedGroups), codes = model.Layers.Sum(l => l.ClippedCodes);
+            int groups = result.Layers.Sum(l => l.ClampedGroups), codes = result.Layers.Sum(l => l.ClippedCodes);
             long total = model.Blocks.Sum(b => b.Linears.Values.Sum(m => (long)m.Zeros.Length));
             o.WriteLine($"format         {format} (v1): zero points of 0 cannot be stored, so they are clamped to 1 with the " +
                         $"codes of their group shifted up: {groups} of {total} groups clamped, {codes} codes already at qmax " +

@@ -1,7 +1,11 @@
+using QuantNative.Formats.Gptq;
+using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization;
 using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 
 namespace QuantNative.Cli.Ablation;
 
@@ -22,7 +26,7 @@ public sealed record AblationContext(string ModelPath, int[][] Calibration, bool
 }
 
 /// <summary>A model to evaluate, how long making it took, and what the quantizer reported (null for fp32).</summary>
-public sealed record AblationModel(LlamaModel Model, double Seconds, QuantizedModel? Quantized);
+public sealed record AblationModel(LlamaModel Model, double Seconds, QuantizationResult? Quantized);
 
 /// <summary>
 /// A row family of the ablation table (fp32, rtn, gptq; later OmniQuant and the learned methods): adding one is a class
@@ -64,7 +68,7 @@ public sealed class SequentialMethod(string name) : IAblationMethod
         using var source = Formats.ModelLoader.Open(context.ModelPath);
         var q = SequentialQuantizer.Run(source, layer.NeedsCalibration ? context.Calibration : null, layer,
             new QuantizerConfig(config.Bits, config.GroupSize, context.Symmetric), context.Format, progress);
-        return new AblationModel(q.ToLlamaModel(), q.Seconds, q);
+        return new AblationModel(q.Model.ToLlamaModel(), q.Seconds, q);
     }
 }
 
@@ -90,7 +94,7 @@ public sealed class LearnedMethod(string name, string label, Func<CqeOptions, Cq
         };
         var q = OmniQuantizer.Run(source, context.Calibration, new QuantizerConfig(config.Bits, config.GroupSize),
             context.Format, options, progress);
-        return new AblationModel(q.ToLlamaModel(), q.Seconds, q);
+        return new AblationModel(q.Model.ToLlamaModel(), q.Seconds, q);
     }
 }
 

@@ -2,15 +2,18 @@ using System.Globalization;
 using System.Text;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
-using QuantNative.Quantization;
+using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 
 namespace QuantNative.Cli.Ablation;
 
 /// <summary>One run: a method at one quantizer setting and one seed, its perplexities, time and peak memory.</summary>
 public sealed record AblationRow(string Method, QuantizerConfig? Config, IReadOnlyList<PerplexityResult> Perplexities,
-    double Seconds, QuantizedModel? Quantized, int Seed)
+    double Seconds, QuantizationResult? Quantized, int Seed)
 {
     public string Bits => Config == null ? "32 (fp32)" : Config.Bits.ToString(CultureInfo.InvariantCulture);
     public string Group => Config == null ? "–" : Config.PerChannel ? "per-channel" : $"g{Config.GroupSize}";

@@ -1,4 +1,4 @@
-using QuantNative.Quantization.Lwc;
+using QuantNative.Cpu;
 
 namespace QuantNative.Backends;
 

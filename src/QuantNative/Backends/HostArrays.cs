@@ -1,5 +1,3 @@
-using QuantNative.Training;
-
 namespace QuantNative.Backends;
 
 /// <summary>
@@ -17,10 +15,6 @@ public static class HostArrays
         b.Upload(array);
         return b;
     }
-
-    /// <summary><see cref="Bind{T}"/> of every tensor of a block.</summary>
-    public static BlockBuffers<float> Bind(IBackend backend, BlockTensors<float> t) =>
-        backend is CpuBackend cpu ? BlockBuffers<float>.Wrap(cpu, t) : BlockBuffers<float>.Upload(backend, t);
 
     /// <summary>The window <paramref name="array"/> for one step: wrapped on the CPU, else uploaded into
     /// <paramref name="staging"/> (a buffer of the same length, reused step after step).</summary>

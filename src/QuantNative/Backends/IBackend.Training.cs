@@ -1,4 +1,5 @@
 using System.Numerics;
+using QuantNative.Cpu;
 using QuantNative.Training;
 
 namespace QuantNative.Backends;

@@ -1,3 +1,4 @@
+using QuantNative.Cpu;
 using static QuantNative.Backends.BackendChecks;
 
 namespace QuantNative.Backends;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using QuantNative.Backends;
-using QuantNative.Quantization.Lwc;
+using QuantNative.Cpu;
 
 namespace QuantNative.Benchmarks;
 

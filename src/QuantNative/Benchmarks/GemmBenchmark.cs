@@ -1,7 +1,9 @@
 using QuantNative.Cuda;
+using QuantNative.Formats.Gptq;
+using QuantNative.Inference.LowBit;
 using QuantNative.Interop;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
-using QuantNative.Quantization.LowBit;
 
 namespace QuantNative.Benchmarks;
 

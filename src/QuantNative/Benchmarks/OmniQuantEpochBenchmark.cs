@@ -1,7 +1,9 @@
+using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 
 namespace QuantNative.Benchmarks;
 

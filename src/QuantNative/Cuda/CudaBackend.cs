@@ -1,5 +1,5 @@
 using QuantNative.Backends;
-using QuantNative.Quantization.Lwc;
+using QuantNative.Cpu;
 
 namespace QuantNative.Cuda;
 

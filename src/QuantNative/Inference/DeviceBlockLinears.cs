@@ -1,7 +1,9 @@
+using QuantNative.Cpu;
 using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
+using QuantNative.Inference.LowBit;
+using QuantNative.Model;
 using QuantNative.Quantization;
-using QuantNative.Quantization.LowBit;
 
 namespace QuantNative.Inference;
 

@@ -1,3 +1,6 @@
+using QuantNative.Model.Quantized;
+using QuantNative.Quantization.Gptq;
+
 namespace QuantNative.Quantization;
 
 /// <summary>
@@ -40,7 +43,7 @@ public sealed class GptqLayerQuantizer(GptqOptions options) : ILayerQuantizer
     {
         if (hessian == null)
             throw new QuantNativeException($"{tensor}: GPTQ needs the layer's calibration inputs, and none were given");
-        var result = Gptq.Quantize(weights, rows, columns, hessian, config, Options, tensor);
+        var result = GptqQuantizer.Quantize(weights, rows, columns, hessian, config, Options, tensor);
         return new LayerQuantization(result.Matrix, result.DeadColumns);
     }
 }

@@ -1,3 +1,5 @@
+using QuantNative.Model.Quantized;
+
 namespace QuantNative.Quantization;
 
 /// <summary>

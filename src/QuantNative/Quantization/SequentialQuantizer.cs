@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using QuantNative.Cpu;
-using QuantNative.Formats;
+using QuantNative.Formats.Gptq;
 using QuantNative.Formats.HuggingFace;
+using QuantNative.Formats;
 using QuantNative.Inference;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Quantization.Gptq;
 
 namespace QuantNative.Quantization;
 
@@ -27,7 +30,7 @@ public delegate void CaptureObserver(int layer, BlockStage stage, int window, Re
 /// </summary>
 public static class SequentialQuantizer
 {
-    public static QuantizedModel Run(IModelSource source, int[][]? calibration, ILayerQuantizer method,
+    public static QuantizationResult Run(IModelSource source, int[][]? calibration, ILayerQuantizer method,
         QuantizerConfig quantizer, GptqCheckpointFormat format, Action<long, long, string>? progress = null,
         CaptureObserver? observer = null, CancellationToken cancel = default)
     {
@@ -78,13 +81,15 @@ public static class SequentialQuantizer
 
         var finalNorm = source.LoadFinalNorm();
         float[]? output = c.TieWordEmbeddings ? null : source.LoadOutput();
-        return new QuantizedModel
+        var gptq = (method as GptqLayerQuantizer)?.Options;
+        var model = new QuantizedModel
         {
             Config = c, Quantizer = quantizer, Method = method.Name, Format = format,
-            Gptq = (method as GptqLayerQuantizer)?.Options,
+            ActOrder = gptq?.ActOrder ?? false, StaticGroups = gptq?.StaticGroups ?? false, DampPercent = gptq?.DampPercent,
             TokenEmbedding = embedding, Blocks = blocks, FinalNorm = finalNorm, Output = output,
-            SourceDTypes = SourceDTypes(source), Layers = reports, Seconds = clock.Elapsed.TotalSeconds,
+            SourceDTypes = SourceDTypes(source),
         };
+        return new QuantizationResult { Model = model, Layers = reports, Gptq = gptq, Seconds = clock.Elapsed.TotalSeconds };
     }
 
     private static (QuantizedMatrix, LayerReport) QuantizeLayer(BlockLinear linear, LlamaBlockWeights w, LlamaConfig c,
@@ -104,7 +109,7 @@ public static class SequentialQuantizer
             (matrix, clampedGroups, clippedCodes) = (clamped.Matrix, clamped.ClampedGroups, clamped.ClippedCodes);
         }
         matrix.DequantizeInto(weights);
-        double relative = Gptq.RelativeError(original, weights);
+        double relative = GptqQuantizer.RelativeError(original, weights);
         var report = new LayerReport(name, rows, columns, relative, clock.Elapsed.TotalSeconds, clampedGroups,
             clippedCodes, result.DeadColumns, quantizer.Layout(columns).Note);
         return (matrix, report);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using QuantNative.Cpu;
 
 namespace QuantNative.Training;
 

@@ -35,6 +35,10 @@ public sealed class BlockBuffers<T> : IDisposable where T : unmanaged, IFloating
         return b;
     });
 
+    /// <summary>Every tensor of a block on <paramref name="backend"/> the cheapest way (<see cref="HostArrays.Bind{T}"/>):
+    /// the arrays themselves on the CPU, copies elsewhere.</summary>
+    public static BlockBuffers<T> Bind(IBackend backend, BlockTensors<T> t) => Map(t, a => HostArrays.Bind(backend, a));
+
     /// <summary>Buffers of the block's shapes, contents undefined (for gradients that a pass overwrites).</summary>
     public static BlockBuffers<T> Allocate(IBackend backend, LlamaConfig c)
     {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using QuantNative.Backends;
+using QuantNative.Cuda;
 using QuantNative.Model;
 
 namespace QuantNative.Training;

@@ -1,8 +1,11 @@
 using NUnit.Framework;
+using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
-using QuantNative.Quantization;
+using QuantNative.Model.Quantized;
+using QuantNative.Model;
 using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 using QuantNative.Tests.Quantization;
 
 namespace QuantNative.Tests.Cqe;
@@ -14,19 +17,19 @@ namespace QuantNative.Tests.Cqe;
 /// </summary>
 public class CqeLoopTests
 {
-    private static QuantizedModel Run(int bits, int group, int epochs, CqeOptions? cqe)
+    private static QuantizationResult Run(int bits, int group, int epochs, CqeOptions? cqe)
     {
         using var source = StoriesSplit.Open();
         return OmniQuantizer.Run(source, StoriesSplit.Windows(), new QuantizerConfig(bits, group), GptqCheckpointFormat.V2,
             new OmniQuantOptions { Epochs = epochs, Cqe = cqe });
     }
 
-    private static void AssertSameWeights(QuantizedModel a, QuantizedModel b)
+    private static void AssertSameWeights(QuantizationResult a, QuantizationResult b)
     {
-        for (int layer = 0; layer < a.Blocks.Length; layer++)
+        for (int layer = 0; layer < a.Model.Blocks.Length; layer++)
             foreach (var linear in BlockLinears.All)
             {
-                var (x, y) = (a.Blocks[layer].Linears[linear.Part], b.Blocks[layer].Linears[linear.Part]);
+                var (x, y) = (a.Model.Blocks[layer].Linears[linear.Part], b.Model.Blocks[layer].Linears[linear.Part]);
                 string at = $"block {layer} {linear.Part}";
                 Assert.That(x.Codes, Is.EqualTo(y.Codes), at + " codes");
                 Assert.That(x.Scales.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(y.Scales.Select(BitConverter.SingleToInt32Bits)), at + " scales");
@@ -45,7 +48,7 @@ public class CqeLoopTests
         AssertSameWeights(omni, cll);
         Assert.That(cll.OmniQuant!.Blocks.Select(b => (b.Initial, b.Final, b.FirstEpoch, b.LastEpoch)),
             Is.EqualTo(omni.OmniQuant!.Blocks.Select(b => (b.Initial, b.Final, b.FirstEpoch, b.LastEpoch))));
-        Assert.That(cll.Method, Is.EqualTo("cqe+"));
+        Assert.That(cll.Model.Method, Is.EqualTo("cqe+"));
     }
 
     /// <summary>With E = 0 and no training, W' = W bit for bit, so SDE's result is OmniQuant's 0-epoch result (RTN
@@ -64,7 +67,7 @@ public class CqeLoopTests
     {
         var omni = Run(3, 32, 3, null);
         var sde = Run(3, 32, 3, new CqeOptions { Sde = SdeMask.Parse("band:1"), SdeLearningRate = 1e-3 });
-        Assert.That(sde.Blocks[0].Linears["self_attn.q_proj"].Codes, Is.Not.EqualTo(omni.Blocks[0].Linears["self_attn.q_proj"].Codes));
+        Assert.That(sde.Model.Blocks[0].Linears["self_attn.q_proj"].Codes, Is.Not.EqualTo(omni.Model.Blocks[0].Linears["self_attn.q_proj"].Codes));
         foreach (var b in sde.OmniQuant!.Blocks)
             Assert.That(b.Final, Is.LessThan(b.Initial), $"block {b.Block}");
         Assert.That(sde.OmniQuant.PeakBytes, Is.GreaterThan(omni.OmniQuant!.PeakBytes), "SVD factors, E and W' are counted");
@@ -74,7 +77,7 @@ public class CqeLoopTests
     public void ClippingParametersOfEveryLinearAreKept()
     {
         var q = Run(4, 32, 1, null);
-        Assert.That(q.Clipping!.Count, Is.EqualTo(q.Config.NumLayers * BlockLinears.All.Length));
+        Assert.That(q.Clipping!.Count, Is.EqualTo(q.Model.Config.NumLayers * BlockLinears.All.Length));
         var (u, _) = q.Clipping.Get("model.layers.4.mlp.down_proj", 64 * 6, "test");
         Assert.That(u.Any(v => v != 4f), "trained parameters, not the initial 4.0");
     }

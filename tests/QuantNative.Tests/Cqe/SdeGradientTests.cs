@@ -1,7 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
 using QuantNative.Quantization.Cqe;
-using QuantNative.Quantization.Lwc;
 using QuantNative.Tests.Lwc;
 using QuantNative.Tests.Training;
 using QuantNative.Training;

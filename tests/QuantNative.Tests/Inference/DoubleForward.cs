@@ -1,3 +1,4 @@
+using QuantNative.Cpu;
 using QuantNative.Model;
 
 namespace QuantNative.Tests.Inference;

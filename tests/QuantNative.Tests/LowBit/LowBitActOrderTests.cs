@@ -1,7 +1,10 @@
 using NUnit.Framework;
 using QuantNative.Cuda;
+using QuantNative.Formats.Gptq;
+using QuantNative.Inference.LowBit;
+using QuantNative.Model.Quantized;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization;
-using QuantNative.Quantization.LowBit;
 using QuantNative.Tests.EmulatorTests;
 using QuantNative.Tests.Quantization;
 
@@ -23,7 +26,7 @@ public class LowBitActOrderTests : EmulatorTestBase
         for (int i = 0; i < w.Length; i++) w[i] = 0.05f * (float)(2 * r.NextDouble() - 1);
         var inputs = new CalibrationData.Correlated(r, K);
         var h = CalibrationData.Accumulate(inputs.Sample(r, Samples), Samples, K);
-        var q = Gptq.Quantize(w, N, K, h, new QuantizerConfig(bits, group), new GptqOptions { ActOrder = true });
+        var q = GptqQuantizer.Quantize(w, N, K, h, new QuantizerConfig(bits, group), new GptqOptions { ActOrder = true });
         var natural = QuantizedMatrix.NaturalGroupIndex(new GroupLayout(K, group));
         Assume.That(q.Matrix.GroupIndex, Is.Not.EqualTo(natural), "act-order kept the natural order (an unlucky layer)");
         return GptqPacker.Pack(q.Matrix, GptqCheckpointFormat.V2);

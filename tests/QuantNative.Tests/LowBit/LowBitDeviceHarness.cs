@@ -1,6 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Cuda;
-using QuantNative.Quantization.LowBit;
+using QuantNative.Inference.LowBit;
 
 namespace QuantNative.Tests.LowBit;
 

@@ -1,7 +1,8 @@
 using NUnit.Framework;
 using QuantNative.Cuda;
+using QuantNative.Formats.Gptq;
+using QuantNative.Inference.LowBit;
 using QuantNative.Quantization;
-using QuantNative.Quantization.LowBit;
 using QuantNative.Tests.EmulatorTests;
 
 namespace QuantNative.Tests.LowBit;

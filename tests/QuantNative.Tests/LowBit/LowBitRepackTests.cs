@@ -1,6 +1,8 @@
 using NUnit.Framework;
+using QuantNative.Formats.Gptq;
+using QuantNative.Inference.LowBit;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
-using QuantNative.Quantization.LowBit;
 
 namespace QuantNative.Tests.LowBit;
 

@@ -1,7 +1,7 @@
 using NUnit.Framework;
 using QuantNative.Backends;
+using QuantNative.Cpu;
 using QuantNative.Cuda;
-using QuantNative.Quantization.Lwc;
 
 namespace QuantNative.Tests.Lwc;
 

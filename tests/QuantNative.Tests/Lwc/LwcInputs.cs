@@ -1,5 +1,5 @@
 using NUnit.Framework;
-using QuantNative.Quantization.Lwc;
+using QuantNative.Cpu;
 
 namespace QuantNative.Tests.Lwc;
 

@@ -1,6 +1,6 @@
 using NUnit.Framework;
+using QuantNative.Cpu;
 using QuantNative.Cuda;
-using QuantNative.Quantization.Lwc;
 using QuantNative.Tests.EmulatorTests;
 
 namespace QuantNative.Tests.Lwc;

@@ -1,6 +1,7 @@
 using NUnit.Framework;
+using QuantNative.Cpu;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
-using QuantNative.Quantization.Lwc;
 
 namespace QuantNative.Tests.Lwc;
 

@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
 using NUnit.Framework;
-using QuantNative.Formats;
 using QuantNative.Formats.Gptq;
 using QuantNative.Formats.Safetensors;
+using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization;
 
@@ -32,7 +33,7 @@ public class GptqCheckpointTests
     {
         var q = StoriesSplit.Quantize(method, bits, group, format, actOrder);
         string outDir = Path.Combine(_dir, "q");
-        GptqCheckpointWriter.Write(q, outDir);
+        GptqCheckpointWriter.Write(q.Model, outDir);
 
         LlamaModel reloaded;
         using (var source = ModelLoader.Open(outDir))
@@ -41,11 +42,11 @@ public class GptqCheckpointTests
             var gptq = (GptqCheckpoint)source;
             Assert.That(gptq.Quantization.Format, Is.EqualTo(format));
             Assert.That(gptq.Quantization.DescAct, Is.EqualTo(actOrder));
-            for (int layer = 0; layer < q.Config.NumLayers; layer++)
+            for (int layer = 0; layer < q.Model.Config.NumLayers; layer++)
                 foreach (var linear in BlockLinears.All)
                 {
                     var stored = gptq.LoadMatrix(layer, linear.Part);
-                    var memory = q.Blocks[layer].Linears[linear.Part];
+                    var memory = q.Model.Blocks[layer].Linears[linear.Part];
                     Assert.That(stored.Codes, Is.EqualTo(memory.Codes), $"{layer} {linear.Part} codes");
                     Assert.That(stored.Zeros, Is.EqualTo(memory.Zeros), $"{layer} {linear.Part} zeros");
                     Assert.That(stored.Scales, Is.EqualTo(memory.Scales), $"{layer} {linear.Part} scales");
@@ -53,15 +54,15 @@ public class GptqCheckpointTests
                 }
             reloaded = LlamaModel.Load(source);
         }
-        var inMemory = q.ToLlamaModel();
-        for (int layer = 0; layer < q.Config.NumLayers; layer++)
+        var inMemory = q.Model.ToLlamaModel();
+        for (int layer = 0; layer < q.Model.Config.NumLayers; layer++)
             foreach (var linear in BlockLinears.All)
                 Assert.That(linear.Weights(reloaded.Blocks[layer]), Is.EqualTo(linear.Weights(inMemory.Blocks[layer])));
         var a = StoriesSplit.Evaluate(inMemory);
         var b = StoriesSplit.Evaluate(reloaded);
         Assert.That(b.Nll, Is.EqualTo(a.Nll), "bit-identical weights give the identical NLL");
         if (format == GptqCheckpointFormat.V1)
-            Assert.That(q.Blocks.SelectMany(blk => blk.Linears.Values).All(m => !m.Zeros.Contains(0)), "v1: every zero is ≥ 1");
+            Assert.That(q.Model.Blocks.SelectMany(blk => blk.Linears.Values).All(m => !m.Zeros.Contains(0)), "v1: every zero is ≥ 1");
     }
 
     /// <summary>
@@ -74,14 +75,14 @@ public class GptqCheckpointTests
     {
         var v1 = StoriesSplit.Quantize("rtn", 2, 32, GptqCheckpointFormat.V1);
         var v2 = StoriesSplit.Quantize("rtn", 2, 32, GptqCheckpointFormat.V2);
-        int zerosInV2 = v2.Blocks.SelectMany(b => b.Linears.Values).Sum(m => m.Zeros.Count(z => z == 0));
+        int zerosInV2 = v2.Model.Blocks.SelectMany(b => b.Linears.Values).Sum(m => m.Zeros.Count(z => z == 0));
         Assert.That(zerosInV2, Is.GreaterThan(0), "the case this test is about must occur");
         Assert.That(v1.Layers.Sum(l => l.ClampedGroups), Is.EqualTo(zerosInV2));
-        Assert.That(v1.Blocks.SelectMany(b => b.Linears.Values).All(m => !m.Zeros.Contains(0)));
+        Assert.That(v1.Model.Blocks.SelectMany(b => b.Linears.Values).All(m => !m.Zeros.Contains(0)));
         string outDir = Path.Combine(_dir, "v1");
-        GptqCheckpointWriter.Write(v1, outDir);
+        GptqCheckpointWriter.Write(v1.Model, outDir);
         using var source = (GptqCheckpoint)ModelLoader.Open(outDir);
-        Assert.That(source.LoadMatrix(0, "mlp.down_proj").Zeros, Is.EqualTo(v1.Blocks[0].Linears["mlp.down_proj"].Zeros));
+        Assert.That(source.LoadMatrix(0, "mlp.down_proj").Zeros, Is.EqualTo(v1.Model.Blocks[0].Linears["mlp.down_proj"].Zeros));
     }
 
     [Test]
@@ -90,7 +91,7 @@ public class GptqCheckpointTests
         var q = StoriesSplit.Quantize("rtn", 4, 32, GptqCheckpointFormat.V1);
         string outDir = Path.Combine(_dir, "q");
         int written = 0;
-        Assert.Throws<InvalidOperationException>(() => GptqCheckpointWriter.Write(q, outDir, afterTensor: _ =>
+        Assert.Throws<InvalidOperationException>(() => GptqCheckpointWriter.Write(q.Model, outDir, afterTensor: _ =>
         {
             if (++written == 20) throw new InvalidOperationException("interrupted");
         }));
@@ -104,9 +105,9 @@ public class GptqCheckpointTests
         var q = StoriesSplit.Quantize("rtn", 4, -1, GptqCheckpointFormat.V2);
         string outDir = Path.Combine(_dir, "q");
         Directory.CreateDirectory(outDir);
-        var e = Assert.Throws<QuantNativeException>(() => GptqCheckpointWriter.Write(q, outDir));
+        var e = Assert.Throws<QuantNativeException>(() => GptqCheckpointWriter.Write(q.Model, outDir));
         Assert.That(e!.Message, Does.Contain(outDir).And.Contain("already exists"));
-        GptqCheckpointWriter.Write(q, outDir, overwrite: true);
+        GptqCheckpointWriter.Write(q.Model, outDir, overwrite: true);
         Assert.That(File.Exists(Path.Combine(outDir, GptqQuantizeConfig.FileName)));
     }
 
@@ -115,7 +116,7 @@ public class GptqCheckpointTests
     {
         var q = StoriesSplit.Quantize("rtn", 3, 32, GptqCheckpointFormat.V2);
         string outDir = Path.Combine(_dir, "q");
-        GptqCheckpointWriter.Write(q, outDir);
+        GptqCheckpointWriter.Write(q.Model, outDir);
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, GptqQuantizeConfig.FileName)))!;
         Assert.That((int)json["bits"]!, Is.EqualTo(3));
         Assert.That((int)json["group_size"]!, Is.EqualTo(32));
@@ -139,11 +140,11 @@ public class GptqCheckpointTests
         string hf = Path.Combine(_dir, "hf16");
         using (var llama2c = StoriesSplit.Open())
             QuantNative.Formats.HuggingFace.HuggingFaceWriter.Write(llama2c, hf, FloatDType.F16);
-        QuantizedModel q;
+        QuantizationResult q;
         using (var source = ModelLoader.Open(hf))
             q = SequentialQuantizer.Run(source, null, new RtnLayerQuantizer(), new QuantizerConfig(4, 32), GptqCheckpointFormat.V2);
         string outDir = Path.Combine(_dir, "q");
-        GptqCheckpointWriter.Write(q, outDir);
+        GptqCheckpointWriter.Write(q.Model, outDir);
         using (var file = SafetensorsFile.Open(Path.Combine(outDir, "model.safetensors")))
         {
             Assert.That(file.Info("model.embed_tokens.weight").DType, Is.EqualTo("F16"));
@@ -151,14 +152,14 @@ public class GptqCheckpointTests
             Assert.That(file.Info("model.norm.weight").DType, Is.EqualTo("F16"));
         }
         using var reloaded = ModelLoader.Open(outDir);
-        Assert.That(reloaded.LoadTokenEmbedding(), Is.EqualTo(q.TokenEmbedding), "F16 → fp32 → F16 is exact");
+        Assert.That(reloaded.LoadTokenEmbedding(), Is.EqualTo(q.Model.TokenEmbedding), "F16 → fp32 → F16 is exact");
     }
 
     private string ExportRtn()
     {
         var q = StoriesSplit.Quantize("rtn", 4, 32, GptqCheckpointFormat.V2);
         string outDir = Path.Combine(_dir, "q");
-        GptqCheckpointWriter.Write(q, outDir);
+        GptqCheckpointWriter.Write(q.Model, outDir);
         return outDir;
     }
 

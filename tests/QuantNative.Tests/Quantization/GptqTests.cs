@@ -1,4 +1,6 @@
 using NUnit.Framework;
+using QuantNative.Model.Quantized;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
@@ -53,7 +55,7 @@ public class GptqTests
     {
         var (w, x, h, heldOut) = Layer(bits * 100 + group);
         var config = new QuantizerConfig(bits, group);
-        var gptq = Gptq.Quantize(w, Rows, Columns, h, config, options);
+        var gptq = GptqQuantizer.Quantize(w, Rows, Columns, h, config, options);
         var rtn = Rtn.Quantize(w, Rows, Columns, config);
         double gptqError = CalibrationData.OutputError(x, Samples, w, gptq.Matrix.Dequantize(), Rows, Columns);
         double rtnError = CalibrationData.OutputError(x, Samples, w, rtn.Dequantize(), Rows, Columns);
@@ -78,8 +80,8 @@ public class GptqTests
         var (w, _, acc, _) = Layer(group + blockSize);
         var h = acc.Hessian();
         var config = new QuantizerConfig(3, group);
-        var current = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { ActOrder = actOrder, BlockSize = blockSize });
-        var blockStart = Gptq.Quantize(w, Rows, Columns, h, config,
+        var current = GptqQuantizer.Quantize(w, Rows, Columns, h, config, new GptqOptions { ActOrder = actOrder, BlockSize = blockSize });
+        var blockStart = GptqQuantizer.Quantize(w, Rows, Columns, h, config,
             new GptqOptions { ActOrder = actOrder, BlockSize = blockSize, GroupParamsFromBlockStart = true });
         AssertSameQuantization(blockStart.Matrix, current.Matrix, $"g{group} block {blockSize}");
     }
@@ -92,8 +94,8 @@ public class GptqTests
         var (w, _, acc, _) = Layer(5);
         var h = acc.Hessian();
         var config = new QuantizerConfig(3, 32);
-        var current = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { GroupParamsFromBlockStart = false }).Matrix;
-        var blockStart = Gptq.Quantize(w, Rows, Columns, h, config).Matrix; // the default
+        var current = GptqQuantizer.Quantize(w, Rows, Columns, h, config, new GptqOptions { GroupParamsFromBlockStart = false }).Matrix;
+        var blockStart = GptqQuantizer.Quantize(w, Rows, Columns, h, config).Matrix; // the default
         bool SameScales(int g) => Enumerable.Range(0, Rows).All(r => current.Scales[r * current.Groups + g] == blockStart.Scales[r * current.Groups + g]);
         Assert.That(SameScales(0), Is.True, "group 0");
         Assert.That(SameScales(1), Is.False, "group 1");
@@ -108,7 +110,7 @@ public class GptqTests
         // breaks the equality.
         var (w, _, acc, _) = Layer(bits + group);
         var h = acc.Hessian();
-        var result = Gptq.Quantize(w, Rows, Columns, h, new QuantizerConfig(bits, group),
+        var result = GptqQuantizer.Quantize(w, Rows, Columns, h, new QuantizerConfig(bits, group),
             new GptqOptions { ActOrder = actOrder });
         double mean = Enumerable.Range(0, Columns).Average(i => h[i * Columns + i]);
         for (int i = 0; i < Columns; i++) h[i * Columns + i] += 0.01 * mean;
@@ -129,7 +131,7 @@ public class GptqTests
         var w = QuantTestData.Weights(random, 17, Columns);
         var x = CalibrationData.OrthogonalColumns(256, Columns, Enumerable.Repeat(1f, Columns).ToArray());
         var config = new QuantizerConfig(bits, group, symmetric);
-        var result = Gptq.Quantize(w, 17, Columns, CalibrationData.Accumulate(x, 256, Columns), config,
+        var result = GptqQuantizer.Quantize(w, 17, Columns, CalibrationData.Accumulate(x, 256, Columns), config,
             new GptqOptions { ActOrder = actOrder });
         AssertSameQuantization(result.Matrix, Rtn.Quantize(w, 17, Columns, config), "GPTQ with H ∝ I");
         if (actOrder) Assert.That(result.Permutation, Is.EqualTo(Enumerable.Range(0, Columns)));
@@ -153,7 +155,7 @@ public class GptqTests
         var scales = DistinctScales(random, Columns);
         var x = CalibrationData.OrthogonalColumns(256, Columns, scales);
         var config = new QuantizerConfig(bits, group);
-        var result = Gptq.Quantize(w, 17, Columns, CalibrationData.Accumulate(x, 256, Columns), config,
+        var result = GptqQuantizer.Quantize(w, 17, Columns, CalibrationData.Accumulate(x, 256, Columns), config,
             new GptqOptions { ActOrder = true });
 
         var perm = Enumerable.Range(0, Columns).OrderByDescending(c => scales[c]).ToArray();
@@ -184,7 +186,7 @@ public class GptqTests
         var w = QuantTestData.Weights(random, 17, Columns);
         var x = CalibrationData.OrthogonalColumns(256, Columns, DistinctScales(random, Columns));
         var config = new QuantizerConfig(bits, group);
-        var result = Gptq.Quantize(w, 17, Columns, CalibrationData.Accumulate(x, 256, Columns), config,
+        var result = GptqQuantizer.Quantize(w, 17, Columns, CalibrationData.Accumulate(x, 256, Columns), config,
             new GptqOptions { ActOrder = true, StaticGroups = true });
         Assert.That(result.Permutation, Is.Not.EqualTo(Enumerable.Range(0, Columns)), "the order must actually change");
         AssertSameQuantization(result.Matrix, Rtn.Quantize(w, 17, Columns, config), "static groups, diagonal H");
@@ -196,7 +198,7 @@ public class GptqTests
         var (w, x, acc, _) = Layer(group + (staticGroups ? 1 : 0));
         var h = acc.Hessian();
         var config = new QuantizerConfig(4, group);
-        var result = Gptq.Quantize(w, Rows, Columns, acc, config, new GptqOptions { ActOrder = true, StaticGroups = staticGroups });
+        var result = GptqQuantizer.Quantize(w, Rows, Columns, acc, config, new GptqOptions { ActOrder = true, StaticGroups = staticGroups });
         var perm = result.Permutation!;
         Assert.That(perm.Order(), Is.EqualTo(Enumerable.Range(0, Columns)), "a permutation of the columns");
         for (int j = 1; j < Columns; j++)
@@ -224,8 +226,8 @@ public class GptqTests
         var (w, _, acc, _) = Layer(group);
         var h = acc.Hessian();
         var config = new QuantizerConfig(3, group);
-        var blocked = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = 32, GroupParamsFromBlockStart = false }).Matrix;
-        var single = Gptq.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = Columns, GroupParamsFromBlockStart = false }).Matrix;
+        var blocked = GptqQuantizer.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = 32, GroupParamsFromBlockStart = false }).Matrix;
+        var single = GptqQuantizer.Quantize(w, Rows, Columns, h, config, new GptqOptions { BlockSize = Columns, GroupParamsFromBlockStart = false }).Matrix;
         for (int i = 0; i < single.Scales.Length; i++)
             Assert.That(blocked.Scales[i], Is.EqualTo(single.Scales[i]).Within(Tolerances.GptqBlockingScaleRel * single.Scales[i]),
                 $"scale of row {i / single.Groups}, group {i % single.Groups}");
@@ -241,7 +243,7 @@ public class GptqTests
         var (w, x, _, _) = Layer(11);
         foreach (int dead in new[] { 5, 130 })
             for (int r = 0; r < Samples; r++) x[r * Columns + dead] = 0f;
-        var result = Gptq.Quantize(w, Rows, Columns, CalibrationData.Accumulate(x, Samples, Columns), new QuantizerConfig(4, 32));
+        var result = GptqQuantizer.Quantize(w, Rows, Columns, CalibrationData.Accumulate(x, Samples, Columns), new QuantizerConfig(4, 32));
         Assert.That(result.DeadColumns, Is.EqualTo(2));
         var deq = result.Matrix.Dequantize();
         for (int r = 0; r < Rows; r++)
@@ -256,7 +258,7 @@ public class GptqTests
     public void RelativeErrorIsTheFrobeniusRatio()
     {
         var (w, _, acc, _) = Layer(12);
-        var result = Gptq.Quantize(w, Rows, Columns, acc, new QuantizerConfig(2, 32));
+        var result = GptqQuantizer.Quantize(w, Rows, Columns, acc, new QuantizerConfig(2, 32));
         var deq = result.Matrix.Dequantize();
         double num = w.Zip(deq).Sum(p => Math.Pow(p.First - (double)p.Second, 2)), den = w.Sum(v => (double)v * v);
         Assert.That(result.RelativeError, Is.EqualTo(Math.Sqrt(num / den)).Within(1e-12));
@@ -267,20 +269,20 @@ public class GptqTests
     {
         var (w, _, acc, _) = Layer(13);
         var config = new QuantizerConfig(4, 32);
-        Assert.That(() => Gptq.Quantize(w, Rows, Columns, new double[10], config, tensor: "blk.2.wq"),
+        Assert.That(() => GptqQuantizer.Quantize(w, Rows, Columns, new double[10], config, tensor: "blk.2.wq"),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("blk.2.wq").And.Message.Contains("[172, 172]"));
-        Assert.That(() => Gptq.Quantize(w.AsSpan(0, Rows * 100), Rows, 100, acc, config, tensor: "blk.2.wk"),
+        Assert.That(() => GptqQuantizer.Quantize(w.AsSpan(0, Rows * 100), Rows, 100, acc, config, tensor: "blk.2.wk"),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("blk.2.wk").And.Message.Contains("172"));
-        Assert.That(() => Gptq.Quantize(w, Rows, Columns, acc, config, new GptqOptions { BlockSize = 0 }),
+        Assert.That(() => GptqQuantizer.Quantize(w, Rows, Columns, acc, config, new GptqOptions { BlockSize = 0 }),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("block size"));
-        Assert.That(() => Gptq.Quantize(w, Rows, Columns, acc, config, new GptqOptions { DampPercent = -0.1 }),
+        Assert.That(() => GptqQuantizer.Quantize(w, Rows, Columns, acc, config, new GptqOptions { DampPercent = -0.1 }),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("dampening"));
         var nanH = acc.Hessian();
         nanH[3] = double.NaN;
-        Assert.That(() => Gptq.Quantize(w, Rows, Columns, nanH, config),
+        Assert.That(() => GptqQuantizer.Quantize(w, Rows, Columns, nanH, config),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("NaN"));
         // Indefinite and undamped: the Cholesky factorization fails at the second pivot.
-        Assert.That(() => Gptq.Quantize(new float[] { 1, 2, 3, 4 }, 2, 2, new double[] { 1, 2, 2, 1 }, new QuantizerConfig(4),
+        Assert.That(() => GptqQuantizer.Quantize(new float[] { 1, 2, 3, 4 }, 2, 2, new double[] { 1, 2, 2, 1 }, new QuantizerConfig(4),
                 new GptqOptions { DampPercent = 0 }, "blk.9.wv"),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("LAPACKE_dpotrf").And.Message.Contains("info = 2")
                 .And.Message.Contains("blk.9.wv"));

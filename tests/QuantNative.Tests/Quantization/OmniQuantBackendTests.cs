@@ -1,9 +1,12 @@
 using NUnit.Framework;
 using QuantNative.Backends;
 using QuantNative.Cuda;
-using QuantNative.Quantization;
+using QuantNative.Formats.Gptq;
+using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
 
@@ -16,7 +19,7 @@ namespace QuantNative.Tests.Quantization;
 /// </summary>
 public class OmniQuantBackendTests
 {
-    private static QuantizedModel Run(int[][] windows, int bits, int group, int epochs, IBackend? backend,
+    private static QuantizationResult Run(int[][] windows, int bits, int group, int epochs, IBackend? backend,
         CqeOptions? cqe = null)
     {
         using var source = StoriesSplit.Open();
@@ -36,10 +39,10 @@ public class OmniQuantBackendTests
         var expected = Run(windows, bits, group, 2, null);
         using var cpu = new CpuBackend();
         var actual = Run(windows, bits, group, 2, cpu);
-        for (int b = 0; b < expected.Blocks.Length; b++)
-            foreach (var (part, e) in expected.Blocks[b].Linears)
+        for (int b = 0; b < expected.Model.Blocks.Length; b++)
+            foreach (var (part, e) in expected.Model.Blocks[b].Linears)
             {
-                var a = actual.Blocks[b].Linears[part];
+                var a = actual.Model.Blocks[b].Linears[part];
                 Assert.That(a.Codes, Is.EqualTo(e.Codes), $"block {b} {part} codes");
                 Assert.That(a.Scales, Is.EqualTo(e.Scales), $"block {b} {part} scales");
                 Assert.That(a.Zeros, Is.EqualTo(e.Zeros), $"block {b} {part} zeros");
@@ -65,10 +68,10 @@ public class OmniQuantBackendTests
         using var cuda = Backend.Create(DeviceKind.Emulate);
         var actual = Run(windows, 3, 32, 1, cuda);
         long codes = 0, differing = 0;
-        for (int b = 0; b < expected.Blocks.Length; b++)
-            foreach (var (part, e) in expected.Blocks[b].Linears)
+        for (int b = 0; b < expected.Model.Blocks.Length; b++)
+            foreach (var (part, e) in expected.Model.Blocks[b].Linears)
             {
-                var a = actual.Blocks[b].Linears[part];
+                var a = actual.Model.Blocks[b].Linears[part];
                 codes += e.Codes.Length;
                 differing += e.Codes.Zip(a.Codes).Count(p => p.First != p.Second);
             }
@@ -100,23 +103,23 @@ public class OmniQuantBackendTests
             ? new CqeOptions { Sde = SdeMask.Parse("diag"), SdeLearningRate = 1e-2 }
             : new CqeOptions { Sde = SdeMask.Parse("band:1+block:8"), SdeLearningRate = 1e-2, LookAheadDepth = 1 };
         var expected = Run(windows, 3, 32, 1, null, cqe);
-        Assert.That(expected.Method, Is.EqualTo(method));
+        Assert.That(expected.Model.Method, Is.EqualTo(method));
         using var cuda = Backend.Create(DeviceKind.Emulate);
         var actual = Run(windows, 3, 32, 1, cuda, cqe);
         var plain = Run(windows, 3, 32, 1, null);
         long codes = 0, differing = 0, fromPlain = 0;
-        var sameBefore = new bool[expected.Blocks.Length]; // every block before it committed the same matrices
+        var sameBefore = new bool[expected.Model.Blocks.Length]; // every block before it committed the same matrices
         bool same = true;
-        for (int b = 0; b < expected.Blocks.Length; b++)
+        for (int b = 0; b < expected.Model.Blocks.Length; b++)
         {
             sameBefore[b] = same;
-            foreach (var (part, e) in expected.Blocks[b].Linears)
+            foreach (var (part, e) in expected.Model.Blocks[b].Linears)
             {
-                var a = actual.Blocks[b].Linears[part];
+                var a = actual.Model.Blocks[b].Linears[part];
                 codes += e.Codes.Length;
                 differing += e.Codes.Zip(a.Codes).Count(p => p.First != p.Second);
                 same &= a.Codes.SequenceEqual(e.Codes) && a.Scales.SequenceEqual(e.Scales) && a.Zeros.SequenceEqual(e.Zeros);
-                fromPlain += e.Codes.Zip(plain.Blocks[b].Linears[part].Codes).Count(p => p.First != p.Second);
+                fromPlain += e.Codes.Zip(plain.Model.Blocks[b].Linears[part].Codes).Count(p => p.First != p.Second);
             }
         }
         TestContext.Out.WriteLine($"{method}: {differing} of {codes} codes differ from the CPU; {fromPlain} differ " +

@@ -1,7 +1,10 @@
 using NUnit.Framework;
+using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
-using QuantNative.Quantization;
+using QuantNative.Model.Quantized;
+using QuantNative.Model;
 using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
 
@@ -11,7 +14,7 @@ namespace QuantNative.Tests.Quantization;
 /// </summary>
 public class OmniQuantTests
 {
-    private static QuantizedModel Run(int bits, int group, int epochs, GptqCheckpointFormat format = GptqCheckpointFormat.V2)
+    private static QuantizationResult Run(int bits, int group, int epochs, GptqCheckpointFormat format = GptqCheckpointFormat.V2)
     {
         using var source = StoriesSplit.Open();
         return OmniQuantizer.Run(source, StoriesSplit.Windows(), new QuantizerConfig(bits, group), format,
@@ -30,7 +33,7 @@ public class OmniQuantTests
     {
         var q = Run(bits, group, epochs: 6);
         var report = q.OmniQuant!;
-        Assert.That(report.Blocks, Has.Count.EqualTo(q.Config.NumLayers));
+        Assert.That(report.Blocks, Has.Count.EqualTo(q.Model.Config.NumLayers));
         Assert.That(report.AugLoss, Is.EqualTo(bits == 2));
         foreach (var b in report.Blocks)
         {
@@ -60,7 +63,7 @@ public class OmniQuantTests
             var w = source.LoadBlock(layer);
             foreach (var linear in BlockLinears.All)
             {
-                var m = q.Blocks[layer].Linears[linear.Part];
+                var m = q.Model.Blocks[layer].Linears[linear.Part];
                 var (rows, cols) = linear.Shape(c);
                 float[] weights = linear.Weights(w);
                 int length = group == -1 ? cols : group, groups = (cols + length - 1) / length;

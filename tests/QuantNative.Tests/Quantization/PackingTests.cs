@@ -1,4 +1,6 @@
 using NUnit.Framework;
+using QuantNative.Formats.Gptq;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;

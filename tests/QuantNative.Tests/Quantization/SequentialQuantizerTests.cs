@@ -1,9 +1,11 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
-using QuantNative.Formats;
 using QuantNative.Formats.Gptq;
+using QuantNative.Formats;
 using QuantNative.Inference;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
@@ -26,7 +28,7 @@ public class SequentialQuantizerTests
         {
             if (window == 0) captured[(layer, stage)] = input.ToArray();
         });
-        var model = q.ToLlamaModel();
+        var model = q.Model.ToLlamaModel();
         var c = model.Config;
         int[] window = StoriesSplit.Windows()[0];
         int t = window.Length, d = c.HiddenSize;
@@ -71,8 +73,8 @@ public class SequentialQuantizerTests
     [TestCase(32)]
     public void GptqIsNoWorseThanRtnAtThreeBits(int group)
     {
-        double rtn = StoriesSplit.Evaluate(StoriesSplit.Quantize("rtn", 3, group, GptqCheckpointFormat.V2).ToLlamaModel()).Ppl;
-        double gptq = StoriesSplit.Evaluate(StoriesSplit.Quantize("gptq", 3, group, GptqCheckpointFormat.V2).ToLlamaModel()).Ppl;
+        double rtn = StoriesSplit.Evaluate(StoriesSplit.Quantize("rtn", 3, group, GptqCheckpointFormat.V2).Model.ToLlamaModel()).Ppl;
+        double gptq = StoriesSplit.Evaluate(StoriesSplit.Quantize("gptq", 3, group, GptqCheckpointFormat.V2).Model.ToLlamaModel()).Ppl;
         TestContext.Out.WriteLine($"W3 group {group}: RTN {rtn:F3}, GPTQ {gptq:F3}");
         Assert.That(gptq, Is.LessThanOrEqualTo(rtn));
     }

@@ -1,6 +1,9 @@
 using QuantNative.Evaluation;
+using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization;
 using QuantNative.Tokenization;
 
@@ -31,7 +34,7 @@ internal static class StoriesSplit
 
     public static IModelSource Open() => ModelLoader.Open(TestPaths.Stories260K);
 
-    public static QuantizedModel Quantize(string method, int bits, int group, GptqCheckpointFormat format,
+    public static QuantizationResult Quantize(string method, int bits, int group, GptqCheckpointFormat format,
         bool actOrder = false, CaptureObserver? observer = null)
     {
         using var source = Open();

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using QuantNative.Cpu;
 using QuantNative.Inference;
 using QuantNative.Tests.Inference;
 using QuantNative.Training;

@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Backends;
+using QuantNative.Cpu;
 using QuantNative.Cuda;
 using QuantNative.Training;
 using static QuantNative.Tests.Training.BackendPair;

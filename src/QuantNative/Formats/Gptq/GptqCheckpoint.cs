@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats.Safetensors;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using QuantNative.Formats.HuggingFace;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
 
 namespace QuantNative.Formats.Gptq;
@@ -19,8 +20,8 @@ public sealed record GptqQuantizeConfig(int Bits, int GroupSize, bool Symmetric,
     public static string FormatName(GptqCheckpointFormat format) => format == GptqCheckpointFormat.V2 ? "gptq_v2" : "gptq";
 
     public static GptqQuantizeConfig From(QuantizedModel model) => new(model.Quantizer.Bits, model.Quantizer.GroupSize,
-        model.Quantizer.Symmetric, model.Gptq?.ActOrder ?? false, model.Gptq?.StaticGroups ?? false, model.Format,
-        model.Method, model.Gptq?.DampPercent);
+        model.Quantizer.Symmetric, model.ActOrder, model.StaticGroups, model.Format,
+        model.Method, model.DampPercent);
 
     /// <summary>The fields, as an object's members (the caller writes the braces).</summary>
     public void WriteFields(Utf8JsonWriter json)

@@ -1,3 +1,4 @@
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization;
 

@@ -1,4 +1,5 @@
 using QuantNative.Cpu;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Training;
 

@@ -1,4 +1,5 @@
 using QuantNative.Backends;
+using QuantNative.Cpu;
 using QuantNative.Model;
 using QuantNative.Quantization.Cqe;
 using QuantNative.Training;
@@ -64,7 +65,7 @@ public static class BackendBlockTraining
             BackendBuffer<float> xStage = A(), y = A(), dy = A(), dx = A(), targetStage = A();
             var augStage = augTargets != null ? A() : null;
             var chain = ahead != null
-                ? Own(new LookAheadChain<float>(backend, c, ahead.Blocks.Select(w => Own(Bind(backend, w))).ToArray(), length))
+                ? Own(new LookAheadChain<float>(backend, c, ahead.Blocks.Select(w => Own(BlockBuffers<float>.Bind(backend, w))).ToArray(), length))
                 : null;
             var aheadStages = ahead != null ? Enumerable.Range(0, ahead.Depth).Select(_ => A()).ToArray() : [];
 

@@ -1,4 +1,5 @@
-using QuantNative.Quantization.Lwc;
+using QuantNative.Cpu;
+using QuantNative.Model.Quantized;
 using QuantNative.Training;
 
 namespace QuantNative.Quantization.OmniQuant;

@@ -1,3 +1,4 @@
+using QuantNative.Cuda;
 using QuantNative.Quantization.Cqe;
 
 namespace QuantNative.Quantization.OmniQuant;

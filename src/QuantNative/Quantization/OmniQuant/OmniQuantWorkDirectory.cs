@@ -3,6 +3,9 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using QuantNative.Cpu;
+using QuantNative.Formats.Gptq;
+using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization.Cqe;
 

@@ -1,8 +1,12 @@
 using System.Diagnostics;
 using QuantNative.Backends;
 using QuantNative.Cpu;
+using QuantNative.Formats.Gptq;
+using QuantNative.Formats;
+using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Gptq;
 using QuantNative.Training;
 
 namespace QuantNative.Quantization.OmniQuant;
@@ -29,7 +33,7 @@ public static class OmniQuantizer
 {
     public const string MethodName = "omniquant";
 
-    public static QuantizedModel Run(IModelSource source, int[][]? calibration, QuantizerConfig quantizer,
+    public static QuantizationResult Run(IModelSource source, int[][]? calibration, QuantizerConfig quantizer,
         GptqCheckpointFormat format, OmniQuantOptions options, Action<long, long, string>? progress = null,
         CancellationToken cancel = default)
     {
@@ -160,7 +164,7 @@ public static class OmniQuantizer
                 matrix.DequantizeInto(qLinears[i]);
                 linears[BlockLinears.All[i].Part] = matrix;
                 reports.Add(new LayerReport(lwc[i].Name, matrix.Rows, matrix.Columns,
-                    Gptq.RelativeError(fpLinears[i], qLinears[i]), commitClock.Elapsed.TotalSeconds, clampedGroups,
+                    GptqQuantizer.RelativeError(fpLinears[i], qLinears[i]), commitClock.Elapsed.TotalSeconds, clampedGroups,
                     clippedCodes, 0, quantizer.Layout(matrix.Columns).Note));
             }
             blocks[layer] = new QuantizedBlock { AttnNorm = w.AttnNorm, FfnNorm = w.FfnNorm, Linears = linears };
@@ -181,11 +185,15 @@ public static class OmniQuantizer
 
         var finalNorm = source.LoadFinalNorm();
         float[]? output = c.TieWordEmbeddings ? null : source.LoadOutput();
-        return new QuantizedModel
+        var model = new QuantizedModel
         {
-            Config = c, Quantizer = quantizer, Method = options.MethodName, Format = format, Clipping = clipping,
+            Config = c, Quantizer = quantizer, Method = options.MethodName, Format = format,
             TokenEmbedding = embedding, Blocks = blocks, FinalNorm = finalNorm, Output = output,
-            SourceDTypes = SequentialQuantizer.SourceDTypes(source), Layers = reports, Seconds = clock.Elapsed.TotalSeconds,
+            SourceDTypes = SequentialQuantizer.SourceDTypes(source),
+        };
+        return new QuantizationResult
+        {
+            Model = model, Clipping = clipping, Layers = reports, Seconds = clock.Elapsed.TotalSeconds,
             OmniQuant = new OmniQuantReport(losses, epochs, options.LearningRate, aug, options.Seed, peak,
                 resumed != null ? first : null) { Cqe = cqe, Device = options.Backend?.Description ?? "cpu" },
         };

@@ -1,6 +1,6 @@
 using QuantNative.Backends;
+using QuantNative.Cpu;
 using QuantNative.Quantization.Cqe;
-using QuantNative.Quantization.Lwc;
 using QuantNative.Training;
 using static QuantNative.Backends.HostArrays;
 

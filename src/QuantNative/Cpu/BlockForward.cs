@@ -1,0 +1,73 @@
+using QuantNative.Cpu;
+using QuantNative.Model;
+
+namespace QuantNative.Cpu;
+
+/// <summary>
+/// One LLaMA block for inference (DESIGN.md §7.8), in place on the residual stream x [T, hidden]:
+/// h = x + Wo·Attn(n1(x)), y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)). New keys/values go into the cache at
+/// rows firstPosition.. so the same code serves a whole sequence (firstPosition 0) and one decoded token.
+/// Residual additions are folded into the output GEMMs (beta = 1). An <see cref="IBlockLinearRunner"/>, when given,
+/// may run any of the seven linears instead (the low-bit device kernel); the rest of the block stays on the CPU.
+/// <para>
+/// The block is also available as its six stages, in order, so that sequential quantization can stop after any of
+/// them and read the input of the next linear layers from the workspace (<see cref="BlockStage"/>): the stages are
+/// the forward, not a copy of it.
+/// </para>
+/// </summary>
+public static class BlockForward
+{
+    public static void Forward(float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
+        int layer = -1, IBlockLinearRunner? linears = null)
+    {
+        RunStages(BlockStage.DownProjection, x, w, c, rope, kCache, vCache, firstPosition, tokens, ws, layer, linears);
+    }
+
+    /// <summary>
+    /// Runs the block's stages up to and including <paramref name="last"/>. After <see cref="BlockStage.AttentionNorm"/>
+    /// ws.Normed holds q/k/v's input; after <see cref="BlockStage.Attention"/> ws.Attention holds o's input; after
+    /// <see cref="BlockStage.MlpNorm"/> ws.Normed holds gate/up's input; after <see cref="BlockStage.MlpActivation"/>
+    /// ws.Gate holds down's input; after <see cref="BlockStage.DownProjection"/> x is the block's output.
+    /// </summary>
+    public static void RunStages(BlockStage last, float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
+        int layer = -1, IBlockLinearRunner? linears = null)
+    {
+        void Linear(string part, ReadOnlySpan<float> input, float[] weight, Span<float> output, int n, int k,
+            bool accumulate = false)
+        {
+            if (linears == null || !linears.TryForward(layer, part, input, output, tokens, accumulate))
+                Gemm.MatMulTransB(input, weight, output, tokens, n, k, accumulate);
+        }
+
+        int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;
+        var xs = x.AsSpan(0, tokens * d);
+        var normed = ws.Normed.AsSpan(0, tokens * d);
+
+        RmsNorm.Forward(ws.Normed, x, w.AttnNorm, tokens, d, c.RmsNormEps);
+        if (last == BlockStage.AttentionNorm) return;
+
+        Linear("self_attn.q_proj", normed, w.Wq, ws.Q, d, d);
+        Linear("self_attn.k_proj", normed, w.Wk, ws.K, kv, d);
+        Linear("self_attn.v_proj", normed, w.Wv, ws.V, kv, d);
+        rope.Forward(ws.Q, tokens, c.NumHeads, firstPosition);
+        rope.Forward(ws.K, tokens, c.NumKvHeads, firstPosition);
+        ws.K.AsSpan(0, tokens * kv).CopyTo(kCache.AsSpan(firstPosition * kv));
+        ws.V.AsSpan(0, tokens * kv).CopyTo(vCache.AsSpan(firstPosition * kv));
+        CausalAttention.Forward(ws.Attention, ws.Q, kCache, vCache, tokens, firstPosition,
+            c.NumHeads, c.NumKvHeads, c.HeadDim);
+        if (last == BlockStage.Attention) return;
+
+        Linear("self_attn.o_proj", ws.Attention.AsSpan(0, tokens * d), w.Wo, xs, d, d, accumulate: true);
+        RmsNorm.Forward(ws.Normed, x, w.FfnNorm, tokens, d, c.RmsNormEps);
+        if (last == BlockStage.MlpNorm) return;
+
+        Linear("mlp.gate_proj", normed, w.WGate, ws.Gate, f, d);
+        Linear("mlp.up_proj", normed, w.WUp, ws.Up, f, d);
+        SwiGlu.Forward(ws.Gate, ws.Gate, ws.Up, (long)tokens * f);
+        if (last == BlockStage.MlpActivation) return;
+
+        Linear("mlp.down_proj", ws.Gate.AsSpan(0, tokens * f), w.WDown, xs, d, f, accumulate: true);
+    }
+}

@@ -1,0 +1,309 @@
+using System.Numerics.Tensors;
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using QuantNative.Cpu;
+using QuantNative.Model.Quantized;
+
+namespace QuantNative.Cpu;
+
+/// <summary>
+/// LWC fake quantization (DESIGN.md §7.3 on the §7.1 asymmetric quantizer), forward and exact backward, float32: the
+/// CPU reference of kernels/quant/fakequant_lwc.cu and the CPU backend's implementation.
+/// <para>Per group (row r, group j): γ = σ(u), β = σ(l), xmax = γ·max(w), xmin = β·min(w),
+/// s = clamp((xmax − xmin)/qmax, min, max), z = clamp(round(−xmin/s), 0, qmax), q = clamp(round(w/s) + z, 0, qmax),
+/// ŵ = (q − z)·s. round is half to even.</para>
+/// <para>Decisions: (1) s is NOT rounded to fp16 while training (LWC learns in float32; the commit step quantizes
+/// with <see cref="UniformQuantizer"/>'s fp16-stored scale). (2) z is clamped to [0, qmax] as
+/// <see cref="UniformQuantizer"/> does, so a trained group is storable with the zero it trained with; the clamp
+/// only acts when a group lies entirely on one side of zero. z carries no gradient either way.</para>
+/// <para>Backward (straight-through rounding, z constant), g = dL/dŵ, r = w/s, c = round(r) + z,
+/// inside = 0 ≤ c ≤ qmax: gs = Σ g·(inside ? round(r) − r : q − z), zeroed when the clamp on s is active
+/// (raw s &lt; min or &gt; max); dL/dxmax = gs/qmax, dL/dxmin = −gs/qmax; du = dL/dxmax·max(w)·γ(1−γ),
+/// dl = dL/dxmin·min(w)·β(1−β); dW = g·[inside] + dL/dxmax·γ/nmax on each element equal to max(w)
+/// + dL/dxmin·β/nmin on each element equal to min(w). Ties: every element that compares equal (float ==, so −0 and +0
+/// tie) to the group's max (min) is an arg-max (arg-min) and gets an equal share; an element that is both (a constant
+/// group) gets both shares.</para>
+/// <para>Every float operation is written so the kernel can reproduce it exactly (no FMA contraction in .NET; the
+/// kernel uses __f*_rn): codes, ŵ, s, z, max, min are bit-exact on the emulator; gs is summed here sequentially and
+/// in a tree on the GPU, so du, dl and the tie terms agree within float rounding.</para>
+/// </summary>
+public static unsafe class LwcFakeQuant
+{
+    public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
+    private static float RoundEven(float x) => MathF.Round(x, MidpointRounding.ToEven);
+
+    private static float Clamp(float x, float lo, float hi) => MathF.Min(MathF.Max(x, lo), hi);
+
+    /// <summary>γ, β and the scale before its clamp, with the kernel's operations.</summary>
+    internal static (float Gamma, float Beta, float RawScale) Group(float u, float l, float maxW, float minW, float qmax)
+    {
+        float gamma = Sigmoid(u), beta = Sigmoid(l);
+        float xmax = gamma * maxW;
+        float xmin = beta * minW;
+        return (gamma, beta, (xmax - xmin) / qmax);
+    }
+
+    /// <summary>The forward pass (argument order of DESIGN.md §9: outputs, saved state, inputs, parameters, sizes).
+    /// wq, codes [rows, cols]; scale, zero, wmax, wmin, u, l [rows, groups].</summary>
+    public static void Forward(Span<float> wq, Span<byte> codes, Span<float> scale, Span<float> zero,
+        Span<float> wmax, Span<float> wmin, ReadOnlySpan<float> w, ReadOnlySpan<float> u, ReadOnlySpan<float> l,
+        LwcShape shape, ScaleClamp clamp)
+    {
+        CheckLengths(shape, ("wq", wq.Length, shape.Elements), ("codes", codes.Length, shape.Elements),
+            ("scale", scale.Length, shape.GroupCount), ("zero", zero.Length, shape.GroupCount),
+            ("wmax", wmax.Length, shape.GroupCount), ("wmin", wmin.Length, shape.GroupCount),
+            ("w", w.Length, shape.Elements), ("u", u.Length, shape.GroupCount), ("l", l.Length, shape.GroupCount));
+        fixed (float* pwq = wq) fixed (byte* pcodes = codes) fixed (float* pscale = scale) fixed (float* pzero = zero)
+        fixed (float* pwmax = wmax) fixed (float* pwmin = wmin) fixed (float* pw = w) fixed (float* pu = u) fixed (float* pl = l)
+        {
+            var t = new Tensors(pwq, pcodes, pscale, pzero, pwmax, pwmin, pw, pu, pl, null, null, null, null);
+            // Rows are independent (groups never span rows), so they run in parallel with the same result.
+            ParallelRows.For(shape.Rows, 8L * shape.Cols, r => ForwardRow(t, r, shape, clamp));
+        }
+    }
+
+    private static void ForwardRow(Tensors t, int r, LwcShape shape, ScaleClamp clamp)
+    {
+        float qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            var gw = new ReadOnlySpan<float>(t.W + start, length);
+            // max and min are exact whatever the order (IEEE maximum/minimum, +0 above −0), so SIMD changes nothing.
+            float maxW = TensorPrimitives.Max(gw), minW = TensorPrimitives.Min(gw);
+            var (_, beta, raw) = Group(t.U[p], t.L[p], maxW, minW, qmax);
+            float s = Clamp(raw, clamp.Min, clamp.Max);
+            float z = Clamp(RoundEven(-(beta * minW) / s), 0f, qmax);
+            t.Scale[p] = s;
+            t.Zero[p] = z;
+            t.Wmax[p] = maxW;
+            t.Wmin[p] = minW;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // The scalar operations below, lane by lane (IEEE division, round half to even, min/max, no FMA).
+                var sv = Vector256.Create(s);
+                var zv = Vector256.Create(z);
+                var qv = Vector256.Create(qmax);
+                for (; i + 8 <= length; i += 8)
+                {
+                    var c = Vector256.Round(Vector256.Load(t.W + start + i) / sv) + zv;
+                    var q = Vector256.Min(Vector256.Max(c, Vector256<float>.Zero), qv);
+                    ((q - zv) * sv).Store(t.Wq + start + i);
+                    var codes = Vector256.ConvertToInt32(q);
+                    for (int k = 0; k < 8; k++) t.Codes[start + i + k] = (byte)codes.GetElement(k);
+                }
+            }
+            for (; i < length; i++)
+            {
+                float c = RoundEven(gw[i] / s) + z;
+                float q = Clamp(c, 0f, qmax);
+                t.Codes[start + i] = (byte)q;
+                t.Wq[start + i] = (q - z) * s;
+            }
+        }
+    }
+
+    /// <summary>The backward pass (§9: input gradients, parameter gradients, upstream gradient, saved tensors, sizes).
+    /// dW, dWq, w [rows, cols]; du, dl, u, l and the forward's scale, zero, wmax, wmin [rows, groups].</summary>
+    public static void Backward(Span<float> dW, Span<float> du, Span<float> dl, ReadOnlySpan<float> dWq,
+        ReadOnlySpan<float> w, ReadOnlySpan<float> u, ReadOnlySpan<float> l, ReadOnlySpan<float> scale,
+        ReadOnlySpan<float> zero, ReadOnlySpan<float> wmax, ReadOnlySpan<float> wmin, LwcShape shape,
+        ScaleClamp clamp)
+    {
+        CheckLengths(shape, ("dW", dW.Length, shape.Elements), ("du", du.Length, shape.GroupCount),
+            ("dl", dl.Length, shape.GroupCount), ("dWq", dWq.Length, shape.Elements), ("w", w.Length, shape.Elements),
+            ("u", u.Length, shape.GroupCount), ("l", l.Length, shape.GroupCount),
+            ("scale", scale.Length, shape.GroupCount), ("zero", zero.Length, shape.GroupCount),
+            ("wmax", wmax.Length, shape.GroupCount), ("wmin", wmin.Length, shape.GroupCount));
+        fixed (float* pdW = dW) fixed (float* pdu = du) fixed (float* pdl = dl) fixed (float* pdWq = dWq)
+        fixed (float* pw = w) fixed (float* pu = u) fixed (float* pl = l) fixed (float* pscale = scale)
+        fixed (float* pzero = zero) fixed (float* pwmax = wmax) fixed (float* pwmin = wmin)
+        {
+            var t = new Tensors(null, null, pscale, pzero, pwmax, pwmin, pw, pu, pl, pdW, pdu, pdl, pdWq);
+            ParallelRows.For(shape.Rows, 10L * shape.Cols, r => BackwardRow(t, r, shape, clamp));
+        }
+    }
+
+    private static void BackwardRow(Tensors t, int r, LwcShape shape, ScaleClamp clamp)
+    {
+        float qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        float* w = t.W, dWq = t.DWq, dW = t.DW;
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            float s = t.Scale[p], z = t.Zero[p], maxW = t.Wmax[p], minW = t.Wmin[p];
+            float gs = 0f;
+            int maxTies = 0, minTies = 0;
+            int i = start, end = start + length;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var sv = Vector256.Create(s);
+                var zv = Vector256.Create(z);
+                var qv = Vector256.Create(qmax);
+                var maxv = Vector256.Create(maxW);
+                var minv = Vector256.Create(minW);
+                for (; i + 8 <= end; i += 8)
+                {
+                    var v = Vector256.Load(w + i);
+                    var g = Vector256.Load(dWq + i);
+                    var x = v / sv;
+                    var rr = Vector256.Round(x);
+                    var c = rr + zv;
+                    var inside = Vector256.GreaterThanOrEqual(c, Vector256<float>.Zero) & Vector256.LessThanOrEqual(c, qv);
+                    var dws = Vector256.ConditionalSelect(inside, rr - x,
+                        Vector256.Min(Vector256.Max(c, Vector256<float>.Zero), qv) - zv);
+                    var products = g * dws;
+                    // gs in the scalar order (element by element), so du, dl do not depend on the vector width.
+                    for (int k = 0; k < 8; k++) gs += products.GetElement(k);
+                    maxTies += BitOperations.PopCount(Vector256.Equals(v, maxv).ExtractMostSignificantBits());
+                    minTies += BitOperations.PopCount(Vector256.Equals(v, minv).ExtractMostSignificantBits());
+                    Vector256.ConditionalSelect(inside, g, Vector256<float>.Zero).Store(dW + i);
+                }
+            }
+            for (; i < end; i++)
+            {
+                float v = w[i], g = dWq[i];
+                float x = v / s;
+                float rr = RoundEven(x);
+                float c = rr + z;
+                bool inside = c >= 0f && c <= qmax;
+                float dws = inside ? rr - x : Clamp(c, 0f, qmax) - z;
+                gs += g * dws;
+                if (v == maxW) maxTies++;
+                if (v == minW) minTies++;
+                dW[i] = inside ? g : 0f;
+            }
+            var (gamma, beta, raw) = Group(t.U[p], t.L[p], maxW, minW, qmax);
+            if (raw < clamp.Min || raw > clamp.Max) gs = 0f;
+            float dXmax = gs / qmax;
+            float dXmin = -dXmax;
+            t.DU[p] = dXmax * maxW * gamma * (1f - gamma);
+            t.DL[p] = dXmin * minW * beta * (1f - beta);
+            float addMax = dXmax * gamma / Math.Max(maxTies, 1);
+            float addMin = dXmin * beta / Math.Max(minTies, 1);
+            // The arg-max/arg-min terms: a few elements per group; whole vectors without one are skipped.
+            int e = start;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var maxv = Vector256.Create(maxW);
+                var minv = Vector256.Create(minW);
+                for (; e + 8 <= end; e += 8)
+                {
+                    var v = Vector256.Load(w + e);
+                    if ((Vector256.Equals(v, maxv) | Vector256.Equals(v, minv)) == Vector256<float>.Zero) continue;
+                    for (int k = e; k < e + 8; k++) AddTies(dW, w, k, maxW, minW, addMax, addMin);
+                }
+            }
+            for (; e < end; e++) AddTies(dW, w, e, maxW, minW, addMax, addMin);
+        }
+    }
+
+    private static void AddTies(float* dW, float* w, int i, float maxW, float minW, float addMax, float addMin)
+    {
+        float v = w[i];
+        if (v == maxW) dW[i] += addMax;
+        if (v == minW) dW[i] += addMin;
+    }
+
+    /// <summary>The pinned tensors of one call, shared by the row tasks (each row writes only its own elements).</summary>
+    private readonly struct Tensors(float* wq, byte* codes, float* scale, float* zero, float* wmax, float* wmin,
+        float* w, float* u, float* l, float* dW, float* du, float* dl, float* dWq)
+    {
+        public readonly float* Wq = wq, Scale = scale, Zero = zero, Wmax = wmax, Wmin = wmin, W = w, U = u, L = l;
+        public readonly float* DW = dW, DU = du, DL = dl, DWq = dWq;
+        public readonly byte* Codes = codes;
+    }
+
+    internal static void CheckLengths(LwcShape shape, params (string Name, long Actual, long Expected)[] tensors)
+    {
+        foreach (var (name, actual, expected) in tensors)
+            if (actual != expected)
+                throw new QuantNativeException(
+                    $"LWC fake quantization {shape}: {name} has {actual} elements, expected {expected}");
+    }
+}
+
+/// <summary>
+/// <see cref="LwcFakeQuant"/> in float64 (same definitions, ties and decisions), for checking the backward against
+/// finite differences without float32 noise. Codes are returned as doubles.
+/// </summary>
+public static class LwcFakeQuantDouble
+{
+    public static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
+
+    private static double Clamp(double x, double lo, double hi) => Math.Min(Math.Max(x, lo), hi);
+
+    public static void Forward(Span<double> wq, Span<double> codes, Span<double> scale, Span<double> zero,
+        Span<double> wmax, Span<double> wmin, ReadOnlySpan<double> w, ReadOnlySpan<double> u, ReadOnlySpan<double> l,
+        LwcShape shape, double minScale, double maxScale)
+    {
+        double qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        for (int r = 0; r < shape.Rows; r++)
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            double maxW = double.NegativeInfinity, minW = double.PositiveInfinity;
+            for (int i = start; i < start + length; i++)
+            {
+                maxW = Math.Max(maxW, w[i]);
+                minW = Math.Min(minW, w[i]);
+            }
+            double beta = Sigmoid(l[p]);
+            double s = Clamp((Sigmoid(u[p]) * maxW - beta * minW) / qmax, minScale, maxScale);
+            double z = Clamp(Math.Round(-(beta * minW) / s, MidpointRounding.ToEven), 0, qmax);
+            (scale[p], zero[p], wmax[p], wmin[p]) = (s, z, maxW, minW);
+            for (int i = start; i < start + length; i++)
+            {
+                double q = Clamp(Math.Round(w[i] / s, MidpointRounding.ToEven) + z, 0, qmax);
+                codes[i] = q;
+                wq[i] = (q - z) * s;
+            }
+        }
+    }
+
+    public static void Backward(Span<double> dW, Span<double> du, Span<double> dl, ReadOnlySpan<double> dWq,
+        ReadOnlySpan<double> w, ReadOnlySpan<double> u, ReadOnlySpan<double> l, ReadOnlySpan<double> scale,
+        ReadOnlySpan<double> zero, ReadOnlySpan<double> wmax, ReadOnlySpan<double> wmin, LwcShape shape,
+        double minScale, double maxScale)
+    {
+        double qmax = shape.MaxCode;
+        var layout = shape.Layout;
+        for (int r = 0; r < shape.Rows; r++)
+        for (int j = 0; j < shape.Groups; j++)
+        {
+            int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
+            int p = r * shape.Groups + j;
+            double s = scale[p], z = zero[p], maxW = wmax[p], minW = wmin[p];
+            double gs = 0;
+            int maxTies = 0, minTies = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                double x = w[i] / s, rr = Math.Round(x, MidpointRounding.ToEven), c = rr + z;
+                bool inside = c >= 0 && c <= qmax;
+                gs += dWq[i] * (inside ? rr - x : Clamp(c, 0, qmax) - z);
+                if (w[i] == maxW) maxTies++;
+                if (w[i] == minW) minTies++;
+                dW[i] = inside ? dWq[i] : 0;
+            }
+            double gamma = Sigmoid(u[p]), beta = Sigmoid(l[p]);
+            double raw = (gamma * maxW - beta * minW) / qmax;
+            if (raw < minScale || raw > maxScale) gs = 0;
+            double dXmax = gs / qmax, dXmin = -dXmax;
+            du[p] = dXmax * maxW * gamma * (1 - gamma);
+            dl[p] = dXmin * minW * beta * (1 - beta);
+            for (int i = start; i < start + length; i++)
+            {
+                if (w[i] == maxW) dW[i] += dXmax * gamma / maxTies;
+                if (w[i] == minW) dW[i] += dXmin * beta / minTies;
+            }
+        }
+    }
+}

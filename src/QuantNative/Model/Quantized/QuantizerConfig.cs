@@ -1,0 +1,45 @@
+namespace QuantNative.Model.Quantized;
+
+/// <summary>
+/// What a weight quantizer produces (DESIGN.md §7.1): bit width, asymmetric (default) or symmetric, and the group
+/// size along the input dimension. Per-channel (one group per output row) is spelled −1 (the GPTQ checkpoint
+/// convention) or 0; both are stored as −1.
+/// </summary>
+public sealed class QuantizerConfig
+{
+    /// <summary>The bit widths the GPTQ checkpoint convention (and its runtimes) can pack.</summary>
+    public static readonly IReadOnlyList<int> SupportedBits = [2, 3, 4, 8];
+
+    public const int PerChannelGroupSize = -1;
+
+    public int Bits { get; }
+    public bool Symmetric { get; }
+
+    /// <summary>g &gt; 0, or <see cref="PerChannelGroupSize"/>.</summary>
+    public int GroupSize { get; }
+
+    public bool PerChannel => GroupSize == PerChannelGroupSize;
+
+    /// <summary>The largest integer code, 2^bits − 1.</summary>
+    public int MaxCode => (1 << Bits) - 1;
+
+    public QuantizerConfig(int bits, int groupSize = PerChannelGroupSize, bool symmetric = false)
+    {
+        if (!SupportedBits.Contains(bits))
+            throw new QuantNativeException(
+                $"bits (--wbits) = {bits}: expected one of {string.Join(", ", SupportedBits)}");
+        if (groupSize < PerChannelGroupSize)
+            throw new QuantNativeException(
+                $"group size (--group) = {groupSize}: expected a positive number of input columns per group, " +
+                "or -1 (or 0) for per-channel");
+        Bits = bits;
+        Symmetric = symmetric;
+        GroupSize = groupSize == 0 ? PerChannelGroupSize : groupSize;
+    }
+
+    /// <summary>How the rows of a matrix with <paramref name="columns"/> input columns split into groups.</summary>
+    public GroupLayout Layout(int columns) => new(columns, GroupSize);
+
+    public override string ToString() =>
+        $"W{Bits} {(Symmetric ? "sym" : "asym")} {(PerChannel ? "per-channel" : $"g{GroupSize}")}";
+}
