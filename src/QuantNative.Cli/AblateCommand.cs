@@ -3,9 +3,9 @@ using CommandLine;
 using QuantNative.Cli.Ablation;
 using QuantNative.Evaluation;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned;
 using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
@@ -64,7 +64,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
             QuantizeSettings.Parse("rtn", b, g, Sym, ActOrder, StaticGroups, Damp, Format);
         var format = QuantizeSettings.Parse("rtn", bits[0], groups[0], Sym, ActOrder, StaticGroups, Damp, Format).Format;
         var gptq = new GptqOptions { DampPercent = Damp, ActOrder = ActOrder, StaticGroups = StaticGroups };
-        var omni = QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed);
+        var omni = QuantizeSettings.Learned(Epochs, LwcLr, Seed);
         if (Sym && methods.Any(AblationMethods.IsLearned))
             throw new QuantNativeException("--sym: the learned methods' weight clipping is asymmetric; leave --sym out");
         var cqe = QuantizeSettings.Cqe(CqeDefaults.CqePlus, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom)!;
@@ -100,7 +100,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
             foreach (int seed in method.Name is "fp32" or "rtn" ? seeds.Take(1) : seeds)
             {
                 var context = new AblationContext(Model, windowsBySeed[seed], Sym, gptq, format)
-                    { OmniQuant = omni, Cqe = cqe, Seed = seed };
+                    { Learned = omni, Cqe = cqe, Seed = seed };
                 string label = (config == null ? method.Name : $"{method.Name} {config}") + (seeds.Count > 1 ? $" seed {seed}" : "");
                 var made = progress.Run(label, report => method.Run(context, config, report));
                 var ppl = evalSets.Select(e => progress.Run($"{label} eval", report =>
@@ -112,7 +112,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         }
 
         var report = new AblationReport(CommandText(), Model, Calib, CalibRange, calibTokens.Length, windowsBySeed[seeds[0]],
-            seeds, evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows) { OmniQuant = omni, Cqe = cqe };
+            seeds, evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows) { Learned = omni, Cqe = cqe };
         report.Write(Out);
         stdout.Write(report.Markdown());
         stdout.WriteLine($"wrote {Out} and {AblationReport.CsvPath(Out)}");
@@ -132,7 +132,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         args.Add($"--damp {Damp.ToString(CultureInfo.InvariantCulture)} --format {Format} --nsamples {NSamples} --seqlen {SeqLen} " +
                  (Seeds != null ? $"--seeds {Seeds}" : $"--seed {Seed}"));
         if (Epochs != null) args.Add($"--epochs {Epochs}");
-        if (LwcLr != OmniQuantOptions.DefaultLearningRate) args.Add($"--lwc-lr {LwcLr.ToString(CultureInfo.InvariantCulture)}");
+        if (LwcLr != LearnedOptions.DefaultLearningRate) args.Add($"--lwc-lr {LwcLr.ToString(CultureInfo.InvariantCulture)}");
         if (Sde != null) args.Add($"--sde {Sde}");
         if (SdeLr != CqeOptions.DefaultSdeLearningRate) args.Add($"--sde-lr {SdeLr.ToString(CultureInfo.InvariantCulture)}");
         if (Cll != null) args.Add($"--cll {Cll}");

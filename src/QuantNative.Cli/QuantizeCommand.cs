@@ -2,8 +2,9 @@ using CommandLine;
 using QuantNative.Backends;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
+using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
-using QuantNative.Quantization.OmniQuant;
 using QuantNative.Tokenization;
 
 namespace QuantNative.Cli;
@@ -51,7 +52,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
                                            $"cqe+ train on a device; --method {settings.MethodName} runs on the CPU (leave --device out)");
         using var backend = Device == DeviceKind.Cpu ? null : DeviceOption.Open(this);
         var omni = settings.IsOmniQuant
-            ? QuantizeSettings.OmniQuant(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend)
+            ? QuantizeSettings.Learned(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend)
             : null;
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))
             throw new QuantNativeException($"--out {Out}: already exists (use --force to replace it)");
@@ -74,7 +75,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         }
 
         var model = new ProgressReporter(stderr).Run("quantize", report => omni != null
-            ? OmniQuantizer.Run(source, windows, settings.Quantizer, settings.Format, omni, report)
+            ? LearnedQuantizer.Run(source, windows, settings.Quantizer, settings.Format, omni, report)
             : SequentialQuantizer.Run(source, windows, settings.Method!, settings.Quantizer, settings.Format, report));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var extra = TokenizerFiles.For(tokenizer).ToList();

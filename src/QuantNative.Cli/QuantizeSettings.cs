@@ -1,9 +1,10 @@
 using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
@@ -14,7 +15,7 @@ namespace QuantNative.Cli;
 public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method, QuantizerConfig Quantizer,
     GptqCheckpointFormat Format)
 {
-    public static readonly IReadOnlyList<string> LearnedMethods = [OmniQuantizer.MethodName, CqeDefaults.Lsi, CqeDefaults.CqePlus];
+    public static readonly IReadOnlyList<string> LearnedMethods = [LearnedOptions.OmniQuant, CqeDefaults.Lsi, CqeDefaults.CqePlus];
     public static readonly IReadOnlyList<string> MethodNames = [.. LayerQuantizers.Names, .. LearnedMethods];
 
     public bool IsOmniQuant => Method == null;
@@ -52,10 +53,10 @@ public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method
     }
 
     /// <summary>The OmniQuant loop's options from the command line; errors name --epochs and --lwc-lr.</summary>
-    public static OmniQuantOptions OmniQuant(int? epochs, double learningRate, int seed, string? workDirectory = null,
+    public static LearnedOptions Learned(int? epochs, double learningRate, int seed, string? workDirectory = null,
         int? stopAfterBlock = null, CqeOptions? cqe = null, Backends.IBackend? backend = null)
     {
-        var options = new OmniQuantOptions
+        var options = new LearnedOptions
         {
             Epochs = epochs, LearningRate = learningRate, Seed = seed, WorkDirectory = workDirectory,
             StopAfterBlock = stopAfterBlock, Cqe = cqe, Backend = backend,
@@ -74,7 +75,7 @@ public sealed record QuantizeSettings(string MethodName, ILayerQuantizer? Method
         string? initFrom)
     {
         string name = method.ToLowerInvariant();
-        if (name == OmniQuantizer.MethodName || !LearnedMethods.Contains(name))
+        if (name == LearnedOptions.OmniQuant || !LearnedMethods.Contains(name))
         {
             string? given = sde != null ? "--sde" : cll != null ? "--cll" : initFrom != null ? "--init-from" : null;
             if (given != null)

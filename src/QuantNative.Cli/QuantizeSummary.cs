@@ -19,7 +19,7 @@ public static class QuantizeSummary
         o.WriteLine($"calibration    {calibration}");
         o.WriteLine($"time           {result.Seconds:F2} s quantizing, {writeSeconds:F2} s writing");
         o.WriteLine();
-        if (result.OmniQuant is { } omni) OmniQuantTable.Write(o, omni);
+        if (result.Learned is { } omni) LearnedLossTable.Write(o, omni);
         int width = result.Layers.Max(l => l.Name.Length);
         o.WriteLine($"{"layer".PadRight(width)}  {"shape",-10} {"‖W−Ŵ‖/‖W‖",11} {"time ms",8}{(model.Method == "gptq" ? "  dead" : "")}");
         foreach (var l in result.Layers)

@@ -1,7 +1,7 @@
 using CommandLine;
 using QuantNative.Quantization;
-using QuantNative.Quantization.Cqe;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned;
 
 namespace QuantNative.Cli;
 
@@ -32,8 +32,8 @@ public abstract class QuantizerOptions : ModelOptions
     [Option("epochs", HelpText = "omniquant: epochs per block (default 20, 40 at 2 bits).")]
     public int? Epochs { get; set; }
 
-    [Option("lwc-lr", Default = OmniQuantOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
-    public double LwcLr { get; set; } = OmniQuantOptions.DefaultLearningRate;
+    [Option("lwc-lr", Default = LearnedOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
+    public double LwcLr { get; set; } = LearnedOptions.DefaultLearningRate;
 
     [Option("sde", HelpText = "cqe+: SDE mask over the singular directions: diag, band:b, block:k or unions such as band:1+block:8 (default " + CqeDefaults.Mask + ").")]
     public string? Sde { get; set; }

@@ -2,9 +2,10 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
 
 namespace QuantNative.Cli.Ablation;
@@ -15,7 +16,7 @@ public sealed record AblationContext(string ModelPath, int[][] Calibration, bool
     GptqCheckpointFormat Format)
 {
     /// <summary>The OmniQuant loop's epochs (null: 20, 40 at 2 bits), learning rate and shuffle seed.</summary>
-    public OmniQuantOptions OmniQuant { get; init; } = new();
+    public LearnedOptions Learned { get; init; } = new();
 
     /// <summary>The CQE+ settings the +lsi, +sde, +cll and cqe+ rows take their parts from (mask, SDE learning rate,
     /// look-ahead depth, weight and kind).</summary>
@@ -87,12 +88,12 @@ public sealed class LearnedMethod(string name, string label, Func<CqeOptions, Cq
     {
         ArgumentNullException.ThrowIfNull(config);
         using var source = Formats.ModelLoader.Open(context.ModelPath);
-        var options = new OmniQuantOptions
+        var options = new LearnedOptions
         {
-            Epochs = context.OmniQuant.Epochs, LearningRate = context.OmniQuant.LearningRate, Seed = context.Seed,
+            Epochs = context.Learned.Epochs, LearningRate = context.Learned.LearningRate, Seed = context.Seed,
             Cqe = parts(context.Cqe),
         };
-        var q = OmniQuantizer.Run(source, context.Calibration, new QuantizerConfig(config.Bits, config.GroupSize),
+        var q = LearnedQuantizer.Run(source, context.Calibration, new QuantizerConfig(config.Bits, config.GroupSize),
             context.Format, options, progress);
         return new AblationModel(q.Model.ToLlamaModel(), q.Seconds, q);
     }
@@ -101,13 +102,13 @@ public sealed class LearnedMethod(string name, string label, Func<CqeOptions, Cq
 public static class AblationMethods
 {
     public static readonly IReadOnlyList<string> Names =
-        ["fp32", .. LayerQuantizers.Names, OmniQuantizer.MethodName, "lsi", "sde", "cll", CqeDefaults.CqePlus];
+        ["fp32", .. LayerQuantizers.Names, LearnedOptions.OmniQuant, "lsi", "sde", "cll", CqeDefaults.CqePlus];
 
     public static IAblationMethod Create(string name) => name.ToLowerInvariant() switch
     {
         "fp32" => new Fp32Method(),
         "rtn" or "gptq" => new SequentialMethod(name.ToLowerInvariant()),
-        OmniQuantizer.MethodName => new LearnedMethod(OmniQuantizer.MethodName, OmniQuantizer.MethodName, _ => null),
+        LearnedOptions.OmniQuant => new LearnedMethod(LearnedOptions.OmniQuant, LearnedOptions.OmniQuant, _ => null),
         "lsi" => new LearnedMethod("lsi", "+lsi", c => c with { Sde = SdeMask.Diagonal, LookAheadDepth = 0 }),
         "sde" => new LearnedMethod("sde", "+sde", c => c with { LookAheadDepth = 0 }),
         "cll" => new LearnedMethod("cll", "+cll", c => c with { Sde = null }),

@@ -4,9 +4,9 @@ using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned;
 using QuantNative.Quantization;
 
 namespace QuantNative.Cli.Ablation;
@@ -20,9 +20,9 @@ public sealed record AblationRow(string Method, QuantizerConfig? Config, IReadOn
     public double? MeanError => Quantized?.Layers.Average(l => l.RelativeError);
     public int ClampedGroups => Quantized?.Layers.Sum(l => l.ClampedGroups) ?? 0;
 
-    /// <summary>The learned loop's peak (counted from its arrays, <see cref="OmniQuantReport.PeakBytes"/>); null for the
+    /// <summary>The learned loop's peak (counted from its arrays, <see cref="LearnedReport.PeakBytes"/>); null for the
     /// per-layer methods, which hold one layer's Hessian and one block's activations.</summary>
-    public long? PeakBytes => Quantized?.OmniQuant?.PeakBytes;
+    public long? PeakBytes => Quantized?.Learned?.PeakBytes;
 }
 
 /// <summary>
@@ -34,7 +34,7 @@ public sealed record AblationReport(string Command, string Model, string Calib, 
     GptqOptions Gptq, GptqCheckpointFormat Format, bool Symmetric, IReadOnlyList<AblationRow> Rows)
 {
     /// <summary>The OmniQuant settings, described in the header when a learned row is present.</summary>
-    public OmniQuantOptions? OmniQuant { get; init; }
+    public LearnedOptions? Learned { get; init; }
 
     /// <summary>The CQE+ settings the +lsi/+sde/+cll/cqe+ rows take their parts from.</summary>
     public CqeOptions? Cqe { get; init; }
@@ -78,15 +78,15 @@ public sealed record AblationReport(string Command, string Model, string Calib, 
                      $"static groups {(Gptq.StaticGroups ? "on" : "off")}, true-sequential");
         s.AppendLine($"- weights as stored in checkpoint format {GptqQuantizeConfig.FormatName(Format)}" +
                      (Format == GptqCheckpointFormat.V1 ? $" (zero points of 0 clamped to 1: {Rows.Sum(r => r.ClampedGroups)} groups over all runs)" : ""));
-        if (OmniQuant is { } omni && Rows.Any(r => r.Quantized?.OmniQuant != null))
+        if (Learned is { } omni && Rows.Any(r => r.Quantized?.Learned != null))
         {
-            var epochs = Rows.Where(r => r.Quantized?.OmniQuant != null)
-                .Select(r => $"W{r.Config!.Bits}: {r.Quantized!.OmniQuant!.Epochs}").Distinct();
+            var epochs = Rows.Where(r => r.Quantized?.Learned != null)
+                .Select(r => $"W{r.Config!.Bits}: {r.Quantized!.Learned!.Epochs}").Distinct();
             s.AppendLine($"- omniquant: learnable weight clipping (DESIGN.md §7.3–7.4), epochs per block {string.Join(", ", epochs)}, " +
                          $"AdamW lr {omni.LearningRate.ToString(Inv)} (β 0.9/0.999, eps 1e-8, wd 0), 1 window per step, " +
                          "windows shuffled per epoch (seed = the row's seed), aug loss at 2 bits");
         }
-        if (Cqe is { } cqe && Rows.Any(r => r.Quantized?.OmniQuant?.Cqe != null))
+        if (Cqe is { } cqe && Rows.Any(r => r.Quantized?.Learned?.Cqe != null))
             s.AppendLine($"- CQE+ rows on top of omniquant (§7.5–7.7): +lsi = SDE with the diagonal mask; +sde = mask {cqe.Sde?.Spec ?? "none"}; " +
                          $"both with their own AdamW group, lr {cqe.SdeLearningRate.ToString(Inv)}; +cll = look-ahead depth {cqe.LookAheadDepth}, " +
                          $"λ {cqe.LookAheadWeight.ToString(Inv)}, {cqe.LookAhead.ToString().ToLowerInvariant()} look-ahead blocks; cqe+ = +sde and +cll together");

@@ -1,6 +1,6 @@
 using System.Numerics;
 using QuantNative.Cpu;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Training;
 
 namespace QuantNative.Backends;

@@ -49,7 +49,11 @@ public sealed partial class CpuBackend : IBackend
 
     private sealed class CpuBuffer<T> : BackendBuffer<T> where T : unmanaged
     {
-        public CpuBuffer(IBackend owner, long length) : base(owner, length) => Data = new T[length];
+        public CpuBuffer(IBackend owner, long length) : base(owner, length)
+        {
+            Data = new T[length];
+            BufferMeter.Allocated<T>(length);
+        }
 
         public CpuBuffer(IBackend owner, T[] data) : base(owner, data.Length) => Data = data;
 

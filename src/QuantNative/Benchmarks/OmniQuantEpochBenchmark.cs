@@ -2,7 +2,7 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned;
 using QuantNative.Quantization;
 
 namespace QuantNative.Benchmarks;
@@ -43,9 +43,9 @@ public static class OmniQuantEpochBenchmark
             2.0 * tokens * c.IntermediateSize * c.HiddenSize, 3,
             () => Cpu.Gemm.MatMulTransB(input, block.WGate, product, tokens, c.IntermediateSize, c.HiddenSize));
 
-        var result = OmniQuantizer.Run(source, calibration, quantizer, GptqCheckpointFormat.V2,
-            new OmniQuantOptions { Epochs = epochs, Seed = seed }, progress);
-        var report = result.OmniQuant ?? throw new InvalidOperationException("the OmniQuant loop returned no report");
+        var result = LearnedQuantizer.Run(source, calibration, quantizer, GptqCheckpointFormat.V2,
+            new LearnedOptions { Epochs = epochs, Seed = seed }, progress);
+        var report = result.Learned ?? throw new InvalidOperationException("the OmniQuant loop returned no report");
         var loss = report.Blocks[0];
         return new Result(c, windows, tokens, epochs, sgemm, loss.SecondsPerEpoch, loss.Seconds, loss.Initial,
             loss.Final, report.PeakBytes);

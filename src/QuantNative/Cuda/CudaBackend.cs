@@ -91,6 +91,7 @@ public sealed partial class CudaBackend : IBackend
         {
             _backend = backend;
             Ptr = backend.Runtime.Allocate(length * sizeof(T));
+            BufferMeter.Allocated<T>(length);
         }
 
         public DevicePtr Ptr { get; }

@@ -28,7 +28,7 @@ public sealed class QuantizedBlock
 /// so they are written back unchanged. How it was made (per-layer errors, losses, time) is the quantizer's result,
 /// not part of the model.
 /// </summary>
-public sealed class QuantizedModel
+public sealed record QuantizedModel
 {
     public required LlamaConfig Config { get; init; }
     public required QuantizerConfig Quantizer { get; init; }

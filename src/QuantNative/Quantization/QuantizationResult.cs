@@ -1,7 +1,8 @@
 using QuantNative.Formats;
-using QuantNative.Quantization.Cqe;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned.Lwc;
+using QuantNative.Quantization.Learned;
 
 namespace QuantNative.Quantization;
 
@@ -16,7 +17,7 @@ public sealed class QuantizationResult
     public GptqOptions? Gptq { get; init; }
 
     /// <summary>The block-wise training's per-block losses and memory (omniquant, lsi, cqe+); null for rtn and gptq.</summary>
-    public OmniQuantReport? OmniQuant { get; init; }
+    public LearnedReport? Learned { get; init; }
 
     /// <summary>The learned clipping parameters of a learned method (omniquant, lsi, cqe+), written beside the weights
     /// for `--init-from`; null for rtn and gptq.</summary>

@@ -40,6 +40,14 @@ public sealed class BlockBuffers<T> : IDisposable where T : unmanaged, IFloating
     public static BlockBuffers<T> Bind(IBackend backend, BlockTensors<T> t) => Map(t, a => HostArrays.Bind(backend, a));
 
     /// <summary>Buffers of the block's shapes, contents undefined (for gradients that a pass overwrites).</summary>
+    /// <summary>A block of norms and the seven linears given by <see cref="BlockLinears"/> part name.</summary>
+    public static BlockBuffers<T> Of(BackendBuffer<T> attnNorm, BackendBuffer<T> ffnNorm, Func<string, BackendBuffer<T>> linear) => new()
+    {
+        AttnNorm = attnNorm, FfnNorm = ffnNorm,
+        Wq = linear(BlockLinears.Q), Wk = linear(BlockLinears.K), Wv = linear(BlockLinears.V), Wo = linear(BlockLinears.O),
+        WGate = linear(BlockLinears.Gate), WUp = linear(BlockLinears.Up), WDown = linear(BlockLinears.Down),
+    };
+
     public static BlockBuffers<T> Allocate(IBackend backend, LlamaConfig c)
     {
         long d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;

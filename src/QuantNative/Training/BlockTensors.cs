@@ -1,4 +1,5 @@
 using System.Numerics;
+using QuantNative.Cpu;
 using QuantNative.Model;
 
 namespace QuantNative.Training;
@@ -28,6 +29,14 @@ public sealed class BlockTensors<T> where T : unmanaged, IFloatingPointIeee754<T
     ];
 
     /// <summary>Every tensor with its name: the linear layers and both norms.</summary>
+    /// <summary>The linear tensor of a <see cref="BlockLinears"/> part ("self_attn.q_proj", …).</summary>
+    public T[] Linear(string part) => part switch
+    {
+        BlockLinears.Q => Wq, BlockLinears.K => Wk, BlockLinears.V => Wv, BlockLinears.O => Wo,
+        BlockLinears.Gate => WGate, BlockLinears.Up => WUp, BlockLinears.Down => WDown,
+        _ => throw new ArgumentException($"no block linear named {part}", nameof(part)),
+    };
+
     public IEnumerable<(string Name, T[] Tensor)> All() =>
         Linears().Prepend(("input_layernorm", AttnNorm)).Append(("post_attention_layernorm", FfnNorm));
 

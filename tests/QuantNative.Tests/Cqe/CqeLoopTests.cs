@@ -3,8 +3,8 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.Cqe;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned;
 using QuantNative.Quantization;
 using QuantNative.Tests.Quantization;
 
@@ -20,8 +20,8 @@ public class CqeLoopTests
     private static QuantizationResult Run(int bits, int group, int epochs, CqeOptions? cqe)
     {
         using var source = StoriesSplit.Open();
-        return OmniQuantizer.Run(source, StoriesSplit.Windows(), new QuantizerConfig(bits, group), GptqCheckpointFormat.V2,
-            new OmniQuantOptions { Epochs = epochs, Cqe = cqe });
+        return LearnedQuantizer.Run(source, StoriesSplit.Windows(), new QuantizerConfig(bits, group), GptqCheckpointFormat.V2,
+            new LearnedOptions { Epochs = epochs, Cqe = cqe });
     }
 
     private static void AssertSameWeights(QuantizationResult a, QuantizationResult b)
@@ -46,8 +46,8 @@ public class CqeLoopTests
         var omni = Run(bits, group, 2, null);
         var cll = Run(bits, group, 2, new CqeOptions { LookAheadDepth = 1, LookAheadWeight = 0 });
         AssertSameWeights(omni, cll);
-        Assert.That(cll.OmniQuant!.Blocks.Select(b => (b.Initial, b.Final, b.FirstEpoch, b.LastEpoch)),
-            Is.EqualTo(omni.OmniQuant!.Blocks.Select(b => (b.Initial, b.Final, b.FirstEpoch, b.LastEpoch))));
+        Assert.That(cll.Learned!.Blocks.Select(b => (b.Initial, b.Final, b.FirstEpoch, b.LastEpoch)),
+            Is.EqualTo(omni.Learned!.Blocks.Select(b => (b.Initial, b.Final, b.FirstEpoch, b.LastEpoch))));
         Assert.That(cll.Model.Method, Is.EqualTo("cqe+"));
     }
 
@@ -68,9 +68,9 @@ public class CqeLoopTests
         var omni = Run(3, 32, 3, null);
         var sde = Run(3, 32, 3, new CqeOptions { Sde = SdeMask.Parse("band:1"), SdeLearningRate = 1e-3 });
         Assert.That(sde.Model.Blocks[0].Linears["self_attn.q_proj"].Codes, Is.Not.EqualTo(omni.Model.Blocks[0].Linears["self_attn.q_proj"].Codes));
-        foreach (var b in sde.OmniQuant!.Blocks)
+        foreach (var b in sde.Learned!.Blocks)
             Assert.That(b.Final, Is.LessThan(b.Initial), $"block {b.Block}");
-        Assert.That(sde.OmniQuant.PeakBytes, Is.GreaterThan(omni.OmniQuant!.PeakBytes), "SVD factors, E and W' are counted");
+        Assert.That(sde.Learned.PeakBytes, Is.GreaterThan(omni.Learned!.PeakBytes), "SVD factors, E and W' are counted");
     }
 
     [Test]

@@ -1,6 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Tests.Training;
 using QuantNative.Training;
 using static QuantNative.Tests.Training.TestTensors;

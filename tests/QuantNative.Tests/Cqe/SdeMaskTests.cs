@@ -1,5 +1,5 @@
 using NUnit.Framework;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 
 namespace QuantNative.Tests.Cqe;
 

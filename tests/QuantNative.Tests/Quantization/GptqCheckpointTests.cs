@@ -5,6 +5,7 @@ using QuantNative.Formats.Safetensors;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;

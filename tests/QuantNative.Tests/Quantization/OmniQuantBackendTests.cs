@@ -4,14 +4,14 @@ using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Cqe;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
 
 /// <summary>
-/// OmniQuant's training epochs on a backend (<see cref="OmniQuantOptions.Backend"/>, <see cref="BackendBlockTraining"/>,
+/// OmniQuant's training epochs on a backend (<see cref="LearnedOptions.Backend"/>, <see cref="BackendBlockTraining"/>,
 /// the one implementation of the epochs) against the CPU path (no backend given: the shared CPU backend over the
 /// host arrays) on stories260K. The weights the CPU path commits are pinned bit for bit by OmniQuantTests,
 /// CqeLoopTests and the CLI resume tests; they were also compared byte for byte with the old inline CPU loop when
@@ -23,8 +23,8 @@ public class OmniQuantBackendTests
         CqeOptions? cqe = null)
     {
         using var source = StoriesSplit.Open();
-        return OmniQuantizer.Run(source, windows, new QuantizerConfig(bits, group), GptqCheckpointFormat.V2,
-            new OmniQuantOptions { Epochs = epochs, Backend = backend, Cqe = cqe });
+        return LearnedQuantizer.Run(source, windows, new QuantizerConfig(bits, group), GptqCheckpointFormat.V2,
+            new LearnedOptions { Epochs = epochs, Backend = backend, Cqe = cqe });
     }
 
     /// <summary>A CPU backend of its own runs the same float operations in the same order as the CPU path, so the
@@ -47,7 +47,7 @@ public class OmniQuantBackendTests
                 Assert.That(a.Scales, Is.EqualTo(e.Scales), $"block {b} {part} scales");
                 Assert.That(a.Zeros, Is.EqualTo(e.Zeros), $"block {b} {part} zeros");
             }
-        foreach (var (e, a) in expected.OmniQuant!.Blocks.Zip(actual.OmniQuant!.Blocks))
+        foreach (var (e, a) in expected.Learned!.Blocks.Zip(actual.Learned!.Blocks))
         {
             const double tol = Tolerances.OmniQuantLossFloatVsDoubleDifferenceRel;
             TestContext.Out.WriteLine($"block {e.Block}: {Math.Abs(a.FirstEpoch - e.FirstEpoch) / e.FirstEpoch:G3}");
@@ -76,7 +76,7 @@ public class OmniQuantBackendTests
                 differing += e.Codes.Zip(a.Codes).Count(p => p.First != p.Second);
             }
         TestContext.Out.WriteLine($"{differing} of {codes} codes differ");
-        foreach (var (e, a) in expected.OmniQuant!.Blocks.Zip(actual.OmniQuant!.Blocks))
+        foreach (var (e, a) in expected.Learned!.Blocks.Zip(actual.Learned!.Blocks))
         {
             TestContext.Out.WriteLine($"block {e.Block}: epoch loss cpu {e.FirstEpoch:R} cuda {a.FirstEpoch:R}, " +
                                       $"final cpu {e.Final:R} cuda {a.Final:R}");
@@ -125,7 +125,7 @@ public class OmniQuantBackendTests
         TestContext.Out.WriteLine($"{method}: {differing} of {codes} codes differ from the CPU; {fromPlain} differ " +
                                   "between the CPU run and plain OmniQuant");
         Assert.That(fromPlain, Is.GreaterThan(100 * Math.Max(differing, 1)), "SDE moved the weights well beyond the device's rounding");
-        foreach (var (e, a) in expected.OmniQuant!.Blocks.Zip(actual.OmniQuant!.Blocks))
+        foreach (var (e, a) in expected.Learned!.Blocks.Zip(actual.Learned!.Blocks))
         {
             TestContext.Out.WriteLine($"block {e.Block}: epoch loss cpu {e.FirstEpoch:R} cuda {a.FirstEpoch:R}, " +
                                       $"final cpu {e.Final:R} cuda {a.Final:R}");

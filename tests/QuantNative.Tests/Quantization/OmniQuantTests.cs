@@ -1,9 +1,10 @@
 using NUnit.Framework;
+using QuantNative.Cpu;
 using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
@@ -17,8 +18,8 @@ public class OmniQuantTests
     private static QuantizationResult Run(int bits, int group, int epochs, GptqCheckpointFormat format = GptqCheckpointFormat.V2)
     {
         using var source = StoriesSplit.Open();
-        return OmniQuantizer.Run(source, StoriesSplit.Windows(), new QuantizerConfig(bits, group), format,
-            new OmniQuantOptions { Epochs = epochs });
+        return LearnedQuantizer.Run(source, StoriesSplit.Windows(), new QuantizerConfig(bits, group), format,
+            new LearnedOptions { Epochs = epochs });
     }
 
     /// <summary>
@@ -32,7 +33,7 @@ public class OmniQuantTests
     public void TrainingReducesTheBlockLoss(int bits, int group)
     {
         var q = Run(bits, group, epochs: 6);
-        var report = q.OmniQuant!;
+        var report = q.Learned!;
         Assert.That(report.Blocks, Has.Count.EqualTo(q.Model.Config.NumLayers));
         Assert.That(report.AugLoss, Is.EqualTo(bits == 2));
         foreach (var b in report.Blocks)
@@ -89,30 +90,30 @@ public class OmniQuantTests
                 }
             }
         }
-        Assert.That(q.OmniQuant!.Blocks.All(b => b.Final > 0 && double.IsNaN(b.FirstEpoch)));
+        Assert.That(q.Learned!.Blocks.All(b => b.Final > 0 && double.IsNaN(b.FirstEpoch)));
     }
 
     [Test]
     public void BadOptionsNameTheOption()
     {
         using var source = StoriesSplit.Open();
-        var e = Assert.Throws<QuantNativeException>(() => OmniQuantizer.Run(source, StoriesSplit.Windows(),
-            new QuantizerConfig(4, 32), GptqCheckpointFormat.V2, new OmniQuantOptions { Epochs = -1 }));
+        var e = Assert.Throws<QuantNativeException>(() => LearnedQuantizer.Run(source, StoriesSplit.Windows(),
+            new QuantizerConfig(4, 32), GptqCheckpointFormat.V2, new LearnedOptions { Epochs = -1 }));
         Assert.That(e!.Message, Does.Contain("--epochs -1"));
-        e = Assert.Throws<QuantNativeException>(() => OmniQuantizer.Run(source, StoriesSplit.Windows(),
-            new QuantizerConfig(4, 32), GptqCheckpointFormat.V2, new OmniQuantOptions { LearningRate = 0 }));
+        e = Assert.Throws<QuantNativeException>(() => LearnedQuantizer.Run(source, StoriesSplit.Windows(),
+            new QuantizerConfig(4, 32), GptqCheckpointFormat.V2, new LearnedOptions { LearningRate = 0 }));
         Assert.That(e!.Message, Does.Contain("--lwc-lr 0"));
-        e = Assert.Throws<QuantNativeException>(() => OmniQuantizer.Run(source, StoriesSplit.Windows(),
-            new QuantizerConfig(4, 32, symmetric: true), GptqCheckpointFormat.V2, new OmniQuantOptions()));
+        e = Assert.Throws<QuantNativeException>(() => LearnedQuantizer.Run(source, StoriesSplit.Windows(),
+            new QuantizerConfig(4, 32, symmetric: true), GptqCheckpointFormat.V2, new LearnedOptions()));
         Assert.That(e!.Message, Does.Contain("--sym"));
     }
 
     [Test]
     public void DefaultEpochsAre20And40AtTwoBits()
     {
-        var o = new OmniQuantOptions();
+        var o = new LearnedOptions();
         Assert.That((o.EpochsFor(4), o.EpochsFor(3), o.EpochsFor(2)), Is.EqualTo((20, 20, 40)));
-        Assert.That(new OmniQuantOptions { Epochs = 0 }.EpochsFor(2), Is.EqualTo(0));
+        Assert.That(new LearnedOptions { Epochs = 0 }.EpochsFor(2), Is.EqualTo(0));
     }
 
     /// <summary>The MSE and its gradient 2(y − t)/N against the definition, and accumulation of the aug term.</summary>
@@ -121,10 +122,11 @@ public class OmniQuantTests
     {
         float[] y = [1f, 2f, -3f, 0.5f], t = [0f, 2f, -1f, 1f];
         var dy = new float[4];
-        double loss = OmniQuantizer.Mse(y, t, dy, false);
+        double loss = MseLoss.Forward(y, t, y.Length);
+        MseLoss.Backward(dy, 1.0, y, t, y.Length);
         Assert.That(loss, Is.EqualTo((1 + 0 + 4 + 0.25) / 4).Within(1e-15));
         Assert.That(dy, Is.EqualTo(new[] { 0.5f, 0f, -1f, -0.25f }));
-        OmniQuantizer.Mse(y, t, dy, true);
+        MseLoss.Backward(dy, 1.0, y, t, y.Length, accumulate: true);
         Assert.That(dy, Is.EqualTo(new[] { 1f, 0f, -2f, -0.5f }));
     }
 }

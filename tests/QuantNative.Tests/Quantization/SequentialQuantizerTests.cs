@@ -6,6 +6,7 @@ using QuantNative.Inference;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization.Gptq;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;

@@ -4,6 +4,7 @@ using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Quantization.Gptq;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
 using QuantNative.Tokenization;
 

@@ -2,7 +2,7 @@ using NUnit.Framework;
 using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 using static QuantNative.Tests.Training.BackendPair;
 
 namespace QuantNative.Tests.Training;

@@ -1,7 +1,7 @@
 using QuantNative.Cpu;
 using QuantNative.Training;
 
-namespace QuantNative.Quantization.Cqe;
+namespace QuantNative.Quantization.Learned.Cqe;
 
 /// <summary>
 /// One linear layer under SDE (DESIGN.md §7.6): the frozen fp32 weight W and its SVD factors, the learnable E

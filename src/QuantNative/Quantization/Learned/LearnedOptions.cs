@@ -1,14 +1,17 @@
 using QuantNative.Cuda;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 
-namespace QuantNative.Quantization.OmniQuant;
+namespace QuantNative.Quantization.Learned;
 
 /// <summary>
 /// The settings of OmniQuant's block-wise loop (DESIGN.md §7.4) that are not the quantizer's: epochs, the LWC learning
 /// rate, the seed of the per-epoch window shuffle, and where resume state lives.
 /// </summary>
-public sealed class OmniQuantOptions
+public sealed class LearnedOptions
 {
+    /// <summary>The host method's name: learnable weight clipping alone.</summary>
+    public const string OmniQuant = "omniquant";
+
     public const double DefaultLearningRate = 1e-2;
     public const float InitialClipParameter = 4f;
 
@@ -19,7 +22,7 @@ public sealed class OmniQuantOptions
     public double LearningRate { get; init; } = DefaultLearningRate;
 
     /// <summary>Seed of the window order; block i shuffles epoch e with System.Random(seed, i, e) (see
-    /// <see cref="OmniQuantizer.ShuffleSeed"/>), so the order does not depend on where a run resumed.</summary>
+    /// <see cref="BackendBlockTraining.ShuffleSeed"/>), so the order does not depend on where a run resumed.</summary>
     public int Seed { get; init; }
 
     /// <summary>Directory for the state saved after each block (null: no resume state).</summary>
@@ -29,7 +32,7 @@ public sealed class OmniQuantOptions
     /// host arrays. Targets, commits and the X_q/X_fp propagation stay on the CPU either way.</summary>
     public QuantNative.Backends.IBackend? Backend { get; init; }
 
-    /// <summary>Test hook: throw <see cref="OmniQuantStoppedException"/> right after the state of this block is saved.</summary>
+    /// <summary>Test hook: throw <see cref="LearnedRunStoppedException"/> right after the state of this block is saved.</summary>
     public int? StopAfterBlock { get; init; }
 
     /// <summary>What CQE+ adds (SDE, cross-layer learning, initial clipping); null: plain OmniQuant.</summary>
@@ -38,7 +41,7 @@ public sealed class OmniQuantOptions
     /// <summary>The method's name in reports and checkpoints: omniquant, lsi (SDE with the diagonal mask alone), or cqe+.</summary>
     public string MethodName => Cqe switch
     {
-        null => OmniQuantizer.MethodName,
+        null => LearnedOptions.OmniQuant,
         { Sde: { IsDiagonal: true }, LookAheadDepth: 0, InitFrom: null } => "lsi",
         _ => "cqe+",
     };
@@ -59,8 +62,8 @@ public sealed class OmniQuantOptions
     }
 }
 
-/// <summary>Thrown by the <see cref="OmniQuantOptions.StopAfterBlock"/> hook, to simulate a killed run.</summary>
-public sealed class OmniQuantStoppedException(int block)
+/// <summary>Thrown by the <see cref="LearnedOptions.StopAfterBlock"/> hook, to simulate a killed run.</summary>
+public sealed class LearnedRunStoppedException(int block)
     : QuantNativeException($"stopped after block {block} (--stop-after-block test hook); run the same command again to resume")
 {
     public int Block { get; } = block;

@@ -3,7 +3,7 @@ using QuantNative.Model.Quantized;
 using QuantNative.Model;
 using QuantNative.Training;
 
-namespace QuantNative.Quantization.Cqe;
+namespace QuantNative.Quantization.Learned.Cqe;
 
 /// <summary>
 /// Cross-layer learning's look-ahead for one block i (DESIGN.md §7.7): the chain of blocks i+1..i+D' (D' = D, shrunk

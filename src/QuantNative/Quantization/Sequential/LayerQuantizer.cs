@@ -1,7 +1,7 @@
 using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Gptq;
 
-namespace QuantNative.Quantization;
+namespace QuantNative.Quantization.Sequential;
 
 /// <summary>
 /// A per-layer weight quantizer the sequential pipeline can run: given W [rows, columns] and, when it asks for them,

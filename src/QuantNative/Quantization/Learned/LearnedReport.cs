@@ -1,4 +1,4 @@
-namespace QuantNative.Quantization.OmniQuant;
+namespace QuantNative.Quantization.Learned;
 
 /// <summary>
 /// One block's training: the training objective (MSE of the block output against the fp target T_i, plus at 2 bits
@@ -16,7 +16,7 @@ public sealed record BlockLoss(int Block, double Initial, double Final, double F
 /// window and the backward's scratch. Counted from the array sizes, not measured; the quantized blocks already
 /// committed (the result) come on top.</param>
 /// <param name="ResumedAtBlock">The first block this run trained when it continued from a work directory.</param>
-public sealed record OmniQuantReport(IReadOnlyList<BlockLoss> Blocks, int Epochs, double LearningRate, bool AugLoss,
+public sealed record LearnedReport(IReadOnlyList<BlockLoss> Blocks, int Epochs, double LearningRate, bool AugLoss,
     int Seed, long PeakBytes, int? ResumedAtBlock)
 {
     /// <summary>The CQE+ settings of the run (SDE, cross-layer learning, initial clipping); null for plain OmniQuant.</summary>

@@ -1,4 +1,4 @@
-namespace QuantNative.Quantization.Cqe;
+namespace QuantNative.Quantization.Learned.Cqe;
 
 /// <summary>
 /// The method names and defaults of CQE+, in one place. The defaults are chosen from the ablation in

@@ -8,7 +8,7 @@ using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
 
-namespace QuantNative.Quantization.Cqe;
+namespace QuantNative.Quantization.Learned.Lwc;
 
 /// <summary>
 /// The learned clipping parameters (u, l per group, DESIGN.md §7.3) of a finished omniquant/lsi/cqe+ run, kept in

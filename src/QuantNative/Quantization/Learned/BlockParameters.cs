@@ -1,10 +1,11 @@
 using QuantNative.Cpu;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned.Lwc;
 using QuantNative.Training;
 
-namespace QuantNative.Quantization.OmniQuant;
+namespace QuantNative.Quantization.Learned;
 
 /// <summary>
 /// What one block learns in the OmniQuant loop and how it turns into the training weights: LWC's u, l per linear
@@ -17,7 +18,7 @@ namespace QuantNative.Quantization.OmniQuant;
 public sealed class BlockParameters
 {
     public BlockParameters(int layer, LlamaConfig c, float[][] fpLinears, QuantizerConfig quantizer,
-        OmniQuantOptions options, ClippingParameters? init, OmniQuantWorkDirectory? state)
+        LearnedOptions options, ClippingParameters? init, LearnedWorkDirectory? state)
     {
         var cqe = options.Cqe;
         Sde = cqe?.Sde is { } mask ? SdeLinears(layer, c, fpLinears, mask, state) : null;
@@ -73,7 +74,7 @@ public sealed class BlockParameters
     /// <summary>The SDE layers of one block: the SVD of each fp weight (LAPACKE sgesdd; only the mask's leading
     /// directions kept), from the work directory's cache when a resumed run already computed it.</summary>
     private static SdeLinear[] SdeLinears(int layer, LlamaConfig c, float[][] fpLinears, SdeMask mask,
-        OmniQuantWorkDirectory? state)
+        LearnedWorkDirectory? state)
     {
         var layouts = BlockLinears.All.Select(bl =>
         {

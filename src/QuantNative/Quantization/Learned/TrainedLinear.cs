@@ -1,10 +1,11 @@
 using QuantNative.Backends;
 using QuantNative.Cpu;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned.Lwc;
 using QuantNative.Training;
 using static QuantNative.Backends.HostArrays;
 
-namespace QuantNative.Quantization.OmniQuant;
+namespace QuantNative.Quantization.Learned;
 
 /// <summary>
 /// One linear's trainable state on the backend of the epochs (<see cref="BackendBlockTraining"/>): LWC's W (or, with
@@ -32,8 +33,8 @@ internal sealed class TrainedLinear : IDisposable
         _w = Own(Bind(b, lwc.Weights)); // W' with SDE: the composition below writes it
         _u = Own(Bind(b, lwc.U.Value));
         _l = Own(Bind(b, lwc.L.Value));
-        Wq = Own(b.Allocate<float>(shape.Elements));
-        DWq = Own(b.Allocate<float>(shape.Elements));
+        FakeQuantized = Own(b.Allocate<float>(shape.Elements));
+        DFakeQuantized = Own(b.Allocate<float>(shape.Elements));
         _dW = Own(b.Allocate<float>(shape.Elements));
         _codes = Own(b.Allocate<byte>(shape.Elements));
         _saved = Own(LwcSaved.Allocate(b, shape));
@@ -44,24 +45,24 @@ internal sealed class TrainedLinear : IDisposable
         if (sde != null) _sdeState = new SdeState(this, b, sde);
     }
 
-    /// <summary>Ŵ: the block's training weight.</summary>
-    public BackendBuffer<float> Wq { get; }
+    /// <summary>Ŵ, the fake-quantized weight: the block's training weight.</summary>
+    public BackendBuffer<float> FakeQuantized { get; }
 
     /// <summary>dL/dŴ: the block backward's parameter gradient.</summary>
-    public BackendBuffer<float> DWq { get; }
+    public BackendBuffer<float> DFakeQuantized { get; }
 
     /// <summary>Ŵ from the current parameters: W' = W + U·(M⊙E)·Vᵀ first with SDE, then the LWC forward.</summary>
     public void Forward(IBackend b)
     {
         _sdeState?.Compose(b, _w);
-        b.FakeQuantLwcForward(Wq, _codes, _saved, _w, _u, _l, _lwc.Shape, ScaleClamp.Default);
+        b.FakeQuantLwcForward(FakeQuantized, _codes, _saved, _w, _u, _l, _lwc.Shape, ScaleClamp.Default);
     }
 
     /// <summary>From dŴ: du, dl (and dW' → dE with SDE), then AdamW on u, l with <paramref name="clip"/>'s scalars
     /// and on E with <paramref name="sde"/>'s (each group its own learning rate). Plain LWC drops dW (W is frozen).</summary>
     public void BackwardAndStep(IBackend b, AdamWStepScalars clip, AdamWStepScalars sde)
     {
-        b.FakeQuantLwcBackward(_dW, _du, _dl, DWq, _w, _u, _l, _saved, _lwc.Shape, ScaleClamp.Default);
+        b.FakeQuantLwcBackward(_dW, _du, _dl, DFakeQuantized, _w, _u, _l, _saved, _lwc.Shape, ScaleClamp.Default);
         b.AdamWStep(_u, _mu, _vu, _du, _lwc.Shape.GroupCount, clip);
         b.AdamWStep(_l, _ml, _vl, _dl, _lwc.Shape.GroupCount, clip);
         _sdeState?.BackwardAndStep(b, _dW, sde);

@@ -1,11 +1,11 @@
-using QuantNative.Quantization.OmniQuant;
+using QuantNative.Quantization.Learned;
 
 namespace QuantNative.Cli;
 
 /// <summary>The OmniQuant part of the `qn quantize` summary: settings, per-block losses and times, memory held.</summary>
-public static class OmniQuantTable
+public static class LearnedLossTable
 {
-    public static void Write(TextWriter o, OmniQuantReport r)
+    public static void Write(TextWriter o, LearnedReport r)
     {
         o.WriteLine($"omniquant      LWC, {r.Epochs} epochs per block, AdamW lr {r.LearningRate:G4} (β 0.9/0.999, eps 1e-8, " +
                     $"wd 0), 1 window per step, shuffle seed {r.Seed}{(r.AugLoss ? ", aug loss (2 bits)" : "")}" +

@@ -1,11 +1,11 @@
 using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Model;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Training;
 using static QuantNative.Backends.HostArrays;
 
-namespace QuantNative.Quantization.OmniQuant;
+namespace QuantNative.Quantization.Learned;
 
 /// <summary>
 /// The training epochs of one OmniQuant / CQE+ block (DESIGN.md §7.4, §7.6, §7.7) on an <see cref="IBackend"/> — the
@@ -22,6 +22,12 @@ public static class BackendBlockTraining
 {
     /// <summary>AdamW's settings for every trained parameter (OmniQuant's).</summary>
     private const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8, WeightDecay = 0;
+
+    /// <summary>The seed of block <paramref name="block"/>'s window order in epoch <paramref name="epoch"/>: a fixed
+    /// arithmetic mix (not HashCode, which is randomized per process), so a resumed run shuffles exactly as an
+    /// uninterrupted one and no generator state has to be saved.</summary>
+    public static int ShuffleSeed(int seed, int block, int epoch) =>
+        unchecked(seed * 1_000_003 + block * 10_007 + epoch * 101 + 17);
 
     /// <summary>
     /// Trains <paramref name="parameters"/> for <paramref name="epochs"/> epochs; returns the mean objective of the
@@ -48,18 +54,11 @@ public static class BackendBlockTraining
         try
         {
             var linears = parameters.Lwc.Select((l, i) => Own(new TrainedLinear(backend, l, parameters.Sde?[i]))).ToArray();
-            var weights = new BlockBuffers<float>
-            {
-                AttnNorm = Own(Bind(backend, norms.AttnNorm)), FfnNorm = Own(Bind(backend, norms.FfnNorm)),
-                Wq = linears[0].Wq, Wk = linears[1].Wq, Wv = linears[2].Wq, Wo = linears[3].Wq,
-                WGate = linears[4].Wq, WUp = linears[5].Wq, WDown = linears[6].Wq,
-            };
-            var grads = new BlockBuffers<float>
-            {
-                AttnNorm = Own(backend.Allocate<float>(c.HiddenSize)), FfnNorm = Own(backend.Allocate<float>(c.HiddenSize)),
-                Wq = linears[0].DWq, Wk = linears[1].DWq, Wv = linears[2].DWq, Wo = linears[3].DWq,
-                WGate = linears[4].DWq, WUp = linears[5].DWq, WDown = linears[6].DWq,
-            };
+            TrainedLinear Part(string part) => linears[BlockLinears.IndexOf(part)];
+            var weights = BlockBuffers<float>.Of(Own(Bind(backend, norms.AttnNorm)), Own(Bind(backend, norms.FfnNorm)),
+                part => Part(part).FakeQuantized);
+            var grads = BlockBuffers<float>.Of(Own(backend.Allocate<float>(c.HiddenSize)),
+                Own(backend.Allocate<float>(c.HiddenSize)), part => Part(part).DFakeQuantized);
             var saved = Own(new BlockActivations<float>(backend, c, length));
             var workspace = Own(new BlockGradientWorkspace<float>(backend, c, length));
             BackendBuffer<float> xStage = A(), y = A(), dy = A(), dx = A(), targetStage = A();
@@ -75,7 +74,7 @@ public static class BackendBlockTraining
             for (int epoch = 0; epoch < epochs; epoch++)
             {
                 var shuffled = (int[])order.Clone();
-                new Random(OmniQuantizer.ShuffleSeed(seed, layer, epoch)).Shuffle(shuffled);
+                new Random(ShuffleSeed(seed, layer, epoch)).Shuffle(shuffled);
                 double sum = 0;
                 for (int s = 0; s < n; s++)
                 {

@@ -2,7 +2,7 @@ using QuantNative.Cpu;
 using QuantNative.Model.Quantized;
 using QuantNative.Training;
 
-namespace QuantNative.Quantization.OmniQuant;
+namespace QuantNative.Quantization.Learned.Lwc;
 
 /// <summary>
 /// One linear layer under learnable weight clipping (DESIGN.md §7.3): its fp32 weights W, the parameters u, l per
@@ -87,7 +87,7 @@ public sealed class LwcLinear
     private static float[] Filled(long n)
     {
         var a = new float[n];
-        Array.Fill(a, OmniQuantOptions.InitialClipParameter);
+        Array.Fill(a, LearnedOptions.InitialClipParameter);
         return a;
     }
 }

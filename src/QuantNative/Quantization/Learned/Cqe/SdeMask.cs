@@ -1,7 +1,7 @@
 using System.Globalization;
 using QuantNative.Cpu;
 
-namespace QuantNative.Quantization.Cqe;
+namespace QuantNative.Quantization.Learned.Cqe;
 
 /// <summary>
 /// The fixed 0/1 mask M of SDE (DESIGN.md §7.6) over the r×r matrix E of singular-direction couplings: `diag` (LSI),

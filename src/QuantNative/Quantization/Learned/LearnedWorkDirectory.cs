@@ -7,20 +7,21 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.Cqe;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned.Lwc;
 
-namespace QuantNative.Quantization.OmniQuant;
+namespace QuantNative.Quantization.Learned;
 
 /// <summary>
 /// Resume state of the OmniQuant loop: after each block, the committed block goes to block-i.bin and then the rest
 /// (next block, per-layer reports, losses, X_q, X_fp) to state.bin, each written to a temporary name and renamed, so
 /// a run killed at any point leaves the last finished block's state intact. The window shuffle needs no saved
-/// generator state (<see cref="OmniQuantizer.ShuffleSeed"/> derives it from seed, block and epoch), and the saved
+/// generator state (<see cref="BackendBlockTraining.ShuffleSeed"/> derives it from seed, block and epoch), and the saved
 /// activations are the exact float bits, so a resumed run computes exactly what an uninterrupted one does.
 /// fingerprint.txt names the model and every setting that changes the result; a work directory with another
 /// fingerprint is refused, never silently reused or replaced.
 /// </summary>
-public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
+public sealed class LearnedWorkDirectory(string path, string fingerprint)
 {
     private const string FingerprintFile = "fingerprint.txt", StateFile = "state.bin";
     private const int Magic = 0x514E4F51; // "QONQ"
@@ -34,7 +35,7 @@ public sealed class OmniQuantWorkDirectory(string path, string fingerprint)
     /// windows (SHA-256 of the token ids), the quantizer, format, epochs, learning rate, seed.
     /// </summary>
     public static string Fingerprint(IModelSource source, float[] embedding, int[][] windows, QuantizerConfig quantizer,
-        GptqCheckpointFormat format, OmniQuantOptions options, int epochs)
+        GptqCheckpointFormat format, LearnedOptions options, int epochs)
     {
         var inv = CultureInfo.InvariantCulture;
         var list = string.Join("\n", source.Tensors.Select(t => $"{t.Name} {t.DType} [{string.Join(",", t.Shape)}]"));

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace QuantNative.Quantization.Cqe;
+namespace QuantNative.Quantization.Learned.Cqe;
 
 /// <summary>Which weights the look-ahead blocks of cross-layer learning run with (DESIGN.md §7.7).</summary>
 public enum LookAheadWeights

@@ -4,7 +4,7 @@ using QuantNative.Cpu;
 using QuantNative.Model;
 using QuantNative.Training;
 
-namespace QuantNative.Quantization.Cqe;
+namespace QuantNative.Quantization.Learned.Cqe;
 
 /// <summary>
 /// Cross-layer learning's look-ahead (DESIGN.md §7.7): the frozen blocks i+1..i+D after the block being trained,

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using QuantNative.Backends;
+using QuantNative.Model;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Learned.Lwc;
+using QuantNative.Quantization.Pipeline;
+using QuantNative.Training;
+
+namespace QuantNative.Quantization.Learned;
+
+/// <summary>
+/// One block of block-wise learned quantization, in pipeline order. Targets: T_i = B_i^fp(X_fp) (and at 2 bits the
+/// aug targets B_i^fp(X_q)). Learn: the parameters (<see cref="BlockParameters"/>: LWC's u, l, with SDE E over the SVD
+/// of each fp weight, with cross-layer learning the look-ahead blocks and their targets), the objective with the
+/// initial parameters, the epochs on the backend (<see cref="BackendBlockTraining"/>), then every linear committed
+/// with its learned range. Propagate: X_q ← B_i^q(X_q) through the committed weights (the objective after), X_fp
+/// already is T_i. Save: the clipping parameters and the work directory's state.
+/// </summary>
+internal sealed class LearnedBlock : IBlockLearning
+{
+    private readonly BlockwiseLearner _run;
+    private readonly int _layer;
+    private readonly LlamaBlockWeights _block;
+    private readonly BlockTensors<float> _fp, _quantized;
+    private readonly float[][] _targets;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private double _initial, _firstEpoch, _lastEpoch, _secondsPerEpoch;
+    private LwcLinear[]? _committedLwc;
+
+    public LearnedBlock(BlockwiseLearner run, int layer, LlamaBlockWeights block)
+    {
+        (_run, _layer, _block) = (run, layer, block);
+        _fp = BlockTensors<float>.From(block);
+        Progress($"block {layer} targets");
+        _targets = run.Activations.ComputeTargets(_fp);
+        _quantized = new BlockTensors<float>
+        {
+            AttnNorm = _fp.AttnNorm, FfnNorm = _fp.FfnNorm,
+            Wq = new float[_fp.Wq.Length], Wk = new float[_fp.Wk.Length], Wv = new float[_fp.Wv.Length],
+            Wo = new float[_fp.Wo.Length], WGate = new float[_fp.WGate.Length], WUp = new float[_fp.WUp.Length],
+            WDown = new float[_fp.WDown.Length],
+        };
+    }
+
+    public void Learn(BlockCommitter committer)
+    {
+        var run = _run;
+        var c = committer.Config;
+        var acts = run.Activations;
+        var parameters = new BlockParameters(_layer, c, Linears(_fp), run.Quantizer, run.Options, run.Init, run.State);
+        var ahead = run.Options.Cqe is { } cqe
+            ? LookAheadTargets.Create(run.Start.Source, _layer, cqe, run.Quantizer, _targets, acts.Saved, acts.Rope, acts.Length)
+            : null;
+        parameters.Rebuild(Linears(_quantized));
+        _initial = acts.Objective(_quantized);
+
+        using var meter = BufferMeter.Start();
+        var epochClock = Stopwatch.StartNew();
+        (_firstEpoch, _lastEpoch) = BackendBlockTraining.Train(run.Backend, c, acts.Length, _fp, parameters, ahead,
+            run.Options.Cqe?.LookAheadWeight ?? 0, acts.Xq, _targets, acts.Aug, run.Epochs, run.Options.Seed, _layer,
+            (epoch, _, mean) => Progress($"block {_layer + 1}/{c.NumLayers} epoch {epoch + 1}/{run.Epochs} loss {mean:G4}", 1),
+            run.Start.Cancel);
+        _secondsPerEpoch = run.Epochs > 0 ? epochClock.Elapsed.TotalSeconds / run.Epochs : 0;
+        run.PeakBytes = Math.Max(run.PeakBytes, acts.Bytes + meter.Bytes + parameters.Bytes + (ahead?.Bytes ?? 0) +
+                                                BufferMeter.HostBytes([.. Linears(_fp), .. Linears(_quantized)]));
+        Commit(committer, parameters);
+    }
+
+    /// <summary>Every linear's stored matrix from its learned range (W' with SDE), dequantized into the block's
+    /// training weights, which the propagation then runs on.</summary>
+    private void Commit(BlockCommitter committer, BlockParameters parameters)
+    {
+        parameters.PrepareCommit();
+        for (int i = 0; i < BlockLinears.All.Length; i++)
+        {
+            var lwc = parameters.Lwc[i];
+            _run.Clipping.Add(lwc.Name, lwc.U.Value, lwc.L.Value);
+            committer.Commit(_layer, BlockLinears.All[i], () => (lwc.Commit(_run.Quantizer), 0), Linears(_fp)[i],
+                Linears(_quantized)[i]);
+        }
+        _committedLwc = parameters.Lwc;
+    }
+
+    public void Propagate()
+    {
+        double final = _run.Activations.Propagate(_quantized);
+        _run.AddLoss(new BlockLoss(_layer, _initial, final, _firstEpoch, _lastEpoch, _clock.Elapsed.TotalSeconds,
+            _secondsPerEpoch));
+        Progress($"block {_layer + 1}/{_run.Start.Source.Config.NumLayers} committed, loss {_initial:G4} → {final:G4}");
+    }
+
+    public void Save(BlockCommitter committer)
+    {
+        var acts = _run.Activations;
+        _run.State?.SaveClipping(_layer, _committedLwc!);
+        _run.State?.Save(_layer + 1, committer.Blocks, committer.Reports, _run.Losses, acts.Xq, acts.Xfp);
+        if (_run.Options.StopAfterBlock == _layer) throw new LearnedRunStoppedException(_layer);
+    }
+
+    /// <summary>The seven linear tensors by name, in <see cref="BlockLinears.All"/> order.</summary>
+    private static float[][] Linears(BlockTensors<float> t) =>
+        BlockLinears.All.Select(bl => t.Linear(bl.Part)).ToArray();
+
+    private void Progress(string what, long steps = 0)
+    {
+        _run.DoneSteps += steps;
+        _run.Start.Progress?.Invoke(_run.DoneSteps, _run.TotalSteps, what);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using QuantNative.Formats;
+using QuantNative.Formats.Gptq;
+using QuantNative.Model;
+using QuantNative.Model.Quantized;
+using QuantNative.Quantization.Gptq;
+
+namespace QuantNative.Quantization.Pipeline;
+
+/// <summary>
+/// The commit step of the block pipeline, the same for every method: a linear's quantized matrix is made storable
+/// in the checkpoint format (v1 cannot store a zero point of 0: clamped to 1 with the group's codes shifted up,
+/// <see cref="V1Zeros.ClampToOne"/>), dequantized into the weights the rest of the run computes with (so later blocks
+/// calibrate through exactly what a runtime will dequantize), and reported. The committed blocks and the reports are
+/// the run's result.
+/// </summary>
+public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer, GptqCheckpointFormat format)
+{
+    private readonly Dictionary<string, QuantizedMatrix> _linears = new();
+    private readonly List<LayerReport> _reports = [];
+
+    public LlamaConfig Config { get; } = config;
+    public QuantizerConfig Quantizer { get; } = quantizer;
+    public GptqCheckpointFormat Format { get; } = format;
+    public QuantizedBlock[] Blocks { get; } = new QuantizedBlock[config.NumLayers];
+    public IReadOnlyList<LayerReport> Reports => _reports;
+
+    /// <summary>
+    /// Commits layer <paramref name="layer"/>'s <paramref name="linear"/>: <paramref name="quantize"/> makes the
+    /// matrix (timed with the commit; GPTQ also counts its dead inputs), the stored values are dequantized into
+    /// <paramref name="destination"/> and the relative error is taken against <paramref name="original"/>.
+    /// </summary>
+    public void Commit(int layer, BlockLinear linear, Func<(QuantizedMatrix Matrix, int DeadColumns)> quantize,
+        float[] original, float[] destination)
+    {
+        var clock = Stopwatch.StartNew();
+        string name = BlockLinears.Name(layer, linear);
+        var (matrix, deadColumns) = quantize();
+        int clampedGroups = 0, clippedCodes = 0;
+        if (Format == GptqCheckpointFormat.V1 && matrix.Zeros.Contains(0))
+        {
+            var clamped = V1Zeros.ClampToOne(matrix, name);
+            (matrix, clampedGroups, clippedCodes) = (clamped.Matrix, clamped.ClampedGroups, clamped.ClippedCodes);
+        }
+        matrix.DequantizeInto(destination);
+        _linears[linear.Part] = matrix;
+        _reports.Add(new LayerReport(name, matrix.Rows, matrix.Columns, GptqQuantizer.RelativeError(original, destination),
+            clock.Elapsed.TotalSeconds, clampedGroups, clippedCodes, deadColumns, Quantizer.Layout(matrix.Columns).Note));
+    }
+
+    /// <summary>Closes block <paramref name="layer"/>: its committed linears with the norms as they were.</summary>
+    public void Finish(int layer, LlamaBlockWeights block)
+    {
+        if (_linears.Count != BlockLinears.All.Length)
+            throw new InvalidOperationException($"block {layer}: {_linears.Count} of {BlockLinears.All.Length} linears committed");
+        Blocks[layer] = new QuantizedBlock { AttnNorm = block.AttnNorm, FfnNorm = block.FfnNorm, Linears = new Dictionary<string, QuantizedMatrix>(_linears) };
+        _linears.Clear();
+    }
+
+    /// <summary>Restores the blocks and reports of a resumed run.</summary>
+    public void Resume(IReadOnlyList<QuantizedBlock> blocks, int count, IEnumerable<LayerReport> reports)
+    {
+        for (int i = 0; i < count; i++) Blocks[i] = blocks[i];
+        _reports.AddRange(reports);
+    }
+}

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using QuantNative.Formats;
+using QuantNative.Formats.Gptq;
+using QuantNative.Formats.HuggingFace;
+using QuantNative.Model;
+using QuantNative.Model.Quantized;
+
+namespace QuantNative.Quantization.Pipeline;
+
+/// <summary>
+/// The one block pipeline every method runs through (DESIGN.md §1), one block at a time, never holding the whole
+/// model: load block i → targets → learn (nothing / GPTQ / LWC / LWC+SDE+CLL, <see cref="IBlockLearner"/>) → commit
+/// (<see cref="BlockCommitter"/>) → propagate the calibration activations through the committed block → save.
+/// </summary>
+public static class BlockPipeline
+{
+    public static QuantizationResult Run(IModelSource source, int[][]? calibration, IBlockLearner learner,
+        QuantizerConfig quantizer, GptqCheckpointFormat format, Action<long, long, string>? progress = null,
+        CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var c = source.Config;
+        var embedding = LoadEmbedding(source);
+        var committer = new BlockCommitter(c, quantizer, format);
+        int first = learner.Start(new PipelineStart(source, embedding, calibration, progress, cancel), committer);
+        for (int layer = first; layer < c.NumLayers; layer++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var block = LoadBlock(source, layer);
+            var learning = learner.Targets(layer, block);
+            learning.Learn(committer);
+            committer.Finish(layer, block);
+            learning.Propagate();
+            learning.Save(committer);
+        }
+        return learner.Result(Assemble(source, embedding, committer, learner.Name), committer, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Block <paramref name="layer"/>'s fp32 weights, checked against the config.</summary>
+    public static LlamaBlockWeights LoadBlock(IModelSource source, int layer)
+    {
+        var w = source.LoadBlock(layer);
+        w.Validate(source.Config, layer, source.Path);
+        return w;
+    }
+
+    private static float[] LoadEmbedding(IModelSource source)
+    {
+        var c = source.Config;
+        var embedding = source.LoadTokenEmbedding();
+        if (embedding.Length != (long)c.VocabSize * c.HiddenSize)
+            throw new QuantNativeException($"{source.Path}: token embedding has {embedding.Length} elements, expected {(long)c.VocabSize * c.HiddenSize}");
+        return embedding;
+    }
+
+    /// <summary>The checkpoint's content: the committed blocks and the tensors that stay as they were.</summary>
+    private static QuantizedModel Assemble(IModelSource source, float[] embedding, BlockCommitter committer, string method)
+    {
+        var c = source.Config;
+        return new QuantizedModel
+        {
+            Config = c, Quantizer = committer.Quantizer, Method = method, Format = committer.Format,
+            TokenEmbedding = embedding, Blocks = committer.Blocks, FinalNorm = source.LoadFinalNorm(),
+            Output = c.TieWordEmbeddings ? null : source.LoadOutput(), SourceDTypes = SourceDTypes(source),
+        };
+    }
+
+    /// <summary>The stored dtype of each tensor that is not quantized (F32 when the source has none or another kind).</summary>
+    public static Dictionary<string, string> SourceDTypes(IModelSource source)
+    {
+        var names = new List<string> { HuggingFaceNames.Embedding, HuggingFaceNames.FinalNorm, HuggingFaceNames.Output };
+        for (int i = 0; i < source.Config.NumLayers; i++)
+        {
+            names.Add(HuggingFaceNames.Block(i, "input_layernorm"));
+            names.Add(HuggingFaceNames.Block(i, "post_attention_layernorm"));
+        }
+        var stored = source.Tensors.GroupBy(t => t.Name).ToDictionary(g => g.Key, g => g.First().DType);
+        var result = new Dictionary<string, string>();
+        foreach (var name in names)
+            result[name] = stored.TryGetValue(name, out var dtype) && FloatDTypeExtensions.TryParseSafetensors(dtype, out _)
+                ? dtype
+                : "F32";
+        return result;
+    }
+}
