@@ -32,7 +32,8 @@
 //   column n = b·W + w for all M rows; its 32 lanes split the chunks (lane l takes chunks l, l + 32, ...), so every
 //   weight byte is read exactly once, with 16-byte loads (LDG.E.128, through the non-coherent path). x is read with
 //   16-byte __ldg loads (the same x vectors are read by every column's warp: they stay in L1/L2; M·K·2 bytes).
-//   No shared memory; the K split is reduced by a warp xor-butterfly (5 shuffles per row).
+//   No shared memory; the K split is reduced by a warp xor-butterfly (qn_warp_sum, kernels/common/qn_reduce.cuh:
+//   5 shuffles per row).
 //
 // Dequantization (fused): per 32-k sub-block the warp loads s, z once; each code c becomes a float by
 //   __uint_as_float(0x4B000000 | c) = 2^23 + c (exact), and (2^23 + c) − (2^23 + z) = c − z exactly (one FADD), so a
@@ -76,25 +77,16 @@
 //   the reference (float32 GEMM of x with the float32 Ŵ), so results agree within float32 rounding of a ~K-term sum
 //   (Tests: Tolerances.LowBitGemvRel). The fp16 output rounds the float32 sum once to nearest even.
 #include "qn_cuda.h"
-
-// Loops over register arrays must be unrolled under nvcc (constant indices keep them in registers); the emulator's
-// host compiler has no such pragma.
-#if defined(__CUDACC__)
-#define QN_LB_UNROLL _Pragma("unroll")
-#else
-#define QN_LB_UNROLL
-#endif
+#include "qn_reduce.cuh"
+#include "lowbit_common.cuh"
 
 namespace {
 
 constexpr int QN_LB_MAX_M = 8;
 
 // Low or high fp16 of a 32-bit word, as a float.
-QN_DEVICE float qn_lb_lo(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v & 0xffffu))); }
-QN_DEVICE float qn_lb_hi(uint32_t v) { return __half2float(__ushort_as_half(static_cast<unsigned short>(v >> 16))); }
-
-// lop3 truth table of (a & b) | c.
-constexpr uint32_t QN_LB_AND_OR = (0xF0u & 0xCCu) | 0xAAu;
+QN_DEVICE float qn_lb_lo(uint32_t v) { return __half2float(qn_lb_half_lo(v)); }
+QN_DEVICE float qn_lb_hi(uint32_t v) { return __half2float(qn_lb_half_hi(v)); }
 
 // 2^23 + code as a float (code < 2^23): the code's bits masked and OR-ed into 0x4B000000 by one LOP3.
 QN_DEVICE float qn_lb_magic(uint32_t word, int shift, uint32_t mask)
@@ -136,9 +128,6 @@ QN_LB_UNROLL
         }
     }
 }
-
-QN_DEVICE void qn_lb_store(float* out, long long i, float v) { out[i] = v; }
-QN_DEVICE void qn_lb_store(__half* out, long long i, float v) { out[i] = __float2half_rn(v); }
 
 // MR: rows compiled in (1, 2, 4 or 8), M ≤ MR the rows computed; rows M..MR−1 are skipped by uniform branches.
 template <int BITS, int MR, typename OutT>
@@ -222,31 +211,25 @@ QN_LB_UNROLL
     {
         if (MR == 1 || m < M)
         {
-            float v = acc[m];
-            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            const float v = qn_warp_sum(acc[m]);
             if (lane == 0) qn_lb_store(out, static_cast<long long>(m) * N + n, v);
         }
     }
 }
 
-template <int BITS, typename OutT>
-QN_DEVICE void qn_lb_rows(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M, int N,
-                          int K, int groupLength)
+// The body for M rows: MR = 1, 2, 4 or 8 (qn_lb_dispatch_bits picks BITS).
+struct QnLbGemvRows
 {
-    if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (M == 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (M <= 4) qn_lb_gemv<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (M <= QN_LB_MAX_M) qn_lb_gemv<BITS, QN_LB_MAX_M>(out, qweight, scaleZero, x, M, N, K, groupLength);
-}
-
-template <typename OutT>
-QN_DEVICE void qn_lb_dispatch(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
-                              int N, int K, int groupLength, int bits)
-{
-    if (bits == 4) qn_lb_rows<4>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (bits == 3) qn_lb_rows<3>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (bits == 2) qn_lb_rows<2>(out, qweight, scaleZero, x, M, N, K, groupLength);
-}
+    template <int BITS, typename OutT>
+    QN_DEVICE static void run(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
+                              int N, int K, int groupLength)
+    {
+        if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        else if (M == 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        else if (M <= 4) qn_lb_gemv<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        else if (M <= QN_LB_MAX_M) qn_lb_gemv<BITS, QN_LB_MAX_M>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    }
+};
 
 } // namespace
 
@@ -254,14 +237,14 @@ QN_KERNEL void qn_lowbit_gemv_forward_f16(__half* __restrict__ out, const uint4*
                                           const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M,
                                           int N, int K, int groupLength, int bits)
 {
-    qn_lb_dispatch(out, qweight, scaleZero, x, M, N, K, groupLength, bits);
+    qn_lb_dispatch_bits<QnLbGemvRows>(bits, out, qweight, scaleZero, x, M, N, K, groupLength);
 }
 
 QN_KERNEL void qn_lowbit_gemv_forward_f32(float* __restrict__ out, const uint4* __restrict__ qweight,
                                           const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M,
                                           int N, int K, int groupLength, int bits)
 {
-    qn_lb_dispatch(out, qweight, scaleZero, x, M, N, K, groupLength, bits);
+    qn_lb_dispatch_bits<QnLbGemvRows>(bits, out, qweight, scaleZero, x, M, N, K, groupLength);
 }
 
 QN_REGISTER_KERNELS(qn_lowbit_gemv_forward_f16, qn_lowbit_gemv_forward_f32)

@@ -90,13 +90,7 @@
 //   per LOP3 from an interleaved (Marlin-like) layout instead of the GEMV's, which would need a second repack; a
 //   64 × 64 warp tile (fewer LDSM per HMMA); a larger BM (256) with the shared-memory opt-in.
 #include "qn_cuda.h"
-
-// Loops over register arrays must be unrolled under nvcc (constant indices keep them in registers).
-#if defined(__CUDACC__)
-#define QN_LBM_UNROLL _Pragma("unroll")
-#else
-#define QN_LBM_UNROLL
-#endif
+#include "lowbit_common.cuh"
 
 namespace {
 
@@ -110,8 +104,6 @@ constexpr int QN_LBM_PACKED_BYTES = 32; // packed weight bytes per column per st
 constexpr int QN_LBM_B_BYTES = QN_LBM_BN * QN_LBM_BK * 2;
 constexpr int QN_LBM_PACKED_STAGE = QN_LBM_BN * QN_LBM_PACKED_BYTES;
 
-// lop3 truth table of (a & b) | c.
-constexpr uint32_t QN_LBM_AND_OR = (0xF0u & 0xCCu) | 0xAAu;
 // 1024.0 as fp16 in both halves: OR-ing a code c < 1024 into the mantissa gives 1024 + c exactly.
 constexpr uint32_t QN_LBM_MAGIC = 0x64006400u;
 
@@ -124,9 +116,9 @@ QN_DEVICE int qn_lbm_x_bytes(int bm) { return 2 * bm * QN_LBM_BK * 2; }
 // Two codes as the fp16 pair (1024 + lo, 1024 + hi): lo is at bit loShift of word, hi at bit hiShift, both `mask` wide.
 QN_DEVICE uint32_t qn_lbm_pair(uint32_t word, int loShift, int hiShift, uint32_t mask)
 {
-    const uint32_t lo = qn_lop3<QN_LBM_AND_OR>(word >> loShift, mask, QN_LBM_MAGIC);
+    const uint32_t lo = qn_lop3<QN_LB_AND_OR>(word >> loShift, mask, QN_LBM_MAGIC);
     const uint32_t hiAt16 = hiShift >= 16 ? word >> (hiShift - 16) : word << (16 - hiShift);
-    return qn_lop3<QN_LBM_AND_OR>(hiAt16, mask << 16, lo);
+    return qn_lop3<QN_LB_AND_OR>(hiAt16, mask << 16, lo);
 }
 
 // Moves bit `from` of word to bit `to` (constants after unrolling: one shift).
@@ -174,7 +166,7 @@ struct QnLbmCopier
         xSrc = x + static_cast<long long>(m0 + r) * K + kVector;
         xRowStep = 16LL * K;
         xRowsIn = 0;
-QN_LBM_UNROLL
+QN_LB_UNROLL
         for (int i = 0; i < XV; ++i)
             if (m0 + r + 16 * i < M) xRowsIn |= 1u << i;
         xDst = qn_lbm_swizzle(r, j);
@@ -218,7 +210,7 @@ QN_LBM_UNROLL
     {
         unsigned char* xs = smem + stage * (BM * QN_LBM_BK * 2) + xDst;
         const bool kIn = kVector < K;
-QN_LBM_UNROLL
+QN_LB_UNROLL
         for (int i = 0; i < XV; ++i)
         {
             const bool in = kIn && ((xRowsIn >> i) & 1u);
@@ -287,15 +279,15 @@ QN_DEVICE void qn_lbm_dequant(unsigned char* smem, int stage)
     const uint32_t* words = reinterpret_cast<const uint32_t*>(ps);
     const uint32_t sz = reinterpret_cast<const uint32_t*>(smem + qn_lbm_x_bytes(BM) + QN_LBM_B_BYTES +
                                                           2 * QN_LBM_PACKED_STAGE)[stage * QN_LBM_THREADS + tid];
-    const __half scale = __ushort_as_half(static_cast<unsigned short>(sz & 0xffffu));
-    const __half zero = __ushort_as_half(static_cast<unsigned short>(sz >> 16));
+    const __half scale = qn_lb_half_lo(sz);
+    const __half zero = qn_lb_half_hi(sz);
     const __half2 s2 = __half2half2(scale);
     const __half2 magicZero = __half2half2(__hadd(__ushort_as_half(0x6400), zero)); // 1024 + z, exact
 
     uint32_t w[BITS == 3 ? 3 : BITS == 4 ? 4 : 2];
     if constexpr (BITS == 4)
     {
-QN_LBM_UNROLL
+QN_LB_UNROLL
         for (int i = 0; i < 4; ++i) w[i] = words[4 * h + i];
     }
     else if constexpr (BITS == 2)
@@ -311,11 +303,11 @@ QN_LBM_UNROLL
     }
 
     unsigned char* bs = smem + qn_lbm_x_bytes(BM);
-QN_LBM_UNROLL
+QN_LB_UNROLL
     for (int q = 0; q < 4; ++q) // 16-byte vector q: local k = 8q .. 8q + 7 of the thread's 32
     {
         uint32_t out[4];
-QN_LBM_UNROLL
+QN_LB_UNROLL
         for (int p = 0; p < 4; ++p)
         {
             const int i = 8 * q + 2 * p; // the pair (i, i + 1)
@@ -325,17 +317,14 @@ QN_LBM_UNROLL
             else
             {
                 const uint32_t low = qn_lbm_pair(w[i >> 4], 2 * (i & 15), 2 * ((i + 1) & 15), 0x3u);
-                const uint32_t withLo = qn_lop3<QN_LBM_AND_OR>(qn_lbm_move(w[2], i, 2), 0x4u, low);
-                bits = qn_lop3<QN_LBM_AND_OR>(qn_lbm_move(w[2], i + 1, 18), 0x40000u, withLo);
+                const uint32_t withLo = qn_lop3<QN_LB_AND_OR>(qn_lbm_move(w[2], i, 2), 0x4u, low);
+                bits = qn_lop3<QN_LB_AND_OR>(qn_lbm_move(w[2], i + 1, 18), 0x40000u, withLo);
             }
             out[p] = qn_lbm_as_u32(__hmul2(__hsub2(qn_lbm_as_half2(bits), magicZero), s2));
         }
         *reinterpret_cast<uint4*>(bs + qn_lbm_swizzle(col, 4 * h + q)) = make_uint4(out[0], out[1], out[2], out[3]);
     }
 }
-
-QN_DEVICE void qn_lbm_store(float* out, long long i, float v) { out[i] = v; }
-QN_DEVICE void qn_lbm_store(__half* out, long long i, float v) { out[i] = __float2half_rn(v); }
 
 // One block: rows m0 .. m0 + BM − 1 (BM = 32·MT) and columns n0 .. n0 + 63. Warp (wm, wn) = (warp / 2, warp % 2)
 // owns rows 16·MT·wm .. and columns 32·wn .. of the tile: MT × 4 mma tiles of 16 × 8.
@@ -357,11 +346,11 @@ QN_DEVICE void qn_lbm_gemm(OutT* __restrict__ out, const uint4* __restrict__ qwe
     out += static_cast<long long>(z) * M * N;
 
     float acc[MT][4][4];
-QN_LBM_UNROLL
+QN_LB_UNROLL
     for (int a = 0; a < MT; ++a)
-QN_LBM_UNROLL
+QN_LB_UNROLL
         for (int b = 0; b < 4; ++b)
-QN_LBM_UNROLL
+QN_LB_UNROLL
             for (int c = 0; c < 4; ++c) acc[a][b][c] = 0.0f;
 
     // m tiles wholly past M are skipped (a warp-uniform branch): at M = 17 three of the four warps' second halves.
@@ -386,12 +375,12 @@ QN_LBM_UNROLL
         const unsigned char* xs = smem + stage * (BM * QN_LBM_BK * 2);
         const unsigned char* bs = smem + qn_lbm_x_bytes(BM);
         const int i8 = lane >> 3, r8 = lane & 7; // ldmatrix: lane gives row r8 of matrix i8
-QN_LBM_UNROLL
+QN_LB_UNROLL
         for (int kk = 0; kk < QN_LBM_BK / 16; ++kk)
         {
             // B fragments of the warp's 4 n8 tiles: matrices (n 0–7, k 0–7), (n 0–7, k 8–15), (n 8–15, k 0–7), ...
             uint32_t b[4][2];
-QN_LBM_UNROLL
+QN_LB_UNROLL
             for (int nb = 0; nb < 2; ++nb)
             {
                 uint32_t r[4];
@@ -402,7 +391,7 @@ QN_LBM_UNROLL
                 b[2 * nb + 1][0] = r[2];
                 b[2 * nb + 1][1] = r[3];
             }
-QN_LBM_UNROLL
+QN_LB_UNROLL
             for (int mt = 0; mt < MT; ++mt)
             {
                 if (mt >= liveTiles) break;
@@ -410,43 +399,38 @@ QN_LBM_UNROLL
                 uint32_t a[4];
                 const int r = rowBase + 16 * mt + 8 * (i8 & 1) + r8;
                 qn_ldmatrix_x4(a, xs + qn_lbm_swizzle(r, 2 * kk + (i8 >> 1)));
-QN_LBM_UNROLL
+QN_LB_UNROLL
                 for (int nt = 0; nt < 4; ++nt) qn_mma_m16n8k16_f16(acc[mt][nt], a, b[nt], acc[mt][nt]);
             }
         }
     }
 
     const int g = lane >> 2, t4 = lane & 3;
-QN_LBM_UNROLL
+QN_LB_UNROLL
     for (int mt = 0; mt < MT; ++mt)
-QN_LBM_UNROLL
+QN_LB_UNROLL
         for (int nt = 0; nt < 4; ++nt)
-QN_LBM_UNROLL
+QN_LB_UNROLL
             for (int c = 0; c < 4; ++c)
             {
                 const int m = m0 + rowBase + 16 * mt + g + 8 * (c >> 1);
                 const int n = n0 + 32 * wn + 8 * nt + 2 * t4 + (c & 1);
-                if (m < M && n < N) qn_lbm_store(out, static_cast<long long>(m) * N + n, acc[mt][nt][c]);
+                if (m < M && n < N) qn_lb_store(out, static_cast<long long>(m) * N + n, acc[mt][nt][c]);
             }
 }
 
-template <int BITS, typename OutT>
-QN_DEVICE void qn_lbm_rows(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M, int N,
-                           int K, int groupLength)
+// The body for BM = 32, 64 or 128 rows per block (MT = 1, 2, 4; qn_lb_dispatch_bits picks BITS).
+struct QnLbmRows
 {
-    if (M <= 32) qn_lbm_gemm<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (M <= 64) qn_lbm_gemm<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else qn_lbm_gemm<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
-}
-
-template <typename OutT>
-QN_DEVICE void qn_lbm_dispatch(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
-                               int N, int K, int groupLength, int bits)
-{
-    if (bits == 4) qn_lbm_rows<4>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (bits == 3) qn_lbm_rows<3>(out, qweight, scaleZero, x, M, N, K, groupLength);
-    else if (bits == 2) qn_lbm_rows<2>(out, qweight, scaleZero, x, M, N, K, groupLength);
-}
+    template <int BITS, typename OutT>
+    QN_DEVICE static void run(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
+                              int N, int K, int groupLength)
+    {
+        if (M <= 32) qn_lbm_gemm<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        else if (M <= 64) qn_lbm_gemm<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        else qn_lbm_gemm<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
+    }
+};
 
 } // namespace
 
@@ -455,7 +439,7 @@ QN_KERNEL void __launch_bounds__(QN_LBM_THREADS, 4)
                               const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M, int N, int K,
                               int groupLength, int bits)
 {
-    qn_lbm_dispatch(out, qweight, scaleZero, x, M, N, K, groupLength, bits);
+    qn_lb_dispatch_bits<QnLbmRows>(bits, out, qweight, scaleZero, x, M, N, K, groupLength);
 }
 
 QN_KERNEL void __launch_bounds__(QN_LBM_THREADS, 4)
@@ -463,7 +447,7 @@ QN_KERNEL void __launch_bounds__(QN_LBM_THREADS, 4)
                               const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int M, int N, int K,
                               int groupLength, int bits)
 {
-    qn_lbm_dispatch(out, qweight, scaleZero, x, M, N, K, groupLength, bits);
+    qn_lb_dispatch_bits<QnLbmRows>(bits, out, qweight, scaleZero, x, M, N, K, groupLength);
 }
 
 QN_REGISTER_KERNELS(qn_lowbit_mma_forward_f16, qn_lowbit_mma_forward_f32)

@@ -11,11 +11,9 @@
 // Numerics: float32 adds of S partials in a fixed order (the GEMM's accumulation order differs from the unsplit
 //   kernel's only in where the k-ranges are summed: within Tolerances.LowBitMmaSumRel).
 #include "qn_cuda.h"
+#include "lowbit_common.cuh"
 
 namespace {
-
-QN_DEVICE void qn_lbs_store(float* out, int i, float v) { out[i] = v; }
-QN_DEVICE void qn_lbs_store(__half* out, int i, float v) { out[i] = __float2half_rn(v); }
 
 template <typename OutT>
 QN_DEVICE void qn_lbs_reduce(OutT* out, const float* partial, int splits, int count)
@@ -25,7 +23,7 @@ QN_DEVICE void qn_lbs_reduce(OutT* out, const float* partial, int splits, int co
     {
         float v = 0.0f;
         for (int z = 0; z < splits; ++z) v += partial[static_cast<long long>(z) * count + i];
-        qn_lbs_store(out, i, v);
+        qn_lb_store(out, i, v);
     }
 }
 

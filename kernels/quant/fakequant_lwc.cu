@@ -38,13 +38,16 @@
 // Launch configuration (both kernels; C# checks all of it before launching, src/QuantNative/Cuda/LwcLaunch.cs):
 //   grid = (rows·G, 1, 1): one block per (row, group), block b is row b / G, group b % G;
 //   block = (T, 1, 1), T a multiple of 32 in [32, 1024] (C# uses min(256, roundup32(group length)));
-//   no dynamic shared memory (static: 3·32 floats); no alignment assumptions beyond float/byte alignment;
-//   1 <= rows, 1 <= cols, 1 <= groupSize <= cols, 2 <= bits <= 8, rows·G <= 2^31 − 1, rows·cols < 2^31.
+//   no dynamic shared memory; static shared memory: forward 2·32 floats (256 bytes: the warps' max and min),
+//   backward 32 floats + 2·32 ints (384 bytes: the warps' gs and tie counts); no alignment assumptions beyond
+//   float/byte alignment; 1 <= rows, 1 <= cols, 1 <= groupSize <= cols, 2 <= bits <= 8, rows·G <= 2^31 − 1,
+//   rows·cols < 2^31.
 //   Each thread handles columns start + tid, start + tid + T, ... of its group; the per-group max/min (forward) and
-//   the sum gs and the tie counts (backward) are reduced by warp shuffles (xor butterfly) and then across warps
-//   through shared memory (ptxas, CUDA 11.8: forward 36/44/44/42 registers on sm_80/86/89/90, backward
-//   34/43/43/38, 256 / 384 bytes static shared memory, no spills, no local memory). The group is read twice (the second read from L1/L2); each output is written once
-//   (dW of a tied max/min element is written twice by the same thread).
+//   the sum gs and the tie counts (backward) are reduced by the warp butterflies of kernels/common/qn_reduce.cuh and
+//   then across warps in warp order through shared memory, one barrier for all of a kernel's reductions (ptxas,
+//   CUDA 11.8: forward 32/34/34/34 registers on sm_80/86/89/90, backward 32/41/41/34, no spills, no local memory).
+//   The group is read twice (the second read from L1/L2); each output is written once (dW of a tied max/min element
+//   is written twice by the same thread).
 //
 // Numerics: IEEE float32, round to nearest even; rounding to integers by rintf (half to even, as the C#
 // reference's MathF.Round(x, MidpointRounding.ToEven)). Every operation whose result must be reproduced
@@ -55,35 +58,11 @@
 // sum gs is reduced in a different order than the reference's sequential loop, so du, dl and the tie terms of dW
 // agree within float rounding (Tolerances.LwcGradientRel); the direct part g·[inside] of dW is exact.
 #include "qn_cuda.h"
+#include "qn_reduce.cuh"
 
 namespace {
 
 QN_DEVICE float qn_lwc_sigmoid(float x) { return __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-x))); }
-
-// Butterfly reductions within a warp: every lane ends with the result.
-QN_DEVICE float qn_lwc_warp_max(float v)
-{
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-QN_DEVICE float qn_lwc_warp_min(float v)
-{
-    for (int o = 16; o > 0; o >>= 1) v = fminf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-QN_DEVICE float qn_lwc_warp_sum(float v)
-{
-    for (int o = 16; o > 0; o >>= 1) v = __fadd_rn(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-QN_DEVICE int qn_lwc_warp_sum_int(int v)
-{
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 // The group's scale before and after the clamp (the forward's operations, shared by the backward).
 struct QnLwcGroup
@@ -102,6 +81,30 @@ QN_DEVICE QnLwcGroup qn_lwc_group(float u, float l, float maxW, float minW, floa
     return g;
 }
 
+// Where the elements and parameters of block b = blockIdx.x < rows·G are: row b / G, group b % G (the kernels
+// return first for b ≥ rows·G).
+struct QnLwcBlock
+{
+    int length;     // the group's length (shorter for the last group when groupSize does not divide cols)
+    long long base; // the group's first element in w, wq, codes, dW, dWq
+    long long p;    // its index in scale, zero, wmax, wmin, u, l, du, dl
+};
+
+QN_DEVICE int qn_lwc_groups(int cols, int groupSize) { return (cols + groupSize - 1) / groupSize; }
+
+QN_DEVICE QnLwcBlock qn_lwc_block(int cols, int groupSize, int groups)
+{
+    const int block = static_cast<int>(blockIdx.x);
+    const int row = block / groups;
+    const int group = block - row * groups;
+    const int start = group * groupSize;
+    QnLwcBlock b;
+    b.length = min(groupSize, cols - start);
+    b.base = static_cast<long long>(row) * cols + start;
+    b.p = static_cast<long long>(row) * groups + group;
+    return b;
+}
+
 } // namespace
 
 QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned char* __restrict__ codes,
@@ -113,14 +116,12 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
 {
     __shared__ float partMax[32];
     __shared__ float partMin[32];
-    const int groups = (cols + groupSize - 1) / groupSize;
-    const int block = static_cast<int>(blockIdx.x);
-    if (block >= rows * groups) return;
-    const int row = block / groups;
-    const int group = block - row * groups;
-    const int start = group * groupSize;
-    const int length = min(groupSize, cols - start);
-    const float* gw = w + static_cast<long long>(row) * cols + start;
+    const int groups = qn_lwc_groups(cols, groupSize);
+    if (static_cast<int>(blockIdx.x) >= rows * groups) return;
+    const QnLwcBlock b = qn_lwc_block(cols, groupSize, groups);
+    const int length = b.length;
+    const long long base = b.base, p = b.p;
+    const float* gw = w + base;
     const int tid = static_cast<int>(threadIdx.x);
     const int threads = static_cast<int>(blockDim.x);
 
@@ -131,24 +132,13 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
         localMax = fmaxf(localMax, v);
         localMin = fminf(localMin, v);
     }
-    localMax = qn_lwc_warp_max(localMax);
-    localMin = qn_lwc_warp_min(localMin);
-    const int warp = tid >> 5, lane = tid & 31, warps = threads >> 5;
-    if (lane == 0)
-    {
-        partMax[warp] = localMax;
-        partMin[warp] = localMin;
-    }
-    __syncthreads();
-    float maxW = -INFINITY, minW = INFINITY;
-    for (int k = 0; k < warps; ++k)
-    {
-        maxW = fmaxf(maxW, partMax[k]);
-        minW = fminf(minW, partMin[k]);
-    }
+    qn_block_publish(qn_warp_max(localMax), partMax);
+    qn_block_publish(qn_warp_min(localMin), partMin);
+    __syncthreads(); // one barrier for both reductions; partMax/partMin are not reused
+    const float maxW = qn_block_combine_max(partMax);
+    const float minW = qn_block_combine_min(partMin);
 
     const float qmax = static_cast<float>((1 << bits) - 1);
-    const long long p = static_cast<long long>(row) * groups + group;
     const QnLwcGroup g = qn_lwc_group(u[p], l[p], maxW, minW, qmax);
     const float s = fminf(fmaxf(g.rawScale, minScale), maxScale);
     const float z = fminf(fmaxf(rintf(__fdiv_rn(-__fmul_rn(g.beta, minW), s)), 0.0f), qmax);
@@ -160,7 +150,6 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
         wmin[p] = minW;
     }
 
-    const long long base = static_cast<long long>(row) * cols + start;
     for (int i = tid; i < length; i += threads)
     {
         const float c = __fadd_rn(rintf(__fdiv_rn(gw[i], s)), z);
@@ -180,15 +169,11 @@ QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __re
     __shared__ float partSum[32];
     __shared__ int partMaxTies[32];
     __shared__ int partMinTies[32];
-    const int groups = (cols + groupSize - 1) / groupSize;
-    const int block = static_cast<int>(blockIdx.x);
-    if (block >= rows * groups) return;
-    const int row = block / groups;
-    const int group = block - row * groups;
-    const int start = group * groupSize;
-    const int length = min(groupSize, cols - start);
-    const long long base = static_cast<long long>(row) * cols + start;
-    const long long p = static_cast<long long>(row) * groups + group;
+    const int groups = qn_lwc_groups(cols, groupSize);
+    if (static_cast<int>(blockIdx.x) >= rows * groups) return;
+    const QnLwcBlock b = qn_lwc_block(cols, groupSize, groups);
+    const int length = b.length;
+    const long long base = b.base, p = b.p;
     const int tid = static_cast<int>(threadIdx.x);
     const int threads = static_cast<int>(blockDim.x);
 
@@ -212,26 +197,13 @@ QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __re
         minTies += v == minW ? 1 : 0;
         dW[base + i] = inside ? g : 0.0f;
     }
-    gs = qn_lwc_warp_sum(gs);
-    maxTies = qn_lwc_warp_sum_int(maxTies);
-    minTies = qn_lwc_warp_sum_int(minTies);
-    const int warp = tid >> 5, lane = tid & 31, warps = threads >> 5;
-    if (lane == 0)
-    {
-        partSum[warp] = gs;
-        partMaxTies[warp] = maxTies;
-        partMinTies[warp] = minTies;
-    }
-    __syncthreads();
-    gs = 0.0f;
-    maxTies = 0;
-    minTies = 0;
-    for (int k = 0; k < warps; ++k)
-    {
-        gs = __fadd_rn(gs, partSum[k]);
-        maxTies += partMaxTies[k];
-        minTies += partMinTies[k];
-    }
+    qn_block_publish(qn_warp_sum(gs), partSum);
+    qn_block_publish(qn_warp_sum(maxTies), partMaxTies);
+    qn_block_publish(qn_warp_sum(minTies), partMinTies);
+    __syncthreads(); // one barrier for the three reductions; the part arrays are not reused
+    gs = qn_block_combine_sum(partSum);
+    maxTies = qn_block_combine_sum(partMaxTies);
+    minTies = qn_block_combine_sum(partMinTies);
 
     const QnLwcGroup g = qn_lwc_group(u[p], l[p], maxW, minW, qmax);
     if (g.rawScale < minScale || g.rawScale > maxScale) gs = 0.0f;

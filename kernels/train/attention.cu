@@ -37,7 +37,7 @@
 //   butterfly (dK/dV); the C# reference uses BLAS GEMMs: another summation order, so results agree within float
 //   rounding (Tolerances.CudaVsCpuOpRel), not bit for bit. The masked keys j > i are never touched.
 #include "qn_cuda.h"
-#include "train_reduce.cuh"
+#include "qn_reduce.cuh"
 
 namespace {
 
@@ -73,7 +73,7 @@ QN_KERNEL void qn_attention_forward_f32(float* __restrict__ output, float* __res
         p[j] = s;
         localMax = fmaxf(localMax, s);
     }
-    const float maxS = qn_train_block_max(localMax, part);
+    const float maxS = qn_block_max(localMax, part);
     float localSum = 0.0f;
     for (int j = tid; j <= i; j += threads)
     {
@@ -81,7 +81,7 @@ QN_KERNEL void qn_attention_forward_f32(float* __restrict__ output, float* __res
         p[j] = e;
         localSum = __fadd_rn(localSum, e);
     }
-    const float sum = qn_train_block_sum(localSum, part); // its barriers also publish p
+    const float sum = qn_block_sum(localSum, part); // its barriers also publish p
     const float inv = __fdiv_rn(1.0f, sum);
     if (tid == 0) logSumExp[static_cast<long long>(h) * tokens + i] = __fadd_rn(maxS, logf(sum));
     for (int d = tid; d < headDim; d += threads)
@@ -122,7 +122,7 @@ QN_KERNEL void qn_attention_backward_f32(float* __restrict__ dQ, float* __restri
         ds[j] = dp;
         local = __fadd_rn(local, __fmul_rn(pj, dp));
     }
-    const float dsum = qn_train_block_sum(local, part);
+    const float dsum = qn_block_sum(local, part);
     if (tid == 0) delta[row] = dsum;
     for (int j = tid; j <= i; j += threads) ds[j] = __fmul_rn(p[j], __fsub_rn(ds[j], dsum));
     __syncthreads();
@@ -169,8 +169,8 @@ QN_KERNEL void qn_attention_kv_backward_f32(float* __restrict__ dK, float* __res
                 s = __fadd_rn(s, __fmul_rn(qi[d], kj[d]));
                 dp = __fadd_rn(dp, __fmul_rn(doi[d], vj[d]));
             }
-            s = __fmul_rn(qn_train_warp_sum(s), scale);
-            dp = qn_train_warp_sum(dp);
+            s = __fmul_rn(qn_warp_sum(s), scale);
+            dp = qn_warp_sum(dp);
             const long long row = static_cast<long long>(h) * tokens + i;
             const float pij = expf(__fsub_rn(s, logSumExp[row]));
             const float dsij = __fmul_rn(pij, __fsub_rn(dp, delta[row]));

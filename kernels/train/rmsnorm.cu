@@ -25,11 +25,11 @@
 //   the gamma kernel reads dy and x once, coalesced across columns.
 //
 // Numerics: IEEE float32 with __f*_rn (no FMA contraction). The row sums (Σx², Σ x·γ·dy) run in float in the
-//   order of train_reduce.cuh, where the C# reference sums in double: relative differences of a few float ulps
-//   (Tolerances.CudaVsCpuOpRel). dγ sums the rows in the reference's order with its operations: given the same 1/r
-//   it is bit-exact; it inherits 1/r's difference.
+//   order of kernels/common/qn_reduce.cuh, where the C# reference sums in double: relative differences of a few
+//   float ulps (Tolerances.CudaVsCpuOpRel). dγ sums the rows in the reference's order with its operations: given
+//   the same 1/r it is bit-exact; it inherits 1/r's difference.
 #include "qn_cuda.h"
-#include "train_reduce.cuh"
+#include "qn_reduce.cuh"
 
 QN_KERNEL void qn_rmsnorm_forward_f32(float* y, float* __restrict__ inverseRms, const float* x,
                                       const float* __restrict__ gamma, int rows, int dim, float eps)
@@ -41,7 +41,7 @@ QN_KERNEL void qn_rmsnorm_forward_f32(float* y, float* __restrict__ inverseRms, 
     const long long base = static_cast<long long>(row) * dim;
     float ss = 0.0f;
     for (int i = tid; i < dim; i += threads) ss = __fadd_rn(ss, __fmul_rn(x[base + i], x[base + i]));
-    ss = qn_train_block_sum(ss, part);
+    ss = qn_block_sum(ss, part);
     const float inv = __fdiv_rn(1.0f, sqrtf(__fadd_rn(__fdiv_rn(ss, static_cast<float>(dim)), eps)));
     if (tid == 0) inverseRms[row] = inv;
     for (int i = tid; i < dim; i += threads) y[base + i] = __fmul_rn(__fmul_rn(x[base + i], inv), gamma[i]);
@@ -60,7 +60,7 @@ QN_KERNEL void qn_rmsnorm_backward_f32(float* dx, const float* dy, const float* 
     float dot = 0.0f;
     for (int i = tid; i < dim; i += threads)
         dot = __fadd_rn(dot, __fmul_rn(__fmul_rn(x[base + i], gamma[i]), dy[base + i]));
-    dot = qn_train_block_sum(dot, part);
+    dot = qn_block_sum(dot, part);
     // x·mean(x⊙γ⊙dy)/r³ = x·c with c = dot/dim·inv³.
     const float c = __fmul_rn(__fmul_rn(__fmul_rn(__fdiv_rn(dot, static_cast<float>(dim)), inv), inv), inv);
     for (int i = tid; i < dim; i += threads)

@@ -14,14 +14,14 @@
 //     [≥ active, rows] in;  maskRows, maskCols int32 [entries] in.
 // Launch configuration: columns: any 1-D grid-stride launch (C# min(ceil(active·rows/256), 65535) blocks of 256),
 //   active·rows < 2^31, no shared memory. masked dot: grid = (entries), block = (256) (a multiple of 32: the block
-//   reduction of train_reduce.cuh), static shared 32 floats.
+//   reduction of kernels/common/qn_reduce.cuh), static shared 32 floats.
 // Cost: columns reads each used ut row once per entry of its column (rows·entries multiply-adds), memory-bound;
 //   masked dot reads two rows per entry (2·rows·entries floats), memory-bound.
 // Numerics: columns repeats the reference's float operations in its order with __f*_rn: bit-exact. The masked dot
 //   sums in another order than the reference's TensorPrimitives.Dot (strided partials, a warp butterfly, warps in
 //   order): equal within float rounding (Tolerances.CudaVsCpuOpRel).
 #include "qn_cuda.h"
-#include "train_reduce.cuh"
+#include "qn_reduce.cuh"
 
 QN_KERNEL void qn_sde_columns_f32(float* __restrict__ at, const float* __restrict__ ut, const float* __restrict__ e,
                                   const int* __restrict__ maskRows, const int* __restrict__ columnStarts, int active,
@@ -50,7 +50,7 @@ QN_KERNEL void qn_sde_masked_dot_f32(float* __restrict__ dE, const float* __rest
     float sum = 0.0f;
     for (int o = static_cast<int>(threadIdx.x); o < rows; o += static_cast<int>(blockDim.x))
         sum = __fadd_rn(sum, __fmul_rn(u[o], t[o]));
-    sum = qn_train_block_sum(sum, part);
+    sum = qn_block_sum(sum, part);
     if (threadIdx.x == 0) dE[p] = sum;
 }
 

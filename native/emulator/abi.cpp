@@ -20,6 +20,38 @@ int fail(int status, std::string message)
     return status;
 }
 
+std::string size_list(const unsigned int* sizes, std::size_t count)
+{
+    std::string s = "(";
+    for (std::size_t i = 0; i < count; ++i) s += format(i == 0 ? "%u" : ", %u", sizes[i]);
+    return s + ")";
+}
+
+// The caller's argument list against the kernel's parameters: the count, then each argument's byte size.
+int check_arguments(const Kernel& k, int count, const unsigned int* sizes)
+{
+    const std::size_t expected = k.paramSizes.size();
+    if (count < 0 || (count > 0 && sizes == nullptr))
+        return fail(QN_EMU_ERROR_INVALID_VALUE,
+                    format("launch of '%s': paramCount is %d and paramSizes is %s: the sizes of the %d arguments are "
+                           "needed to check them against the kernel's %zu parameters",
+                           k.name.c_str(), count, sizes == nullptr ? "NULL" : "set", count, expected));
+    if (static_cast<std::size_t>(count) != expected)
+        return fail(QN_EMU_ERROR_INVALID_VALUE,
+                    format("launch of '%s': %d arguments passed, the kernel takes %zu parameters of sizes %s "
+                           "(arguments passed: sizes %s)",
+                           k.name.c_str(), count, expected, size_list(k.paramSizes.data(), expected).c_str(),
+                           size_list(sizes, static_cast<std::size_t>(count)).c_str()));
+    for (std::size_t i = 0; i < expected; ++i)
+        if (sizes[i] != k.paramSizes[i])
+            return fail(QN_EMU_ERROR_INVALID_VALUE,
+                        format("launch of '%s': argument %zu is %u bytes, parameter %zu of the kernel is %u bytes "
+                               "(the kernel's parameter sizes %s, the arguments' %s)",
+                               k.name.c_str(), i, sizes[i], i, k.paramSizes[i],
+                               size_list(k.paramSizes.data(), expected).c_str(), size_list(sizes, expected).c_str()));
+    return QN_EMU_SUCCESS;
+}
+
 int check_launch(const Kernel& k, const LaunchConfig& c)
 {
     const dim3 g = c.grid, b = c.block;
@@ -86,12 +118,14 @@ extern "C" {
 
 QN_EMU_ABI int qn_emu_launch_kernel(const char* kernel, unsigned int gridX, unsigned int gridY, unsigned int gridZ,
                                     unsigned int blockX, unsigned int blockY, unsigned int blockZ,
-                                    unsigned int sharedMemBytes, void** kernelParams)
+                                    unsigned int sharedMemBytes, void** kernelParams, int paramCount,
+                                    const unsigned int* paramSizes)
 {
     t_lastError.clear();
     int status = QN_EMU_SUCCESS;
     Kernel* k = lookup(kernel, status);
     if (k == nullptr) return status;
+    if ((status = check_arguments(*k, paramCount, paramSizes)) != QN_EMU_SUCCESS) return status;
     LaunchConfig config{dim3(gridX, gridY, gridZ), dim3(blockX, blockY, blockZ), sharedMemBytes, kernelParams};
     if ((status = check_launch(*k, config)) != QN_EMU_SUCCESS) return status;
     std::string error;

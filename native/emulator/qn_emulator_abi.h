@@ -28,12 +28,17 @@ enum
 
 /* Runs `kernel` to completion on grid (gridX, gridY, gridZ) of blocks of (blockX, blockY, blockZ) threads with
  * `sharedMemBytes` of dynamic shared memory. `kernelParams` is cuLaunchKernel's array: kernelParams[i] points to
- * the value of parameter i (NULL is allowed only for a kernel without parameters). Checks as a GPU does: each
- * dimension >= 1, block x/y <= 1024, z <= 64, at most 1024 threads, grid y/z <= 65535, dynamic shared memory
- * <= the kernel's limit (48 KiB unless raised by qn_emu_set_max_dynamic_shared). */
+ * the value of parameter i (NULL is allowed only for a kernel without parameters). `paramCount` and `paramSizes`
+ * say what the caller passes: how many values kernelParams points to and the byte size of each (paramSizes may be
+ * NULL when paramCount is 0). Checks as a GPU does: each dimension >= 1, block x/y <= 1024, z <= 64, at most 1024
+ * threads, grid y/z <= 65535, dynamic shared memory <= the kernel's limit (48 KiB unless raised by
+ * qn_emu_set_max_dynamic_shared); and what a GPU cannot check: paramCount must be the kernel's number of
+ * parameters and paramSizes[i] the size of parameter i, else QN_EMU_ERROR_INVALID_VALUE with an error naming the
+ * kernel, the argument and both sizes (a wrong argument list fails every launch instead of running on garbage). */
 QN_EMU_ABI int qn_emu_launch_kernel(const char* kernel, unsigned int gridX, unsigned int gridY, unsigned int gridZ,
                                     unsigned int blockX, unsigned int blockY, unsigned int blockZ,
-                                    unsigned int sharedMemBytes, void** kernelParams);
+                                    unsigned int sharedMemBytes, void** kernelParams, int paramCount,
+                                    const unsigned int* paramSizes);
 
 /* The last error of the calling thread ("" after a success). The pointer is valid until that thread's next call. */
 QN_EMU_ABI const char* qn_emu_get_last_error(void);

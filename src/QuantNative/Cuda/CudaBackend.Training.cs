@@ -39,10 +39,7 @@ public sealed partial class CudaBackend
     private void LaunchTrain(string kernel, Dim3 grid, Dim3 block, KernelArguments args, uint shared = 0)
     {
         EnsureTrainModule();
-        unsafe
-        {
-            Runtime.Launch(kernel, grid, block, shared, args.Pointers);
-        }
+        Runtime.Launch(kernel, grid, block, shared, args);
     }
 
     // Row-major y [rows, out] = x [rows, in]·Wᵀ is column-major yᵀ [out, rows] = W·xᵀ, where the row-major W [out, in]

@@ -71,8 +71,8 @@ public sealed partial class CudaBackend : IBackend
         Launch(LwcLaunch.BackwardKernel, grid, block, args);
     }
 
-    private unsafe void Launch(string kernel, Dim3 grid, Dim3 block, KernelArguments args) =>
-        Runtime.Launch(kernel, grid, block, 0, args.Pointers);
+    private void Launch(string kernel, Dim3 grid, Dim3 block, KernelArguments args) =>
+        Runtime.Launch(kernel, grid, block, 0, args);
 
     public void Synchronize() => Runtime.Synchronize();
 

@@ -176,11 +176,11 @@ public sealed unsafe class DriverCudaRuntime : ICudaRuntime
             : $"kernel {kernel} is not in the loaded modules ({string.Join(", ", _modules.Select(m => m.File))})");
     }
 
-    public void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, void** kernelParams)
+    public void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, KernelArguments args)
     {
         var f = Function(kernel);
         CudaDriver.Check(CudaDriver.cuLaunchKernel(f, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
-            sharedMemBytes, Stream, kernelParams, null), $"cuLaunchKernel({kernel}, grid {grid}, block {block})");
+            sharedMemBytes, Stream, args.Pointers, null), $"cuLaunchKernel({kernel}, grid {grid}, block {block})");
     }
 
     public void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b,

@@ -51,8 +51,9 @@ public sealed unsafe class EmulatedCudaRuntime : ICudaRuntime
 
     public void LoadModule(string family) => Emulator.EnsureLoaded();
 
-    public void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, void** kernelParams) =>
-        Emulator.Launch(kernel, (grid.X, grid.Y, grid.Z), (block.X, block.Y, block.Z), sharedMemBytes, kernelParams);
+    public void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, KernelArguments args) =>
+        Emulator.Launch(kernel, (grid.X, grid.Y, grid.Z), (block.X, block.Y, block.Z), sharedMemBytes, args.Pointers,
+            args.Count, args.Sizes);
 
     public void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b,
         int ldb, float beta, DevicePtr c, int ldc)

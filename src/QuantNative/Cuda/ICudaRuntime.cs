@@ -18,7 +18,8 @@ public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
 
 /// <summary>
 /// What the CUDA backend needs from a device (DESIGN.md §3): memory, copies, modules of kernels launched by name with
-/// the <c>void**</c> argument array <c>cuLaunchKernel</c> takes (element i points to the value of parameter i), dense
+/// a <see cref="KernelArguments"/> (the <c>void**</c> array <c>cuLaunchKernel</c> takes, element i pointing to the value
+/// of parameter i, and each value's size, which the emulator checks against the kernel's parameters), dense
 /// GEMM and SVD, synchronization. Two implementations: <see cref="DriverCudaRuntime"/> (libcuda + the fatbins,
 /// cuBLAS, cuSOLVER) and <see cref="EmulatedCudaRuntime"/> (host memory, the CPU emulator running the same kernels,
 /// OpenBLAS/LAPACKE). Everything above this interface is the same code in tests and in production.
@@ -50,8 +51,10 @@ public unsafe interface ICudaRuntime : IDisposable
     /// GPU); a missing module is an error naming the files tried.</summary>
     void LoadModule(string family);
 
-    /// <summary>Launches a loaded kernel by name; an unknown name is an error naming the kernel.</summary>
-    void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, void** kernelParams);
+    /// <summary>Launches a loaded kernel by name; an unknown name is an error naming the kernel. On the emulator an
+    /// argument list that does not match the kernel's parameters (count, or any argument's size) is an error naming
+    /// the kernel and the argument.</summary>
+    void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, KernelArguments args);
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C, column-major float32, as cublasSgemm/cblas_sgemm.</summary>
     void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b, int ldb,

@@ -6,7 +6,8 @@ namespace QuantNative.Interop;
 /// The C ABI of the CUDA emulator, libqn_emulator.so (native/emulator/qn_emulator_abi.h), with the C names
 /// verbatim, plus <see cref="Check"/> and a few helpers. The emulator runs the project's kernels/*.cu on the CPU;
 /// host memory stands in for device memory, and a launch takes the same <c>void**</c> argument array as
-/// <c>cuLaunchKernel</c> (element i points to the value of parameter i). Launches are synchronous.
+/// <c>cuLaunchKernel</c> (element i points to the value of parameter i) plus the byte size of each argument, which
+/// the emulator checks against the kernel's parameter list. Launches are synchronous.
 /// </summary>
 public static unsafe partial class Emulator
 {
@@ -17,7 +18,8 @@ public static unsafe partial class Emulator
 
     [LibraryImport(NativeLibraries.Emulator, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int qn_emu_launch_kernel(string kernel, uint gridX, uint gridY, uint gridZ,
-        uint blockX, uint blockY, uint blockZ, uint sharedMemBytes, void** kernelParams);
+        uint blockX, uint blockY, uint blockZ, uint sharedMemBytes, void** kernelParams, int paramCount,
+        uint* paramSizes);
 
     /// <summary>The calling thread's last error; valid until that thread's next call (copy it at once).</summary>
     [LibraryImport(NativeLibraries.Emulator)]
@@ -55,13 +57,16 @@ public static unsafe partial class Emulator
     /// for and how to build it (the P/Invoke layer alone would throw a bare DllNotFoundException).</summary>
     public static void EnsureLoaded() => NativeLibraries.Require(NativeLibraries.Emulator);
 
-    /// <summary>Launches <paramref name="kernel"/> and waits for it; throws on any error.</summary>
+    /// <summary>Launches <paramref name="kernel"/> and waits for it; throws on any error. <paramref name="paramSizes"/>
+    /// holds the byte size of each of the <paramref name="paramCount"/> values <paramref name="kernelParams"/> points
+    /// to: a count or a size that is not the kernel's throws an <see cref="EmulatorException"/> naming the kernel, the
+    /// argument's index and both sizes.</summary>
     public static void Launch(string kernel, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block,
-        uint sharedMemBytes, void** kernelParams)
+        uint sharedMemBytes, void** kernelParams, int paramCount, uint* paramSizes)
     {
         EnsureLoaded();
         Check(qn_emu_launch_kernel(kernel, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedMemBytes,
-            kernelParams), $"qn_emu_launch_kernel({kernel})");
+            kernelParams, paramCount, paramSizes), $"qn_emu_launch_kernel({kernel})");
     }
 
     /// <summary>The registered kernels, sorted by name.</summary>

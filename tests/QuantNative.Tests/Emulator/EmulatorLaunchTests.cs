@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using QuantNative.Cuda;
 using QuantNative.Interop;
 
 namespace QuantNative.Tests.EmulatorTests;
@@ -43,7 +44,7 @@ public class EmulatorLaunchTests : EmulatorTestBase
     public unsafe void UnknownKernel_ErrorNamesIt()
     {
         var e = Assert.Throws<EmulatorException>(() => Emulator.Launch("qn_no_such_kernel_forward_f32", (1, 1, 1),
-            (32, 1, 1), 0, null))!;
+            (32, 1, 1), 0, null, 0, null))!;
         Assert.That(e.Status, Is.EqualTo(Emulator.QN_EMU_ERROR_NOT_FOUND));
         Assert.That(e.Message, Does.Contain("qn_no_such_kernel_forward_f32"));
         Assert.That(e.Message, Does.Contain("qn_emu_launch_kernel"));
@@ -77,9 +78,64 @@ public class EmulatorLaunchTests : EmulatorTestBase
     [Test]
     public unsafe void NullParameters_AreRefused()
     {
+        var sizes = new uint[] { 8, 8, 8, 4 };
         var e = Assert.Throws<EmulatorException>(() =>
-            Emulator.Launch("qn_vector_add_forward_f32", (1, 1, 1), (32, 1, 1), 0, null))!;
+        {
+            fixed (uint* p = sizes) Emulator.Launch("qn_vector_add_forward_f32", (1, 1, 1), (32, 1, 1), 0, null, 4, p);
+        })!;
         Assert.That(e.Message, Does.Contain("kernelParams is NULL"));
+    }
+
+    // Every launch carries the count and byte size of its arguments; the emulator compares them with the kernel's
+    // registered parameters (vector_add: out, a, b pointers, then int n) before anything runs.
+    [Test]
+    public void WrongArgumentCount_IsRefusedNamingKernelAndBothCounts()
+    {
+        var output = NaNs(4);
+        var tooFew = Assert.Throws<EmulatorException>(() =>
+            Launch("qn_vector_add_forward_f32", (1, 1, 1), (32, 1, 1), 0, output, output, output))!;
+        Assert.That(tooFew.Status, Is.EqualTo(Emulator.QN_EMU_ERROR_INVALID_VALUE));
+        Assert.That(tooFew.Message, Does.Contain("launch of 'qn_vector_add_forward_f32': 3 arguments passed, the "
+            + "kernel takes 4 parameters of sizes (8, 8, 8, 4)"));
+        var tooMany = Assert.Throws<EmulatorException>(() =>
+            Launch("qn_vector_add_forward_f32", (1, 1, 1), (32, 1, 1), 0, output, output, output, 4, 4))!;
+        Assert.That(tooMany.Message, Does.Contain("'qn_vector_add_forward_f32': 5 arguments passed, the kernel takes 4"));
+        Assert.That(output, Is.All.NaN, "a refused launch ran");
+    }
+
+    [Test]
+    public void WrongArgumentSize_IsRefusedNamingKernelSlotAndSizes()
+    {
+        var output = NaNs(4);
+        var e = Assert.Throws<EmulatorException>(() =>
+            Launch("qn_vector_add_forward_f32", (1, 1, 1), (32, 1, 1), 0, output, output, output, 4L))!;
+        Assert.That(e.Status, Is.EqualTo(Emulator.QN_EMU_ERROR_INVALID_VALUE));
+        Assert.That(e.Message, Does.Contain("launch of 'qn_vector_add_forward_f32': argument 3 is 8 bytes, parameter 3 "
+            + "of the kernel is 4 bytes"));
+        Assert.That(output, Is.All.NaN, "a refused launch ran");
+    }
+
+    // The path of every CudaBackend launch: KernelArguments records each value's size, the emulated runtime passes
+    // them on, so arguments added in the wrong order fail the launch naming the first slot that differs.
+    [Test]
+    public void KernelArgumentsInTheWrongOrder_FailTheEmulatedLaunch()
+    {
+        using var rt = new EmulatedCudaRuntime();
+        var buffer = rt.Allocate(16);
+        try
+        {
+            using var args = new KernelArguments(4).Add(4).Add(buffer).Add(buffer).Add(buffer);
+            var e = Assert.Throws<EmulatorException>(() =>
+                rt.Launch("qn_vector_add_forward_f32", new Dim3(1), new Dim3(32), 0, args))!;
+            Assert.That(e.Message, Does.Contain("'qn_vector_add_forward_f32': argument 0 is 4 bytes, parameter 0 of the "
+                + "kernel is 8 bytes"));
+            using var good = new KernelArguments(4).Add(buffer).Add(buffer).Add(buffer).Add(4);
+            Assert.DoesNotThrow(() => rt.Launch("qn_vector_add_forward_f32", new Dim3(1), new Dim3(32), 0, good));
+        }
+        finally
+        {
+            rt.Free(buffer);
+        }
     }
 
     [Test]

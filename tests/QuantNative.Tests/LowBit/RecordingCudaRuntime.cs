@@ -18,10 +18,10 @@ internal sealed unsafe class RecordingCudaRuntime(ICudaRuntime inner) : ICudaRun
     public void Memset(DevicePtr dst, byte value, long bytes) => inner.Memset(dst, value, bytes);
     public void LoadModule(string family) => inner.LoadModule(family);
 
-    public void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, void** kernelParams)
+    public void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedMemBytes, KernelArguments args)
     {
         Launched.Add(kernel);
-        inner.Launch(kernel, grid, block, sharedMemBytes, kernelParams);
+        inner.Launch(kernel, grid, block, sharedMemBytes, args);
     }
 
     public void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b,

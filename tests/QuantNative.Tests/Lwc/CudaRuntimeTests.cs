@@ -79,7 +79,7 @@ public unsafe class CudaRuntimeTests
         using var rt = new EmulatedCudaRuntime();
         using var args = new KernelArguments(1).Add(0);
         var e = Assert.Throws<EmulatorException>(() =>
-            rt.Launch("qn_fakequant_nope_forward_f32", new Dim3(1), new Dim3(32), 0, args.Pointers))!;
+            rt.Launch("qn_fakequant_nope_forward_f32", new Dim3(1), new Dim3(32), 0, args))!;
         Assert.That(e.Message, Does.Contain("qn_fakequant_nope_forward_f32"));
     }
 

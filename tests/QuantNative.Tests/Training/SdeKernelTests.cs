@@ -85,15 +85,4 @@ public class SdeKernelTests
             Assert.That(y.Message, Does.Contain("add").And.Contain("src"));
         }
     }
-
-    /// <summary>The registry's parameter sizes (8 a pointer, 4 an int) are what CudaBackend.Training.cs passes.</summary>
-    [Test]
-    public void KernelParameters_AreWhatTheBackendPasses()
-    {
-        Assert.That(QuantNative.Interop.Emulator.KernelParameterSizes(TrainLaunch.SdeColumns),
-            Is.EqualTo(new uint[] { 8, 8, 8, 8, 8, 4, 4 }));
-        Assert.That(QuantNative.Interop.Emulator.KernelParameterSizes(TrainLaunch.SdeMaskedDot),
-            Is.EqualTo(new uint[] { 8, 8, 8, 8, 8, 4 }));
-        Assert.That(QuantNative.Interop.Emulator.KernelParameterSizes(TrainLaunch.Add), Is.EqualTo(new uint[] { 8, 8, 4 }));
-    }
 }

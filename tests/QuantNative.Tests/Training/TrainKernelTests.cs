@@ -210,27 +210,6 @@ public class TrainKernelTests
         }
     }
 
-    /// <summary>Each kernel's parameters (sizes in the emulator's registry: 8 a pointer, 4 an int or float) are the
-    /// ones CudaBackend.Training.cs adds to the launch's argument array, in that order.</summary>
-    [Test]
-    public void KernelParameters_AreWhatTheBackendPasses()
-    {
-        static uint[] Sig(int pointers, int scalars) =>
-            Enumerable.Repeat(8u, pointers).Concat(Enumerable.Repeat(4u, scalars)).ToArray();
-        var expected = new (string Kernel, uint[] Sizes)[]
-        {
-            (TrainLaunch.RmsNormForward, Sig(4, 3)), (TrainLaunch.RmsNormBackward, Sig(5, 3)),
-            (TrainLaunch.RmsNormGammaBackward, Sig(4, 3)), (TrainLaunch.RopeForward, Sig(3, 3)),
-            (TrainLaunch.RopeBackward, Sig(3, 3)), (TrainLaunch.AttentionForward, Sig(5, 5)),
-            (TrainLaunch.AttentionBackward, Sig(7, 5)), (TrainLaunch.AttentionKvBackward, Sig(8, 5)),
-            (TrainLaunch.SwiGluForward, Sig(3, 1)), (TrainLaunch.SwiGluBackward, Sig(5, 1)),
-            (TrainLaunch.MseForward, Sig(3, 1)), (TrainLaunch.MseBackward, Sig(3, 3)),
-            (TrainLaunch.AdamWStep, Sig(4, 8)),
-        };
-        foreach (var (kernel, sizes) in expected)
-            Assert.That(QuantNative.Interop.Emulator.KernelParameterSizes(kernel), Is.EqualTo(sizes), kernel);
-    }
-
     [Test]
     public void Fatbin_HasEveryTrainKernel_WhereADriverExists()
     {

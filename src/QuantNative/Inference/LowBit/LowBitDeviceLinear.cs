@@ -79,13 +79,13 @@ public sealed unsafe class LowBitDeviceLinear : IDisposable
         {
             args.Add(target).Add(QWeight).Add(ScaleZero).Add(x).Add(m).Add(Weights.N).Add(Weights.K)
                 .Add(Weights.GroupLength).Add(Weights.Bits);
-            _runtime.Launch(kernel, grid, block, shared, args.Pointers);
+            _runtime.Launch(kernel, grid, block, shared, args);
         }
         if (splits > 1)
         {
             using var args = new KernelArguments(4);
             args.Add(y).Add(_partials).Add(splits).Add((int)outputs);
-            _runtime.Launch(LowBitMmaLaunch.Reduce(output), GridFor(outputs), new Dim3(ElementwiseThreads), 0, args.Pointers);
+            _runtime.Launch(LowBitMmaLaunch.Reduce(output), GridFor(outputs), new Dim3(ElementwiseThreads), 0, args);
         }
     }
 
@@ -101,7 +101,7 @@ public sealed unsafe class LowBitDeviceLinear : IDisposable
         Grow(ref _scratch, ref _scratchBytes, total * 2);
         using var args = new KernelArguments(5);
         args.Add(_scratch).Add(x).Add(Permutation).Add(m).Add(Weights.K);
-        _runtime.Launch(GatherKernel, GridFor(total), new Dim3(ElementwiseThreads), 0, args.Pointers);
+        _runtime.Launch(GatherKernel, GridFor(total), new Dim3(ElementwiseThreads), 0, args);
         return _scratch;
     }
 
