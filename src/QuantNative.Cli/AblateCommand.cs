@@ -3,9 +3,10 @@ using CommandLine;
 using QuantNative.Cli.Ablation;
 using QuantNative.Evaluation;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Gptq;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Methods;
 using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
@@ -67,7 +68,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         var omni = QuantizeSettings.Learned(Epochs, LwcLr, Seed);
         if (Sym && methods.Any(AblationMethods.IsLearned))
             throw new QuantNativeException("--sym: the learned methods' weight clipping is asymmetric; leave --sym out");
-        var cqe = QuantizeSettings.Cqe(CqeDefaults.CqePlus, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom)!;
+        var cqe = QuantizeSettings.Cqe(QuantizationMethods.Find("cqe+"), Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom)!;
         if (InitFrom != null)
             throw new QuantNativeException("--init-from: qn ablate starts every learned row from OmniQuant's initial clipping; leave it out");
         var seeds = Seeds == null ? [Seed] : Split(Seeds, "--seeds").Select(v => Int(v, "--seeds")).Distinct().ToList();

@@ -46,14 +46,16 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     {
         // Every option is checked before any work, so a typo costs nothing.
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, Format);
-        var cqe = QuantizeSettings.Cqe(Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
-        if (Device != DeviceKind.Cpu && !settings.IsOmniQuant)
+        var cqe = QuantizeSettings.Cqe(settings.Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
+        bool learned = settings.Method.IsLearned;
+        if (Device != DeviceKind.Cpu && !learned)
             throw new QuantNativeException($"--device {Device.ToString().ToLowerInvariant()}: only --method omniquant, lsi and " +
                                            $"cqe+ train on a device; --method {settings.MethodName} runs on the CPU (leave --device out)");
         using var backend = Device == DeviceKind.Cpu ? null : DeviceOption.Open(this);
-        var omni = settings.IsOmniQuant
+        var options = learned
             ? QuantizeSettings.Learned(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend)
-            : null;
+            : new LearnedOptions();
+        var quantizer = settings.Create(options);
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))
             throw new QuantNativeException($"--out {Out}: already exists (use --force to replace it)");
 
@@ -62,10 +64,10 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var tokenizer = LoadTokenizer(c.VocabSize);
         int[][]? windows = null;
         string calibLine = "none (rtn needs no calibration)";
-        if (omni != null && SeqLen > c.MaxPositionEmbeddings)
+        if (learned && SeqLen > c.MaxPositionEmbeddings)
             throw new QuantNativeException($"--seqlen {SeqLen}: calibration windows longer than the model's context of " +
                                            $"{c.MaxPositionEmbeddings} tokens; expected at most {c.MaxPositionEmbeddings}");
-        if (settings.NeedsCalibration)
+        if (quantizer.NeedsCalibration)
         {
             if (Calib == null) throw new QuantNativeException($"--calib: method {settings.MethodName} needs a calibration text");
             int[] tokens = tokenizer.Encode(TextFile.ReadUtf8(Calib, "--calib"), addBos: true);
@@ -74,22 +76,28 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
             calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {Calib} ({tokens.Length} tokens)";
         }
 
-        var model = new ProgressReporter(stderr).Run("quantize", report => omni != null
-            ? LearnedQuantizer.Run(source, windows, settings.Quantizer, settings.Format, omni, report)
-            : SequentialQuantizer.Run(source, windows, settings.Method!, settings.Quantizer, settings.Format, report));
+        var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var extra = TokenizerFiles.For(tokenizer).ToList();
         if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
         GptqCheckpointWriter.Write(model.Model, Out, Force, extra);
         double writeSeconds = clock.Elapsed.TotalSeconds;
         // The output is complete: the resume state has done its job.
-        if (omni?.WorkDirectory is { } work && Directory.Exists(work)) Directory.Delete(work, true);
+        if (options.WorkDirectory is { } work && Directory.Exists(work)) Directory.Delete(work, true);
 
         QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds);
         return 0;
     }
 
-    /// <summary>Where the learned methods keep their resume state: beside the output directory, removed once the output is written.</summary>
-    public static string WorkDirectory(string outDir) =>
-        Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir)) + ".omniquant-work";
+    /// <summary>Where the learned methods keep their resume state: beside the output directory, removed once the
+    /// output is written. A work directory under the name earlier versions used (.omniquant-work) holds state in their
+    /// layout: refused with what to do rather than resumed or silently left beside a new one.</summary>
+    public static string WorkDirectory(string outDir)
+    {
+        string stem = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outDir));
+        if (Directory.Exists(stem + ".omniquant-work"))
+            throw new QuantNativeException($"--out {outDir}: {stem}.omniquant-work is the resume state of an earlier qn " +
+                                           "version, which this one does not continue; delete it and run the command again");
+        return stem + ".qn-work";
+    }
 }

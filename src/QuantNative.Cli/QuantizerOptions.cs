@@ -1,7 +1,8 @@
 using CommandLine;
-using QuantNative.Quantization;
 using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Methods;
+using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
 
@@ -35,7 +36,7 @@ public abstract class QuantizerOptions : ModelOptions
     [Option("lwc-lr", Default = LearnedOptions.DefaultLearningRate, HelpText = "omniquant: AdamW learning rate of the clipping parameters.")]
     public double LwcLr { get; set; } = LearnedOptions.DefaultLearningRate;
 
-    [Option("sde", HelpText = "cqe+: SDE mask over the singular directions: diag, band:b, block:k or unions such as band:1+block:8 (default " + CqeDefaults.Mask + ").")]
+    [Option("sde", HelpText = "cqe+: SDE mask over the singular directions: diag, band:b, block:k or unions such as band:1+block:8 (default " + QuantizationMethods.CqeMask + ").")]
     public string? Sde { get; set; }
 
     [Option("sde-lr", Default = CqeOptions.DefaultSdeLearningRate, HelpText = "cqe+/lsi: AdamW learning rate of the SDE parameters.")]

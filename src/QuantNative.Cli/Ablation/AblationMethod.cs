@@ -5,6 +5,7 @@ using QuantNative.Model;
 using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Methods;
 using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
 
@@ -20,7 +21,7 @@ public sealed record AblationContext(string ModelPath, int[][] Calibration, bool
 
     /// <summary>The CQE+ settings the +lsi, +sde, +cll and cqe+ rows take their parts from (mask, SDE learning rate,
     /// look-ahead depth, weight and kind).</summary>
-    public CqeOptions Cqe { get; init; } = new() { Sde = SdeMask.Parse(CqeDefaults.Mask), LookAheadDepth = CqeDefaults.Depth };
+    public CqeOptions Cqe { get; init; } = new() { Sde = SdeMask.Parse(QuantizationMethods.CqeMask), LookAheadDepth = QuantizationMethods.CqeDepth };
 
     /// <summary>The seed of this context's calibration windows and window shuffle (one context per seed).</summary>
     public int Seed { get; init; }
@@ -30,8 +31,8 @@ public sealed record AblationContext(string ModelPath, int[][] Calibration, bool
 public sealed record AblationModel(LlamaModel Model, double Seconds, QuantizationResult? Quantized);
 
 /// <summary>
-/// A row family of the ablation table (fp32, rtn, gptq; later OmniQuant and the learned methods): adding one is a class
-/// and a line in <see cref="AblationMethods.Create"/>.
+/// A row family of the ablation table: fp32, or an entry of the method table (<see cref="TableMethod"/>); a new
+/// quantization method needs nothing here.
 /// </summary>
 public interface IAblationMethod
 {
@@ -56,66 +57,44 @@ public sealed class Fp32Method : IAblationMethod
     }
 }
 
-/// <summary>A per-layer method run by the sequential pipeline (rtn, gptq).</summary>
-public sealed class SequentialMethod(string name) : IAblationMethod
-{
-    public string Name => name;
-    public bool Quantizes => true;
-
-    public AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        var layer = LayerQuantizers.Create(name, context.Gptq);
-        using var source = Formats.ModelLoader.Open(context.ModelPath);
-        var q = SequentialQuantizer.Run(source, layer.NeedsCalibration ? context.Calibration : null, layer,
-            new QuantizerConfig(config.Bits, config.GroupSize, context.Symmetric), context.Format, progress);
-        return new AblationModel(q.Model.ToLlamaModel(), q.Seconds, q);
-    }
-}
-
 /// <summary>
-/// OmniQuant's block-wise LWC training and what CQE+ adds to it (no resume state: an ablation row is rerun as a
-/// whole): omniquant (LWC alone), +lsi (the diagonal SDE mask), +sde (the configured mask), +cll (cross-layer
-/// learning alone), cqe+ (SDE and CLL). Each takes its parts from the context's <see cref="AblationContext.Cqe"/>.
+/// A row family of the method table (<see cref="QuantizationMethods"/>): the per-layer methods (rtn, gptq) and the
+/// block-wise learned ones with their CQE+ parts (omniquant, +lsi, +sde, +cll, cqe+, each taking its parts from the
+/// context's <see cref="AblationContext.Cqe"/>); no resume state: an ablation row is rerun as a whole.
 /// </summary>
-public sealed class LearnedMethod(string name, string label, Func<CqeOptions, CqeOptions?> parts) : IAblationMethod
+public sealed class TableMethod(QuantizationMethod method) : IAblationMethod
 {
-    public string Name => label;
-    public string Key => name;
+    public string Name => method.Label;
+    public QuantizationMethod Method => method;
     public bool Quantizes => true;
 
     public AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress)
     {
         ArgumentNullException.ThrowIfNull(config);
         using var source = Formats.ModelLoader.Open(context.ModelPath);
-        var options = new LearnedOptions
+        var learned = new LearnedOptions
         {
             Epochs = context.Learned.Epochs, LearningRate = context.Learned.LearningRate, Seed = context.Seed,
-            Cqe = parts(context.Cqe),
+            Cqe = method.CqeParts?.Invoke(context.Cqe),
         };
-        var q = LearnedQuantizer.Run(source, context.Calibration, new QuantizerConfig(config.Bits, config.GroupSize),
-            context.Format, options, progress);
+        var quantizer = new QuantizerConfig(config.Bits, config.GroupSize, context.Symmetric);
+        var q = method.Create(new MethodSettings(quantizer, context.Format, context.Gptq, learned))
+            .Quantize(source, context.Calibration, progress);
         return new AblationModel(q.Model.ToLlamaModel(), q.Seconds, q);
     }
 }
 
 public static class AblationMethods
 {
-    public static readonly IReadOnlyList<string> Names =
-        ["fp32", .. LayerQuantizers.Names, LearnedOptions.OmniQuant, "lsi", "sde", "cll", CqeDefaults.CqePlus];
+    public static readonly IReadOnlyList<string> Names = ["fp32", .. QuantizationMethods.All.Select(m => m.Name)];
 
-    public static IAblationMethod Create(string name) => name.ToLowerInvariant() switch
-    {
-        "fp32" => new Fp32Method(),
-        "rtn" or "gptq" => new SequentialMethod(name.ToLowerInvariant()),
-        LearnedOptions.OmniQuant => new LearnedMethod(LearnedOptions.OmniQuant, LearnedOptions.OmniQuant, _ => null),
-        "lsi" => new LearnedMethod("lsi", "+lsi", c => c with { Sde = SdeMask.Diagonal, LookAheadDepth = 0 }),
-        "sde" => new LearnedMethod("sde", "+sde", c => c with { LookAheadDepth = 0 }),
-        "cll" => new LearnedMethod("cll", "+cll", c => c with { Sde = null }),
-        CqeDefaults.CqePlus => new LearnedMethod(CqeDefaults.CqePlus, CqeDefaults.CqePlus, c => c),
-        _ => throw new QuantNativeException($"--methods: unknown method '{name}', expected some of {string.Join(", ", Names)}"),
-    };
+    public static IAblationMethod Create(string name) =>
+        name.Equals("fp32", StringComparison.OrdinalIgnoreCase)
+            ? new Fp32Method()
+            : QuantizationMethods.All.FirstOrDefault(m => m.Name == name.ToLowerInvariant()) is { } method
+                ? new TableMethod(method)
+                : throw new QuantNativeException($"--methods: unknown method '{name}', expected some of {string.Join(", ", Names)}");
 
     /// <summary>Whether a method is one of the learned ones (asymmetric LWC: refuses --sym).</summary>
-    public static bool IsLearned(IAblationMethod method) => method is LearnedMethod;
+    public static bool IsLearned(IAblationMethod method) => method is TableMethod { Method.IsLearned: true };
 }

@@ -109,7 +109,7 @@ public class CqeCliTests : SplitTextFixture
         Assert.That(full.ExitCode, Is.EqualTo(0), full.ToString());
         var stopped = Quantize("cqe+", resumed, [.. settings, "--stop-after-block", "1"]);
         Assert.That(stopped.ExitCode, Is.EqualTo(1), stopped.ToString());
-        Assert.That(File.Exists(Path.Combine(resumed + ".omniquant-work", "svd-1.bin")), Is.True, "the SVD is cached");
+        Assert.That(File.Exists(Path.Combine(resumed + ".qn-work", "svd-1.bin")), Is.True, "the SVD is cached");
         var again = Quantize("cqe+", resumed, settings);
         Assert.That(again.ExitCode, Is.EqualTo(0), again.ToString());
         Assert.That(again.Stdout, Does.Contain("resumed at block 2"));
@@ -134,7 +134,7 @@ public class CqeCliTests : SplitTextFixture
         var o = Quantize(method, outDir, option, value);
         CliRunner.AssertCleanError(o, message);
         Assert.That(o.Stderr, Does.Not.Contain("quantize: "), "refused before any progress");
-        Assert.That(Directory.Exists(outDir) || Directory.Exists(outDir + ".omniquant-work"), Is.False);
+        Assert.That(Directory.Exists(outDir) || Directory.Exists(outDir + ".qn-work"), Is.False);
     }
 
     [Test]

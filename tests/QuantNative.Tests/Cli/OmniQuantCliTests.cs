@@ -50,7 +50,7 @@ public class OmniQuantCliTests : SplitTextFixture
         Assert.That(o.Stdout, Does.Contain("omniquant W3 asym g32").And.Contain("2 epochs per block")
             .And.Contain("initial MSE").And.Contain("MiB peak").And.Contain("model.layers.4.mlp.down_proj"));
         Assert.That(o.Stderr, Does.Contain("epoch").And.Contain("loss"), "progress: block, epoch, loss");
-        Assert.That(Directory.Exists(outDir + ".omniquant-work"), Is.False, "the work directory is removed when done");
+        Assert.That(Directory.Exists(outDir + ".qn-work"), Is.False, "the work directory is removed when done");
         var eval = CliRunner.Run("eval", "--model", outDir, "--text", Eval, "--ctx", "128", "--max-windows", "2");
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
     }
@@ -68,14 +68,14 @@ public class OmniQuantCliTests : SplitTextFixture
         var stopped = Quantize(resumed, "--wbits", bits, $"--group={group}", "--stop-after-block", "2");
         AssertCleanError(stopped, "stopped after block 2");
         Assert.That(Directory.Exists(resumed), Is.False);
-        Assert.That(File.Exists(Path.Combine(resumed + ".omniquant-work", "block-2.bin")), Is.True);
-        Assert.That(File.Exists(Path.Combine(resumed + ".omniquant-work", "block-3.bin")), Is.False);
+        Assert.That(File.Exists(Path.Combine(resumed + ".qn-work", "block-2.bin")), Is.True);
+        Assert.That(File.Exists(Path.Combine(resumed + ".qn-work", "block-3.bin")), Is.False);
 
         var again = Quantize(resumed, "--wbits", bits, $"--group={group}");
         Assert.That(again.ExitCode, Is.EqualTo(0), again.ToString());
         Assert.That(again.Stdout, Does.Contain("resumed at block 3"));
         AssertSameFiles(whole, resumed);
-        Assert.That(Directory.Exists(resumed + ".omniquant-work"), Is.False);
+        Assert.That(Directory.Exists(resumed + ".qn-work"), Is.False);
     }
 
     [Test]
@@ -85,7 +85,7 @@ public class OmniQuantCliTests : SplitTextFixture
         AssertCleanError(Quantize(outDir, "--wbits", "3", "--stop-after-block", "0"), "stopped after block 0");
         AssertCleanError(Quantize(outDir, "--wbits", "4"), "work directory", "other settings", "W3", "W4");
         AssertCleanError(Quantize(outDir, "--wbits", "3", "--lwc-lr", "0.005"), "work directory", "lwc-lr 0.01", "lwc-lr 0.005");
-        Assert.That(File.Exists(Path.Combine(outDir + ".omniquant-work", "block-0.bin")), "the state is left as it was");
+        Assert.That(File.Exists(Path.Combine(outDir + ".qn-work", "block-0.bin")), "the state is left as it was");
     }
 
     [Test]

@@ -39,7 +39,7 @@ internal static class StoriesSplit
         bool actOrder = false, CaptureObserver? observer = null)
     {
         using var source = Open();
-        var layer = LayerQuantizers.Create(method, new GptqOptions { ActOrder = actOrder });
+        ILayerQuantizer layer = method == "rtn" ? new RtnLayerQuantizer() : new GptqLayerQuantizer(new GptqOptions { ActOrder = actOrder });
         return SequentialQuantizer.Run(source, layer.NeedsCalibration ? Windows() : null, layer,
             new QuantizerConfig(bits, group), format, observer: observer);
     }

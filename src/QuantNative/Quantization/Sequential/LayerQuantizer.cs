@@ -47,16 +47,3 @@ public sealed class GptqLayerQuantizer(GptqOptions options) : ILayerQuantizer
         return new LayerQuantization(result.Matrix, result.DeadColumns);
     }
 }
-
-/// <summary>The per-layer methods by their command-line names.</summary>
-public static class LayerQuantizers
-{
-    public static readonly IReadOnlyList<string> Names = ["rtn", "gptq"];
-
-    public static ILayerQuantizer Create(string method, GptqOptions? gptq = null) => method.ToLowerInvariant() switch
-    {
-        "rtn" => new RtnLayerQuantizer(),
-        "gptq" => new GptqLayerQuantizer(gptq ?? new GptqOptions()),
-        _ => throw new QuantNativeException($"--method {method}: unknown method, expected one of {string.Join(", ", Names)}"),
-    };
-}

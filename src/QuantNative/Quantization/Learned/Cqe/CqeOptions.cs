@@ -20,7 +20,7 @@ public enum LookAheadWeights
 public sealed record CqeOptions
 {
     public const double DefaultSdeLearningRate = 2e-4;
-    public const double DefaultLookAheadWeight = CqeDefaults.LookAheadWeight;
+    public const double DefaultLookAheadWeight = 0.5; // the ablation's choice (docs/cqe-ablation.md); DESIGN.md proposes 1
 
     public SdeMask? Sde { get; init; }
     public double SdeLearningRate { get; init; } = DefaultSdeLearningRate;
