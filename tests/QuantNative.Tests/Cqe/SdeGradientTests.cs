@@ -3,7 +3,6 @@ using QuantNative.Cpu;
 using QuantNative.Quantization.Cqe;
 using QuantNative.Tests.Lwc;
 using QuantNative.Tests.Training;
-using QuantNative.Training;
 using static QuantNative.Tests.Training.TestTensors;
 
 namespace QuantNative.Tests.Cqe;
@@ -141,9 +140,9 @@ public class SdeGradientTests
         var u = Enumerable.Repeat(4.0, (int)shape.GroupCount).ToArray();
         var l = Enumerable.Repeat(4.0, (int)shape.GroupCount).ToArray();
 
-        var delta = new Parameter<double>("lsi", new double[r]) { Grad = new double[r] };
-        var e = new Parameter<double>("sde", new double[layout.Count]) { Grad = new double[layout.Count] };
-        AdamW<double> Adam(Parameter<double> p) => new([new AdamWGroup<double> { Parameters = [p], LearningRate = 1e-2, WeightDecay = 0 }]);
+        var delta = new GradParameter<double>("lsi", new double[r]) { Grad = new double[r] };
+        var e = new GradParameter<double>("sde", new double[layout.Count]) { Grad = new double[layout.Count] };
+        AdamW<double> Adam(GradParameter<double> p) => new([new AdamWGroup<double> { Parameters = [p], LearningRate = 1e-2, WeightDecay = 0 }]);
         var lsiAdam = Adam(delta);
         var sdeAdam = Adam(e);
 

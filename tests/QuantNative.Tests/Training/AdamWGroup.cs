@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace QuantNative.Training;
+namespace QuantNative.Tests.Training;
 
 /// <summary>
 /// A parameter group of <see cref="AdamW{T}"/> with its own hyperparameters. The defaults are
@@ -10,7 +10,7 @@ public sealed class AdamWGroup<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private double _learningRate = 1e-3;
 
-    public required IReadOnlyList<Parameter<T>> Parameters { get; init; }
+    public required IReadOnlyList<GradParameter<T>> Parameters { get; init; }
 
     /// <summary>Settable between steps (a schedule), like param_group['lr'].</summary>
     public double LearningRate

@@ -1,10 +1,11 @@
 using System.Numerics;
 using QuantNative.Cpu;
 
-namespace QuantNative.Training;
+namespace QuantNative.Tests.Training;
 
 /// <summary>
-/// torch.optim.AdamW (amsgrad off, maximize off), step for step, per parameter with gradient g:
+/// The straightforward optimizer the AdamW step (<see cref="AdamWUpdate"/>, and through it every backend's) is checked
+/// against: torch.optim.AdamW (amsgrad off, maximize off), step for step, per parameter with gradient g:
 ///   step += 1;  p ← p·(1 − lr·wd)                      (decoupled weight decay, before the Adam update)
 ///   m ← lerp(m, g, 1 − β1) = β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
 ///   p ← p − lr/(1 − β1^step) · m / (sqrt(v)/sqrt(1 − β2^step) + eps)
@@ -16,14 +17,14 @@ namespace QuantNative.Training;
 /// </summary>
 public sealed class AdamW<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Dictionary<Parameter<T>, State> _state = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<GradParameter<T>, State> _state = new(ReferenceEqualityComparer.Instance);
 
     public IReadOnlyList<AdamWGroup<T>> Groups { get; }
 
     public AdamW(IEnumerable<AdamWGroup<T>> groups)
     {
         Groups = groups.ToArray();
-        var seen = new HashSet<Parameter<T>>(ReferenceEqualityComparer.Instance);
+        var seen = new HashSet<GradParameter<T>>(ReferenceEqualityComparer.Instance);
         foreach (var g in Groups)
         {
             g.Validate();
@@ -34,7 +35,7 @@ public sealed class AdamW<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>The optimizer state of <paramref name="p"/> (null before its first step): step count, m, v.</summary>
-    public (long Step, T[] ExpAvg, T[] ExpAvgSq)? StateOf(Parameter<T> p) =>
+    public (long Step, T[] ExpAvg, T[] ExpAvgSq)? StateOf(GradParameter<T> p) =>
         _state.TryGetValue(p, out var s) ? (s.Step, s.ExpAvg, s.ExpAvgSq) : null;
 
     /// <summary>One update of every parameter that has a gradient.</summary>
@@ -51,14 +52,6 @@ public sealed class AdamW<T> where T : unmanaged, IFloatingPointIeee754<T>
                 s.Step++;
                 Update(p.Value, grad, s, group);
             }
-    }
-
-    /// <summary>Sets every gradient to zero (optimizer.zero_grad(set_to_none=False)).</summary>
-    public void ZeroGrad()
-    {
-        foreach (var g in Groups)
-            foreach (var p in g.Parameters)
-                if (p.Grad != null) Array.Clear(p.Grad);
     }
 
     private static void Update(T[] value, T[] grad, State s, AdamWGroup<T> g) =>
