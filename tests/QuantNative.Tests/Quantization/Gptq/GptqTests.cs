@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using QuantNative.Tests.Model.Quantized;
 using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization;

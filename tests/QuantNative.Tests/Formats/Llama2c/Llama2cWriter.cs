@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using QuantNative.Model;
 
-namespace QuantNative.Formats.Llama2c;
+using QuantNative.Formats;
+using QuantNative.Formats.Llama2c;
+
+namespace QuantNative.Tests.Formats.Llama2c;
 
 /// <summary>
 /// Writes a model as a legacy llama2.c checkpoint (the layout <see cref="Llama2cCheckpoint"/> reads), converting wq and
