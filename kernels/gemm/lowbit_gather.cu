@@ -4,7 +4,7 @@
 //
 // C# reference: the permutation itself (LowBitRepack.ActOrderPermutation); the C# caller is
 //   LowBitDeviceLinear.Forward, which launches this before the GEMV/GEMM when the weights have a permutation.
-// Tests: tests/QuantNative.Tests/LowBit/LowBitActOrderTests.cs (GPTQ act-order weights through the device path
+// Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitActOrderTests.cs (GPTQ act-order weights through the device path
 //   against LowBitLinear.ForwardCpu, M = 3 (GEMV) and 17 (mma)).
 // Arguments: out fp16 [M, K] row-major (every element written once), x fp16 [M, K] row-major, perm int32 [K] (a
 //   permutation of 0..K−1, checked by the C# side when it is made), M, K int ≥ 1, M·K < 2^31.

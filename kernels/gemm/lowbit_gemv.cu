@@ -4,7 +4,7 @@
 //
 // C# reference: src/QuantNative/Quantization/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
 // float32 once, y = x·Ŵᵀ by Gemm). Repack (GPTQ layout → this layout): LowBit/LowBitRepack.cs.
-// Tests: tests/QuantNative.Tests/LowBit/LowBitGemvKernelTests.cs (the kernels on the emulator against the reference,
+// Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitGemvKernelTests.cs (the kernels on the emulator against the reference,
 // M ∈ {1, 3, 8}, W2/W3/W4, groups 32/64/128/per-channel, K and N off the tile, poisoned outputs, refused shapes),
 // LowBit/LowBitRepackTests.cs (the repack bit-exact against GptqPacker.Unpack).
 //

@@ -4,7 +4,7 @@
 //
 // C# reference: src/QuantNative/Quantization/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
 // float32 once, y = x·Ŵᵀ by Gemm). Launch planner: LowBit/LowBitMmaLaunch.cs; LowBitDeviceLinear.Forward picks this
-// kernel for M > 8 and lowbit_gemv.cu for M ≤ 8. Tests: tests/QuantNative.Tests/LowBit/LowBitMmaKernelTests.cs (the
+// kernel for M > 8 and lowbit_gemv.cu for M ≤ 8. Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitMmaKernelTests.cs (the
 // kernels on the emulator against the reference, M ∈ {9, 16, 17, 33, 64, 65, 128, 129}, W2/W3/W4, groups
 // 32/64/128/per-channel, K and N off the tile, poisoned outputs, fp16 and fp32 outputs, the dispatch, split K through
 // LowBitDeviceLinear, refused shapes); LowBit/LowBitActOrderTests.cs (act-order weights, x gathered first).

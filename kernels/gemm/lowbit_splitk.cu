@@ -3,7 +3,7 @@
 //
 // C# reference: the sum itself; the caller is LowBitDeviceLinear.Forward, which launches qn_lowbit_mma_forward_f32
 //   with grid.z = S into a float32 workspace [S, M, N] and then this (LowBitMmaLaunch.Splits chooses S).
-// Tests: tests/QuantNative.Tests/LowBit/LowBitMmaKernelTests.cs (split-K through LowBitDeviceLinear against
+// Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitMmaKernelTests.cs (split-K through LowBitDeviceLinear against
 //   LowBitLinear.ForwardCpu, fp16 and fp32 outputs, S = 2, 3 and more splits than stages).
 // Arguments: out fp16 or float32 [count]; partial float32 [S, count]; S ≥ 1, count ≥ 1 int (S·count < 2^31).
 // Launch: grid-stride over count, any grid and block (C#: 256 threads, ceil(count / 256) blocks capped at 65535);

@@ -3,7 +3,7 @@
 //
 // C# reference: src/QuantNative/Quantization/Lwc/LwcFakeQuant.cs (LwcFakeQuant.Forward / Backward, float32; the
 // kernels perform the same float operations in the same order, see "Numerics").
-// Tests: tests/QuantNative.Tests/Lwc/LwcKernelTests.cs (kernels on the emulator against the reference, awkward
+// Tests: tests/QuantNative.Tests/Cuda/LwcKernelTests.cs (kernels on the emulator against the reference, awkward
 // shapes, poisoned outputs), Lwc/FakeQuantBackendTests.cs (the CUDA backend end to end, launch checks),
 // Lwc/LwcReferenceTests.cs (the reference against finite differences), Lwc/CudaRuntimeTests.cs (fatbin kernel names
 // where a driver exists).

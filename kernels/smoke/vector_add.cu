@@ -7,7 +7,7 @@
 //   n    int, >= 0
 // Launch: 1-D, any block size (the tests use 128), grid = ceil(n / blockDim.x); no shared memory; no alignment
 // assumptions. Numerics: one IEEE fp32 addition per element (round to nearest even), bit-exact on CPU and GPU.
-// Tests: tests/QuantNative.Tests/Emulator/EmulatorLaunchTests.cs (VectorAdd_*).
+// Tests: tests/QuantNative.Tests/Interop/EmulatorLaunchTests.cs (VectorAdd_*).
 #include "qn_cuda.h"
 
 QN_KERNEL void qn_vector_add_forward_f32(float* __restrict__ out, const float* __restrict__ a,

@@ -2,7 +2,7 @@
 //
 // C# reference: src/QuantNative/Training/AdamWUpdate.cs (AdamWUpdate.Apply, the per-element loop of AdamW<float>),
 //   with the per-step scalars of AdamWStepScalars computed in double on the host and rounded to float here.
-// Tests: tests/QuantNative.Tests/Training/TrainKernelTests.cs (three steps against the CPU backend, bit for bit).
+// Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (three steps against the CPU backend, bit for bit).
 //
 // qn_adamw_step_f32(value, expAvg, expAvgSq, grad, count, decay, weight, beta2, oneMinusBeta2, eps, stepSize,
 //                   biasCorrection2Sqrt)

@@ -2,7 +2,7 @@
 //   (cross-layer learning's look-ahead gradient into the block's dy, DESIGN.md §7.7).
 //
 // C# reference: src/QuantNative/Backends/CpuBackend.Training.cs (CpuBackend.Add: dst[n] += src[n] in T).
-// Tests: tests/QuantNative.Tests/Training/SdeKernelTests.cs (against the CPU backend, bit for bit).
+// Tests: tests/QuantNative.Tests/Cuda/SdeKernelTests.cs (against the CPU backend, bit for bit).
 //
 // qn_add_f32(dst, src, count)
 //   dst float32 [count] in/out: dst + src;  src float32 [count] in.

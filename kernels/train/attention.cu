@@ -3,7 +3,7 @@
 // head h / (heads/kvHeads). The forward saves the log-sum-exp of each row; the backward recomputes P from it.
 //
 // C# reference: src/QuantNative/Cpu/CausalAttention.cs (Forward with firstPosition 0, Backward), through CpuBackend.
-// Tests: tests/QuantNative.Tests/Training/TrainKernelTests.cs (against the CPU backend: GQA 4/2 heads, head dim 8,
+// Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (against the CPU backend: GQA 4/2 heads, head dim 8,
 //   T = 1, 5, 17, poisoned outputs), Training/BackendBlockTests.cs (the whole block).
 //
 // Layouts (row-major): q, output, dQ, dOutput [T, heads·headDim]; k, v, dK, dV [T, kvHeads·headDim];

@@ -1,7 +1,7 @@
 // mse.cu — mean squared error loss and gradient (DESIGN.md §7.4), float32 tensors, loss summed in double.
 //
 // C# reference: src/QuantNative/Cpu/MseLoss.cs (MseLoss.Forward / Backward), through CpuBackend.
-// Tests: tests/QuantNative.Tests/Training/TrainKernelTests.cs (against the CPU backend, poisoned outputs).
+// Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (against the CPU backend, poisoned outputs).
 //
 // qn_mse_forward_f32(partials, y, target, count)
 //   partials float64 [gridDim.x] out: block b's Σ (y − t)² over its grid-stride share, each term (double)y −

@@ -1,7 +1,7 @@
 // rmsnorm.cu — RMSNorm forward and backward (DESIGN.md §7.8) for float32: y = γ ⊙ x / r, r = sqrt(mean(x²) + eps).
 //
 // C# reference: src/QuantNative/Cpu/RmsNorm.cs (RmsNorm.Forward / Backward), through CpuBackend.
-// Tests: tests/QuantNative.Tests/Training/TrainKernelTests.cs (the CUDA backend on the emulator against the CPU
+// Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (the CUDA backend on the emulator against the CPU
 // backend, awkward sizes, poisoned outputs), Training/BackendBlockTests.cs (the whole block).
 //
 // qn_rmsnorm_forward_f32(y, inverseRms, x, gamma, rows, dim, eps)

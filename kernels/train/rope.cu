@@ -1,7 +1,7 @@
 // rope.cu — rotary position embedding forward and backward (DESIGN.md §7.8), rotate-half layout, in place, float32.
 //
 // C# reference: src/QuantNative/Cpu/Rope.cs (Rope.Forward / Backward at first position 0), through CpuBackend.
-// Tests: tests/QuantNative.Tests/Training/TrainKernelTests.cs (against the CPU backend, bit for bit),
+// Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (against the CPU backend, bit for bit),
 //   Training/BackendBlockTests.cs (the whole block).
 //
 // qn_rope_forward_f32(x, cosTable, sinTable, rows, heads, headDim)

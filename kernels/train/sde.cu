@@ -2,8 +2,8 @@
 //   column-major order (SdeMaskLayout): E compact, one value per entry.
 //
 // C# reference: src/QuantNative/Quantization/Cqe/SdeMath.cs (SdeMath.Columns, SdeMath.MaskedDots), through CpuBackend.
-// Tests: tests/QuantNative.Tests/Training/SdeKernelTests.cs (against the CPU backend, poisoned outputs);
-//   tests/QuantNative.Tests/Quantization/OmniQuantBackendTests.cs (lsi and cqe+ epochs on the emulator).
+// Tests: tests/QuantNative.Tests/Cuda/SdeKernelTests.cs (against the CPU backend, poisoned outputs);
+//   tests/QuantNative.Tests/Quantization/Learned/OmniQuantBackendTests.cs (lsi and cqe+ epochs on the emulator).
 //
 // qn_sde_columns_f32(at, ut, e, maskRows, columnStarts, active, rows)
 //   at float32 [active, rows] out: row j = Σ_{p in column j} e[p]·ut[maskRows[p], :] (Aᵀ of A = U·(M⊙E)), summed from

@@ -1,7 +1,7 @@
 // swiglu.cu — SwiGLU forward and backward (DESIGN.md §7.8), float32, elementwise: h = silu(a) ⊙ b, silu(a) = a·σ(a).
 //
 // C# reference: src/QuantNative/Cpu/SwiGlu.cs (SwiGlu.Forward / Backward), through CpuBackend.
-// Tests: tests/QuantNative.Tests/Training/TrainKernelTests.cs (against the CPU backend, poisoned outputs),
+// Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (against the CPU backend, poisoned outputs),
 //   Training/BackendBlockTests.cs (the whole block).
 //
 // qn_swiglu_forward_f32(h, a, b, count)

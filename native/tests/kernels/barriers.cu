@@ -1,6 +1,6 @@
 // barriers.cu — emulator self-test kernels: built-in variables, __syncthreads semantics, divergence errors.
 // Never shipped (compiled into libqn_emulator_selftest.so, and for sm_80 only as a compile check under nvcc).
-// Tests: tests/QuantNative.Tests/Emulator/EmulatorBarrierTests.cs.
+// Tests: tests/QuantNative.Tests/Interop/EmulatorBarrierTests.cs.
 //
 // qn_selftest_indexing(out): out int32 [blocks * threads * 12]; thread (linear t of block b) writes at
 //   (b * threads + t) * 12: threadIdx.xyz, blockIdx.xyz, blockDim.xyz, gridDim.xyz. Any grid/block shape.

@@ -1,5 +1,5 @@
 // cp_async.cu — emulator self-test kernels: cp.async.cg/ca global -> shared copies, zero fill, groups.
-// Never shipped. Tests: tests/QuantNative.Tests/Emulator/EmulatorCpAsyncTests.cs.
+// Never shipped. Tests: tests/QuantNative.Tests/Interop/EmulatorCpAsyncTests.cs.
 //
 // qn_selftest_cp_async(out, in, srcBytes): 1-D blocks of n threads; in/out float32 [blocks * n * 12]; srcBytes
 //   int32 [n] (0..16). Thread t of block b copies into shared memory with: cg16 of its 4 floats at 12t,

@@ -1,5 +1,5 @@
 // memory.cu — emulator self-test kernels: static and dynamic shared memory, atomics under contention, parallel and
-// deterministic block scheduling. Never shipped. Tests: tests/QuantNative.Tests/Emulator/EmulatorMemoryTests.cs.
+// deterministic block scheduling. Never shipped. Tests: tests/QuantNative.Tests/Interop/EmulatorMemoryTests.cs.
 //
 // qn_selftest_static_shared(out, in): int32 [blocks * n] (1-D, n <= 1024). Thread 0 sets a per-block tag
 //   (7 * blockIdx.x + 3) in static shared memory; each thread writes tile[t] = in + tag; barrier;

@@ -1,5 +1,5 @@
 // numerics.cu — emulator self-test kernels: __half / __nv_bfloat16 conversions and arithmetic, math intrinsics,
-// lop3. Never shipped. Tests: tests/QuantNative.Tests/Emulator/EmulatorNumericsTests.cs (against C# scalar
+// lop3. Never shipped. Tests: tests/QuantNative.Tests/Interop/EmulatorNumericsTests.cs (against C# scalar
 // definitions: round-to-nearest-even on the bit patterns, System.Half, MathF).
 //
 // qn_selftest_convert_from_float(out, in, n): in float32 [n]; out uint16 [n * 4]: __float2half_rn, __float2half_rz,

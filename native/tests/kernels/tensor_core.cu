@@ -1,6 +1,6 @@
 // tensor_core.cu — emulator self-test kernels: mma.sync m16n8k16 (f16, bf16), ldmatrix x1/x2/x4 (.trans), the
 // ldmatrix -> mma pipeline GEMM kernels use, and WMMA m16n16k16. Never shipped.
-// Tests: tests/QuantNative.Tests/Emulator/EmulatorTensorCoreTests.cs (against scalar matmuls and the PTX ISA's
+// Tests: tests/QuantNative.Tests/Interop/EmulatorTensorCoreTests.cs (against scalar matmuls and the PTX ISA's
 // fragment tables, written again in C#).
 //
 // Every kernel here uses whole warps; a block may hold several warps, each with its own tile.

@@ -1,5 +1,5 @@
 // warp.cu — emulator self-test kernels: shuffles, votes, reductions, matches, __syncwarp, __activemask.
-// Never shipped. Tests: tests/QuantNative.Tests/Emulator/EmulatorWarpTests.cs (against the CUDA programming
+// Never shipped. Tests: tests/QuantNative.Tests/Interop/EmulatorWarpTests.cs (against the CUDA programming
 // guide's scalar definitions, written in C#).
 //
 // qn_selftest_shuffle(out, in, args, nargs): in int32 [T] (T = total threads, 1-D grid, blockDim multiple of 32),

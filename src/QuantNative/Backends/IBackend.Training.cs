@@ -81,13 +81,13 @@ public partial interface IBackend
 
     /// <summary>SDE's Aᵀ [active, rows] (DESIGN.md §7.6): row j = Σ e[p]·ut[maskRows[p], :] over column j's mask entries
     /// p ∈ [columnStarts[j], columnStarts[j + 1]), summed from 0 in entry order; ut is Uᵀ [≥ active, rows], e one value
-    /// per entry (<paramref name="entries"/> of them). See <see cref="Quantization.Cqe.SdeMath.Columns{T}"/>.</summary>
+    /// per entry (<paramref name="entries"/> of them). See <see cref="Cpu.SdeMath.Columns{T}"/>.</summary>
     void SdeColumns<T>(BackendBuffer<T> at, BackendBuffer<T> ut, BackendBuffer<T> e, BackendBuffer<int> maskRows,
         BackendBuffer<int> columnStarts, int entries, int active, int rows) where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>SDE's dE (§7.6): dE[p] = ⟨ut[maskRows[p], :], tt[maskCols[p], :]⟩ for the <paramref name="entries"/>
     /// mask entries, ut = Uᵀ and tt = Tᵀ = Vᵀ·Gᵀ, both [≥ active, rows]. See
-    /// <see cref="Quantization.Cqe.SdeMath.MaskedDots{T}"/>.</summary>
+    /// <see cref="Cpu.SdeMath.MaskedDots{T}"/>.</summary>
     void SdeMaskedDot<T>(BackendBuffer<T> dE, BackendBuffer<T> ut, BackendBuffer<T> tt, BackendBuffer<int> maskRows,
         BackendBuffer<int> maskCols, int entries, int rows) where T : unmanaged, IFloatingPointIeee754<T>;
 

@@ -33,7 +33,6 @@ public static class GemmBenchmark
     {
         public double? Tflops => LowBitUs is double t ? Flops / (t * 1e-6) / 1e12 : null;
         public double? GBps => LowBitUs is double t ? LowBitBytes / (t * 1e-6) / 1e9 : null;
-        public double CublasTflops => Flops / (CublasUs * 1e-6) / 1e12;
 
         /// <summary>cuBLAS fp16 time / low-bit time (above 1: the low-bit kernel is faster).</summary>
         public double? SpeedupOverCublas => LowBitUs is double t ? CublasUs / t : null;

@@ -11,7 +11,7 @@ public interface IBlockLinearRunner
 {
     /// <summary>
     /// y [tokens, out] = x [tokens, in] · Wᵀ (y += … when <paramref name="accumulate"/>) for layer
-    /// <paramref name="layer"/>'s linear <paramref name="part"/> (a <see cref="Quantization.BlockLinears"/> part, e.g.
+    /// <paramref name="layer"/>'s linear <paramref name="part"/> (a <see cref="Model.BlockLinears"/> part, e.g.
     /// "mlp.down_proj"); false, touching nothing, when this layer is not run here.
     /// </summary>
     bool TryForward(int layer, string part, ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate);

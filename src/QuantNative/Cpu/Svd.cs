@@ -16,20 +16,6 @@ public sealed record SvdFactors(int Rows, int Cols, int Rank, float[] Ut, float[
         if (k < 1 || k > Rank) throw new ArgumentOutOfRangeException(nameof(k), $"{k} directions of a rank-{Rank} SVD");
         return k == Rank ? this : new SvdFactors(Rows, Cols, k, Ut[..(k * Rows)], S[..k], Vt[..(k * Cols)]);
     }
-
-    /// <summary>U·diag(S)·Vᵀ, row-major [Rows, Cols] (float64 sums rounded once).</summary>
-    public float[] Reconstruct()
-    {
-        var w = new float[(long)Rows * Cols];
-        for (int i = 0; i < Rows; i++)
-        for (int j = 0; j < Cols; j++)
-        {
-            double sum = 0;
-            for (int t = 0; t < Rank; t++) sum += (double)Ut[(long)t * Rows + i] * S[t] * Vt[(long)t * Cols + j];
-            w[(long)i * Cols + j] = (float)sum;
-        }
-        return w;
-    }
 }
 
 /// <summary>SVD on the CPU through LAPACKE sgesdd (divide and conquer), DESIGN.md §3.</summary>

@@ -32,13 +32,9 @@ internal sealed record SentencePieceModelFile(
     public static SentencePieceModelFile Parse(ReadOnlySpan<byte> data, string path)
     {
         string context = $"{path}: not a SentencePiece model";
-        var pieces = new List<string>();
-        var scores = new List<float>();
-        var kinds = new List<PieceKind>();
-        var types = new List<int>();
-        int modelType = ModelTypeUnigram, unkId = 0, bosId = 1, eosId = 2, charsmap = 0;
-        bool byteFallback = false, addDummyPrefix = true, removeExtra = true, escape = true, suffix = false;
-        string normalizerName = "";
+        var pieces = new PieceLists();
+        var trainer = new TrainerFields();
+        var normalizer = new NormalizerFields();
         var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
 
         var model = new ProtobufReader(data, context);
@@ -46,70 +42,99 @@ internal sealed record SentencePieceModelFile(
         {
             switch (field)
             {
-                case 1: // repeated SentencePiece pieces
-                {
-                    var piece = new ProtobufReader(model.ReadBytes(wire), context);
-                    string text = "";
-                    float score = 0;
-                    int type = 1; // NORMAL
-                    while (piece.TryReadTag(out int f, out int w))
-                    {
-                        if (f == 1) text = Utf8(strict, piece.ReadBytes(w), context, pieces.Count);
-                        else if (f == 2) score = piece.ReadFloat(w);
-                        else if (f == 3) type = piece.ReadInt32(w);
-                        else piece.Skip(w);
-                    }
-                    pieces.Add(text);
-                    scores.Add(score);
-                    types.Add(type);
-                    // USER_DEFINED (4) and UNUSED (5) pieces decode as their text, like NORMAL ones.
-                    kinds.Add(type switch { 2 => PieceKind.Unknown, 3 => PieceKind.Control, 6 => PieceKind.Byte, _ => PieceKind.Normal });
-                    break;
-                }
-                case 2: // TrainerSpec
-                {
-                    var trainer = new ProtobufReader(model.ReadBytes(wire), context);
-                    while (trainer.TryReadTag(out int f, out int w))
-                    {
-                        switch (f)
-                        {
-                            case 3: modelType = trainer.ReadInt32(w); break;
-                            case 35: byteFallback = trainer.ReadBool(w); break;
-                            case 40: unkId = trainer.ReadInt32(w); break;
-                            case 41: bosId = trainer.ReadInt32(w); break;
-                            case 42: eosId = trainer.ReadInt32(w); break;
-                            case 24: suffix = trainer.ReadBool(w); break;
-                            default: trainer.Skip(w); break;
-                        }
-                    }
-                    break;
-                }
-                case 3: // NormalizerSpec
-                {
-                    var normalizer = new ProtobufReader(model.ReadBytes(wire), context);
-                    while (normalizer.TryReadTag(out int f, out int w))
-                    {
-                        switch (f)
-                        {
-                            case 1: normalizerName = Utf8(strict, normalizer.ReadBytes(w), context, -1); break;
-                            case 2: charsmap = normalizer.ReadBytes(w).Length; break;
-                            case 3: addDummyPrefix = normalizer.ReadBool(w); break;
-                            case 4: removeExtra = normalizer.ReadBool(w); break;
-                            case 5: escape = normalizer.ReadBool(w); break;
-                            default: normalizer.Skip(w); break;
-                        }
-                    }
-                    break;
-                }
-                default:
-                    model.Skip(wire);
-                    break;
+                case 1: ReadPiece(model.ReadBytes(wire), pieces, strict, context); break; // repeated SentencePiece pieces
+                case 2: ReadTrainerSpec(model.ReadBytes(wire), ref trainer, context); break;
+                case 3: ReadNormalizerSpec(model.ReadBytes(wire), ref normalizer, strict, context); break;
+                default: model.Skip(wire); break;
             }
         }
-        if (pieces.Count == 0)
+        if (pieces.Texts.Count == 0)
             throw new QuantNativeException($"{context}: it holds no pieces");
-        return new SentencePieceModelFile([.. pieces], [.. scores], [.. kinds], [.. types], modelType, byteFallback, unkId, bosId,
-            eosId, normalizerName, charsmap, addDummyPrefix, removeExtra, escape, suffix);
+        return new SentencePieceModelFile([.. pieces.Texts], [.. pieces.Scores], [.. pieces.Kinds], [.. pieces.Types],
+            trainer.ModelType, trainer.ByteFallback, trainer.UnknownId, trainer.BosId, trainer.EosId, normalizer.Name,
+            normalizer.CharsmapLength, normalizer.AddDummyPrefix, normalizer.RemoveExtraWhitespaces,
+            normalizer.EscapeWhitespaces, trainer.TreatWhitespaceAsSuffix);
+    }
+
+    /// <summary>The pieces read so far, in id order.</summary>
+    private sealed class PieceLists
+    {
+        public List<string> Texts { get; } = [];
+        public List<float> Scores { get; } = [];
+        public List<PieceKind> Kinds { get; } = [];
+        public List<int> Types { get; } = [];
+    }
+
+    /// <summary>The TrainerSpec fields this project reads, at sentencepiece_model.proto's defaults until set (a
+    /// later TrainerSpec message overrides only the fields it sets, as protobuf merges them).</summary>
+    private struct TrainerFields()
+    {
+        public int ModelType = ModelTypeUnigram, UnknownId = 0, BosId = 1, EosId = 2;
+        public bool ByteFallback = false, TreatWhitespaceAsSuffix = false;
+    }
+
+    /// <summary>The NormalizerSpec fields this project reads, at their defaults until set.</summary>
+    private struct NormalizerFields()
+    {
+        public string Name = "";
+        public int CharsmapLength = 0;
+        public bool AddDummyPrefix = true, RemoveExtraWhitespaces = true, EscapeWhitespaces = true;
+    }
+
+    /// <summary>One SentencePiece message: text (1), score (2), type (3, NORMAL when unset).</summary>
+    private static void ReadPiece(ReadOnlySpan<byte> bytes, PieceLists pieces, UTF8Encoding strict, string context)
+    {
+        var piece = new ProtobufReader(bytes, context);
+        string text = "";
+        float score = 0;
+        int type = 1; // NORMAL
+        while (piece.TryReadTag(out int f, out int w))
+        {
+            if (f == 1) text = Utf8(strict, piece.ReadBytes(w), context, pieces.Texts.Count);
+            else if (f == 2) score = piece.ReadFloat(w);
+            else if (f == 3) type = piece.ReadInt32(w);
+            else piece.Skip(w);
+        }
+        pieces.Texts.Add(text);
+        pieces.Scores.Add(score);
+        pieces.Types.Add(type);
+        // USER_DEFINED (4) and UNUSED (5) pieces decode as their text, like NORMAL ones.
+        pieces.Kinds.Add(type switch { 2 => PieceKind.Unknown, 3 => PieceKind.Control, 6 => PieceKind.Byte, _ => PieceKind.Normal });
+    }
+
+    private static void ReadTrainerSpec(ReadOnlySpan<byte> bytes, ref TrainerFields t, string context)
+    {
+        var trainer = new ProtobufReader(bytes, context);
+        while (trainer.TryReadTag(out int f, out int w))
+        {
+            switch (f)
+            {
+                case 3: t.ModelType = trainer.ReadInt32(w); break;
+                case 35: t.ByteFallback = trainer.ReadBool(w); break;
+                case 40: t.UnknownId = trainer.ReadInt32(w); break;
+                case 41: t.BosId = trainer.ReadInt32(w); break;
+                case 42: t.EosId = trainer.ReadInt32(w); break;
+                case 24: t.TreatWhitespaceAsSuffix = trainer.ReadBool(w); break;
+                default: trainer.Skip(w); break;
+            }
+        }
+    }
+
+    private static void ReadNormalizerSpec(ReadOnlySpan<byte> bytes, ref NormalizerFields n, UTF8Encoding strict, string context)
+    {
+        var normalizer = new ProtobufReader(bytes, context);
+        while (normalizer.TryReadTag(out int f, out int w))
+        {
+            switch (f)
+            {
+                case 1: n.Name = Utf8(strict, normalizer.ReadBytes(w), context, -1); break;
+                case 2: n.CharsmapLength = normalizer.ReadBytes(w).Length; break;
+                case 3: n.AddDummyPrefix = normalizer.ReadBool(w); break;
+                case 4: n.RemoveExtraWhitespaces = normalizer.ReadBool(w); break;
+                case 5: n.EscapeWhitespaces = normalizer.ReadBool(w); break;
+                default: normalizer.Skip(w); break;
+            }
+        }
     }
 
     private static string Utf8(UTF8Encoding strict, ReadOnlySpan<byte> bytes, string context, int piece)

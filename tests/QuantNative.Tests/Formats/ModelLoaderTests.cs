@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using QuantNative.Formats;
 using QuantNative.Formats.HuggingFace;
+using QuantNative.Formats;
 
 namespace QuantNative.Tests.Formats;
 

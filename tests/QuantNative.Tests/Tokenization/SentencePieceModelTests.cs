@@ -1,6 +1,6 @@
+using Ml = Microsoft.ML.Tokenizers;
 using NUnit.Framework;
 using QuantNative.Tokenization;
-using Ml = Microsoft.ML.Tokenizers;
 
 namespace QuantNative.Tests.Tokenization;
 

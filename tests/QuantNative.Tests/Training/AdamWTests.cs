@@ -1,6 +1,5 @@
 using System.Numerics;
 using NUnit.Framework;
-using QuantNative.Training;
 
 namespace QuantNative.Tests.Training;
 
@@ -58,10 +57,10 @@ public class AdamWTests
         return new Expected(p, m, v, t);
     }
 
-    private static (AdamW<T> Optimizer, Parameter<T>[] Parameters) Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    private static (AdamW<T> Optimizer, GradParameter<T>[] Parameters) Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (init, grads) = Data();
-        var parameters = init.Select((a, i) => new Parameter<T>($"p{i}", a.Select(T.CreateTruncating).ToArray())).ToArray();
+        var parameters = init.Select((a, i) => new GradParameter<T>($"p{i}", a.Select(T.CreateTruncating).ToArray())).ToArray();
         var groups = GroupSettings.Select((g, k) => new AdamWGroup<T>
         {
             Parameters = parameters.Where((_, i) => GroupOf(i) == k).ToArray(), LearningRate = g.Lr, WeightDecay = g.Wd,
@@ -76,7 +75,7 @@ public class AdamWTests
         return (optimizer, parameters);
     }
 
-    private static void Report<T>(Parameter<T>[] parameters, Expected expected) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Report<T>(GradParameter<T>[] parameters, Expected expected) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < parameters.Length; i++)
             TestContext.Out.WriteLine($"p{i}: max |actual − expected| = " +
@@ -115,7 +114,7 @@ public class AdamWTests
     [Test]
     public void FirstStepMovesEachWeightByAboutTheLearningRate()
     {
-        var p = new Parameter<double>("p", [1.0, -2.0]) { Grad = [1e-3, -5.0] };
+        var p = new GradParameter<double>("p", [1.0, -2.0]) { Grad = [1e-3, -5.0] };
         var optimizer = new AdamW<double>([new AdamWGroup<double> { Parameters = [p], LearningRate = 0.1, WeightDecay = 0.5 }]);
         optimizer.Step();
         // Step 1: m̂ = g, v̂ = g², so θ = θ(1 − γλ) − γ·g/(|g| + ε).
@@ -126,7 +125,7 @@ public class AdamWTests
     [Test]
     public void BadSettingsAreRefused()
     {
-        var p = new Parameter<float>("p", new float[3]);
+        var p = new GradParameter<float>("p", new float[3]);
         Assert.That(() => new AdamWGroup<float> { Parameters = [p], LearningRate = -1e-3 }, Throws.InstanceOf<ArgumentOutOfRangeException>());
         Assert.That(() => new AdamW<float>([new AdamWGroup<float> { Parameters = [p], Beta1 = 1.0 }]), Throws.InstanceOf<ArgumentOutOfRangeException>());
         Assert.That(() => new AdamW<float>([new AdamWGroup<float> { Parameters = [p], Beta2 = -0.1 }]), Throws.InstanceOf<ArgumentOutOfRangeException>());

@@ -34,10 +34,10 @@ public class BlockGradientTests
         var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: hidden * 11 + tokens);
         var target = Uniform(new Random(tokens + 1), f.OutputLength);
         long n = f.OutputLength;
-        Check(f, y => Cpu.MseLoss.Forward(y, target, n), y =>
+        Check(f, y => QuantNative.Cpu.MseLoss.Forward(y, target, n), y =>
         {
             var dy = Poisoned<double>(n);
-            Cpu.MseLoss.Backward(dy, 1.0, y, target, n);
+            QuantNative.Cpu.MseLoss.Backward(dy, 1.0, y, target, n);
             return dy;
         });
     }

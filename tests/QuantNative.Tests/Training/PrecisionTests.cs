@@ -25,11 +25,11 @@ public class PrecisionTests
         var x = UniformFloat(random, rows * dim); var gamma = UniformFloat(random, dim, 0.5, 1.5);
         var dy = UniformFloat(random, rows * dim);
         var (y64, inv64, dx64, dg64) = (new double[x.Length], new double[rows], new double[x.Length], new double[dim]);
-        Cpu.RmsNorm.Forward(y64, inv64, x, gamma, rows, dim, 1e-5);
-        Cpu.RmsNorm.Backward(dx64, dg64, dy, x, inv64, gamma, rows, dim);
+        QuantNative.Cpu.RmsNorm.Forward(y64, inv64, x, gamma, rows, dim, 1e-5);
+        QuantNative.Cpu.RmsNorm.Backward(dx64, dg64, dy, x, inv64, gamma, rows, dim);
         var (y, inv, dx, dg) = (Poisoned<float>(x.Length), Poisoned<float>(rows), Poisoned<float>(x.Length), Poisoned<float>(dim));
-        Cpu.RmsNorm.Forward(y, inv, ToFloat(x), ToFloat(gamma), rows, dim, 1e-5);
-        Cpu.RmsNorm.Backward(dx, dg, ToFloat(dy), ToFloat(x), inv, ToFloat(gamma), rows, dim);
+        QuantNative.Cpu.RmsNorm.Forward(y, inv, ToFloat(x), ToFloat(gamma), rows, dim, 1e-5);
+        QuantNative.Cpu.RmsNorm.Backward(dx, dg, ToFloat(dy), ToFloat(x), inv, ToFloat(gamma), rows, dim);
         Close(y, y64, y.Length, Tolerances.Fp32VsFloat64OpRel, "y");
         Close(dx, dx64, dx.Length, Tolerances.Fp32VsFloat64OpRel, "dx");
         Close(dg, dg64, dim, Tolerances.Fp32VsFloat64OpRel, "dγ");
@@ -41,11 +41,11 @@ public class PrecisionTests
         var random = new Random(outDim);
         var x = UniformFloat(random, rows * inDim); var w = UniformFloat(random, outDim * inDim); var dy = UniformFloat(random, rows * outDim);
         var (y64, dx64, dw64) = (new double[rows * outDim], new double[x.Length], new double[w.Length]);
-        Cpu.Linear.Forward(y64, x, w, rows, outDim, inDim);
-        Cpu.Linear.Backward(dx64, dw64, dy, x, w, rows, outDim, inDim);
+        QuantNative.Cpu.Linear.Forward(y64, x, w, rows, outDim, inDim);
+        QuantNative.Cpu.Linear.Backward(dx64, dw64, dy, x, w, rows, outDim, inDim);
         var (y, dx, dw) = (Poisoned<float>(y64.Length), Poisoned<float>(x.Length), Poisoned<float>(w.Length));
-        Cpu.Linear.Forward(y, ToFloat(x), ToFloat(w), rows, outDim, inDim);
-        Cpu.Linear.Backward(dx, dw, ToFloat(dy), ToFloat(x), ToFloat(w), rows, outDim, inDim);
+        QuantNative.Cpu.Linear.Forward(y, ToFloat(x), ToFloat(w), rows, outDim, inDim);
+        QuantNative.Cpu.Linear.Backward(dx, dw, ToFloat(dy), ToFloat(x), ToFloat(w), rows, outDim, inDim);
         Close(y, y64, y.Length, Tolerances.Fp32VsFloat64OpRel, "y");
         Close(dx, dx64, dx.Length, Tolerances.Fp32VsFloat64OpRel, "dx");
         Close(dw, dw64, dw.Length, Tolerances.Fp32VsFloat64OpRel, "dW");
@@ -55,7 +55,7 @@ public class PrecisionTests
     public void Rope(int rows, int heads, int headDim)
     {
         var random = new Random(rows);
-        var rope = new Cpu.Rope(headDim, rows, 10000);
+        var rope = new QuantNative.Cpu.Rope(headDim, rows, 10000);
         var x = UniformFloat(random, rows * heads * headDim);
         var (y64, y) = ((double[])x.Clone(), ToFloat(x));
         rope.Forward(y64, rows, heads, 0); rope.Forward(y, rows, heads, 0);
@@ -92,11 +92,11 @@ public class PrecisionTests
         var random = new Random(count);
         var a = UniformFloat(random, count, -8, 8); var b = UniformFloat(random, count); var dh = UniformFloat(random, count);
         var (h64, da64, db64) = (new double[count], new double[count], new double[count]);
-        Cpu.SwiGlu.Forward(h64, a, b, count);
-        Cpu.SwiGlu.Backward(da64, db64, dh, a, b, count);
+        QuantNative.Cpu.SwiGlu.Forward(h64, a, b, count);
+        QuantNative.Cpu.SwiGlu.Backward(da64, db64, dh, a, b, count);
         var (h, da, db) = (Poisoned<float>(count), Poisoned<float>(count), Poisoned<float>(count));
-        Cpu.SwiGlu.Forward(h, ToFloat(a), ToFloat(b), count);
-        Cpu.SwiGlu.Backward(da, db, ToFloat(dh), ToFloat(a), ToFloat(b), count);
+        QuantNative.Cpu.SwiGlu.Forward(h, ToFloat(a), ToFloat(b), count);
+        QuantNative.Cpu.SwiGlu.Backward(da, db, ToFloat(dh), ToFloat(a), ToFloat(b), count);
         Close(h, h64, count, Tolerances.Fp32VsFloat64OpRel, "h");
         Close(da, da64, count, Tolerances.Fp32VsFloat64OpRel, "da");
         Close(db, db64, count, Tolerances.Fp32VsFloat64OpRel, "db");

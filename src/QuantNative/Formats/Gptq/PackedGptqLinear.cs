@@ -35,7 +35,4 @@ public sealed class PackedGptqLinear
 
     /// <summary>scales's shape [rows, columns].</summary>
     public (int Rows, int Columns) ScalesShape => (Groups, OutFeatures);
-
-    /// <summary>Whether the shapes are the exact n·bits/32 that external runtimes compute (no padded words).</summary>
-    public bool HasRuntimeShapes => BitStream32.IsExact(InFeatures, Bits) && BitStream32.IsExact(OutFeatures, Bits);
 }

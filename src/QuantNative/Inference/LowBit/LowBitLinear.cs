@@ -1,6 +1,5 @@
 using QuantNative.Cpu;
 using QuantNative.Cuda;
-using QuantNative.Formats.Gptq;
 
 namespace QuantNative.Inference.LowBit;
 
@@ -23,12 +22,7 @@ public sealed class LowBitLinear
 
     public LowBitLinear(LowBitWeights weights) => Weights = weights;
 
-    public static LowBitLinear FromGptq(PackedGptqLinear packed, string tensor = "weight") =>
-        new(LowBitRepack.FromGptq(packed, tensor));
-
     public LowBitWeights Weights { get; }
-    public int InFeatures => Weights.K;
-    public int OutFeatures => Weights.N;
 
     /// <summary>y [M, N] = x [M, K] · Ŵᵀ in float32 (fp16 activations widened exactly).</summary>
     public void ForwardCpu(ReadOnlySpan<Half> x, int m, Span<float> y)

@@ -10,7 +10,7 @@ namespace QuantNative.Inference.LowBit;
 /// with their input columns permuted so that every group is contiguous (<see cref="LowBitWeights.Permutation"/>; the
 /// device path permutes x the same way before the GEMM). It reads the packed words directly (one column
 /// at a time, never the whole unpacked matrix) and is bit-exact against <see cref="GptqPacker.Unpack"/>: every code,
-/// fp16 scale and zero point is carried over unchanged (tests/QuantNative.Tests/LowBit/LowBitRepackTests.cs).
+/// fp16 scale and zero point is carried over unchanged (tests/QuantNative.Tests/Inference/LowBit/LowBitRepackTests.cs).
 /// </summary>
 public static class LowBitRepack
 {

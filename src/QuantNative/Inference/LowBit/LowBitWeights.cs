@@ -15,8 +15,8 @@ namespace QuantNative.Inference.LowBit;
 /// </list>
 /// Groups are in the natural order of the layout: layout position k is in group k / <see cref="GroupLength"/>. For
 /// act-order checkpoints layout position k holds input column <see cref="Permutation"/>[k] (the kernels then read x with
-/// its columns permuted the same way); <see cref="Code"/> is indexed by layout position, <see cref="Dequantize"/> and
-/// <see cref="ToQuantizedMatrix"/> are in input-column order.
+/// its columns permuted the same way); <see cref="Code"/> is indexed by layout position, <see cref="Dequantize"/> is in
+/// input-column order.
 /// </summary>
 public sealed class LowBitWeights
 {
@@ -84,28 +84,6 @@ public sealed class LowBitWeights
     public float Scale(int n, int group) => (float)BitConverter.UInt16BitsToHalf((ushort)(ScaleZero[(long)group * N + n] & 0xffff));
 
     public int Zero(int n, int group) => (int)(float)BitConverter.UInt16BitsToHalf((ushort)(ScaleZero[(long)group * N + n] >> 16));
-
-    /// <summary>The unpacked matrix (codes, scales, zeros, g_idx; input-column order) this layout holds.</summary>
-    public QuantizedMatrix ToQuantizedMatrix(string tensor = "weight")
-    {
-        var config = new QuantizerConfig(Bits, GroupSize, Symmetric);
-        int groups = Groups;
-        var codes = new byte[(long)N * K];
-        var scales = new float[N * groups];
-        var zeros = new int[N * groups];
-        for (int n = 0; n < N; n++)
-        {
-            for (int k = 0; k < K; k++) codes[(long)n * K + InputColumn(k)] = (byte)Code(n, k);
-            for (int g = 0; g < groups; g++)
-            {
-                scales[n * groups + g] = Scale(n, g);
-                zeros[n * groups + g] = Zero(n, g);
-            }
-        }
-        var gIdx = new int[K];
-        for (int k = 0; k < K; k++) gIdx[InputColumn(k)] = k / GroupLength;
-        return new QuantizedMatrix(N, K, config, codes, scales, zeros, gIdx, tensor);
-    }
 
     /// <summary>Ŵ [N, K] row-major in input-column order, float32: (q − z)·s, exact (a small integer times an fp16
     /// value).</summary>

@@ -70,14 +70,6 @@ public sealed class QuantizedMatrix
         return g;
     }
 
-    /// <summary>Whether g_idx is the natural order (what runtimes without act-order support need).</summary>
-    public bool HasNaturalGroupOrder()
-    {
-        for (int c = 0; c < Columns; c++)
-            if (GroupIndex[c] != Layout.GroupOf(c)) return false;
-        return true;
-    }
-
     /// <summary>ŵ[r, c] = (q[r, c] − z[r, g_idx[c]])·s[r, g_idx[c]], row-major [Rows, Columns].</summary>
     public float[] Dequantize()
     {

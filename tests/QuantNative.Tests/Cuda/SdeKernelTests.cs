@@ -1,0 +1,88 @@
+using NUnit.Framework;
+using QuantNative.Backends;
+using QuantNative.Cpu;
+using QuantNative.Cuda;
+using QuantNative.Quantization.Learned.Cqe;
+using static QuantNative.Tests.Cuda.BackendPair;
+
+namespace QuantNative.Tests.Cuda;
+
+/// <summary>
+/// kernels/train/sde.cu and add.cu (the ops the training epochs need for SDE and cross-layer learning) on the
+/// emulator against the CPU backend: random inputs of awkward sizes, outputs poisoned before the run.
+/// </summary>
+public class SdeKernelTests
+{
+    /// <summary>A mask with one, two and three entries per column (band and block together) over 7 directions.</summary>
+    private static SdeMaskLayout Mask() => SdeMask.Parse("band:1+block:3").For(7, "test");
+
+    private static (BackendBuffer<int> Cpu, BackendBuffer<int> Cuda) Ints(BackendPair p, int[] values)
+    {
+        var (a, b) = (p.Cpu.Allocate<int>(values.Length), p.Cuda.Allocate<int>(values.Length));
+        a.Upload(values);
+        b.Upload(values);
+        return (a, b);
+    }
+
+    [TestCase(1)] [TestCase(19)] [TestCase(300)]
+    public void Columns_AreBitExact(int rows)
+    {
+        var r = new Random(rows);
+        var m = Mask();
+        using var p = new BackendPair();
+        var ut = p.Random(r, m.Active * rows);
+        var e = p.Random(r, m.Count);
+        var at = p.Poisoned(m.Active * rows);
+        var maskRows = Ints(p, m.Rows);
+        var starts = Ints(p, m.ColumnStarts());
+        p.Run((b, o) => b.SdeColumns(o(at), o(ut), o(e), b is CpuBackend ? maskRows.Cpu : maskRows.Cuda,
+            b is CpuBackend ? starts.Cpu : starts.Cuda, m.Count, m.Active, rows));
+        AssertEqual(at, "Aᵀ");
+    }
+
+    [TestCase(1)] [TestCase(19)] [TestCase(1000)]
+    public void MaskedDots_MatchTheCpu(int rows)
+    {
+        var r = new Random(rows + 1);
+        var m = Mask();
+        using var p = new BackendPair();
+        var ut = p.Random(r, m.Active * rows);
+        var tt = p.Random(r, m.Active * rows);
+        var dE = p.Poisoned(m.Count);
+        var maskRows = Ints(p, m.Rows);
+        var maskCols = Ints(p, m.Cols);
+        p.Run((b, o) => b.SdeMaskedDot(o(dE), o(ut), o(tt), b is CpuBackend ? maskRows.Cpu : maskRows.Cuda,
+            b is CpuBackend ? maskCols.Cpu : maskCols.Cuda, m.Count, rows));
+        AssertClose(dE, Tolerances.CudaVsCpuOpRel, "dE");
+    }
+
+    [TestCase(17)] [TestCase(1000)]
+    public void Add_IsBitExact(int count)
+    {
+        var r = new Random(count);
+        using var p = new BackendPair();
+        var dst = p.Random(r, count);
+        var src = p.Random(r, count);
+        p.Run((b, o) => b.Add(o(dst), o(src), count));
+        AssertEqual(dst, "dst");
+    }
+
+    [Test]
+    public void ShortBuffers_AreRefusedBeforeWork_NamingTheOpAndTensor()
+    {
+        var m = Mask();
+        using var p = new BackendPair();
+        foreach (var b in new IBackend[] { p.Cpu, p.Cuda })
+        {
+            using var ut = b.Allocate<float>(m.Active * 5 - 1);
+            using var at = b.Allocate<float>(m.Active * 5);
+            using var e = b.Allocate<float>(m.Count);
+            using var rows = b.Allocate<int>(m.Count);
+            using var starts = b.Allocate<int>(m.Active + 1);
+            var x = Assert.Throws<QuantNativeException>(() => b.SdeColumns(at, ut, e, rows, starts, m.Count, m.Active, 5))!;
+            Assert.That(x.Message, Does.Contain("sde columns").And.Contain("ut has"));
+            var y = Assert.Throws<QuantNativeException>(() => b.Add(at, ut, at.Length))!;
+            Assert.That(y.Message, Does.Contain("add").And.Contain("src"));
+        }
+    }
+}
