@@ -83,7 +83,7 @@ public sealed partial class HfTokenizerJson
     /// </summary>
     private sealed class Pipeline
     {
-        private const int CacheLimit = 1 << 18;
+        private const int CacheLimit = 1 << 18, CachedPieceMaxLength = 256;
 
         private readonly HfTokenizerJson _owner;
         private readonly HfTokenizerJsonSpec _spec;
@@ -206,6 +206,12 @@ public sealed partial class HfTokenizerJson
         private void Bpe(string piece, List<int> ids)
         {
             if (piece.Length == 0) return;
+            // Long pieces (a whole text, for a file without a pre-tokenizer) are not worth keeping.
+            if (piece.Length > CachedPieceMaxLength)
+            {
+                _owner._encoder.Encode(piece, ids);
+                return;
+            }
             int[]? cached;
             lock (_cacheLock) _cache.TryGetValue(piece, out cached);
             if (cached != null)
