@@ -94,3 +94,18 @@ public class ByteLevelPipelineTests
         Assert.That(roundTrip.Decode(roundTrip.Encode(text, addBos: false)), Is.EqualTo(text));
     }
 }
+
+/// <summary>What a quantized checkpoint carries of a tokenizer.json source.</summary>
+public class TokenizerFilesForTokenizerJsonTests
+{
+    [Test]
+    public void CheckpointKeepsTheSourcesConfig()
+    {
+        var files = TokenizerFiles.For(RealTokenizerParityTests.Get("qwen")).ToList();
+        Assert.That(files.Select(f => f.FileName), Is.EqualTo(new[] { "tokenizer.json", "tokenizer_config.json" }));
+        using var written = new MemoryStream();
+        files[1].Write(written);
+        Assert.That(written.ToArray(),
+            Is.EqualTo(File.ReadAllBytes(Path.Combine(TestPaths.Shared, "tokenizers", "qwen", "tokenizer_config.json"))));
+    }
+}
