@@ -12,5 +12,6 @@ public static class Verbs
         typeof(BenchCommand),
         typeof(QuantizeCommand),
         typeof(AblateCommand),
+        typeof(TokenizeCommand),
     ];
 }

@@ -3,18 +3,38 @@ using System.Text.Json;
 
 namespace QuantNative.Tokenization;
 
+/// <summary>How a tokenizer.json treats text that spells special tokens or SentencePiece's space mark.</summary>
+public enum TokenizerJsonSemantics
+{
+    /// <summary>
+    /// This project's round-trip semantics (Decode(Encode(x)) == x), as for tokenizer.model: added tokens written in
+    /// the text are plain text, a literal U+2581 in a SentencePiece-style file is its byte tokens, and decoding
+    /// drops special tokens and the dummy prefix.
+    /// </summary>
+    RoundTrip,
+
+    /// <summary>
+    /// Hugging Face tokenizers' own: added tokens written in the text become their ids (leftmost, longest), the
+    /// normalizer runs on each stretch between them, and decoding runs the file's decoder. Identical ids to
+    /// tokenizers' encode(text, add_special_tokens) on Mistral, Llama 3 and Qwen (tests pin it).
+    /// </summary>
+    HuggingFace,
+}
+
 /// <summary>
-/// A Hugging Face tokenizer.json for a SentencePiece-style LLaMA vocabulary (BPE with merge ranks, byte fallback,
-/// "▁" for spaces), encoded here with tokenizers' BPE algorithm. Microsoft.ML.Tokenizers' BpeTokenizer is not used:
-/// it has no byte fallback, so characters outside the vocabulary would not encode as LLaMA encodes them.
+/// A Hugging Face tokenizer.json with a BPE model, encoded here with tokenizers' algorithms (pure C#): the
+/// SentencePiece-style kind (merge ranks, byte fallback, "▁" for spaces: LLaMA 2, Mistral) and the byte-level kind
+/// (regex Split pre-tokenizers, GPT-2's byte alphabet, NFC, ignore_merges: Llama 3, Qwen). Microsoft.ML.Tokenizers'
+/// BpeTokenizer is not used: it has no byte fallback, so characters outside the vocabulary would not encode as LLaMA
+/// encodes them.
 ///
-/// Semantics are this project's <see cref="ITextTokenizer"/>'s, which differ from transformers' in two deliberate
-/// ways: added special tokens written in the text ("&lt;s&gt;") are plain text, not split out as control tokens
-/// (SentencePiece's behaviour), and a literal U+2581 in the text is encoded as its byte tokens rather than read as
-/// a space, so that Decode(Encode(x)) == x. The file's "decoder" section is not interpreted: decoding undoes what
-/// the normalizer and pre-tokenizer did (space marks back to spaces, byte tokens to bytes, the prefix space dropped).
+/// <see cref="TokenizerJsonSemantics"/> chooses what literal special-token text means. With
+/// <see cref="TokenizerJsonSemantics.RoundTrip"/> a SentencePiece-style file is encoded by this project's rules
+/// (the file's "decoder" is not interpreted: decoding undoes what the normalizer and pre-tokenizer did); a
+/// byte-level file goes through the Hugging Face pipeline with added tokens left as plain text.
+/// <see cref="TokenizerJsonSemantics.HuggingFace"/> (what <see cref="TokenizerLoader"/> uses) gives tokenizers' ids.
 /// </summary>
-public sealed class HfTokenizerJson : ITextTokenizer
+public sealed partial class HfTokenizerJson : ITextTokenizer
 {
     private readonly HfTokenizerJsonSpec _spec;
     private readonly RankBpeEncoder _encoder;
@@ -23,10 +43,11 @@ public sealed class HfTokenizerJson : ITextTokenizer
     private readonly int[] _spaceMarkIds;
     private readonly string[] _pieces;
 
-    private HfTokenizerJson(string path, HfTokenizerJsonSpec spec)
+    private HfTokenizerJson(string path, HfTokenizerJsonSpec spec, TokenizerJsonSemantics semantics)
     {
         SourcePath = path;
         _spec = spec;
+        Semantics = semantics;
         string bad = $"{path}: not a supported tokenizer.json";
 
         // The character that stands for a space inside pieces: from Replace(" " → c) or Metaspace.
@@ -70,8 +91,6 @@ public sealed class HfTokenizerJson : ITextTokenizer
         }
         for (int id = 0; id < size; id++) texts[id] ??= "";
 
-        BosId = FindToken(spec.TemplateBos ?? "<s>", "BOS", bad);
-        EosId = FindToken("</s>", "EOS", bad);
         _encoder = new RankBpeEncoder(spec.Vocab, spec.Merges, spec.ByteFallback ? byteIds : null, unknownId,
             spec.FuseUnknown, spec.IgnoreMerges);
         // A literal space mark in the text: its byte tokens (not the vocabulary's "▁", which means a space), or
@@ -87,6 +106,21 @@ public sealed class HfTokenizerJson : ITextTokenizer
         bool addsPrefix = spec.Metaspace?.Prepend == true
                           || spec.Normalizers.Any(s => s.IsPrepend && (s.Text == " " || s.Text == _spaceMark?.ToString()));
         _decoder = new PieceDecoder(texts, kinds, byteValues, path, addsPrefix);
+
+        // The Hugging Face pipeline: for Hugging Face semantics, and for every file that is not a plain
+        // SentencePiece-style one (the round-trip rules above know only Prepend/Replace and a lone Metaspace).
+        _usePipeline = semantics == TokenizerJsonSemantics.HuggingFace || !IsSentencePieceStyle(spec);
+        if (_usePipeline)
+        {
+            (BosId, EosId) = PipelineSpecialIds(path);
+            _pipeline = new Pipeline(this, semantics == TokenizerJsonSemantics.HuggingFace);
+        }
+        else
+        {
+            BosId = FindToken(spec.TemplateBos ?? "<s>", "BOS", bad);
+            EosId = FindToken("</s>", "EOS", bad);
+        }
+        AddsBos = BosId >= 0 && spec.Template.Prefix is [var first, ..] && first == BosId;
     }
 
     private int FindToken(string content, string role, string bad)
@@ -98,7 +132,9 @@ public sealed class HfTokenizerJson : ITextTokenizer
     }
 
     /// <summary>Loads a tokenizer.json.</summary>
-    public static HfTokenizerJson Load(string path)
+    /// <param name="path">The file.</param>
+    /// <param name="semantics">What literal special-token text means (see <see cref="TokenizerJsonSemantics"/>).</param>
+    public static HfTokenizerJson Load(string path, TokenizerJsonSemantics semantics = TokenizerJsonSemantics.RoundTrip)
     {
         byte[] data;
         try
@@ -116,7 +152,7 @@ public sealed class HfTokenizerJson : ITextTokenizer
         try
         {
             using var doc = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = 256 });
-            return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path));
+            return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
         }
         catch (JsonException e)
         {
@@ -128,15 +164,34 @@ public sealed class HfTokenizerJson : ITextTokenizer
     public string SourcePath { get; }
 
     public int VocabSize => _pieces.Length;
+    /// <summary>The BOS id: the template's first special token, else tokenizer_config.json's bos_token (beside the
+    /// file), else "&lt;s&gt;"; -1 when there is none (Qwen).</summary>
     public int BosId { get; }
+
+    /// <summary>The EOS id: tokenizer_config.json's eos_token, else the template's last special token, else
+    /// "&lt;/s&gt;"; -1 when there is none.</summary>
     public int EosId { get; }
+
+    /// <summary>Whether the post-processor's template puts BOS first (Hugging Face's add_special_tokens).</summary>
+    public bool AddsBos { get; }
+
+    public TokenizerJsonSemantics Semantics { get; }
 
     /// <summary>The pieces by id, as the file spells them ("" for ids the file does not define).</summary>
     public IReadOnlyList<string> Pieces => _pieces;
 
+    /// <summary>Token ids of <paramref name="text"/>, with BOS first when <paramref name="addBos"/> and the
+    /// tokenizer has one (a tokenizer without a BOS token, as Qwen's, adds nothing).</summary>
     public int[] Encode(string text, bool addBos)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (_usePipeline)
+        {
+            var list = new List<int>(text.Length / 3 + 2);
+            if (addBos && BosId >= 0) list.Add(BosId);
+            _pipeline!.Encode(text, list);
+            return [.. list];
+        }
         var ids = new List<int>(text.Length / 2 + 2);
         if (addBos) ids.Add(BosId);
         if (text.Length == 0) return [.. ids];
@@ -183,5 +238,8 @@ public sealed class HfTokenizerJson : ITextTokenizer
             }
     }
 
-    public string Decode(ReadOnlySpan<int> ids) => _decoder.Decode(ids);
+    /// <summary>The text of a token sequence: special tokens dropped (Hugging Face's skip_special_tokens) and, with
+    /// the pipeline, the file's decoder run.</summary>
+    public string Decode(ReadOnlySpan<int> ids) =>
+        _usePipeline ? _pipeline!.Decode(ids, skipSpecialTokens: true) : _decoder.Decode(ids);
 }

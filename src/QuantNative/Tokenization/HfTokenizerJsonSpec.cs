@@ -3,10 +3,12 @@ using System.Text.Json;
 namespace QuantNative.Tokenization;
 
 /// <summary>
-/// The parts of a Hugging Face tokenizer.json that a LLaMA-style (SentencePiece-converted) BPE tokenizer uses,
-/// read and checked. Anything that would change the encoding but is not understood here — another model type,
-/// a byte-level or regex pre-tokenizer, Unicode normalization, dropout, subword prefixes — is refused with a
-/// message naming the file, rather than silently encoding differently from Hugging Face.
+/// The parts of a Hugging Face tokenizer.json that LLaMA-family BPE tokenizers use, read and checked: SentencePiece
+/// style (byte fallback, "▁" for spaces: LLaMA 2, Mistral) and byte-level (GPT-2's byte alphabet after regex Split
+/// pre-tokenizers: Llama 3, Qwen). Anything that would change the encoding but is not understood here — another
+/// model type, dropout, subword prefixes, another normalizer, pre-tokenizer, post-processor or decoder, added tokens
+/// that strip or match single words — is refused with a message naming the file, rather than silently encoding
+/// differently from Hugging Face.
 /// </summary>
 internal sealed record HfTokenizerJsonSpec(
     Dictionary<string, int> Vocab,
@@ -20,11 +22,32 @@ internal sealed record HfTokenizerJsonSpec(
     List<(int Id, string Content, bool Special)> AddedTokens,
     string? TemplateBos)
 {
-    /// <summary>A normalizer step: prepend <paramref name="Text"/> to non-empty text, or replace Pattern by Text.</summary>
-    public sealed record Step(bool IsPrepend, string Pattern, string Text);
+    /// <summary>A normalizer step: prepend <paramref name="Text"/> to non-empty text, or replace Pattern by Text,
+    /// or (<paramref name="IsNfc"/>) Unicode NFC.</summary>
+    public sealed record Step(bool IsPrepend, string Pattern, string Text, bool IsNfc = false);
 
     /// <summary>The Metaspace pre-tokenizer: spaces → Replacement, an optional prefix, optional split before each.</summary>
-    public sealed record MetaspaceSpec(char Replacement, bool Prepend, bool Split);
+    public sealed record MetaspaceSpec(char Replacement, bool Prepend, bool Split, bool PrependFirstOnly = false);
+
+    /// <summary>One pre-tokenizer of the Hugging Face pipeline, in file order.</summary>
+    public abstract record PreStep;
+    /// <summary>Split with behavior Isolated: each match and each stretch between matches is a piece.</summary>
+    public sealed record SplitStep(PreTokenizerPattern Pattern) : PreStep;
+    /// <summary>ByteLevel: optional prefix space, optional GPT-2 regex split, then bytes → GPT-2 alphabet.</summary>
+    public sealed record ByteLevelStep(bool AddPrefixSpace, bool UseRegex) : PreStep;
+    public sealed record MetaspaceStep(MetaspaceSpec Spec) : PreStep;
+
+    /// <summary>What the post-processor puts around a single sequence when special tokens are added.</summary>
+    public sealed record TemplateSpec(int[] Prefix, int[] Suffix, string? FirstSpecialToken, string? LastSpecialToken);
+
+    /// <summary>Every pre-tokenizer in order (Metaspace included), for the Hugging Face pipeline.</summary>
+    public List<PreStep> PreSteps { get; init; } = [];
+    public bool IsByteLevel => PreSteps.Any(p => p is ByteLevelStep);
+    public TemplateSpec Template { get; init; } = new([], [], null, null);
+    /// <summary>The decoder's steps, or null when the file has none.</summary>
+    public List<HfDecoder.Step>? Decoder { get; init; }
+    /// <summary>Ids of added tokens matched after normalization (normalized: true); the others match the raw text.</summary>
+    public HashSet<int> NormalizedAdded { get; init; } = [];
 
     public static HfTokenizerJsonSpec Parse(JsonElement root, string path)
     {
@@ -63,12 +86,28 @@ internal sealed record HfTokenizerJsonSpec(
         var normalizers = new List<Step>();
         if (root.TryGetProperty("normalizer", out var normalizer))
             ParseNormalizer(normalizer, normalizers, bad);
-        MetaspaceSpec? metaspace = null;
+        var preSteps = new List<PreStep>();
         if (root.TryGetProperty("pre_tokenizer", out var pre))
-            metaspace = ParsePreTokenizer(pre, bad);
+            ParsePreTokenizer(pre, preSteps, bad);
+        if (preSteps.Count > 0 && preSteps.Any(p => p is ByteLevelStep) && byteFallback)
+            throw new QuantNativeException(
+                $"{bad}: pre_tokenizer \"ByteLevel\" together with model.byte_fallback is not supported (byte-level BPE " +
+                "has every byte in its alphabet and needs no byte fallback)");
+        // The SentencePiece-style path reads a lone Metaspace; anything else goes through the pipeline.
+        MetaspaceSpec? metaspace = preSteps is [MetaspaceStep only] ? only.Spec : null;
+        var (added, normalizedAdded) = ParseAddedTokens(root, bad);
+        var template = ParsePostProcessor(root, vocab, added, bad);
         return new HfTokenizerJsonSpec(vocab, merges, byteFallback, unknown,
             OptionalBool(model, "fuse_unk", false, bad), OptionalBool(model, "ignore_merges", false, bad),
-            normalizers, metaspace, ParseAddedTokens(root, bad), ParseTemplateBos(root));
+            normalizers, metaspace, added, template.FirstSpecialToken)
+        {
+            PreSteps = preSteps,
+            Template = template,
+            Decoder = root.TryGetProperty("decoder", out var decoder) && decoder.ValueKind != JsonValueKind.Null
+                ? ParseDecoder(decoder, [], bad)
+                : null,
+            NormalizedAdded = normalizedAdded,
+        };
     }
 
     private static List<(int, int, int)> ParseMerges(JsonElement model, Dictionary<string, int> vocab, string bad)
@@ -121,23 +160,61 @@ internal sealed record HfTokenizerJsonSpec(
             case "Replace":
                 steps.Add(new Step(false, StringPattern(n, bad), RequiredString(n, "content", bad)));
                 break;
+            case "NFC":
+                steps.Add(new Step(false, "", "", IsNfc: true));
+                break;
             default:
                 throw new QuantNativeException(
-                    $"{bad}: normalizer \"{type}\" is not supported (LLaMA's tokenizer.json uses Prepend and Replace)");
+                    $"{bad}: normalizer \"{type}\" is not supported (LLaMA-family tokenizer.json files use Prepend, " +
+                    "Replace and NFC)");
         }
     }
 
-    private static MetaspaceSpec? ParsePreTokenizer(JsonElement p, string bad)
+    private static void ParsePreTokenizer(JsonElement p, List<PreStep> steps, string bad)
     {
-        if (p.ValueKind == JsonValueKind.Null) return null;
+        if (p.ValueKind == JsonValueKind.Null) return;
         string type = TypeOf(p, "pre_tokenizer", bad);
-        if (type == "Sequence" && p.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array
-            && list.GetArrayLength() == 1)
-            return ParsePreTokenizer(list[0], bad);
-        if (type != "Metaspace")
-            throw new QuantNativeException(
-                $"{bad}: pre_tokenizer \"{type}\" is not supported (only Metaspace, as SentencePiece-style LLaMA " +
-                "tokenizers use; byte-level BPE such as Llama 3's is not supported)");
+        switch (type)
+        {
+            case "Sequence":
+                if (!p.TryGetProperty("pretokenizers", out var list) || list.ValueKind != JsonValueKind.Array)
+                    throw new QuantNativeException($"{bad}: a Sequence pre_tokenizer has no \"pretokenizers\" array");
+                foreach (var child in list.EnumerateArray())
+                    ParsePreTokenizer(child, steps, bad);
+                break;
+            case "Metaspace":
+                steps.Add(new MetaspaceStep(ParseMetaspace(p, bad)));
+                break;
+            case "ByteLevel":
+                // Hugging Face's defaults: add_prefix_space true, use_regex true.
+                steps.Add(new ByteLevelStep(OptionalBool(p, "add_prefix_space", true, bad), OptionalBool(p, "use_regex", true, bad)));
+                break;
+            case "Split":
+                string behavior = OptionalString(p, "behavior", bad) ?? "(none)";
+                if (behavior != "Isolated")
+                    throw new QuantNativeException(
+                        $"{bad}: Split pre_tokenizer behavior \"{behavior}\" is not supported (only Isolated, as Llama 3 and Qwen use)");
+                if (OptionalBool(p, "invert", false, bad))
+                    throw new QuantNativeException($"{bad}: Split pre_tokenizer with invert: true is not supported");
+                if (!p.TryGetProperty("pattern", out var pattern) || pattern.ValueKind != JsonValueKind.Object)
+                    throw new QuantNativeException($"{bad}: a Split pre_tokenizer has no \"pattern\" object");
+                if (pattern.TryGetProperty("Regex", out var regex) && regex.ValueKind == JsonValueKind.String)
+                    steps.Add(new SplitStep(PreTokenizerPattern.Create(regex.GetString()!, bad)));
+                else if (pattern.TryGetProperty("String", out var literal) && literal.ValueKind == JsonValueKind.String
+                         && literal.GetString()!.Length > 0)
+                    steps.Add(new SplitStep(PreTokenizerPattern.Literal(literal.GetString()!)));
+                else
+                    throw new QuantNativeException($"{bad}: a Split pre_tokenizer's pattern is neither {{\"Regex\": ...}} nor {{\"String\": ...}}");
+                break;
+            default:
+                throw new QuantNativeException(
+                    $"{bad}: pre_tokenizer \"{type}\" is not supported (LLaMA-family tokenizer.json files use Metaspace, " +
+                    "or Split and ByteLevel)");
+        }
+    }
+
+    private static MetaspaceSpec ParseMetaspace(JsonElement p, string bad)
+    {
         string replacement = OptionalString(p, "replacement", bad) ?? "\u2581";
         if (replacement.Length != 1)
             throw new QuantNativeException($"{bad}: Metaspace replacement \"{replacement}\" is not one character");
@@ -147,37 +224,147 @@ internal sealed record HfTokenizerJsonSpec(
         if (scheme is not ("always" or "first" or "never"))
             throw new QuantNativeException($"{bad}: Metaspace prepend_scheme \"{scheme}\" is not always/first/never");
         // With no earlier pre-tokenizer the text is one piece, so "always" and "first" both prepend once.
-        return new MetaspaceSpec(replacement[0], scheme != "never", OptionalBool(p, "split", true, bad));
+        return new MetaspaceSpec(replacement[0], scheme != "never", OptionalBool(p, "split", true, bad), scheme == "first");
     }
 
-    private static List<(int, string, bool)> ParseAddedTokens(JsonElement root, string bad)
+    /// <summary>The post-processor's template for one sequence: TemplateProcessing, Bert/RobertaProcessing, ByteLevel
+    /// (no tokens) or a Sequence of them.</summary>
+    private static TemplateSpec ParsePostProcessor(JsonElement root, Dictionary<string, int> vocab,
+        List<(int Id, string Content, bool Special)> added, string bad)
+    {
+        var prefix = new List<int>();
+        var suffix = new List<int>();
+        string? first = null, last = null;
+        if (root.TryGetProperty("post_processor", out var p)) Visit(p);
+        return new TemplateSpec([.. prefix], [.. suffix], first, last);
+
+        void Visit(JsonElement e)
+        {
+            if (e.ValueKind == JsonValueKind.Null) return;
+            string type = TypeOf(e, "post_processor", bad);
+            switch (type)
+            {
+                case "ByteLevel": return; // offsets only
+                case "Sequence":
+                    if (!e.TryGetProperty("processors", out var list) || list.ValueKind != JsonValueKind.Array)
+                        throw new QuantNativeException($"{bad}: a Sequence post_processor has no \"processors\" array");
+                    foreach (var child in list.EnumerateArray()) Visit(child);
+                    return;
+                case "TemplateProcessing":
+                    if (!e.TryGetProperty("single", out var single) || single.ValueKind != JsonValueKind.Array)
+                        throw new QuantNativeException($"{bad}: the TemplateProcessing post_processor has no \"single\" array");
+                    e.TryGetProperty("special_tokens", out var specials);
+                    bool seenSequence = false;
+                    foreach (var piece in single.EnumerateArray())
+                    {
+                        if (piece.ValueKind == JsonValueKind.Object && piece.TryGetProperty("Sequence", out _))
+                        {
+                            seenSequence = true;
+                            continue;
+                        }
+                        if (piece.ValueKind != JsonValueKind.Object || !piece.TryGetProperty("SpecialToken", out var st)
+                            || st.ValueKind != JsonValueKind.Object || !st.TryGetProperty("id", out var idJson)
+                            || idJson.ValueKind != JsonValueKind.String)
+                            throw new QuantNativeException($"{bad}: a TemplateProcessing \"single\" item is neither Sequence nor SpecialToken");
+                        string name = idJson.GetString()!;
+                        int[] ids = SpecialIds(specials, name);
+                        (seenSequence ? suffix : prefix).AddRange(ids);
+                        if (!seenSequence) first ??= name;
+                        else last = name;
+                    }
+                    return;
+                case "BertProcessing":
+                case "RobertaProcessing":
+                    prefix.Add(PairId(e, "cls"));
+                    suffix.Add(PairId(e, "sep"));
+                    first ??= e.GetProperty("cls")[0].GetString();
+                    last = e.GetProperty("sep")[0].GetString();
+                    return;
+                default:
+                    throw new QuantNativeException(
+                        $"{bad}: post_processor \"{type}\" is not supported (TemplateProcessing, ByteLevel, Sequence, Bert/RobertaProcessing are)");
+            }
+        }
+
+        int[] SpecialIds(JsonElement specials, string name)
+        {
+            if (specials.ValueKind == JsonValueKind.Object && specials.TryGetProperty(name, out var entry)
+                && entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty("ids", out var ids)
+                && ids.ValueKind == JsonValueKind.Array)
+                return ids.EnumerateArray().Select(i => i.TryGetInt32(out int v) && v >= 0 ? v
+                    : throw new QuantNativeException($"{bad}: post_processor special token \"{name}\" has an id that is not a non-negative integer")).ToArray();
+            // Older files: no special_tokens map; the token's own id.
+            if (vocab.TryGetValue(name, out int id)) return [id];
+            foreach (var t in added) if (t.Content == name) return [t.Id];
+            throw new QuantNativeException($"{bad}: post_processor special token \"{name}\" is not defined");
+        }
+
+        int PairId(JsonElement e, string field) =>
+            e.TryGetProperty(field, out var pair) && pair.ValueKind == JsonValueKind.Array && pair.GetArrayLength() == 2
+            && pair[1].TryGetInt32(out int id) ? id
+                : throw new QuantNativeException($"{bad}: post_processor field \"{field}\" is not [token, id]");
+    }
+
+    private static List<HfDecoder.Step> ParseDecoder(JsonElement d, List<HfDecoder.Step> steps, string bad)
+    {
+        if (d.ValueKind == JsonValueKind.Null) return steps;
+        string type = TypeOf(d, "decoder", bad);
+        switch (type)
+        {
+            case "Sequence":
+                if (!d.TryGetProperty("decoders", out var list) || list.ValueKind != JsonValueKind.Array)
+                    throw new QuantNativeException($"{bad}: a Sequence decoder has no \"decoders\" array");
+                foreach (var child in list.EnumerateArray()) ParseDecoder(child, steps, bad);
+                break;
+            case "Replace":
+                steps.Add(new HfDecoder.Replace(StringPattern(d, bad), RequiredString(d, "content", bad)));
+                break;
+            case "ByteFallback": steps.Add(new HfDecoder.ByteFallback()); break;
+            case "Fuse": steps.Add(new HfDecoder.Fuse()); break;
+            case "ByteLevel": steps.Add(new HfDecoder.ByteLevel()); break;
+            case "Strip":
+                string content = RequiredString(d, "content", bad);
+                if (content.Length != 1)
+                    throw new QuantNativeException($"{bad}: a Strip decoder's content \"{content}\" is not one character");
+                steps.Add(new HfDecoder.Strip(content[0], OptionalCount(d, "start"), OptionalCount(d, "stop")));
+                break;
+            case "Metaspace":
+                var meta = ParseMetaspace(d, bad);
+                steps.Add(new HfDecoder.Metaspace(meta.Replacement, meta.Prepend));
+                break;
+            default:
+                throw new QuantNativeException(
+                    $"{bad}: decoder \"{type}\" is not supported (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace are)");
+        }
+        return steps;
+
+        int OptionalCount(JsonElement e, string name) =>
+            !e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? 0
+            : v.TryGetInt32(out int n) && n >= 0 ? n
+            : throw new QuantNativeException($"{bad}: a Strip decoder's \"{name}\" is not a non-negative integer");
+    }
+
+    private static (List<(int, string, bool)>, HashSet<int>) ParseAddedTokens(JsonElement root, string bad)
     {
         var added = new List<(int, string, bool)>();
-        if (!root.TryGetProperty("added_tokens", out var list) || list.ValueKind == JsonValueKind.Null) return added;
+        var normalized = new HashSet<int>();
+        if (!root.TryGetProperty("added_tokens", out var list) || list.ValueKind == JsonValueKind.Null) return (added, normalized);
         if (list.ValueKind != JsonValueKind.Array)
             throw new QuantNativeException($"{bad}: added_tokens is not an array");
         foreach (var t in list.EnumerateArray())
         {
             if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("id", out var id) || !id.TryGetInt32(out int i) || i < 0)
                 throw new QuantNativeException($"{bad}: an entry of added_tokens has no non-negative integer \"id\"");
-            added.Add((i, RequiredString(t, "content", bad), OptionalBool(t, "special", false, bad)));
+            string content = RequiredString(t, "content", bad);
+            foreach (string flag in new[] { "lstrip", "rstrip", "single_word" })
+                if (OptionalBool(t, flag, false, bad))
+                    throw new QuantNativeException($"{bad}: added token \"{content}\" has {flag}: true, which is not supported");
+            bool special = OptionalBool(t, "special", false, bad);
+            // Hugging Face's default: special tokens match the raw text, others the normalized text.
+            if (OptionalBool(t, "normalized", !special, bad)) normalized.Add(i);
+            added.Add((i, content, special));
         }
-        return added;
-    }
-
-    /// <summary>The special token the post-processor puts before a single sequence (LLaMA: &lt;s&gt;), if any.</summary>
-    private static string? ParseTemplateBos(JsonElement root)
-    {
-        if (!root.TryGetProperty("post_processor", out var p) || p.ValueKind != JsonValueKind.Object
-            || !p.TryGetProperty("single", out var single) || single.ValueKind != JsonValueKind.Array
-            || single.GetArrayLength() == 0)
-            return null;
-        var first = single[0];
-        return first.ValueKind == JsonValueKind.Object && first.TryGetProperty("SpecialToken", out var s)
-               && s.ValueKind == JsonValueKind.Object && s.TryGetProperty("id", out var id)
-               && id.ValueKind == JsonValueKind.String
-            ? id.GetString()
-            : null;
+        return (added, normalized);
     }
 
     private static string StringPattern(JsonElement n, string bad)

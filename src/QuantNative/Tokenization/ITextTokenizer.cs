@@ -1,18 +1,32 @@
 namespace QuantNative.Tokenization;
 
 /// <summary>
-/// Text ↔ token ids for a LLaMA-family vocabulary (SentencePiece BPE with byte fallback).
-/// Encode adds the SentencePiece dummy-prefix space; Decode removes it, so Decode(Encode(x, false)) == x.
+/// Text ↔ token ids for a LLaMA-family vocabulary: SentencePiece BPE with byte fallback (llama2.c, tokenizer.model,
+/// SentencePiece-style tokenizer.json), or byte-level BPE (Llama 3, Qwen tokenizer.json).
+/// SentencePiece-style tokenizers add the dummy-prefix space on Encode and remove it on Decode, so
+/// Decode(Encode(x, false)) == x.
 /// </summary>
 public interface ITextTokenizer
 {
     int VocabSize { get; }
+
+    /// <summary>The BOS id, or -1 when the vocabulary has no BOS token (Qwen).</summary>
     int BosId { get; }
+
+    /// <summary>The EOS id, or -1 when the vocabulary has none.</summary>
     int EosId { get; }
 
-    /// <summary>Token ids of <paramref name="text"/>, with BOS first when <paramref name="addBos"/>.</summary>
+    /// <summary>
+    /// Whether the tokenizer's own template starts a sequence with BOS (Hugging Face's add_special_tokens; LLaMA's
+    /// SentencePiece add_bos_token): true for LLaMA 1/2, Mistral and Llama 3's later tokenizer.json, false for Llama
+    /// 3's earlier one and Qwen. The perplexity protocol tokenizes with <c>Encode(text, addBos: AddsBos)</c>.
+    /// </summary>
+    bool AddsBos { get; }
+
+    /// <summary>Token ids of <paramref name="text"/>, with BOS first when <paramref name="addBos"/> (and the
+    /// tokenizer has a BOS token).</summary>
     int[] Encode(string text, bool addBos);
 
-    /// <summary>The text of a token sequence (BOS/EOS dropped, byte-fallback tokens joined into UTF-8).</summary>
+    /// <summary>The text of a token sequence (BOS/EOS and other special tokens dropped, byte tokens joined into UTF-8).</summary>
     string Decode(ReadOnlySpan<int> ids);
 }

@@ -68,6 +68,9 @@ public sealed class Llama2cTokenizer : ITextTokenizer
     public int BosId => 1;
     public int EosId => 2;
 
+    /// <summary>LLaMA's convention for these vocabularies: every sequence starts with BOS.</summary>
+    public bool AddsBos => true;
+
     /// <summary>The pieces as stored (real spaces; BOS/EOS as llama2.c writes them, e.g. "\n&lt;s&gt;\n").</summary>
     public IReadOnlyList<string> Pieces => _pieces;
 

@@ -142,6 +142,9 @@ public sealed class SentencePieceTokenizer : ITextTokenizer
     public int BosId => _model.BosId;
     public int EosId => _model.EosId;
 
+    /// <summary>LLaMA's convention for these vocabularies: every sequence starts with BOS.</summary>
+    public bool AddsBos => true;
+
     /// <summary>The pieces as the model spells them (U+2581 for spaces).</summary>
     public IReadOnlyList<string> Pieces => _model.Pieces;
     public IReadOnlyList<float> Scores => _model.Scores;

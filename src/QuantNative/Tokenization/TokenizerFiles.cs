@@ -23,6 +23,14 @@ public static class TokenizerFiles
                 break;
             case HfTokenizerJson json:
                 yield return ExtraFile.CopyOf(json.SourcePath, "tokenizer.json");
+                // The source's own config keeps its bos/eos (Llama 3's <|begin_of_text|>, Qwen's none), which the
+                // LLaMA default below would replace with <s> and </s>.
+                string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(json.SourcePath))!, "tokenizer_config.json");
+                if (File.Exists(config))
+                {
+                    yield return ExtraFile.CopyOf(config, "tokenizer_config.json");
+                    yield break;
+                }
                 break;
         }
         yield return new ExtraFile("tokenizer_config.json", s => s.Write(Encoding.UTF8.GetBytes(TokenizerConfigJson)));

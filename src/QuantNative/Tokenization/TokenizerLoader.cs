@@ -3,6 +3,8 @@ namespace QuantNative.Tokenization;
 /// <summary>
 /// Finds and opens the tokenizer for a model: an explicit file (llama2.c .bin, SentencePiece .model or
 /// tokenizer.json) or, for a Hugging Face model directory, its tokenizer.model or else its tokenizer.json.
+/// A tokenizer.json is read with Hugging Face's semantics (<see cref="TokenizerJsonSemantics.HuggingFace"/>), so its
+/// ids are the ones transformers would give.
 /// </summary>
 public static class TokenizerLoader
 {
@@ -23,7 +25,7 @@ public static class TokenizerLoader
             string model = Path.Combine(modelPath, SentencePieceFileName);
             if (File.Exists(model)) return SentencePieceTokenizer.Load(model);
             string json = Path.Combine(modelPath, TokenizerJsonFileName);
-            if (File.Exists(json)) return HfTokenizerJson.Load(json);
+            if (File.Exists(json)) return HfTokenizerJson.Load(json, TokenizerJsonSemantics.HuggingFace);
             throw new QuantNativeException(
                 $"{modelPath}: no tokenizer found: looked for {SentencePieceFileName} and {TokenizerJsonFileName} in " +
                 "this directory; give the tokenizer file with --tokenizer");
@@ -46,11 +48,11 @@ public static class TokenizerLoader
         {
             case ".bin": return Llama2cTokenizer.Load(path, expectedVocabSize);
             case ".model": return SentencePieceTokenizer.Load(path);
-            case ".json": return HfTokenizerJson.Load(path);
+            case ".json": return HfTokenizerJson.Load(path, TokenizerJsonSemantics.HuggingFace);
         }
         return Sniff(path) switch
         {
-            Format.Json => HfTokenizerJson.Load(path),
+            Format.Json => HfTokenizerJson.Load(path, TokenizerJsonSemantics.HuggingFace),
             Format.SentencePiece => SentencePieceTokenizer.Load(path),
             Format.Llama2c => Llama2cTokenizer.Load(path, expectedVocabSize),
             _ => throw new QuantNativeException(
