@@ -2,7 +2,7 @@
 // (q[n, k] − z[n, g(k)])·s[n, g(k)] is an asymmetric W2/W3/W4 matrix (grouped or per-channel), x is fp16, the
 // accumulation fp32, the output fp16 (…_f16) or fp32 (…_f32). DESIGN.md §8; the dtype in the name is the output's.
 //
-// C# reference: src/QuantNative/Quantization/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
+// C# reference: src/QuantNative/Inference/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
 // float32 once, y = x·Ŵᵀ by Gemm). Repack (GPTQ layout → this layout): LowBit/LowBitRepack.cs.
 // Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitGemvKernelTests.cs (the kernels on the emulator against the reference,
 // M ∈ {1, 3, 8}, W2/W3/W4, groups 32/64/128/per-channel, K and N off the tile, poisoned outputs, refused shapes),
@@ -27,7 +27,7 @@
 //   groups are contiguous, and the C# side permutes x first (lowbit_gather.cu). Sizes after the pointers; no numeric
 //   constants (the 2^23 below is a bit trick).
 //
-// Launch configuration (C# checks all of it before launching: src/QuantNative/Quantization/LowBit/LowBitGemvLaunch.cs):
+// Launch configuration (C# checks all of it before launching: src/QuantNative/Inference/LowBit/LowBitGemvLaunch.cs):
 //   grid = (ceil(N / W), 1, 1), block = (32·W, 1, 1), W warps per block (C# uses W = 4); warp w of block b computes
 //   column n = b·W + w for all M rows; its 32 lanes split the chunks (lane l takes chunks l, l + 32, ...), so every
 //   weight byte is read exactly once, with 16-byte loads (LDG.E.128, through the non-coherent path). x is read with

@@ -2,7 +2,7 @@
 // and the same repacked layout as lowbit_gemv.cu (one repack serves both kernels), x fp16, mma.sync m16n8k16 with
 // fp32 accumulation, the output fp16 (…_f16) or fp32 (…_f32). DESIGN.md §8; the dtype in the name is the output's.
 //
-// C# reference: src/QuantNative/Quantization/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
+// C# reference: src/QuantNative/Inference/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
 // float32 once, y = x·Ŵᵀ by Gemm). Launch planner: LowBit/LowBitMmaLaunch.cs; LowBitDeviceLinear.Forward picks this
 // kernel for M > 8 and lowbit_gemv.cu for M ≤ 8. Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitMmaKernelTests.cs (the
 // kernels on the emulator against the reference, M ∈ {9, 16, 17, 33, 64, 65, 128, 129}, W2/W3/W4, groups

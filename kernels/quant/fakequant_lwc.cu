@@ -1,7 +1,7 @@
 // fakequant_lwc.cu — fused LWC fake quantization (DESIGN.md §7.1 + §7.3), forward and exact backward, one launch
 // each, for float32 weights.
 //
-// C# reference: src/QuantNative/Quantization/Lwc/LwcFakeQuant.cs (LwcFakeQuant.Forward / Backward, float32; the
+// C# reference: src/QuantNative/Cpu/LwcFakeQuant.cs (LwcFakeQuant.Forward / Backward, float32; the
 // kernels perform the same float operations in the same order, see "Numerics").
 // Tests: tests/QuantNative.Tests/Cuda/LwcKernelTests.cs (kernels on the emulator against the reference, awkward
 // shapes, poisoned outputs), Lwc/FakeQuantBackendTests.cs (the CUDA backend end to end, launch checks),

@@ -1,6 +1,6 @@
 // adamw.cu — one AdamW step (torch.optim.AdamW, amsgrad off) of one float32 parameter and its moments, in place.
 //
-// C# reference: src/QuantNative/Training/AdamWUpdate.cs (AdamWUpdate.Apply, the per-element loop of AdamW<float>),
+// C# reference: src/QuantNative/Cpu/AdamWUpdate.cs (AdamWUpdate.Apply, the per-element loop of AdamW<float>),
 //   with the per-step scalars of AdamWStepScalars computed in double on the host and rounded to float here.
 // Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (three steps against the CPU backend, bit for bit).
 //

@@ -1,7 +1,7 @@
 // sde.cu — the two non-GEMM pieces of SDE (DESIGN.md §7.6), float32, over a mask stored as entries (i, j) in
 //   column-major order (SdeMaskLayout): E compact, one value per entry.
 //
-// C# reference: src/QuantNative/Quantization/Cqe/SdeMath.cs (SdeMath.Columns, SdeMath.MaskedDots), through CpuBackend.
+// C# reference: src/QuantNative/Cpu/SdeMath.cs (SdeMath.Columns, SdeMath.MaskedDots), through CpuBackend.
 // Tests: tests/QuantNative.Tests/Cuda/SdeKernelTests.cs (against the CPU backend, poisoned outputs);
 //   tests/QuantNative.Tests/Quantization/Learned/OmniQuantBackendTests.cs (lsi and cqe+ epochs on the emulator).
 //

@@ -71,7 +71,7 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
         {
             string? given = sde != null ? "--sde" : cll != null ? "--cll" : initFrom != null ? "--init-from" : null;
             if (given != null)
-                throw new QuantNativeException($"{given}: only --method cqe+ (or lsi) takes it; --method {method} has no SDE, " +
+                throw new QuantNativeException($"{given}: only --method cqe+ (or lsi) takes it; --method {name} has no SDE, " +
                                                "cross-layer learning or initial clipping parameters");
             return null;
         }
@@ -84,8 +84,8 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
             LookAhead = CqeOptions.ParseLookAhead(lookAhead),
             InitFrom = initFrom,
         };
-        if (name == "lsi" && (!options.Sde.IsDiagonal || options.LookAheadDepth != 0))
-            throw new QuantNativeException($"--method lsi is SDE with the diagonal mask and no cross-layer learning; " +
+        if (method.DiagonalSdeOnly && (!options.Sde.IsDiagonal || options.LookAheadDepth != 0))
+            throw new QuantNativeException($"--method {name} is SDE with the diagonal mask and no cross-layer learning; " +
                                            $"for --sde {sde} or --cll {cll} use --method cqe+");
         options.Validate();
         return options;

@@ -126,8 +126,8 @@ public class CqeCliTests : SplitTextFixture
     [TestCase("cqe+", "--cll-lookahead", "int8", "--cll-lookahead int8")]
     [TestCase("lsi", "--sde", "band:2", "--method lsi")]
     [TestCase("lsi", "--cll", "1", "--method lsi")]
-    [TestCase("omniquant", "--sde", "diag", "--sde: only --method cqe+")]
-    [TestCase("gptq", "--cll", "1", "--cll: only --method cqe+")]
+    [TestCase("omniquant", "--sde", "diag", "--sde: only --method cqe+ (or lsi) takes it; --method omniquant has no SDE")]
+    [TestCase("gptq", "--cll", "1", "--cll: only --method cqe+ (or lsi) takes it; --method gptq has no SDE")]
     public void BadOptionsAreRefusedBeforeAnyWork(string method, string option, string value, string message)
     {
         string outDir = NewOut();

@@ -55,6 +55,19 @@ public class OmniQuantCliTests : SplitTextFixture
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
     }
 
+    /// <summary>The resume state of an earlier version (.omniquant-work, another layout) is refused with what to do,
+    /// never resumed, and left as it was.</summary>
+    [Test]
+    public void AWorkDirectoryOfAnEarlierVersionIsRefused()
+    {
+        string outDir = NewOut();
+        Directory.CreateDirectory(outDir + ".omniquant-work");
+        var o = Quantize(outDir, "--wbits", "3");
+        AssertCleanError(o, ".omniquant-work", "earlier qn version", "delete it");
+        Assert.That(Directory.Exists(outDir) || Directory.Exists(outDir + ".qn-work"), Is.False);
+        Assert.That(Directory.Exists(outDir + ".omniquant-work"), Is.True);
+    }
+
     /// <summary>A run stopped right after block 2's state was saved, then started again with the same command, writes
     /// the same files, byte for byte, as an uninterrupted run.</summary>
     [TestCase("3", "32")]

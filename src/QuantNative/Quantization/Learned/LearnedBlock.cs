@@ -22,10 +22,10 @@ internal sealed class LearnedBlock : IBlockLearning
     private readonly int _layer;
     private readonly LlamaBlockWeights _block;
     private readonly BlockTensors<float> _fp, _quantized;
-    private readonly float[][] _targets;
+    private readonly float[][] _targets, _fpLinears, _quantizedLinears;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private double _initial, _firstEpoch, _lastEpoch, _secondsPerEpoch;
-    private LwcLinear[]? _committedLwc;
+    private BlockParameters? _parameters;
 
     public LearnedBlock(BlockwiseLearner run, int layer, LlamaBlockWeights block)
     {
@@ -40,6 +40,7 @@ internal sealed class LearnedBlock : IBlockLearning
             Wo = new float[_fp.Wo.Length], WGate = new float[_fp.WGate.Length], WUp = new float[_fp.WUp.Length],
             WDown = new float[_fp.WDown.Length],
         };
+        (_fpLinears, _quantizedLinears) = (Linears(_fp), Linears(_quantized));
     }
 
     public void Learn(BlockCommitter committer)
@@ -47,11 +48,11 @@ internal sealed class LearnedBlock : IBlockLearning
         var run = _run;
         var c = committer.Config;
         var acts = run.Activations;
-        var parameters = new BlockParameters(_layer, c, Linears(_fp), run.Quantizer, run.Options, run.Init, run.State);
+        var parameters = _parameters = new BlockParameters(_layer, c, _fpLinears, run.Quantizer, run.Options, run.Init, run.State);
         var ahead = run.Options.Cqe is { } cqe
             ? LookAheadTargets.Create(run.Start.Source, _layer, cqe, run.Quantizer, _targets, acts.Saved, acts.Rope, acts.Length)
             : null;
-        parameters.Rebuild(Linears(_quantized));
+        parameters.Rebuild(_quantizedLinears);
         _initial = acts.Objective(_quantized);
 
         using var meter = BufferMeter.Start();
@@ -62,7 +63,7 @@ internal sealed class LearnedBlock : IBlockLearning
             run.Start.Cancel);
         _secondsPerEpoch = run.Epochs > 0 ? epochClock.Elapsed.TotalSeconds / run.Epochs : 0;
         run.PeakBytes = Math.Max(run.PeakBytes, acts.Bytes + meter.Bytes + parameters.Bytes + (ahead?.Bytes ?? 0) +
-                                                BufferMeter.HostBytes([.. Linears(_fp), .. Linears(_quantized)]));
+                                                BufferMeter.HostBytes([.. _fpLinears, .. _quantizedLinears]));
         Commit(committer, parameters);
     }
 
@@ -75,10 +76,9 @@ internal sealed class LearnedBlock : IBlockLearning
         {
             var lwc = parameters.Lwc[i];
             _run.Clipping.Add(lwc.Name, lwc.U.Value, lwc.L.Value);
-            committer.Commit(_layer, BlockLinears.All[i], () => (lwc.Commit(_run.Quantizer), 0), Linears(_fp)[i],
-                Linears(_quantized)[i]);
+            committer.Commit(_layer, BlockLinears.All[i], () => (lwc.Commit(_run.Quantizer), 0), _fpLinears[i],
+                _quantizedLinears[i]);
         }
-        _committedLwc = parameters.Lwc;
     }
 
     public void Propagate()
@@ -92,7 +92,7 @@ internal sealed class LearnedBlock : IBlockLearning
     public void Save(BlockCommitter committer)
     {
         var acts = _run.Activations;
-        _run.State?.SaveClipping(_layer, _committedLwc!);
+        _run.State?.SaveClipping(_layer, _parameters!.Lwc);
         _run.State?.Save(_layer + 1, committer.Blocks, committer.Reports, _run.Losses, acts.Xq, acts.Xfp);
         if (_run.Options.StopAfterBlock == _layer) throw new LearnedRunStoppedException(_layer);
     }

@@ -33,7 +33,11 @@ public sealed record MethodSettings(QuantizerConfig Quantizer, GptqCheckpointFor
 public sealed record QuantizationMethod(string Name, string Learns, string Defaults, IReadOnlyList<string> Options,
     Func<MethodSettings, IBlockLearner> Learner)
 {
-    public bool IsLearned => CqeParts != null || Name == LearnedOptions.OmniQuant;
+    /// <summary>Block-wise learned (LWC, asymmetric only; trains on --device; resumable).</summary>
+    public bool IsLearned { get; init; }
+
+    /// <summary>LSI: SDE with the diagonal mask and no cross-layer learning, whatever --sde and --cll say otherwise.</summary>
+    public bool DiagonalSdeOnly { get; init; }
     public bool NeedsCalibration { get; init; } = true;
     public Func<CqeOptions, CqeOptions?>? CqeParts { get; init; }
     public string? DefaultMask { get; init; }
@@ -82,26 +86,27 @@ public static class QuantizationMethods
         new("gptq", "per-layer error feedback through the calibration Hessian", "damp 0.01, block 128",
             ["--sym", "--damp", "--act-order", "--static-groups"], s => new SequentialLearner(new GptqLayerQuantizer(s.Gptq))),
         new(LearnedOptions.OmniQuant, "LWC: clipping u, l per group, trained block by block",
-            "20 epochs (40 at W2), lr 0.01", LearnedOptionNames, Learned),
+            "20 epochs (40 at W2), lr 0.01", LearnedOptionNames, Learned) { IsLearned = true },
         new("lsi", "LWC + learnable singular-value increments (SDE with the diagonal mask)",
             "sde diag, lr 2e-4", [.. LearnedOptionNames, .. SdeOptionNames], Learned)
         {
-            CqeParts = c => c with { Sde = SdeMask.Diagonal, LookAheadDepth = 0 }, DefaultMask = "diag", Label = "+lsi",
+            IsLearned = true, DiagonalSdeOnly = true, CqeParts = c => c with { Sde = SdeMask.Diagonal, LookAheadDepth = 0 },
+            DefaultMask = "diag", Label = "+lsi",
         },
         new("sde", "LWC + SDE (the configured mask), no cross-layer learning", $"sde {CqeMask}",
             [.. LearnedOptionNames, .. SdeOptionNames], Learned)
         {
-            CqeParts = c => c with { LookAheadDepth = 0 }, DefaultMask = CqeMask, AblationOnly = true, Label = "+sde",
+            IsLearned = true, CqeParts = c => c with { LookAheadDepth = 0 }, DefaultMask = CqeMask, AblationOnly = true, Label = "+sde",
         },
         new("cll", "LWC + cross-layer learning, no SDE", $"depth {CqeDepth}, λ {LookAheadWeight}",
             [.. LearnedOptionNames, .. CllOptionNames], Learned)
         {
-            CqeParts = c => c with { Sde = null }, DefaultDepth = CqeDepth, AblationOnly = true, Label = "+cll",
+            IsLearned = true, CqeParts = c => c with { Sde = null }, DefaultDepth = CqeDepth, AblationOnly = true, Label = "+cll",
         },
         new("cqe+", "LWC + SDE + cross-layer learning", $"sde {CqeMask}, lr 2e-4; cll depth {CqeDepth}, λ {LookAheadWeight}",
             [.. LearnedOptionNames, .. SdeOptionNames, .. CllOptionNames], Learned)
         {
-            CqeParts = c => c, DefaultMask = CqeMask, DefaultDepth = CqeDepth,
+            IsLearned = true, CqeParts = c => c, DefaultMask = CqeMask, DefaultDepth = CqeDepth,
         },
     ];
 

@@ -56,12 +56,6 @@ public sealed class LookAheadChain<T> : IDisposable where T : unmanaged, IFloati
 
     public int Depth => _blocks.Count;
 
-    /// <summary>Bytes held: D blocks' weights and activations, D outputs, the gradient, the scratch gradients and workspace.</summary>
-    public static long Bytes(LlamaConfig c, int depth, int tokens, long blockValues) =>
-        System.Runtime.CompilerServices.Unsafe.SizeOf<T>() * (depth * (blockValues + BlockActivations<T>.ValuesPerWindow(c, tokens)
-            + (long)tokens * c.HiddenSize) + (long)tokens * c.HiddenSize + blockValues
-            + 4L * tokens * c.HiddenSize + 2L * tokens * c.KvDim + 2L * tokens * c.IntermediateSize);
-
     /// <summary>λ·Σ_d MSE(Z_d, T_{i+d}) for the window <paramref name="y"/> [tokens, hidden], without gradients (CPU).</summary>
     public double Loss(T[] y, int tokens, IReadOnlyList<T[]> targets, double lambda)
     {

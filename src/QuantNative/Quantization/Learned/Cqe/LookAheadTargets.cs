@@ -1,3 +1,4 @@
+using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
@@ -45,14 +46,12 @@ public sealed class LookAheadTargets
         var chainBlocks = new BlockTensors<float>[count];
         var windowTargets = new float[count][][];
         var previous = targets;
-        long blockValues = 0;
         for (int d = 0; d < count; d++)
         {
             int index = layer + 1 + d;
             var w = source.LoadBlock(index);
             w.Validate(c, index, source.Path);
             var fp = BlockTensors<float>.From(w);
-            blockValues = fp.All().Sum(t => t.Tensor.LongLength);
             windowTargets[d] = previous.Select(t =>
             {
                 var next = new float[t.Length];
@@ -62,8 +61,8 @@ public sealed class LookAheadTargets
             previous = windowTargets[d];
             chainBlocks[d] = cqe.LookAhead == LookAheadWeights.Fp ? fp : RtnWeights(fp, c, quantizer, index);
         }
-        long bytes = LookAheadChain<float>.Bytes(c, count, tokens, blockValues)
-                     + 4L * count * targets.Length * targets[0].LongLength;
+        // Host arrays only: the chain's activations are allocated by the epochs on their backend and counted there.
+        long bytes = BufferMeter.HostBytes([.. chainBlocks.SelectMany(b => b.All().Select(x => x.Tensor)), .. windowTargets.SelectMany(w => w)]);
         return new LookAheadTargets(chainBlocks, windowTargets, bytes);
     }
 

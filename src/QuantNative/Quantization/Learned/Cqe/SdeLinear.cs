@@ -43,10 +43,9 @@ public sealed class SdeLinear
 
     public Parameter<float> E { get; }
 
-    /// <summary>Bytes this layer costs beyond W, with its training step: W', the factors in use, E with its gradient
-    /// and AdamW moments, the Aᵀ and Tᵀ scratches.</summary>
-    public long Bytes => 4L * (Composed.LongLength + (long)Mask.Active * (Rows + Cols + 1) + 4L * Mask.Count
-                               + 2L * _at.LongLength);
+    /// <summary>Bytes of this layer's host arrays beyond W: W', the factors, E and the Aᵀ scratch (its training step's
+    /// buffers are counted where they are allocated, <see cref="Backends.BufferMeter"/>).</summary>
+    public long Bytes => Backends.BufferMeter.HostBytes([Composed, Factors.Ut, Factors.S, Factors.Vt, E.Value, _at]);
 
     public void Compose() => SdeMath.Compose(Composed, _at, Weights, Factors.Ut, Factors.Vt, Mask, E.Value, Rows, Cols);
 }

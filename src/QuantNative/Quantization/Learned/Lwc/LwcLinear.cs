@@ -34,9 +34,9 @@ public sealed class LwcLinear
         _scale = new float[groups]; _zero = new float[groups]; _wmax = new float[groups]; _wmin = new float[groups];
     }
 
-    /// <summary>Bytes this layer costs beyond the block's weight tensors, with its training step: the dW scratch, the
-    /// codes, and per group u, l, their gradients, AdamW's two moments of each and the four saved tensors.</summary>
-    public long Bytes => Shape.Elements * (4L + 1) + Shape.GroupCount * 4L * 12;
+    /// <summary>Bytes of this layer's host arrays beyond the block's weight tensors (codes, the saved per-group tensors,
+    /// u and l); what its training step allocates on the backend is counted there (<see cref="Backends.BufferMeter"/>).</summary>
+    public long Bytes => Backends.BufferMeter.HostBytes([_codes, _scale, _zero, _wmax, _wmin, U.Value, L.Value]);
 
     public void Forward(float[] wq) =>
         LwcFakeQuant.Forward(wq, _codes, _scale, _zero, _wmax, _wmin, Weights, U.Value, L.Value, Shape, ScaleClamp.Default);
