@@ -15,6 +15,9 @@ public static class LearnedLossTable
                 ? $" (the look-ahead holds {cqe.LookAheadDepth} more block(s) with their activations and {cqe.LookAheadDepth} " +
                   "more target buffer(s) of every window; included in the peak below)"
                 : ""));
+        if (r.Transfers is { Steps: > 0 } x)
+            o.WriteLine($"transfers      {x.ToDevice / 1048576.0:F2} MiB to the device, {x.ToHost / 1048576.0:F2} MiB back, over " +
+                        $"{x.Steps} training steps: {x.ToDevice / (double)x.Steps / 1024:F1} KiB uploaded per step");
         o.WriteLine($"memory         {r.PeakBytes / 1048576.0:F2} MiB peak held by the loop (calibration activations, one " +
                     "block's weights, fake-quantized weights, gradients, LWC parameters and AdamW state, one window's saved " +
                     "activations" + (r.Cqe?.Sde != null ? ", SVD factors, E and W'" : "") +

@@ -116,11 +116,14 @@ public sealed unsafe class DriverCudaRuntime : ICudaRuntime
     // default stream, which a non-blocking stream does not wait for). Copies with the host wait for the stream
     // afterwards, so managed buffers may be reused as soon as a copy returns. Device-to-device copies and memsets stay
     // asynchronous (so events around them time them).
+    public TransferCounters Transfers { get; } = new();
+
     public void CopyHostToDevice(DevicePtr dst, void* src, long bytes)
     {
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(dst.Address, src, (nuint)bytes, Stream), "cuMemcpyHtoDAsync_v2");
         Synchronize();
+        Transfers.HostToDevice(bytes);
     }
 
     public void CopyDeviceToHost(void* dst, DevicePtr src, long bytes)
@@ -128,6 +131,7 @@ public sealed unsafe class DriverCudaRuntime : ICudaRuntime
         MakeCurrent();
         CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(dst, src.Address, (nuint)bytes, Stream), "cuMemcpyDtoHAsync_v2");
         Synchronize();
+        Transfers.DeviceToHost(bytes);
     }
 
     public void CopyDeviceToDevice(DevicePtr dst, DevicePtr src, long bytes)

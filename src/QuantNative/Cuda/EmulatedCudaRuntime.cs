@@ -37,11 +37,19 @@ public sealed unsafe class EmulatedCudaRuntime : ICudaRuntime
         NativeMemory.AlignedFree((void*)ptr.Address);
     }
 
-    public void CopyHostToDevice(DevicePtr dst, void* src, long bytes) =>
-        Buffer.MemoryCopy(src, (void*)dst.Address, bytes, bytes);
+    public TransferCounters Transfers { get; } = new();
 
-    public void CopyDeviceToHost(void* dst, DevicePtr src, long bytes) =>
+    public void CopyHostToDevice(DevicePtr dst, void* src, long bytes)
+    {
+        Buffer.MemoryCopy(src, (void*)dst.Address, bytes, bytes);
+        Transfers.HostToDevice(bytes);
+    }
+
+    public void CopyDeviceToHost(void* dst, DevicePtr src, long bytes)
+    {
         Buffer.MemoryCopy((void*)src.Address, dst, bytes, bytes);
+        Transfers.DeviceToHost(bytes);
+    }
 
     public void CopyDeviceToDevice(DevicePtr dst, DevicePtr src, long bytes) =>
         Buffer.MemoryCopy((void*)src.Address, (void*)dst.Address, bytes, bytes);

@@ -34,6 +34,9 @@ public unsafe interface ICudaRuntime : IDisposable
     bool IsEmulated { get; }
 
     /// <summary>Allocates <paramref name="bytes"/> (at least 256-byte aligned); contents undefined.</summary>
+    /// <summary>Bytes copied host → device and device → host so far.</summary>
+    TransferCounters Transfers { get; }
+
     DevicePtr Allocate(long bytes);
 
     /// <summary>Frees what <see cref="Allocate"/> returned; an unknown pointer is an error.</summary>

@@ -22,6 +22,7 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
 {
     private readonly List<BlockLoss> _losses = [];
     private int? _resumedAt;
+    private (long ToDevice, long ToHost)? _transfersAtStart;
 
     public string Name => options.MethodName;
     internal LearnedOptions Options => options;
@@ -43,6 +44,7 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
     {
         Start = start;
         options.Validate();
+        if (Transfers is { } counters) _transfersAtStart = (counters.ToDevice, counters.ToHost);
         if (quantizer.Symmetric)
             throw new QuantNativeException($"--sym: {Name}'s learnable weight clipping is asymmetric (xmin = β·min(w), " +
                                            "xmax = γ·max(w)); leave --sym out");
@@ -86,6 +88,9 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
         return resumed.NextBlock;
     }
 
+    /// <summary>The copy counters of a CUDA backend's runtime; null on the CPU.</summary>
+    private TransferCounters? Transfers => (options.Backend as CudaBackend)?.Runtime.Transfers;
+
     public IBlockLearning Targets(int layer, LlamaBlockWeights block) => new LearnedBlock(this, layer, block);
 
     public QuantizationResult Result(QuantizedModel model, BlockCommitter committer, double seconds)
@@ -95,7 +100,13 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
         {
             Model = model, Clipping = Clipping, Layers = committer.Reports, Seconds = seconds,
             Learned = new LearnedReport(_losses, Epochs, options.LearningRate, LearnedOptions.UsesAugLoss(quantizer.Bits),
-                options.Seed, PeakBytes, _resumedAt) { Cqe = options.Cqe, Device = options.Backend?.Description ?? "cpu" },
+                options.Seed, PeakBytes, _resumedAt)
+            {
+                Cqe = options.Cqe, Device = options.Backend?.Description ?? "cpu",
+                Transfers = Transfers is { } now && _transfersAtStart is var (toDevice, toHost)
+                    ? (now.ToDevice - toDevice, now.ToHost - toHost, TotalSteps - (_resumedAt ?? 0) * (TotalSteps / Start.Source.Config.NumLayers))
+                    : null,
+            },
         };
     }
 }

@@ -24,4 +24,8 @@ public sealed record LearnedReport(IReadOnlyList<BlockLoss> Blocks, int Epochs, 
 
     /// <summary>Where the training steps ran ("cpu", or the backend's description).</summary>
     public string Device { get; init; } = "cpu";
+
+    /// <summary>On a CUDA backend (a GPU or the emulator): bytes the run copied host → device and device → host (the
+    /// runtime's counters), and the training steps they were spread over; null on the CPU.</summary>
+    public (long ToDevice, long ToHost, long Steps)? Transfers { get; init; }
 }

@@ -10,6 +10,7 @@ internal sealed unsafe class RecordingCudaRuntime(ICudaRuntime inner) : ICudaRun
 
     public string DeviceName => inner.DeviceName;
     public bool IsEmulated => inner.IsEmulated;
+    public TransferCounters Transfers => inner.Transfers;
     public DevicePtr Allocate(long bytes) => inner.Allocate(bytes);
     public void Free(DevicePtr ptr) => inner.Free(ptr);
     public void CopyHostToDevice(DevicePtr dst, void* src, long bytes) => inner.CopyHostToDevice(dst, src, bytes);
