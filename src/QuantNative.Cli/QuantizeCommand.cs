@@ -12,7 +12,7 @@ namespace QuantNative.Cli;
 [Verb("quantize", HelpText = "Quantize a model (RTN, GPTQ, OmniQuant, LSI or CQE+, one block at a time) and write a GPTQ-format Hugging Face directory.")]
 public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
 {
-    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " omniquant, lsi, cqe+: their training steps (LWC, SDE, cross-layer learning) run there; the targets, the commit and rtn/gptq run on the CPU.")]
+    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " omniquant, lsi, cqe+: their training steps (LWC, SDE, cross-layer learning), targets and calibration activations run there; the commit and rtn/gptq run on the CPU.")]
     public DeviceKind Device { get; set; } = DeviceKind.Cpu;
 
     [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn).")]

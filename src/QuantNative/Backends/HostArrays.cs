@@ -16,13 +16,16 @@ public static class HostArrays
         return b;
     }
 
-    /// <summary>The window <paramref name="array"/> for one step: wrapped on the CPU, else uploaded into
-    /// <paramref name="staging"/> (a buffer of the same length, reused step after step).</summary>
-    public static BackendBuffer<float> Feed(float[] array, BackendBuffer<float> staging)
+    /// <summary>A new buffer of <paramref name="length"/> elements (to be written before it is read) with a host array that holds its values where
+    /// that costs nothing: on the CPU backend the array the buffer wraps, elsewhere null (device memory only).</summary>
+    public static (T[]? Host, BackendBuffer<T> Buffer) New<T>(IBackend backend, long length) where T : unmanaged
     {
-        if (staging.Owner is CpuBackend cpu) return cpu.Wrap(array);
-        staging.Upload(array);
-        return staging;
+        if (backend is CpuBackend cpu)
+        {
+            var array = new T[length];
+            return (array, cpu.Wrap(array));
+        }
+        return (null, backend.Allocate<T>(length));
     }
 
     /// <summary>Copies <paramref name="buffer"/> back into <paramref name="array"/>; nothing to do when the buffer is

@@ -15,8 +15,9 @@ namespace QuantNative.Quantization.Learned;
 /// the block forward on X_q, MSE against the target (plus the aug target at 2 bits, plus λ·MSE through the frozen
 /// look-ahead blocks with cross-layer learning), the block backward, then per linear the LWC backward to du, dl
 /// (and dW' to dE) and AdamW (β 0.9/0.999, eps 1e-8, weight decay 0, fresh per block; u, l at the clipping
-/// learning rate, E at SDE's). Windows and targets are fed per step (wrapped on the CPU, uploaded elsewhere); the
-/// learned parameters end in <paramref name="parameters"/>'s host arrays, ready for <see cref="BlockParameters.PrepareCommit"/>.
+/// learning rate, E at SDE's). Windows and targets are already on the backend (<see cref="TrainingActivations"/>,
+/// <see cref="Cqe.LookAheadTargets"/>): no step copies activations; the learned parameters end in the parameters'
+/// host arrays, ready for <see cref="BlockParameters.PrepareCommit"/>.
 /// </summary>
 public static class BackendBlockTraining
 {
@@ -38,11 +39,12 @@ public static class BackendBlockTraining
     /// </summary>
     public static (double FirstEpoch, double LastEpoch) Train(IBackend backend, LlamaConfig c, int length,
         BlockTensors<float> norms, BlockParameters parameters, LookAheadTargets? ahead, double lookAheadWeight,
-        float[][] xq, float[][] targets, float[][]? augTargets, int epochs, int seed, int layer,
+        IReadOnlyList<BackendBuffer<float>> xq, IReadOnlyList<BackendBuffer<float>> targets,
+        IReadOnlyList<BackendBuffer<float>>? augTargets, int epochs, int seed, int layer,
         Action<int, int, double>? onStep = null, CancellationToken cancel = default)
     {
         if (epochs == 0) return (double.NaN, double.NaN);
-        int n = xq.Length;
+        int n = xq.Count;
         long td = (long)length * c.HiddenSize;
         var owned = new List<IDisposable>();
         T Own<T>(T d) where T : IDisposable
@@ -61,12 +63,10 @@ public static class BackendBlockTraining
                 Own(backend.Allocate<float>(c.HiddenSize)), part => Part(part).DFakeQuantized);
             var saved = Own(new BlockActivations<float>(backend, c, length));
             var workspace = Own(new BlockGradientWorkspace<float>(backend, c, length));
-            BackendBuffer<float> xStage = A(), y = A(), dy = A(), dx = A(), targetStage = A();
-            var augStage = augTargets != null ? A() : null;
+            BackendBuffer<float> y = A(), dy = A(), dx = A();
             var chain = ahead != null
                 ? Own(new LookAheadChain<float>(backend, c, ahead.Blocks.Select(w => Own(BlockBuffers<float>.Bind(backend, w))).ToArray(), length))
                 : null;
-            var aheadStages = ahead != null ? Enumerable.Range(0, ahead.Depth).Select(_ => A()).ToArray() : [];
 
             double firstEpoch = double.NaN, lastEpoch = double.NaN;
             long step = 0;
@@ -81,21 +81,19 @@ public static class BackendBlockTraining
                     cancel.ThrowIfCancellationRequested();
                     int k = shuffled[s];
                     foreach (var l in linears) l.Forward(backend);
-                    var x = Feed(xq[k], xStage);
-                    var target = Feed(targets[k], targetStage);
+                    var (x, target) = (xq[k], targets[k]);
                     TrainingBlock.Forward(y, saved, x, weights, c, length);
                     double loss = backend.MseForward(y, target, td);
                     backend.MseBackward(dy, 1.0, y, target, td);
-                    if (augStage != null)
+                    if (augTargets != null)
                     {
-                        var aug = Feed(augTargets![k], augStage);
+                        var aug = augTargets[k];
                         loss += backend.MseForward(y, aug, td);
                         backend.MseBackward(dy, 1.0, y, aug, td, accumulate: true);
                     }
                     if (chain != null)
                     {
-                        var windowTargets = ahead!.For(k).Select((t, d) => Feed(t, aheadStages[d])).ToArray();
-                        loss += chain.ForwardBackward(y, length, windowTargets, lookAheadWeight, dy);
+                        loss += chain.ForwardBackward(y, length, ahead!.For(k), lookAheadWeight, dy);
                     }
                     TrainingBlock.Backward(dx, grads, dy, saved, weights, c, workspace);
                     step++;

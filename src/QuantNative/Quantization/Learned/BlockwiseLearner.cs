@@ -4,6 +4,7 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned.Lwc;
 using QuantNative.Quantization.Pipeline;
 
@@ -39,6 +40,17 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
     internal long PeakBytes { get; set; }
     internal IReadOnlyList<BlockLoss> Losses => _losses;
     internal void AddLoss(BlockLoss loss) => _losses.Add(loss);
+
+    /// <summary>T_{i+1} from block i's look-ahead, waiting for block i+1 (never across a resume: a resumed run
+    /// computes its first targets).</summary>
+    private LookAheadTargetsHandOver? _handedOver;
+    internal void HandOverTargets(LookAheadTargetsHandOver next) => _handedOver = next;
+    internal LookAheadTargetsHandOver? TakeHandedOverTargets()
+    {
+        var next = _handedOver;
+        _handedOver = null;
+        return next;
+    }
 
     int IBlockLearner.Start(PipelineStart start, BlockCommitter committer)
     {
@@ -77,10 +89,10 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
         if (resumed == null)
         {
             var xq = CalibrationWindows.Embed(start.Embedding, windows, c.HiddenSize);
-            Activations = new TrainingActivations(c, xq, xq.Select(x => (float[])x.Clone()).ToArray(), aug);
+            Activations = new TrainingActivations(Backend, c, xq, xq.Select(x => (float[])x.Clone()).ToArray(), aug);
             return 0;
         }
-        Activations = new TrainingActivations(c, resumed.Xq, resumed.Xfp, aug);
+        Activations = new TrainingActivations(Backend, c, resumed.Xq, resumed.Xfp, aug);
         committer.Resume(resumed.Blocks, resumed.NextBlock, resumed.Layers);
         _losses.AddRange(resumed.Losses);
         for (int i = 0; i < resumed.NextBlock; i++) State!.LoadClipping(i, Clipping);

@@ -22,7 +22,9 @@ internal sealed class LearnedBlock : IBlockLearning
     private readonly int _layer;
     private readonly LlamaBlockWeights _block;
     private readonly BlockTensors<float> _fp, _quantized;
-    private readonly float[][] _targets, _fpLinears, _quantizedLinears;
+    private readonly BackendBuffer<float>[] _targets;
+    private readonly float[][] _fpLinears, _quantizedLinears;
+    private LookAheadTargets? _ahead;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private double _initial, _firstEpoch, _lastEpoch, _secondsPerEpoch;
     private BlockParameters? _parameters;
@@ -32,7 +34,8 @@ internal sealed class LearnedBlock : IBlockLearning
         (_run, _layer, _block) = (run, layer, block);
         _fp = BlockTensors<float>.From(block);
         Progress($"block {layer} targets");
-        _targets = run.Activations.ComputeTargets(_fp);
+        using (var fp = BlockBuffers<float>.Bind(run.Backend, _fp))
+            _targets = run.Activations.ComputeTargets(fp, run.TakeHandedOverTargets());
         _quantized = new BlockTensors<float>
         {
             AttnNorm = _fp.AttnNorm, FfnNorm = _fp.FfnNorm,
@@ -49,13 +52,13 @@ internal sealed class LearnedBlock : IBlockLearning
         var c = committer.Config;
         var acts = run.Activations;
         var parameters = _parameters = new BlockParameters(_layer, c, _fpLinears, run.Quantizer, run.Options, run.Init, run.State);
-        var ahead = run.Options.Cqe is { } cqe
-            ? LookAheadTargets.Create(run.Start.Source, _layer, cqe, run.Quantizer, _targets, acts.Saved, acts.Rope, acts.Length)
+        using var meter = BufferMeter.Start();
+        var ahead = _ahead = run.Options.Cqe is { } cqe
+            ? LookAheadTargets.Create(run.Start.Source, _layer, cqe, run.Quantizer, _targets, acts.Saved, acts.Length)
             : null;
         parameters.Rebuild(_quantizedLinears);
-        _initial = acts.Objective(_quantized);
+        using (var initial = BlockBuffers<float>.Bind(run.Backend, _quantized)) _initial = acts.Objective(initial);
 
-        using var meter = BufferMeter.Start();
         var epochClock = Stopwatch.StartNew();
         (_firstEpoch, _lastEpoch) = BackendBlockTraining.Train(run.Backend, c, acts.Length, _fp, parameters, ahead,
             run.Options.Cqe?.LookAheadWeight ?? 0, acts.Xq, _targets, acts.Aug, run.Epochs, run.Options.Seed, _layer,
@@ -83,7 +86,13 @@ internal sealed class LearnedBlock : IBlockLearning
 
     public void Propagate()
     {
-        double final = _run.Activations.Propagate(_quantized);
+        double final;
+        using (var committed = BlockBuffers<float>.Bind(_run.Backend, _quantized)) final = _run.Activations.Propagate(committed);
+        if (_ahead != null)
+        {
+            _run.HandOverTargets(_ahead.HandOver()); // T_{i+1}: block i+1's targets, already computed
+            _ahead.Dispose();
+        }
         _run.AddLoss(new BlockLoss(_layer, _initial, final, _firstEpoch, _lastEpoch, _clock.Elapsed.TotalSeconds,
             _secondsPerEpoch));
         Progress($"block {_layer + 1}/{_run.Start.Source.Config.NumLayers} committed, loss {_initial:G4} → {final:G4}");
@@ -92,8 +101,12 @@ internal sealed class LearnedBlock : IBlockLearning
     public void Save(BlockCommitter committer)
     {
         var acts = _run.Activations;
-        _run.State?.SaveClipping(_layer, _parameters!.Lwc);
-        _run.State?.Save(_layer + 1, committer.Blocks, committer.Reports, _run.Losses, acts.Xq, acts.Xfp);
+        if (_run.State is { } state)
+        {
+            acts.Download();
+            state.SaveClipping(_layer, _parameters!.Lwc);
+            state.Save(_layer + 1, committer.Blocks, committer.Reports, _run.Losses, acts.HostXq, acts.HostXfp);
+        }
         if (_run.Options.StopAfterBlock == _layer) throw new LearnedRunStoppedException(_layer);
     }
 

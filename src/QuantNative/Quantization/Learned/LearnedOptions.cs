@@ -28,8 +28,9 @@ public sealed class LearnedOptions
     /// <summary>Directory for the state saved after each block (null: no resume state).</summary>
     public string? WorkDirectory { get; init; }
 
-    /// <summary>Where the training epochs run (<see cref="BackendBlockTraining"/>); null: the CPU backend over the
-    /// host arrays. Targets, commits and the X_q/X_fp propagation stay on the CPU either way.</summary>
+    /// <summary>Where the training runs (<see cref="BackendBlockTraining"/>) and the calibration activations live
+    /// (<see cref="TrainingActivations"/>: targets and the X_q propagation are computed there); null: the CPU backend over
+    /// the host arrays. The commit (the stored integers) is made on the host either way.</summary>
     public QuantNative.Backends.IBackend? Backend { get; init; }
 
     /// <summary>Test hook: throw <see cref="LearnedRunStoppedException"/> right after the state of this block is saved.</summary>

@@ -86,6 +86,31 @@ public class OmniQuantBackendTests
         Assert.That(differing, Is.LessThanOrEqualTo(Tolerances.OmniQuantCodesCudaVsCpuFraction * codes));
     }
 
+    /// <summary>The calibration activations stay on the device for the whole run (structure issue, item 8): an extra
+    /// epoch adds steps but uploads nothing — before, every step uploaded its window, its target, and with cross-layer
+    /// learning its look-ahead targets (3 windows per step at D = 1, 2 at W2 with the aug target). Two runs that differ
+    /// only in their epoch count upload the same bytes, read from the emulated runtime's transfer counters.</summary>
+    [TestCase("omniquant", 2)]
+    [TestCase("cqe+", 3)]
+    public void AnExtraEpochUploadsNoActivations(string method, int bits)
+    {
+        var windows = StoriesSplit.Windows().Take(3).Select(w => w[..16]).ToArray();
+        var cqe = method == "cqe+" ? new CqeOptions { Sde = SdeMask.Parse("band:1"), LookAheadDepth = 1 } : null;
+        (long ToDevice, long Steps) Uploads(int epochs)
+        {
+            using var cuda = Backend.Create(DeviceKind.Emulate);
+            var t = Run(windows, bits, 32, epochs, cuda, cqe).Learned!.Transfers!.Value;
+            return (t.ToDevice, t.Steps);
+        }
+        var (one, two) = (Uploads(1), Uploads(2));
+        long window = 4L * 16 * 64;
+        TestContext.Out.WriteLine($"{method}: 1 epoch {one.ToDevice} bytes over {one.Steps} steps, 2 epochs {two.ToDevice} " +
+                                  $"bytes over {two.Steps} steps; one window is {window} bytes");
+        Assert.That(two.Steps, Is.EqualTo(2 * one.Steps));
+        Assert.That(two.ToDevice - one.ToDevice, Is.EqualTo(0), "bytes uploaded by the extra epoch's steps");
+        Assert.That(one.ToDevice, Is.GreaterThan(windows.Length * window), "the windows themselves are uploaded once");
+    }
+
     /// <summary>lsi (SDE, diagonal mask) and cqe+ (SDE band + block and a look-ahead of one block) with the epochs on
     /// the emulated CUDA backend (kernels/train/sde.cu for the composition and dE, GEMMs for the rest, the look-ahead
     /// chain through the block ops) against the CPU backend: two windows of 16 tokens, one epoch, E's learning rate

@@ -1,7 +1,7 @@
 using QuantNative.Backends;
-using QuantNative.Cpu;
 using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Quantization.Pipeline;
 using QuantNative.Training;
 
 namespace QuantNative.Quantization.Learned.Cqe;
@@ -9,19 +9,21 @@ namespace QuantNative.Quantization.Learned.Cqe;
 /// <summary>
 /// Cross-layer learning's look-ahead for one block i (DESIGN.md §7.7): the chain of blocks i+1..i+D' (D' = D, shrunk
 /// at the end of the model) with fp or RTN weights, and the fp trajectory's targets T_{i+d} = B_{i+d}^fp(T_{i+d−1})
-/// of every calibration window, starting from T_i. Memory: D' blocks (twice with RTN look-ahead while the targets
-/// are made), their activations, and D' target buffers of every window (<see cref="Bytes"/>). The training epochs
-/// put the chain on their backend (<see cref="LookAheadChain{T}"/> over <see cref="Blocks"/>) and feed it
-/// <see cref="For"/> per step, like the windows.
+/// of every calibration window, starting from T_i, computed on the training backend and kept there. Memory: D'
+/// blocks (twice with RTN look-ahead while the targets are made) and D' target buffers of every window; the chain's
+/// activations are allocated by the epochs. T_{i+1} is exactly block i+1's own target, so it is handed over to the
+/// next block (<see cref="HandOver"/>) rather than computed twice.
 /// </summary>
-public sealed class LookAheadTargets
+public sealed class LookAheadTargets : IDisposable
 {
-    private readonly float[][][] _targets; // [d][window]
+    private readonly BackendBuffer<float>[]?[] _targets; // [d][window]; [0] null once handed over
+    private readonly float[][]? _hostNext;               // T_{i+1}'s host arrays (CPU backend: what its buffers wrap)
 
-    private LookAheadTargets(BlockTensors<float>[] blocks, float[][][] targets, long bytes)
+    private LookAheadTargets(BlockTensors<float>[] blocks, BackendBuffer<float>[][] targets, float[][]? hostNext, long bytes)
     {
         Blocks = blocks;
         _targets = targets;
+        _hostNext = hostNext;
         Bytes = bytes;
     }
 
@@ -29,41 +31,62 @@ public sealed class LookAheadTargets
     public IReadOnlyList<BlockTensors<float>> Blocks { get; }
 
     public int Depth => Blocks.Count;
+
+    /// <summary>Bytes of host arrays (the blocks; on the CPU the targets too; device buffers are counted where they
+    /// are allocated, <see cref="BufferMeter"/>).</summary>
     public long Bytes { get; }
 
     /// <summary>T_{i+1..i+D'} of one window, in the chain's order.</summary>
-    public float[][] For(int window) => _targets.Select(t => t[window]).ToArray();
+    public BackendBuffer<float>[] For(int window) => _targets.Select(t => t![window]).ToArray();
+
+    /// <summary>T_{i+1} of every window, for block i+1 to use as its targets; this object no longer owns them.</summary>
+    public LookAheadTargetsHandOver HandOver()
+    {
+        var next = _targets[0] ?? throw new InvalidOperationException("the look-ahead targets were handed over already");
+        _targets[0] = null;
+        return new LookAheadTargetsHandOver(_hostNext, next);
+    }
 
     /// <summary>The look-ahead of block <paramref name="layer"/>, or null for the last block (nothing after it).</summary>
-    /// <param name="targets">T_i of every window [tokens, hidden].</param>
+    /// <param name="targets">T_i of every window [tokens, hidden], on <paramref name="scratch"/>'s backend.</param>
     /// <param name="scratch">Activations to run the target forwards with (overwritten).</param>
     public static LookAheadTargets? Create(IModelSource source, int layer, CqeOptions cqe, QuantizerConfig quantizer,
-        float[][] targets, BlockActivations<float> scratch, Rope rope, int tokens)
+        IReadOnlyList<BackendBuffer<float>> targets, BlockActivations<float> scratch, int tokens)
     {
         var c = source.Config;
+        var backend = scratch.Backend;
         int count = Math.Min(cqe.LookAheadDepth, c.NumLayers - 1 - layer);
         if (count <= 0) return null;
         var chainBlocks = new BlockTensors<float>[count];
-        var windowTargets = new float[count][][];
-        var previous = targets;
+        var windowTargets = new BackendBuffer<float>[count][];
+        float[][]? hostNext = null;
+        var hosts = new List<float[]>();
+        IReadOnlyList<BackendBuffer<float>> previous = targets;
         for (int d = 0; d < count; d++)
         {
             int index = layer + 1 + d;
-            var w = source.LoadBlock(index);
-            w.Validate(c, index, source.Path);
-            var fp = BlockTensors<float>.From(w);
-            windowTargets[d] = previous.Select(t =>
+            var fp = BlockTensors<float>.From(BlockPipeline.LoadBlock(source, index));
+            using var weights = BlockBuffers<float>.Bind(backend, fp);
+            var made = previous.Select(t =>
             {
-                var next = new float[t.Length];
-                TrainingBlock.Forward(next, scratch, t, fp, c, rope, tokens);
+                var next = HostArrays.New<float>(backend, t.Length);
+                TrainingBlock.Forward(next.Buffer, scratch, t, weights, c, tokens);
                 return next;
             }).ToArray();
+            windowTargets[d] = made.Select(m => m.Buffer).ToArray();
+            if (made[0].Host != null) hosts.AddRange(made.Select(m => m.Host!));
+            if (d == 0 && made[0].Host != null) hostNext = made.Select(m => m.Host!).ToArray();
             previous = windowTargets[d];
             chainBlocks[d] = cqe.LookAhead == LookAheadWeights.Fp ? fp : RtnWeights(fp, c, quantizer, index);
         }
-        // Host arrays only: the chain's activations are allocated by the epochs on their backend and counted there.
-        long bytes = BufferMeter.HostBytes([.. chainBlocks.SelectMany(b => b.All().Select(x => x.Tensor)), .. windowTargets.SelectMany(w => w)]);
-        return new LookAheadTargets(chainBlocks, windowTargets, bytes);
+        long bytes = BufferMeter.HostBytes([.. chainBlocks.SelectMany(b => b.All().Select(x => x.Tensor)), .. hosts]);
+        return new LookAheadTargets(chainBlocks, windowTargets, hostNext, bytes);
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in _targets)
+            foreach (var b in d ?? []) b.Dispose();
     }
 
     /// <summary>A block's weights with each linear replaced by its RTN-quantized, dequantized values.</summary>
@@ -84,3 +107,7 @@ public sealed class LookAheadTargets
         };
     }
 }
+
+/// <summary>T_{i+1} of every window, computed by block i's look-ahead and handed to block i+1 as its targets: the
+/// buffers, and on the CPU backend the host arrays they wrap (null on a device).</summary>
+public sealed record LookAheadTargetsHandOver(float[][]? Host, BackendBuffer<float>[] Buffers);
