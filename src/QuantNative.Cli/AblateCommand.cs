@@ -3,11 +3,11 @@ using CommandLine;
 using QuantNative.Cli.Ablation;
 using QuantNative.Evaluation;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.Learned.Cqe;
-using QuantNative.Quantization.Learned;
-using QuantNative.Quantization.Methods;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Gptq;
+using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Methods;
 
 namespace QuantNative.Cli;
 

@@ -4,9 +4,8 @@ using QuantNative.Benchmarks;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
 using QuantNative.Interop;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization;
+using QuantNative.Model.Quantized;
 
 namespace QuantNative.Cli;
 

@@ -1,9 +1,8 @@
-using System.Text.Json;
 using System.Text;
+using System.Text.Json;
 using QuantNative.Benchmarks;
-using QuantNative.Cpu;
-using Spectre.Console.Rendering;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace QuantNative.Cli;
 

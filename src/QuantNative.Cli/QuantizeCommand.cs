@@ -2,9 +2,8 @@ using CommandLine;
 using QuantNative.Backends;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
-using QuantNative.Quantization.Learned;
-using QuantNative.Quantization.Sequential;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Learned;
 using QuantNative.Tokenization;
 
 namespace QuantNative.Cli;

@@ -1,12 +1,9 @@
-using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
 using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Methods;
-using QuantNative.Quantization.Sequential;
-using QuantNative.Quantization;
 
 namespace QuantNative.Cli;
 

@@ -1,5 +1,4 @@
 using QuantNative.Formats.Gptq;
-using QuantNative.Formats;
 using QuantNative.Quantization;
 
 namespace QuantNative.Cli;

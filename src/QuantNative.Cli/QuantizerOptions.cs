@@ -1,8 +1,8 @@
 using CommandLine;
-using QuantNative.Quantization.Learned.Cqe;
-using QuantNative.Quantization.Learned;
-using QuantNative.Quantization.Methods;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Methods;
 
 namespace QuantNative.Cli;
 

@@ -1,13 +1,11 @@
 using QuantNative.Formats.Gptq;
-using QuantNative.Formats;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.Learned.Cqe;
-using QuantNative.Quantization.Learned;
-using QuantNative.Quantization.Methods;
-using QuantNative.Quantization.Sequential;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Gptq;
+using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization.Methods;
 
 namespace QuantNative.Cli.Ablation;
 

@@ -2,12 +2,11 @@ using System.Globalization;
 using System.Text;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
-using QuantNative.Formats;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Quantization;
 using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.Learned;
-using QuantNative.Quantization;
+using QuantNative.Quantization.Learned.Cqe;
 
 namespace QuantNative.Cli.Ablation;
 

@@ -1,7 +1,5 @@
 using System.Numerics;
 using QuantNative.Cpu;
-using QuantNative.Quantization.Learned.Cqe;
-using QuantNative.Training;
 
 namespace QuantNative.Backends;
 

@@ -1,6 +1,5 @@
 using System.Numerics;
 using QuantNative.Cpu;
-using QuantNative.Training;
 
 namespace QuantNative.Backends;
 

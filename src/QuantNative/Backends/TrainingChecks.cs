@@ -1,4 +1,3 @@
-using QuantNative.Cpu;
 using static QuantNative.Backends.BackendChecks;
 
 namespace QuantNative.Backends;

@@ -1,5 +1,4 @@
 using QuantNative.Cpu;
-using QuantNative.Inference;
 using QuantNative.Model;
 
 namespace QuantNative.Benchmarks;

@@ -3,7 +3,6 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Inference.LowBit;
 using QuantNative.Interop;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization;
 
 namespace QuantNative.Benchmarks;
 

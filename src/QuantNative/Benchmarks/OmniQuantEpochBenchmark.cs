@@ -1,9 +1,8 @@
-using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
-using QuantNative.Model.Quantized;
+using QuantNative.Formats.Gptq;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Learned;
-using QuantNative.Quantization;
 
 namespace QuantNative.Benchmarks;
 

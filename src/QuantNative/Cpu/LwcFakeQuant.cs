@@ -1,7 +1,6 @@
-using System.Numerics.Tensors;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
-using QuantNative.Cpu;
 using QuantNative.Model.Quantized;
 
 namespace QuantNative.Cpu;

@@ -1,7 +1,6 @@
 using System.Numerics;
 using QuantNative.Backends;
 using QuantNative.Cpu;
-using QuantNative.Training;
 using static QuantNative.Cuda.TrainLaunch;
 
 namespace QuantNative.Cuda;

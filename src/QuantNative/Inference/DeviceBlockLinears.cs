@@ -3,7 +3,6 @@ using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
 using QuantNative.Inference.LowBit;
 using QuantNative.Model;
-using QuantNative.Quantization;
 
 namespace QuantNative.Inference;
 

@@ -1,8 +1,7 @@
 using QuantNative.Formats;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.Learned.Cqe;
-using QuantNative.Quantization.Learned.Lwc;
 using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Learned.Lwc;
 
 namespace QuantNative.Quantization;
 

@@ -1,6 +1,5 @@
 using System.Numerics;
 using QuantNative.Backends;
-using QuantNative.Cuda;
 using QuantNative.Model;
 
 namespace QuantNative.Training;

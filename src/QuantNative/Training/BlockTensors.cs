@@ -1,5 +1,4 @@
 using System.Numerics;
-using QuantNative.Cpu;
 using QuantNative.Model;
 
 namespace QuantNative.Training;

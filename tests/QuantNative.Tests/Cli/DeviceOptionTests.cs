@@ -1,5 +1,4 @@
 using NUnit.Framework;
-using QuantNative.Cuda;
 
 namespace QuantNative.Tests.Cli;
 

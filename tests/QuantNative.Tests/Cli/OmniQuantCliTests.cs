@@ -1,5 +1,4 @@
 using NUnit.Framework;
-using QuantNative.Evaluation;
 
 namespace QuantNative.Tests.Cli;
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using NUnit.Framework;
-using QuantNative.Evaluation;
 
 using static QuantNative.Tests.Cli.CliRunner;
 

@@ -1,7 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Cpu;
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using NUnit.Framework;
 using QuantNative.Cuda;
 using QuantNative.Interop;

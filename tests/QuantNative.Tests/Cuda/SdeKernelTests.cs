@@ -1,7 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Backends;
 using QuantNative.Cpu;
-using QuantNative.Cuda;
 using QuantNative.Quantization.Learned.Cqe;
 using static QuantNative.Tests.Cuda.BackendPair;
 

@@ -1,8 +1,6 @@
 using NUnit.Framework;
-using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
-using QuantNative.Training;
 using static QuantNative.Tests.Cuda.BackendPair;
 
 namespace QuantNative.Tests.Cuda;

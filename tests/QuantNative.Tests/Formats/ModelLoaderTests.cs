@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats;
+using QuantNative.Formats.HuggingFace;
 
 namespace QuantNative.Tests.Formats;
 

@@ -1,7 +1,7 @@
 using NUnit.Framework;
 using QuantNative.Evaluation;
-using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats;
+using QuantNative.Formats.HuggingFace;
 
 namespace QuantNative.Tests.Inference;
 

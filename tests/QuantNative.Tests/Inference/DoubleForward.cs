@@ -1,4 +1,3 @@
-using QuantNative.Cpu;
 using QuantNative.Model;
 
 namespace QuantNative.Tests.Inference;

@@ -1,5 +1,4 @@
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
 

@@ -1,13 +1,10 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
 using QuantNative.Formats.Gptq;
-using QuantNative.Formats;
-using QuantNative.Inference;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.Sequential;
-using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization;
 

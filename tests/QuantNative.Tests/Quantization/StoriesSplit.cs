@@ -1,11 +1,11 @@
 using QuantNative.Evaluation;
-using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
-using QuantNative.Model.Quantized;
+using QuantNative.Formats.Gptq;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
+using QuantNative.Quantization;
 using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.Sequential;
-using QuantNative.Quantization;
 using QuantNative.Tokenization;
 
 namespace QuantNative.Tests.Quantization;

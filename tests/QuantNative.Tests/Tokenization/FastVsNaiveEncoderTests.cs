@@ -1,4 +1,3 @@
-using System.Text;
 using NUnit.Framework;
 using QuantNative.Tokenization;
 

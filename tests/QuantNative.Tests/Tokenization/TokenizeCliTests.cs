@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using NUnit.Framework;
-using QuantNative.Tests.Cli;
 
 using static QuantNative.Tests.Cli.CliRunner;
 

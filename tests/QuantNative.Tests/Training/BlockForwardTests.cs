@@ -1,6 +1,5 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
-using QuantNative.Inference;
 using QuantNative.Tests.Inference;
 using QuantNative.Training;
 using static QuantNative.Tests.Training.TestTensors;

@@ -1,5 +1,4 @@
 using NUnit.Framework;
-using QuantNative.Cpu;
 using QuantNative.Training;
 using static QuantNative.Tests.Training.TestTensors;
 

@@ -1,9 +1,8 @@
 using System.Runtime.InteropServices;
 using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats.Safetensors;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization;
+using QuantNative.Model.Quantized;
 
 namespace QuantNative.Formats.Gptq;
 

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats.Safetensors;
-using QuantNative.Quantization;
 
 namespace QuantNative.Formats.Gptq;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using QuantNative.Formats.HuggingFace;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization;
 
 namespace QuantNative.Formats.Gptq;
 

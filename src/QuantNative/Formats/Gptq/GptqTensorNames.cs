@@ -1,6 +1,5 @@
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization;
+using QuantNative.Model.Quantized;
 
 namespace QuantNative.Formats.Gptq;
 

@@ -1,5 +1,3 @@
-using QuantNative.Formats.Gptq;
-
 namespace QuantNative.Formats.Gptq;
 
 /// <summary>Storage of the quantized layers as the GPTQ checkpoint holds them, for the summary's bits/weight.</summary>

@@ -1,9 +1,8 @@
 using QuantNative.Cpu;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned.Lwc;
-using QuantNative.Training;
 
 namespace QuantNative.Quantization.Learned;
 

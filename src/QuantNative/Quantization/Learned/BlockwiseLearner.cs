@@ -1,9 +1,9 @@
 using QuantNative.Backends;
 using QuantNative.Cuda;
-using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
-using QuantNative.Model.Quantized;
+using QuantNative.Formats.Gptq;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned.Lwc;
 using QuantNative.Quantization.Pipeline;

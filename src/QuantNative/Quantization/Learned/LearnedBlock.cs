@@ -2,7 +2,6 @@ using System.Diagnostics;
 using QuantNative.Backends;
 using QuantNative.Model;
 using QuantNative.Quantization.Learned.Cqe;
-using QuantNative.Quantization.Learned.Lwc;
 using QuantNative.Quantization.Pipeline;
 using QuantNative.Training;
 

@@ -1,4 +1,3 @@
-using QuantNative.Cuda;
 using QuantNative.Quantization.Learned.Cqe;
 
 namespace QuantNative.Quantization.Learned;

@@ -3,11 +3,10 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using QuantNative.Cpu;
-using QuantNative.Formats.Gptq;
 using QuantNative.Formats;
-using QuantNative.Model.Quantized;
+using QuantNative.Formats.Gptq;
 using QuantNative.Model;
-using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Learned.Lwc;
 
 namespace QuantNative.Quantization.Learned;

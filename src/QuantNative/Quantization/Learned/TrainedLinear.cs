@@ -2,7 +2,6 @@ using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned.Lwc;
-using QuantNative.Training;
 using static QuantNative.Backends.HostArrays;
 
 namespace QuantNative.Quantization.Learned;

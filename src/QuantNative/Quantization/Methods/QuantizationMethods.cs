@@ -1,10 +1,9 @@
 using QuantNative.Formats.Gptq;
-using QuantNative.Formats;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Learned.Cqe;
 using QuantNative.Quantization.Pipeline;
 using QuantNative.Quantization.Sequential;
 

@@ -1,12 +1,12 @@
 using System.Text.Json.Nodes;
 using NUnit.Framework;
+using QuantNative.Formats;
 using QuantNative.Formats.Gptq;
 using QuantNative.Formats.Safetensors;
-using QuantNative.Formats;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.Sequential;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Tests.Quantization;
 
 namespace QuantNative.Tests.Formats.Gptq;

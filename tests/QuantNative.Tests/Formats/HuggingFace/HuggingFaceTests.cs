@@ -1,11 +1,10 @@
-using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using NUnit.Framework;
+using QuantNative.Formats;
 using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats.Llama2c;
 using QuantNative.Formats.Safetensors;
-using QuantNative.Formats;
 using QuantNative.Model;
 using QuantNative.Tests.Formats.Llama2c;
 

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using NUnit.Framework;
 using QuantNative.Formats.Llama2c;
-using QuantNative.Formats;
 using QuantNative.Model;
 
 namespace QuantNative.Tests.Formats.Llama2c;

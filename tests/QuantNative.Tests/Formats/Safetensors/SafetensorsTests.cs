@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text;
+using System.Text.Json;
 using NUnit.Framework;
-using QuantNative.Formats.Safetensors;
 using QuantNative.Formats;
+using QuantNative.Formats.Safetensors;
 
 namespace QuantNative.Tests.Formats.Safetensors;
 

@@ -4,7 +4,6 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Inference.LowBit;
 using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization;
 using QuantNative.Tests.Interop;
 using QuantNative.Tests.Quantization;
 

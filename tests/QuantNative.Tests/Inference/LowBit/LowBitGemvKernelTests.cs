@@ -2,7 +2,6 @@ using NUnit.Framework;
 using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
 using QuantNative.Inference.LowBit;
-using QuantNative.Quantization;
 using QuantNative.Tests.Interop;
 
 namespace QuantNative.Tests.Inference.LowBit;

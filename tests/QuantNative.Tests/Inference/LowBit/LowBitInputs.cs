@@ -1,6 +1,5 @@
 using QuantNative.Formats.Gptq;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Inference.LowBit;
 

@@ -2,7 +2,6 @@ using NUnit.Framework;
 using QuantNative.Formats.Gptq;
 using QuantNative.Inference.LowBit;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Inference.LowBit;
 

@@ -1,6 +1,5 @@
 using NUnit.Framework;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization;
 using QuantNative.Tests.Quantization;
 
 namespace QuantNative.Tests.Model.Quantized;

@@ -1,8 +1,8 @@
 using NUnit.Framework;
-using QuantNative.Tests.Model.Quantized;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Gptq;
+using QuantNative.Tests.Model.Quantized;
 
 namespace QuantNative.Tests.Quantization.Gptq;
 

@@ -1,6 +1,5 @@
 using NUnit.Framework;
 using QuantNative.Quantization.Gptq;
-using QuantNative.Quantization;
 
 namespace QuantNative.Tests.Quantization.Gptq;
 

@@ -2,11 +2,10 @@ using NUnit.Framework;
 using QuantNative.Backends;
 using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
-using QuantNative.Formats;
 using QuantNative.Model.Quantized;
-using QuantNative.Quantization.Learned.Cqe;
-using QuantNative.Quantization.Learned;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Learned;
+using QuantNative.Quantization.Learned.Cqe;
 
 namespace QuantNative.Tests.Quantization.Learned;
 

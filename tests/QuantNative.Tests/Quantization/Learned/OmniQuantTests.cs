@@ -1,11 +1,10 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
 using QuantNative.Formats.Gptq;
-using QuantNative.Formats;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
-using QuantNative.Quantization.Learned;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
+using QuantNative.Quantization.Learned;
 
 namespace QuantNative.Tests.Quantization.Learned;
 

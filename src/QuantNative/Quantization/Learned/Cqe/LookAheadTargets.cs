@@ -1,6 +1,6 @@
 using QuantNative.Backends;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
 using QuantNative.Quantization.Pipeline;
 using QuantNative.Training;
 

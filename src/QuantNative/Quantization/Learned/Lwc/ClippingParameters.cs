@@ -2,11 +2,11 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using QuantNative.Formats;
 using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats.Safetensors;
-using QuantNative.Formats;
-using QuantNative.Model.Quantized;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
 
 namespace QuantNative.Quantization.Learned.Lwc;
 
