@@ -77,16 +77,16 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         using (var probe = OpenModel()) (contextLength, vocab) = (probe.Config.MaxPositionEmbeddings, probe.Config.VocabSize);
         var tokenizer = LoadTokenizer(vocab);
         string calibText = TextRange.Slice(TextFile.ReadUtf8(Calib, "--calib"), CalibRange, "--calib-range");
-        int[] calibTokens = tokenizer.Encode(calibText, addBos: true);
+        int[] calibTokens = tokenizer.EncodeAsTemplate(calibText);
         var windowsBySeed = seeds.ToDictionary(seed => seed, seed =>
             CalibrationSampler.Sample(calibTokens, NSamples, SeqLen, seed, contextLength, $"--calib {Calib} ({CalibRange})"));
         int ctx = Ctx ?? contextLength;
         var evalSets = new List<(string Label, int[] Tokens)>
         {
             ($"{Path.GetFileName(Eval)} [{EvalRange}]",
-             tokenizer.Encode(TextRange.Slice(TextFile.ReadUtf8(Eval, "--eval"), EvalRange, "--eval-range"), addBos: true)),
+             tokenizer.EncodeAsTemplate(TextRange.Slice(TextFile.ReadUtf8(Eval, "--eval"), EvalRange, "--eval-range"))),
         };
-        if (Eval2 != null) evalSets.Add((Path.GetFileName(Eval2), tokenizer.Encode(TextFile.ReadUtf8(Eval2, "--eval2"), addBos: true)));
+        if (Eval2 != null) evalSets.Add((Path.GetFileName(Eval2), tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(Eval2, "--eval2"))));
         foreach (var (_, tokens) in evalSets) Perplexity.CountWindows(tokens.Length, ctx, contextLength);
 
         var rows = new List<AblationRow>();

@@ -56,18 +56,19 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
             }
             var tokenizer = LoadTokenizer(model.Config.VocabSize);
             int ctx = Ctx ?? model.Config.MaxPositionEmbeddings;
-            int[] tokens = tokenizer.Encode(text, addBos: true);
+            int[] tokens = tokenizer.EncodeAsTemplate(text);
             Perplexity.CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
 
             var result = new ProgressReporter(stderr).Run("eval",
                 report => Perplexity.Evaluate(model, tokens, ctx, MaxWindows,
                     (done, total) => report(done, total, "windows"), linears: linears));
 
-            if (Json) stdout.WriteLine(ToJson(result, linears));
+            if (Json) stdout.WriteLine(ToJson(result, tokenizer.AddsBos, linears));
             else
             {
                 stdout.WriteLine($"model        {Model}");
                 stdout.WriteLine($"text         {Text} ({result.TextTokens} tokens)");
+                stdout.WriteLine($"bos          {(tokenizer.AddsBos ? "at the start of the stream (the tokenizer's template adds it)" : "none (the tokenizer's template adds none)")}");
                 stdout.WriteLine($"windows      {result.Windows} of {result.AvailableWindows} × {result.Ctx} tokens");
                 stdout.WriteLine($"linears      {(linears == null ? "all on the CPU (float32)" : linears.Placement())}");
                 stdout.WriteLine($"predicted    {result.Predicted}");
@@ -84,7 +85,7 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
         }
     }
 
-    public static string ToJson(PerplexityResult r, DeviceBlockLinears? linears = null)
+    public static string ToJson(PerplexityResult r, bool bos, DeviceBlockLinears? linears = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -98,6 +99,7 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
             w.WriteNumber("available_windows", r.AvailableWindows);
             w.WriteNumber("predicted", r.Predicted);
             w.WriteNumber("ctx", r.Ctx);
+            w.WriteBoolean("bos", bos); // whether the stream starts with BOS (the tokenizer's template decides)
             w.WriteNumber("seconds", r.Seconds);
             w.WriteNumber("tokens_per_second", r.TokensPerSecond);
             if (linears != null)

@@ -69,7 +69,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         if (quantizer.NeedsCalibration)
         {
             if (Calib == null) throw new QuantNativeException($"--calib: method {settings.MethodName} needs a calibration text");
-            int[] tokens = tokenizer.Encode(TextFile.ReadUtf8(Calib, "--calib"), addBos: true);
+            int[] tokens = tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(Calib, "--calib"));
             windows = CalibrationSampler.Sample(tokens, NSamples, SeqLen ?? CalibrationSampler.DefaultSequenceLength, Seed,
                 c.MaxPositionEmbeddings, $"--calib {Calib}");
             calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {Calib} ({tokens.Length} tokens)";

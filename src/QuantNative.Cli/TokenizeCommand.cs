@@ -28,7 +28,7 @@ public sealed class TokenizeCommand : ICommand
             throw new QuantNativeException("give the tokenizer with --tokenizer FILE or --model DIR");
         var tokenizer = Tokenizer != null ? TokenizerLoader.LoadFile(Tokenizer) : TokenizerLoader.Load(Model!, null);
         string text = TextFile.ReadUtf8(Text, "--text");
-        int[] ids = tokenizer.Encode(text, addBos: tokenizer.AddsBos);
+        int[] ids = tokenizer.EncodeAsTemplate(text);
         if (Json)
         {
             IReadOnlyList<string>? pieces = tokenizer switch

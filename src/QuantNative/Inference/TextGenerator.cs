@@ -17,7 +17,10 @@ public static class TextGenerator
     {
         if (maxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {maxTokens})");
         var c = model.Config;
-        int[] promptIds = tokenizer.Encode(prompt, addBos: true);
+        int[] promptIds = tokenizer.EncodeAsTemplate(prompt);
+        if (promptIds.Length == 0)
+            throw new QuantNativeException("--prompt: the prompt is empty and the tokenizer's template adds no BOS, so there " +
+                                           "is nothing to continue from; give a prompt");
         if (promptIds.Length >= c.MaxPositionEmbeddings)
             throw new QuantNativeException(
                 $"the prompt has {promptIds.Length} tokens; the model's context is {c.MaxPositionEmbeddings}");
@@ -25,7 +28,7 @@ public static class TextGenerator
         var session = new InferenceSession(model, Math.Max(capacity, promptIds.Length));
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        var textIds = new List<int>(promptIds.Skip(1));
+        var textIds = new List<int>(promptIds.Skip(tokenizer.AddsBos ? 1 : 0));
         var stream = new StreamingText(tokenizer);
         onText(stream.Update(textIds));
 

@@ -19,9 +19,13 @@ public interface ITextTokenizer
     /// <summary>
     /// Whether the tokenizer's own template starts a sequence with BOS (Hugging Face's add_special_tokens; LLaMA's
     /// SentencePiece add_bos_token): true for LLaMA 1/2, Mistral and Llama 3's later tokenizer.json, false for Llama
-    /// 3's earlier one and Qwen. The perplexity protocol tokenizes with <c>Encode(text, addBos: AddsBos)</c>.
+    /// 3's earlier one and Qwen. The perplexity protocol tokenizes with <see cref="EncodeAsTemplate"/>.
     /// </summary>
     bool AddsBos { get; }
+
+    /// <summary>The ids as the model saw them in training: BOS at the start where the template adds it, none where it
+    /// does not (DESIGN.md §6). What eval, calibration and generation encode with.</summary>
+    int[] EncodeAsTemplate(string text) => Encode(text, addBos: AddsBos);
 
     /// <summary>Token ids of <paramref name="text"/>, with BOS first when <paramref name="addBos"/> (and the
     /// tokenizer has a BOS token).</summary>

@@ -27,6 +27,7 @@ public class CliWorkflowTests
             Assert.That(json.GetProperty("windows").GetInt32(), Is.EqualTo(3));
             Assert.That(json.GetProperty("tokens").GetInt64(), Is.EqualTo(3 * 128));
             Assert.That(json.GetProperty("predicted").GetInt64(), Is.EqualTo(3 * 127));
+            Assert.That(json.GetProperty("bos").GetBoolean(), Is.True, "llama2.c's template starts the stream with BOS");
             double nll = json.GetProperty("nll").GetDouble();
             Assert.That(json.GetProperty("ppl").GetDouble(), Is.EqualTo(Math.Exp(nll)).Within(1e-9));
             Assert.That(nll, Is.InRange(0.5, 3.0), "a trained model on its own domain");
