@@ -32,7 +32,7 @@ internal sealed unsafe class MappedFile : IDisposable
     {
         if (!File.Exists(path))
             throw new QuantNativeException($"{path}: file not found");
-        long length = new FileInfo(path).Length;
+        long length = SizeOf(path);
         // MemoryMappedFile refuses empty files; report it as the broken checkpoint it is.
         if (length == 0)
             throw new QuantNativeException($"{path}: the file is empty");
@@ -58,6 +58,21 @@ internal sealed unsafe class MappedFile : IDisposable
             map?.Dispose();
             stream.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The size of the file <paramref name="path"/> names, following symbolic links (the Hugging Face cache
+    /// keeps every file of a snapshot as a link into blobs/; FileInfo.Length would be the link's own size).</summary>
+    public static long SizeOf(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return stream.Length;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantNativeException($"{path}: cannot open for reading: {e.Message}", e);
         }
     }
 

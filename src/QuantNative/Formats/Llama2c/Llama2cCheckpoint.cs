@@ -36,7 +36,7 @@ public sealed class Llama2cCheckpoint : IModelSource
             throw new QuantNativeException(Directory.Exists(path)
                 ? $"{path}: is a directory, expected a llama2.c checkpoint file"
                 : $"{path}: llama2.c checkpoint not found");
-        long size = new FileInfo(path).Length;
+        long size = MappedFile.SizeOf(path);
         if (size < Llama2cLayout.HeaderBytes)
             throw new QuantNativeException(
                 $"{path}: {size} bytes is too short for a llama2.c checkpoint (the header alone is {Llama2cLayout.HeaderBytes} bytes)");

@@ -75,6 +75,33 @@ public class HuggingFaceTests
         Assert.That(config2.RootElement.GetProperty("torch_dtype").GetString(), Is.EqualTo(dtype.TorchName()));
     }
 
+    /// <summary>The Hugging Face cache layout: every file of snapshots/&lt;rev&gt;/ is a relative symbolic link into
+    /// blobs/ (here with a sharded checkpoint). The snapshot opens with the targets' sizes, not the links'.</summary>
+    [Test]
+    public void ACacheSnapshotOfSymbolicLinksOpens()
+    {
+        var config = RandomModels.Config(24, 37, 3, 6, 2, 53, 19, tied: false);
+        using var llama2c = WriteLlama2c(config);
+        string written = Path.Combine(_dir, "written");
+        HuggingFaceWriter.Write(llama2c, written, FloatDType.BF16, maxShardBytes: 4000);
+        string repo = Path.Combine(_dir, "models--qn--tiny"), blobs = Path.Combine(repo, "blobs");
+        string snapshot = Path.Combine(repo, "snapshots", "0123abcd");
+        Directory.CreateDirectory(blobs);
+        Directory.CreateDirectory(snapshot);
+        var files = Directory.GetFiles(written);
+        Assert.That(files.Count(f => f.EndsWith(".safetensors")), Is.GreaterThan(1), "sharded");
+        foreach (var file in files)
+        {
+            string blob = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)));
+            File.Move(file, Path.Combine(blobs, blob));
+            File.CreateSymbolicLink(Path.Combine(snapshot, Path.GetFileName(file)), Path.Combine("..", "..", "blobs", blob));
+        }
+        Assert.That(new FileInfo(Path.Combine(snapshot, "config.json")).LinkTarget, Is.Not.Null);
+
+        using var hf = HuggingFaceCheckpoint.Open(snapshot);
+        RandomModels.AssertSameWeights(llama2c, hf, ReferenceRounding.For(FloatDType.BF16).Round);
+    }
+
     [Test]
     public void Stories260KTensorsKeepTheirValuesUnderTransformersNames()
     {
