@@ -23,9 +23,10 @@ public static class TokenizerLoader
         if (Directory.Exists(modelPath))
         {
             string model = Path.Combine(modelPath, SentencePieceFileName);
-            if (File.Exists(model)) return SentencePieceTokenizer.Load(model);
+            if (File.Exists(model)) return Fitting(SentencePieceTokenizer.Load(model), model, expectedVocabSize);
             string json = Path.Combine(modelPath, TokenizerJsonFileName);
-            if (File.Exists(json)) return HfTokenizerJson.Load(json, TokenizerJsonSemantics.HuggingFace);
+            if (File.Exists(json))
+                return Fitting(HfTokenizerJson.Load(json, TokenizerJsonSemantics.HuggingFace), json, expectedVocabSize);
             throw new QuantNativeException(
                 $"{modelPath}: no tokenizer found: looked for {SentencePieceFileName} and {TokenizerJsonFileName} in " +
                 "this directory; give the tokenizer file with --tokenizer");
@@ -36,8 +37,23 @@ public static class TokenizerLoader
             "tokenizer file with --tokenizer");
     }
 
-    /// <summary>Opens one tokenizer file, choosing the format by extension or, failing that, by its first bytes.</summary>
-    public static ITextTokenizer LoadFile(string path, int? expectedVocabSize = null)
+    /// <summary>Opens one tokenizer file, choosing the format by extension or, failing that, by its first bytes; with
+    /// <paramref name="expectedVocabSize"/>, refuses one whose ids reach past the model's embedding.</summary>
+    public static ITextTokenizer LoadFile(string path, int? expectedVocabSize = null) =>
+        Fitting(LoadAnyFile(path, expectedVocabSize), path, expectedVocabSize);
+
+    /// <summary>A tokenizer may have fewer ids than the embedding has rows (vocab_size is often padded), never more:
+    /// an id past the last row has no embedding, and would otherwise be noticed only when text or generation hits it.</summary>
+    private static ITextTokenizer Fitting(ITextTokenizer tokenizer, string path, int? expectedVocabSize)
+    {
+        if (expectedVocabSize is int vocab && tokenizer.VocabSize > vocab)
+            throw new QuantNativeException($"{path}: the tokenizer has {tokenizer.VocabSize} ids, but the model's vocab_size " +
+                                           $"is {vocab}: ids {vocab}..{tokenizer.VocabSize - 1} have no embedding; give the " +
+                                           "model's own tokenizer");
+        return tokenizer;
+    }
+
+    private static ITextTokenizer LoadAnyFile(string path, int? expectedVocabSize)
     {
         if (Directory.Exists(path))
             throw new QuantNativeException(

@@ -21,6 +21,21 @@ public class TokenizerLoaderTests
         return path;
     }
 
+    /// <summary>A tokenizer with more ids than the model's embedding has rows is refused when it is loaded, naming the
+    /// file and both sizes; fewer (a padded vocab_size, as Qwen's 151936 for 151669 ids) is fine.</summary>
+    [Test]
+    public void ATokenizerLargerThanTheModelsVocabularyIsRefused()
+    {
+        string qwen = Path.Combine(TestPaths.Shared, "tokenizers", "qwen", "tokenizer.json");
+        var e = Assert.Throws<QuantNativeException>(() => TokenizerLoader.Load(TestPaths.Stories260K, qwen, 512));
+        Assert.That(e!.Message, Does.StartWith(qwen).And.Contain("151669 ids").And.Contain("vocab_size is 512"));
+        string dir = Path.Combine(_dir, "model");
+        Directory.CreateDirectory(dir);
+        File.Copy(qwen, Path.Combine(dir, TokenizerLoader.TokenizerJsonFileName));
+        Assert.Throws<QuantNativeException>(() => TokenizerLoader.Load(dir, null, 151000));
+        Assert.That(TokenizerLoader.Load(dir, null, 151936).VocabSize, Is.EqualTo(151669));
+    }
+
     [Test]
     public void ExplicitFileByExtension()
     {
