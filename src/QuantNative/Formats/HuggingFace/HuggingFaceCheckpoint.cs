@@ -45,6 +45,7 @@ public sealed class HuggingFaceCheckpoint : IModelSource
             var fileOf = OpenWeights(directory, files);
             foreach (var expected in HuggingFaceNames.Expected(config))
                 CheckTensor(directory, expected, fileOf);
+            RefuseUnaccounted(directory, config, fileOf.Keys);
             return new HuggingFaceCheckpoint(directory, config, files, fileOf);
         }
         catch
@@ -85,6 +86,32 @@ public sealed class HuggingFaceCheckpoint : IModelSource
     private float[] Load(string name) => _fileOf[name].ReadFloats(name);
 
     /// <summary>Opens the single file or every shard of the index; maps each tensor name to the file holding it.</summary>
+    /// <summary>
+    /// Every stored tensor must be one the config accounts for (DESIGN.md §5), so that a config declaring fewer layers
+    /// than the checkpoint holds, or a tensor the forward pass would silently drop (a q/k/v bias under an architecture
+    /// without them), is an error rather than a different model. Two kinds are known to be ignorable: a stored lm_head
+    /// when the config ties it to the embedding (Transformers ignores it too), and the rotary inv_freq buffers older
+    /// exports carry (recomputed from the config).
+    /// </summary>
+    private static void RefuseUnaccounted(string directory, LlamaConfig config, IEnumerable<string> names)
+    {
+        var expected = HuggingFaceNames.Expected(config).Select(t => t.Name).ToHashSet();
+        foreach (var name in names.Order(StringComparer.Ordinal))
+        {
+            if (expected.Contains(name) || (name == HuggingFaceNames.Output && config.TieWordEmbeddings) ||
+                name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal))
+                continue;
+            var layer = System.Text.RegularExpressions.Regex.Match(name, @"^model\.layers\.(\d+)\.");
+            string why = layer.Success && int.Parse(layer.Groups[1].Value) >= config.NumLayers
+                ? $"config.json's num_hidden_layers is {config.NumLayers}, and the checkpoint has layer {layer.Groups[1].Value}"
+                : name.EndsWith(".bias", StringComparison.Ordinal)
+                    ? "this architecture takes no biases (model_type llama without attention_bias)"
+                    : "not a tensor of a LLaMA model";
+            throw new QuantNativeException($"{directory}: tensor {name} is not accounted for by config.json ({why}); " +
+                                           "refusing rather than running a different model than the checkpoint holds");
+        }
+    }
+
     internal static Dictionary<string, SafetensorsFile> OpenWeights(string directory, List<SafetensorsFile> files)
     {
         string index = System.IO.Path.Combine(directory, IndexFileName);

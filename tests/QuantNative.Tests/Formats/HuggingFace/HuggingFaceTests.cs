@@ -75,6 +75,21 @@ public class HuggingFaceTests
         Assert.That(config2.RootElement.GetProperty("torch_dtype").GetString(), Is.EqualTo(dtype.TorchName()));
     }
 
+    /// <summary>A config.json declaring fewer layers than the checkpoint holds is refused (it used to run the model
+    /// with the extra layers dropped), naming the field and the layer.</summary>
+    [Test]
+    public void ACheckpointWithLayersTheConfigDoesNotDeclareIsRefused()
+    {
+        var config = RandomModels.Config(24, 37, 3, 6, 2, 53, 19, tied: false);
+        using var llama2c = WriteLlama2c(config);
+        string outDir = Path.Combine(_dir, "hf");
+        HuggingFaceWriter.Write(llama2c, outDir, FloatDType.F32);
+        string configPath = Path.Combine(outDir, "config.json");
+        File.WriteAllText(configPath, File.ReadAllText(configPath).Replace("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 2"));
+        var e = Assert.Throws<QuantNativeException>(() => HuggingFaceCheckpoint.Open(outDir));
+        Assert.That(e!.Message, Does.Contain("model.layers.2.").And.Contain("num_hidden_layers is 2"));
+    }
+
     /// <summary>The Hugging Face cache layout: every file of snapshots/&lt;rev&gt;/ is a relative symbolic link into
     /// blobs/ (here with a sharded checkpoint). The snapshot opens with the targets' sizes, not the links'.</summary>
     [Test]
