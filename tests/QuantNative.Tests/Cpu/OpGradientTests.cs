@@ -60,18 +60,22 @@ public class OpGradientTests
 
     public static IEnumerable<TestCaseData> AttentionShapes()
     {
-        // tokens, heads, kvHeads, headDim, sample (elements checked per tensor; null = all)
-        yield return new TestCaseData(1, 2, 2, 8, null).SetName("Attention T=1, group 1 (dQ = dK = 0)");
-        yield return new TestCaseData(3, 3, 1, 8, null).SetName("Attention T=3, group 3");
-        yield return new TestCaseData(17, 3, 1, 8, null).SetName("Attention T=17, group 3");
-        yield return new TestCaseData(17, 2, 2, 12, null).SetName("Attention T=17, group 1, headDim 12");
-        yield return new TestCaseData(300, 2, 1, 4, 60).SetName("Attention T=300 crosses the query tile, group 2, sampled");
+        // tokens, heads, kvHeads, headDim, sample (elements checked per tensor; null = all), window (0: plain causal)
+        yield return new TestCaseData(1, 2, 2, 8, null, 0).SetName("Attention T=1, group 1 (dQ = dK = 0)");
+        yield return new TestCaseData(3, 3, 1, 8, null, 0).SetName("Attention T=3, group 3");
+        yield return new TestCaseData(17, 3, 1, 8, null, 0).SetName("Attention T=17, group 3");
+        yield return new TestCaseData(17, 2, 2, 12, null, 0).SetName("Attention T=17, group 1, headDim 12");
+        yield return new TestCaseData(300, 2, 1, 4, 60, 0).SetName("Attention T=300 crosses the query tile, group 2, sampled");
+        yield return new TestCaseData(17, 2, 2, 8, null, 1).SetName("Attention T=17, window 1 (dQ = dK = 0)");
+        yield return new TestCaseData(17, 3, 1, 8, null, 4).SetName("Attention T=17, window 4, group 3");
+        yield return new TestCaseData(300, 2, 1, 4, 60, 37)
+            .SetName("Attention T=300, window 37: the second query tile starts its keys inside the first, sampled");
     }
 
     [TestCaseSource(nameof(AttentionShapes))]
-    public void Attention(int tokens, int heads, int kvHeads, int headDim, int? sample)
+    public void Attention(int tokens, int heads, int kvHeads, int headDim, int? sample, int window)
     {
-        var random = new Random(tokens * 13 + heads * 5 + kvHeads);
+        var random = new Random(tokens * 13 + heads * 5 + kvHeads + 7 * window);
         int qw = heads * headDim, kvw = kvHeads * headDim;
         // Scores of a few units, so the softmax is neither uniform nor one-hot.
         var q = Uniform(random, tokens * qw, -2, 2); var k = Uniform(random, tokens * kvw, -2, 2);
@@ -79,15 +83,15 @@ public class OpGradientTests
         var o = Poisoned<double>(tokens * qw); var lse = Poisoned<double>(heads * tokens);
         double Loss()
         {
-            CausalAttention.Forward(o, lse, q, k, v, tokens, 0, heads, kvHeads, headDim);
+            CausalAttention.Forward(o, lse, q, k, v, tokens, 0, heads, kvHeads, headDim, window);
             return GradientCheck.Dot(c, o, o.Length);
         }
         Loss();
         var dQ = Poisoned<double>(q.Length); var dK = Poisoned<double>(k.Length); var dV = Poisoned<double>(v.Length);
-        CausalAttention.Backward(dQ, dK, dV, c, q, k, v, lse, tokens, heads, kvHeads, headDim);
-        if (tokens == 1)
-            // One key: P = 1 whatever the scores, so the output does not depend on q or k at all.
-            Assert.That(dQ.Concat(dK), Is.All.EqualTo(0.0), "dQ, dK of a single token");
+        CausalAttention.Backward(dQ, dK, dV, c, q, k, v, lse, tokens, heads, kvHeads, headDim, window);
+        if (tokens == 1 || window == 1)
+            // One key per query: P = 1 whatever the scores, so the output does not depend on q or k at all.
+            Assert.That(dQ.Concat(dK), Is.All.EqualTo(0.0), "dQ, dK with one key per query");
         else
         {
             GradientCheck.Assert(dQ, q, Loss, "dQ", sample);

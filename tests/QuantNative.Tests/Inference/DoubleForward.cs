@@ -29,32 +29,7 @@ public static class DoubleForward
         var n = Norm(x, w.AttnNorm, c.RmsNormEps);
         var q = Linear(n, w.Wq, d, d); var k = Linear(n, w.Wk, kv, d); var v = Linear(n, w.Wv, kv, d);
         Rope(q, c.NumHeads, hd, c.RopeTheta); Rope(k, c.NumKvHeads, hd, c.RopeTheta);
-        var att = new double[t, d];
-        int group = c.NumHeads / c.NumKvHeads;
-        for (int h = 0; h < c.NumHeads; h++)
-        {
-            int g = h / group;
-            for (int i = 0; i < t; i++)
-            {
-                var s = new double[i + 1];
-                double max = double.NegativeInfinity;
-                for (int j = 0; j <= i; j++)
-                {
-                    double dot = 0;
-                    for (int e = 0; e < hd; e++) dot += q[i, h * hd + e] * k[j, g * hd + e];
-                    s[j] = dot / Math.Sqrt(hd);
-                    max = Math.Max(max, s[j]);
-                }
-                double sum = 0;
-                for (int j = 0; j <= i; j++) sum += s[j] = Math.Exp(s[j] - max);
-                for (int e = 0; e < hd; e++)
-                {
-                    double o = 0;
-                    for (int j = 0; j <= i; j++) o += s[j] / sum * v[j, g * hd + e];
-                    att[i, h * hd + e] = o;
-                }
-            }
-        }
+        var att = Attention(q, k, v, c.NumHeads, c.NumKvHeads, hd);
         Add(x, Linear(att, w.Wo, d, d));
         var n2 = Norm(x, w.FfnNorm, c.RmsNormEps);
         var a = Linear(n2, w.WGate, c.IntermediateSize, d);
@@ -63,6 +38,44 @@ public static class DoubleForward
             for (int j = 0; j < c.IntermediateSize; j++)
                 a[i, j] = a[i, j] / (1 + Math.Exp(-a[i, j])) * b[i, j];
         Add(x, Linear(a, w.WDown, d, c.IntermediateSize));
+    }
+
+    /// <summary>
+    /// Grouped-query attention of q [T, heads·hd] over k, v [T, kvHeads·hd] at positions 0..T−1, scale 1/√hd: query i
+    /// sees keys j ≤ i (window 0), or i − W &lt; j ≤ i with a sliding window W.
+    /// </summary>
+    public static double[,] Attention(double[,] q, double[,] k, double[,] v, int heads, int kvHeads, int hd,
+        int window = 0)
+    {
+        int t = q.GetLength(0);
+        var att = new double[t, heads * hd];
+        int group = heads / kvHeads;
+        for (int h = 0; h < heads; h++)
+        {
+            int g = h / group;
+            for (int i = 0; i < t; i++)
+            {
+                int first = window == 0 ? 0 : Math.Max(0, i - window + 1);
+                var s = new double[i + 1];
+                double max = double.NegativeInfinity;
+                for (int j = first; j <= i; j++)
+                {
+                    double dot = 0;
+                    for (int e = 0; e < hd; e++) dot += q[i, h * hd + e] * k[j, g * hd + e];
+                    s[j] = dot / Math.Sqrt(hd);
+                    max = Math.Max(max, s[j]);
+                }
+                double sum = 0;
+                for (int j = first; j <= i; j++) sum += s[j] = Math.Exp(s[j] - max);
+                for (int e = 0; e < hd; e++)
+                {
+                    double o = 0;
+                    for (int j = first; j <= i; j++) o += s[j] / sum * v[j, g * hd + e];
+                    att[i, h * hd + e] = o;
+                }
+            }
+        }
+        return att;
     }
 
     private static double[,] Norm(double[,] x, float[] gamma, double eps)
