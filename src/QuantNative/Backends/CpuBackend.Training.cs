@@ -72,22 +72,23 @@ public sealed partial class CpuBackend
     }
 
     public void AttentionForward<T>(BackendBuffer<T> output, BackendBuffer<T> logSumExp, BackendBuffer<T> q,
-        BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim)
+        BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim, int window = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        TrainingChecks.AttentionForward(this, output, logSumExp, q, k, v, tokens, heads, kvHeads, headDim);
-        CausalAttention.Forward(A(output), A(logSumExp), A(q), A(k), A(v), tokens, 0, heads, kvHeads, headDim);
+        TrainingChecks.AttentionForward(this, output, logSumExp, q, k, v, tokens, heads, kvHeads, headDim, window);
+        CausalAttention.Forward(A(output), A(logSumExp), A(q), A(k), A(v), tokens, 0, heads, kvHeads, headDim,
+            window);
     }
 
     public void AttentionBackward<T>(BackendBuffer<T> dQ, BackendBuffer<T> dK, BackendBuffer<T> dV,
         BackendBuffer<T> dOutput, BackendBuffer<T> q, BackendBuffer<T> k, BackendBuffer<T> v,
-        BackendBuffer<T> logSumExp, int tokens, int heads, int kvHeads, int headDim)
+        BackendBuffer<T> logSumExp, int tokens, int heads, int kvHeads, int headDim, int window = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         TrainingChecks.AttentionBackward(this, dQ, dK, dV, dOutput, q, k, v, logSumExp, tokens, heads, kvHeads,
-            headDim);
+            headDim, window);
         CausalAttention.Backward(A(dQ), A(dK), A(dV), A(dOutput), A(q), A(k), A(v), A(logSumExp), tokens, heads,
-            kvHeads, headDim);
+            kvHeads, headDim, window);
     }
 
     public void SwiGluForward<T>(BackendBuffer<T> h, BackendBuffer<T> a, BackendBuffer<T> b, long count)

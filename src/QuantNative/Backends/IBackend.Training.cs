@@ -42,18 +42,19 @@ public partial interface IBackend
     void RopeBackward<T>(BackendBuffer<T> dx, int rows, int heads, int headDim, double theta)
         where T : unmanaged, IFloatingPointIeee754<T>;
 
-    /// <summary>Causal grouped-query attention over a window at positions 0..tokens−1: output [T, heads·headDim],
+    /// <summary>Causal grouped-query attention over a sequence at positions 0..tokens−1: output [T, heads·headDim],
     /// logSumExp [heads, T] saved for the backward; q [T, heads·headDim] and k, v [T, kvHeads·headDim], rotated.
-    /// See <see cref="Cpu.CausalAttention"/>.</summary>
+    /// <paramref name="window"/> 0 is plain causal; W &gt; 0 a sliding window (Mistral): query i sees keys
+    /// i − W &lt; j ≤ i. See <see cref="Cpu.CausalAttention"/>.</summary>
     void AttentionForward<T>(BackendBuffer<T> output, BackendBuffer<T> logSumExp, BackendBuffer<T> q,
-        BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim)
+        BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim, int window = 0)
         where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>dQ [T, heads·headDim], dK, dV [T, kvHeads·headDim] (overwritten) from dOutput and the forward's q, k,
-    /// v and logSumExp. See <see cref="Cpu.CausalAttention.Backward{T}"/>.</summary>
+    /// v, logSumExp and window. See <see cref="Cpu.CausalAttention.Backward{T}"/>.</summary>
     void AttentionBackward<T>(BackendBuffer<T> dQ, BackendBuffer<T> dK, BackendBuffer<T> dV, BackendBuffer<T> dOutput,
         BackendBuffer<T> q, BackendBuffer<T> k, BackendBuffer<T> v, BackendBuffer<T> logSumExp, int tokens, int heads,
-        int kvHeads, int headDim) where T : unmanaged, IFloatingPointIeee754<T>;
+        int kvHeads, int headDim, int window = 0) where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>h = silu(a) ⊙ b over <paramref name="count"/> elements.</summary>
     void SwiGluForward<T>(BackendBuffer<T> h, BackendBuffer<T> a, BackendBuffer<T> b, long count)

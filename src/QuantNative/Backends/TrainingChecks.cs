@@ -60,20 +60,28 @@ public static class TrainingChecks
         Require(op, shape, b, N("x", x, (long)rows * heads * headDim));
     }
 
-    public static string Attention(string op, int tokens, int heads, int kvHeads, int headDim)
+    /// <summary>", window W" for a sliding window, nothing for plain causal (0): the messages of plain causal calls
+    /// stay as they were.</summary>
+    public static string AttentionWindow(int window) => window != 0 ? $", window {window}" : "";
+
+    public static string Attention(string op, int tokens, int heads, int kvHeads, int headDim, int window)
     {
-        string shape = $"[tokens {tokens}, heads {heads}, kv heads {kvHeads}, head dim {headDim}]";
+        string shape = $"[tokens {tokens}, heads {heads}, kv heads {kvHeads}, head dim {headDim}" +
+                       $"{AttentionWindow(window)}]";
         Positive(op, shape, ("tokens", tokens), ("heads", heads), ("kv heads", kvHeads), ("head dim", headDim));
         if (heads % kvHeads != 0)
             throw new QuantNativeException($"{op} {shape}: heads must be a multiple of kv heads (grouped queries)");
+        if (window < 0)
+            throw new QuantNativeException(
+                $"{op} {shape}: window = {window}, expected >= 0 (0: plain causal; W: the last W keys of each query)");
         return shape;
     }
 
     public static void AttentionForward<T>(IBackend b, BackendBuffer<T> output, BackendBuffer<T> logSumExp,
-        BackendBuffer<T> q, BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim)
-        where T : unmanaged
+        BackendBuffer<T> q, BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim,
+        int window) where T : unmanaged
     {
-        string shape = Attention("attention forward", tokens, heads, kvHeads, headDim);
+        string shape = Attention("attention forward", tokens, heads, kvHeads, headDim, window);
         long qn = (long)tokens * heads * headDim, kvn = (long)tokens * kvHeads * headDim;
         Require("attention forward", shape, b, N("output", output, qn), N("logSumExp", logSumExp, (long)heads * tokens),
             N("q", q, qn), N("k", k, kvn), N("v", v, kvn));
@@ -81,9 +89,9 @@ public static class TrainingChecks
 
     public static void AttentionBackward<T>(IBackend b, BackendBuffer<T> dQ, BackendBuffer<T> dK,
         BackendBuffer<T> dV, BackendBuffer<T> dOutput, BackendBuffer<T> q, BackendBuffer<T> k, BackendBuffer<T> v,
-        BackendBuffer<T> logSumExp, int tokens, int heads, int kvHeads, int headDim) where T : unmanaged
+        BackendBuffer<T> logSumExp, int tokens, int heads, int kvHeads, int headDim, int window) where T : unmanaged
     {
-        string shape = Attention("attention backward", tokens, heads, kvHeads, headDim);
+        string shape = Attention("attention backward", tokens, heads, kvHeads, headDim, window);
         long qn = (long)tokens * heads * headDim, kvn = (long)tokens * kvHeads * headDim;
         Require("attention backward", shape, b, N("dQ", dQ, qn), N("dK", dK, kvn), N("dV", dV, kvn),
             N("dOutput", dOutput, qn), N("q", q, qn), N("k", k, kvn), N("v", v, kvn),

@@ -151,48 +151,51 @@ public sealed partial class CudaBackend
     }
 
     public void AttentionForward<T>(BackendBuffer<T> output, BackendBuffer<T> logSumExp, BackendBuffer<T> q,
-        BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim)
+        BackendBuffer<T> k, BackendBuffer<T> v, int tokens, int heads, int kvHeads, int headDim, int window = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Float<T>(TrainLaunch.AttentionForward);
-        TrainingChecks.AttentionForward(this, output, logSumExp, q, k, v, tokens, heads, kvHeads, headDim);
-        string sizes = $"[tokens {tokens}, heads {heads}, head dim {headDim}]";
+        TrainingChecks.AttentionForward(this, output, logSumExp, q, k, v, tokens, heads, kvHeads, headDim, window);
+        string sizes = AttentionSizes(tokens, heads, headDim, window);
         Int32Elements(TrainLaunch.AttentionForward, "tokens·heads·headDim", (long)tokens * heads * headDim);
-        uint shared = AttentionShared(TrainLaunch.AttentionForward, tokens, sizes);
-        using var args = new KernelArguments(10);
+        uint shared = AttentionShared(TrainLaunch.AttentionForward, AttentionRowKeys(tokens, window), sizes);
+        using var args = new KernelArguments(11);
         args.Add(P(output)).Add(P(logSumExp)).Add(P(q)).Add(P(k)).Add(P(v)).Add(tokens).Add(heads).Add(kvHeads)
-            .Add(headDim).Add(AttentionScale(headDim));
+            .Add(headDim).Add(window).Add(AttentionScale(headDim));
         LaunchTrain(TrainLaunch.AttentionForward, new Dim3((uint)tokens, (uint)heads), new Dim3(AttentionThreads),
             args, shared);
     }
 
     public void AttentionBackward<T>(BackendBuffer<T> dQ, BackendBuffer<T> dK, BackendBuffer<T> dV,
         BackendBuffer<T> dOutput, BackendBuffer<T> q, BackendBuffer<T> k, BackendBuffer<T> v,
-        BackendBuffer<T> logSumExp, int tokens, int heads, int kvHeads, int headDim)
+        BackendBuffer<T> logSumExp, int tokens, int heads, int kvHeads, int headDim, int window = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Float<T>(TrainLaunch.AttentionBackward);
         TrainingChecks.AttentionBackward(this, dQ, dK, dV, dOutput, q, k, v, logSumExp, tokens, heads, kvHeads,
-            headDim);
-        string sizes = $"[tokens {tokens}, heads {heads}, head dim {headDim}]";
+            headDim, window);
+        string sizes = AttentionSizes(tokens, heads, headDim, window);
         Int32Elements(TrainLaunch.AttentionBackward, "tokens·heads·headDim", (long)tokens * heads * headDim);
-        uint sharedQ = AttentionShared(TrainLaunch.AttentionBackward, 2L * tokens, sizes);
+        uint sharedQ = AttentionShared(TrainLaunch.AttentionBackward, 2L * AttentionRowKeys(tokens, window), sizes);
         uint sharedKv = AttentionShared(AttentionKvBackward, 2L * (AttentionThreads / 32) * headDim, sizes);
         float scale = AttentionScale(headDim);
         var delta = AttentionDelta((long)heads * tokens);
-        using (var a = new KernelArguments(12))
+        using (var a = new KernelArguments(13))
         {
             a.Add(P(dQ)).Add(P(delta)).Add(P(dOutput)).Add(P(q)).Add(P(k)).Add(P(v)).Add(P(logSumExp)).Add(tokens)
-                .Add(heads).Add(kvHeads).Add(headDim).Add(scale);
+                .Add(heads).Add(kvHeads).Add(headDim).Add(window).Add(scale);
             LaunchTrain(TrainLaunch.AttentionBackward, new Dim3((uint)tokens, (uint)heads),
                 new Dim3(AttentionThreads), a, sharedQ);
         }
-        using var b = new KernelArguments(13);
+        using var b = new KernelArguments(14);
         b.Add(P(dK)).Add(P(dV)).Add(P(dOutput)).Add(P(q)).Add(P(k)).Add(P(v)).Add(P(logSumExp)).Add(P(delta))
-            .Add(tokens).Add(heads).Add(kvHeads).Add(headDim).Add(scale);
+            .Add(tokens).Add(heads).Add(kvHeads).Add(headDim).Add(window).Add(scale);
         LaunchTrain(AttentionKvBackward, new Dim3((uint)tokens, (uint)kvHeads), new Dim3(AttentionThreads), b,
             sharedKv);
     }
+
+    private static string AttentionSizes(int tokens, int heads, int headDim, int window) =>
+        $"[tokens {tokens}, heads {heads}, head dim {headDim}{TrainingChecks.AttentionWindow(window)}]";
 
     /// <summary>1/√headDim rounded to float as the CPU backend's float path computes it.</summary>
     private static float AttentionScale(int headDim) => 1f / MathF.Sqrt(headDim);

@@ -51,6 +51,10 @@ public static class TrainLaunch
     /// <summary>Blocks of <see cref="Threads"/> threads for a grid-stride loop over <paramref name="count"/>.</summary>
     public static Dim3 ElementwiseGrid(long count) => new((uint)Math.Min((count + Threads - 1) / Threads, 65535));
 
+    /// <summary>Keys one attention query row holds in shared memory: all T without a window, at most W with one (the
+    /// kernels index a row from its earliest key, so a sliding window lets longer sequences fit).</summary>
+    public static long AttentionRowKeys(int tokens, int window) => window > 0 ? Math.Min(tokens, window) : tokens;
+
     /// <summary>The attention kernels' dynamic shared memory in bytes, refused above <see cref="MaxDynamicShared"/>.</summary>
     public static uint AttentionShared(string kernel, long floats, string sizes)
     {

@@ -56,6 +56,22 @@ public sealed class BackendPair : IDisposable
         return rel;
     }
 
+    /// <summary>
+    /// A tensor that is exactly 0 in exact arithmetic and on the CPU, where the CUDA kernels' other summation order
+    /// leaves float rounding noise: the CPU's must be 0 and ‖cuda‖/‖scale‖ below <paramref name="tolerance"/>, scale
+    /// a tensor of the size of the terms the noise comes from (‖cpu − cuda‖/‖cpu‖ would divide by 0). NaN fails.
+    /// </summary>
+    public static void AssertRoundingOfZero(Tensor t, Tensor scale, double tolerance, string what)
+    {
+        float[] expected = t.OnCpu.ToArray(), actual = t.OnCuda.ToArray();
+        Assert.That(expected, Is.All.EqualTo(0f), $"{what} on the CPU");
+        double rel = Norm(actual) / Norm(scale.OnCpu.ToArray());
+        TestContext.Out.WriteLine($"{what}: ‖cuda‖/‖scale‖ = {rel:G3}");
+        Assert.That(rel, Is.LessThan(tolerance), $"{what}: rounding noise of an exact 0");
+    }
+
+    private static double Norm(float[] a) => Math.Sqrt(a.Sum(v => (double)v * v));
+
     /// <summary>Bit-for-bit equality (the kernels that repeat the reference's float operations).</summary>
     public static void AssertEqual(Tensor t, string what)
     {
