@@ -141,6 +141,13 @@ public sealed partial class CpuBackend
         for (long n = 0; n < count; n++) d[n] += s[n];
     }
 
+    public void AddBias<T>(BackendBuffer<T> y, BackendBuffer<T> bias, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        TrainingChecks.AddBias(this, y, bias, rows, cols);
+        Linear.AddBias(A(y), A(bias), rows, cols);
+    }
+
     public void SdeColumns<T>(BackendBuffer<T> at, BackendBuffer<T> ut, BackendBuffer<T> e, BackendBuffer<int> maskRows,
         BackendBuffer<int> columnStarts, int entries, int active, int rows) where T : unmanaged, IFloatingPointIeee754<T>
     {

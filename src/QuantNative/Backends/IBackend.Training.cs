@@ -79,6 +79,11 @@ public partial interface IBackend
     /// first: cross-layer learning's look-ahead gradient into dy).</summary>
     void Add<T>(BackendBuffer<T> dst, BackendBuffer<T> src, long count) where T : unmanaged, IFloatingPointIeee754<T>;
 
+    /// <summary>y [rows, cols] += bias [cols] on every row: a linear layer's bias (Qwen2's q/k/v projections) after
+    /// its GEMM. See <see cref="Cpu.Linear.AddBias{T}"/>.</summary>
+    void AddBias<T>(BackendBuffer<T> y, BackendBuffer<T> bias, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>;
+
     /// <summary>SDE's Aᵀ [active, rows] (DESIGN.md §7.6): row j = Σ e[p]·ut[maskRows[p], :] over column j's mask entries
     /// p ∈ [columnStarts[j], columnStarts[j + 1]), summed from 0 in entry order; ut is Uᵀ [≥ active, rows], e one value
     /// per entry (<paramref name="entries"/> of them). See <see cref="Cpu.SdeMath.Columns{T}"/>.</summary>

@@ -98,6 +98,15 @@ public static class TrainingChecks
             N("logSumExp", logSumExp, (long)heads * tokens));
     }
 
+    public static void AddBias<T>(IBackend b, BackendBuffer<T> y, BackendBuffer<T> bias, int rows, int cols)
+        where T : unmanaged
+    {
+        const string op = "add bias";
+        string shape = $"[rows {rows}, cols {cols}]";
+        Positive(op, shape, ("rows", rows), ("cols", cols));
+        Require(op, shape, b, N("y", y, (long)rows * cols), N("bias", bias, cols));
+    }
+
     public static void Elementwise<T>(string op, IBackend b, long count,
         params (string Name, BackendBuffer<T>? Buffer)[] tensors) where T : unmanaged
     {

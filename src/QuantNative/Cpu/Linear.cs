@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace QuantNative.Cpu;
 
@@ -12,6 +13,22 @@ public static class Linear
     public static void Forward<T>(T[] y, T[] x, T[] weight, int rows, int outDim, int inDim, bool accumulate = false)
         where T : unmanaged, IFloatingPointIeee754<T>
         => Gemm.MatMulTransB<T>(x, weight, y, rows, outDim, inDim, accumulate);
+
+    /// <summary>
+    /// y [rows, cols] += bias [cols] on every row (Qwen2's q/k/v biases), after <see cref="Forward{T}"/>: a separate
+    /// pass rather than a GEMM with beta = 1 over a broadcast bias, so the GEMM stays the one every model runs. One
+    /// add per element, which the CUDA kernel repeats bit for bit. The bias's gradient (the column sums of dy) is not
+    /// here: the quantization methods keep biases fixed, and dy passes through the add unchanged.
+    /// </summary>
+    public static void AddBias<T>(T[] y, T[] bias, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var b = bias.AsSpan(0, cols);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = y.AsSpan(r * cols, cols);
+            TensorPrimitives.Add(row, b, row);
+        }
+    }
 
     /// <summary>
     /// dx [rows, in] = dy·W (added when <paramref name="accumulateInput"/>: one input feeding several layers) and

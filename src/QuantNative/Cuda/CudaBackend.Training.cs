@@ -294,6 +294,18 @@ public sealed partial class CudaBackend
         LaunchTrain(TrainLaunch.Add, ElementwiseGrid(count), new Dim3(Threads), args);
     }
 
+    public void AddBias<T>(BackendBuffer<T> y, BackendBuffer<T> bias, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Float<T>(TrainLaunch.AddBias);
+        TrainingChecks.AddBias(this, y, bias, rows, cols);
+        long count = (long)rows * cols;
+        Int32Elements(TrainLaunch.AddBias, "rows·cols", count);
+        using var args = new KernelArguments(4);
+        args.Add(P(y)).Add(P(bias)).Add(rows).Add(cols);
+        LaunchTrain(TrainLaunch.AddBias, ElementwiseGrid(count), new Dim3(Threads), args);
+    }
+
     public void SdeColumns<T>(BackendBuffer<T> at, BackendBuffer<T> ut, BackendBuffer<T> e, BackendBuffer<int> maskRows,
         BackendBuffer<int> columnStarts, int entries, int active, int rows) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -25,6 +25,7 @@ public static class TrainLaunch
     public const string MseBackward = "qn_mse_backward_f32";
     public const string AdamWStep = "qn_adamw_step_f32";
     public const string Add = "qn_add_f32";
+    public const string AddBias = "qn_add_bias_f32";
     public const string SdeColumns = "qn_sde_columns_f32";
     public const string SdeMaskedDot = "qn_sde_masked_dot_f32";
 

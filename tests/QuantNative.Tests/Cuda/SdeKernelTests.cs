@@ -66,6 +66,22 @@ public class SdeKernelTests
         AssertEqual(dst, "dst");
     }
 
+    [TestCase(1, 1)] [TestCase(3, 17)] [TestCase(17, 300)]
+    public void AddBias_IsBitExact_AndAddsTheBiasToEveryRow(int rows, int cols)
+    {
+        var r = new Random(rows * 1000 + cols);
+        using var p = new BackendPair();
+        var y = p.Random(r, rows * cols);
+        var bias = p.Random(r, cols);
+        float[] y0 = y.OnCpu.ToArray(), b0 = bias.OnCpu.ToArray();
+        p.Run((b, o) => b.AddBias(o(y), o(bias), rows, cols));
+        AssertEqual(y, "y");
+        // The broadcast itself: bias[c] into column c of every row, so a row-major/column-major mix-up fails.
+        float[] actual = y.OnCpu.ToArray();
+        for (int n = 0; n < rows * cols; n++)
+            Assert.That(actual[n], Is.EqualTo(y0[n] + b0[n % cols]), $"y[{n / cols}, {n % cols}]");
+    }
+
     [Test]
     public void ShortBuffers_AreRefusedBeforeWork_NamingTheOpAndTensor()
     {
@@ -82,6 +98,10 @@ public class SdeKernelTests
             Assert.That(x.Message, Does.Contain("sde columns").And.Contain("ut has"));
             var y = Assert.Throws<QuantNativeException>(() => b.Add(at, ut, at.Length))!;
             Assert.That(y.Message, Does.Contain("add").And.Contain("src"));
+            using var yb = b.Allocate<float>(5 * (m.Count + 1));
+            var z = Assert.Throws<QuantNativeException>(() => b.AddBias(yb, e, 5, m.Count + 1))!;
+            Assert.That(z.Message, Does.Contain("add bias [rows 5, cols " + (m.Count + 1)).And
+                .Contain($"bias has {m.Count} elements, needs {m.Count + 1}"));
         }
     }
 }

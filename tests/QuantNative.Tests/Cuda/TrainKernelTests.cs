@@ -246,7 +246,7 @@ public class TrainKernelTests
                          TrainLaunch.RopeForward, TrainLaunch.RopeBackward, TrainLaunch.AttentionForward,
                          TrainLaunch.AttentionBackward, TrainLaunch.AttentionKvBackward, TrainLaunch.SwiGluForward,
                          TrainLaunch.SwiGluBackward, TrainLaunch.MseForward, TrainLaunch.MseBackward,
-                         TrainLaunch.AdamWStep,
+                         TrainLaunch.AdamWStep, TrainLaunch.Add, TrainLaunch.AddBias,
                      })
                 Assert.That(runtime.Function(name), Is.Not.EqualTo(IntPtr.Zero), name);
         }
