@@ -1,3 +1,4 @@
+using System.Text.Json;
 using CommandLine;
 using QuantNative.Inference;
 using QuantNative.Model;
@@ -22,6 +23,16 @@ public sealed class GenerateCommand : ModelOptions, ICommand
     [Option("seed", Default = 0, HelpText = "Random seed for sampling.")]
     public int Seed { get; set; }
 
+    [Option("prompt-ids", HelpText = "Token ids to continue, comma-separated, used as they are (instead of --prompt): " +
+                                     "to compare with another stack's tokenization.")]
+    public string? PromptIds { get; set; }
+
+    [Option("ignore-eos", HelpText = "Do not stop at BOS/EOS: generate --max-tokens tokens.")]
+    public bool IgnoreEos { get; set; }
+
+    [Option("json", HelpText = "Print one JSON object (prompt ids, generated ids, text, stop reason) instead of streaming.")]
+    public bool Json { get; set; }
+
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
         var sampler = new Sampler(Temperature, TopP, Seed);
@@ -29,14 +40,52 @@ public sealed class GenerateCommand : ModelOptions, ICommand
         LlamaModel model;
         using (var source = OpenModel()) model = LlamaModel.Load(source);
         var tokenizer = LoadTokenizer(model.Config.VocabSize);
-        var result = TextGenerator.Generate(model, tokenizer, Prompt, MaxTokens, sampler, piece =>
+        if (PromptIds != null && Prompt != "")
+            throw new QuantNativeException("give --prompt or --prompt-ids, not both");
+        Action<string> onText = Json ? _ => { } : piece =>
         {
             stdout.Write(piece);
             stdout.Flush();
-        });
-        stdout.WriteLine();
+        };
+        int[]? ids = PromptIds == null ? null : ParseIds(PromptIds);
+        var result = ids != null || IgnoreEos
+            ? TextGenerator.Generate(model, tokenizer, ids ?? tokenizer.EncodeAsTemplate(Prompt), MaxTokens, sampler,
+                stopAtEnd: !IgnoreEos, onText)
+            : TextGenerator.Generate(model, tokenizer, Prompt, MaxTokens, sampler, onText);
+        if (Json) stdout.WriteLine(ToJson(ids ?? tokenizer.EncodeAsTemplate(Prompt), result));
+        else stdout.WriteLine();
         stderr.WriteLine($"[{result.GeneratedTokens} tokens in {result.Seconds:F2} s, " +
                          $"{result.GeneratedTokens / Math.Max(result.Seconds, 1e-9):F1} tokens/s, stop: {result.StopReason}]");
         return 0;
+    }
+
+    private static int[] ParseIds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ids[i]))
+                throw new QuantNativeException($"--prompt-ids: '{parts[i]}' is not a token id (expected comma-separated non-negative integers)");
+        if (ids.Length == 0) throw new QuantNativeException("--prompt-ids: no ids given");
+        return ids;
+    }
+
+    private static string ToJson(int[] promptIds, GenerationResult r)
+    {
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("prompt_ids");
+            foreach (int id in promptIds) w.WriteNumberValue(id);
+            w.WriteEndArray();
+            w.WriteStartArray("ids");
+            foreach (int id in r.Ids) w.WriteNumberValue(id);
+            w.WriteEndArray();
+            w.WriteString("text", r.Text);
+            w.WriteString("stop", r.StopReason);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 }

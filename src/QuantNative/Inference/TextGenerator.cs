@@ -4,23 +4,41 @@ using QuantNative.Tokenization;
 namespace QuantNative.Inference;
 
 /// <summary>What one generation produced.</summary>
-public sealed record GenerationResult(int PromptTokens, int GeneratedTokens, string Text, double Seconds, string StopReason);
+public sealed record GenerationResult(int PromptTokens, int GeneratedTokens, string Text, double Seconds, string StopReason)
+{
+    /// <summary>The generated ids, in order (the prompt's not included).</summary>
+    public IReadOnlyList<int> Ids { get; init; } = [];
+}
 
 /// <summary>
 /// Prompt → continuation with the KV cache: the prompt (with BOS) in one forward, then one token per step until
-/// max-tokens, BOS/EOS, or the model's context is full. Text is streamed as it becomes valid UTF-8.
+/// max-tokens, BOS/EOS (unless told to run on), or the model's context is full. Text is streamed as it becomes valid
+/// UTF-8.
 /// </summary>
 public static class TextGenerator
 {
+    /// <summary>Continues <paramref name="prompt"/>, encoded as the tokenizer's template says (BOS or not).</summary>
     public static GenerationResult Generate(LlamaModel model, ITextTokenizer tokenizer, string prompt, int maxTokens,
         Sampler sampler, Action<string> onText, CancellationToken cancel = default)
     {
-        if (maxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {maxTokens})");
-        var c = model.Config;
         int[] promptIds = tokenizer.EncodeAsTemplate(prompt);
         if (promptIds.Length == 0)
             throw new QuantNativeException("--prompt: the prompt is empty and the tokenizer's template adds no BOS, so there " +
                                            "is nothing to continue from; give a prompt");
+        return Generate(model, tokenizer, promptIds, maxTokens, sampler, stopAtEnd: true, onText, cancel);
+    }
+
+    /// <summary>Continues the ids <paramref name="promptIds"/> as they are (another stack's tokenization, a
+    /// reference's); with <paramref name="stopAtEnd"/> false, BOS and EOS are generated like any token.</summary>
+    public static GenerationResult Generate(LlamaModel model, ITextTokenizer tokenizer, int[] promptIds, int maxTokens,
+        Sampler sampler, bool stopAtEnd, Action<string> onText, CancellationToken cancel = default)
+    {
+        if (maxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {maxTokens})");
+        var c = model.Config;
+        if (promptIds.Length == 0) throw new QuantNativeException("the prompt has no tokens: nothing to continue from");
+        foreach (int id in promptIds)
+            if ((uint)id >= (uint)c.VocabSize)
+                throw new QuantNativeException($"prompt token id {id} is outside the vocabulary of {c.VocabSize}");
         if (promptIds.Length >= c.MaxPositionEmbeddings)
             throw new QuantNativeException(
                 $"the prompt has {promptIds.Length} tokens; the model's context is {c.MaxPositionEmbeddings}");
@@ -28,7 +46,8 @@ public static class TextGenerator
         var session = new InferenceSession(model, Math.Max(capacity, promptIds.Length));
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        var textIds = new List<int>(promptIds.Skip(tokenizer.AddsBos ? 1 : 0));
+        var textIds = new List<int>(promptIds.Skip(promptIds[0] == tokenizer.BosId ? 1 : 0));
+        var generatedIds = new List<int>();
         var stream = new StreamingText(tokenizer);
         onText(stream.Update(textIds));
 
@@ -40,8 +59,9 @@ public static class TextGenerator
         {
             cancel.ThrowIfCancellationRequested();
             int next = sampler.Next(last);
-            if (next == tokenizer.BosId || next == tokenizer.EosId) { stop = "end-of-text"; break; }
+            if (stopAtEnd && (next == tokenizer.BosId || next == tokenizer.EosId)) { stop = "end-of-text"; break; }
             generated++;
+            generatedIds.Add(next);
             textIds.Add(next);
             onText(stream.Update(textIds));
             if (generated == maxTokens) break;
@@ -50,7 +70,7 @@ public static class TextGenerator
         }
         onText(stream.Flush(textIds));
         return new GenerationResult(promptIds.Length, generated, tokenizer.Decode(textIds.ToArray()),
-            clock.Elapsed.TotalSeconds, stop);
+            clock.Elapsed.TotalSeconds, stop) { Ids = generatedIds };
     }
 
     /// <summary>Emits the new suffix of the decoded text, holding back an incomplete UTF-8 sequence at the end.</summary>
