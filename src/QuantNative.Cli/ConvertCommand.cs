@@ -33,7 +33,7 @@ public sealed class ConvertCommand : ModelOptions, ICommand
         using var source = OpenModel();
         var tokenizer = TokenizerLoader.Load(Model, Tokenizer, source.Config.VocabSize);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        HuggingFaceWriter.Write(source, Out, dtype, MaxShardMb * 1024 * 1024, Force, TokenizerFiles.For(tokenizer));
+        HuggingFaceWriter.Write(source, Out, dtype, MaxShardMb * 1024 * 1024, Force, TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)));
         stdout.WriteLine($"wrote {Out} ({source.Format} → Hugging Face, {dtype}, {source.Config.ParameterCount:N0} parameters, " +
                          $"{clock.Elapsed.TotalSeconds:F1} s)");
         foreach (var file in Directory.GetFiles(Out).Order())

@@ -1,6 +1,7 @@
 using CommandLine;
 using QuantNative.Backends;
 using QuantNative.Evaluation;
+using QuantNative.Formats;
 using QuantNative.Formats.Gptq;
 using QuantNative.Quantization;
 using QuantNative.Quantization.Learned;
@@ -77,7 +78,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
 
         var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var extra = TokenizerFiles.For(tokenizer).ToList();
+        var extra = TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)).ToList();
         if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
         GptqCheckpointWriter.Write(model.Model, Out, Force, extra);
         double writeSeconds = clock.Elapsed.TotalSeconds;

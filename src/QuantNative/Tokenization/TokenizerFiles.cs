@@ -10,8 +10,14 @@ namespace QuantNative.Tokenization;
 /// </summary>
 public static class TokenizerFiles
 {
+    /// <summary>The companions of a tokenizer file that loaders read beside it, copied as they were when the source
+    /// directory has them: its config keeps the source's class and bos/eos (Llama 3's &lt;|begin_of_text|&gt;, Qwen's
+    /// none), which the LLaMA default below would replace with &lt;s&gt; and &lt;/s&gt;.</summary>
+    private static readonly string[] Companions = ["tokenizer_config.json", "special_tokens_map.json"];
+
     public static IEnumerable<ExtraFile> For(ITextTokenizer tokenizer)
     {
+        string? sourcePath = null;
         switch (tokenizer)
         {
             case Llama2cTokenizer llama2c:
@@ -19,21 +25,23 @@ public static class TokenizerFiles
                 yield return new ExtraFile("tokenizer.json", s => s.Write(HfTokenizerJsonWriter.ToBytes(llama2c)));
                 break;
             case SentencePieceTokenizer sp:
-                yield return ExtraFile.CopyOf(sp.SourcePath, "tokenizer.model");
+                yield return ExtraFile.CopyOf(sourcePath = sp.SourcePath, "tokenizer.model");
                 break;
             case HfTokenizerJson json:
-                yield return ExtraFile.CopyOf(json.SourcePath, "tokenizer.json");
-                // The source's own config keeps its bos/eos (Llama 3's <|begin_of_text|>, Qwen's none), which the
-                // LLaMA default below would replace with <s> and </s>.
-                string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(json.SourcePath))!, "tokenizer_config.json");
-                if (File.Exists(config))
-                {
-                    yield return ExtraFile.CopyOf(config, "tokenizer_config.json");
-                    yield break;
-                }
+                yield return ExtraFile.CopyOf(sourcePath = json.SourcePath, "tokenizer.json");
                 break;
         }
-        yield return new ExtraFile("tokenizer_config.json", s => s.Write(Encoding.UTF8.GetBytes(TokenizerConfigJson)));
+        string? directory = sourcePath == null ? null : Path.GetDirectoryName(Path.GetFullPath(sourcePath));
+        bool hasConfig = false;
+        foreach (string name in Companions)
+        {
+            string companion = Path.Combine(directory ?? "", name);
+            if (directory == null || !File.Exists(companion)) continue;
+            hasConfig |= name == Companions[0];
+            yield return ExtraFile.CopyOf(companion, name);
+        }
+        if (!hasConfig)
+            yield return new ExtraFile("tokenizer_config.json", s => s.Write(Encoding.UTF8.GetBytes(TokenizerConfigJson)));
     }
 
     private const string TokenizerConfigJson = """
