@@ -14,6 +14,7 @@ public sealed class InfoCommand : ICommand
         var c = source.Config;
         stdout.WriteLine($"model                {source.Path}");
         stdout.WriteLine($"format               {source.Format}");
+        stdout.WriteLine($"architecture         {c.Identity.Architecture} (model_type {c.Identity.ModelType})");
         stdout.WriteLine($"parameters           {c.ParameterCount:N0} ({c.ParameterCount / 1e6:F2} M)");
         stdout.WriteLine($"hidden_size          {c.HiddenSize}");
         stdout.WriteLine($"intermediate_size    {c.IntermediateSize}");
@@ -22,7 +23,10 @@ public sealed class InfoCommand : ICommand
         stdout.WriteLine($"vocab_size           {c.VocabSize}");
         stdout.WriteLine($"context              {c.MaxPositionEmbeddings}");
         stdout.WriteLine($"rms_norm_eps         {c.RmsNormEps:G}");
-        stdout.WriteLine($"rope_theta           {c.RopeTheta:G}");
+        stdout.WriteLine($"rope                 {c.Rope}" + (c.RopeScaling.Type == QuantNative.Model.RopeType.Llama3
+            ? $" (low/high freq factor {c.RopeScaling.LowFreqFactor:G}/{c.RopeScaling.HighFreqFactor:G}, original context {c.RopeScaling.OriginalMaxPositions})"
+            : ""));
+        stdout.WriteLine($"attention            {Attention(c)}");
         stdout.WriteLine($"tied embeddings      {(c.TieWordEmbeddings ? "yes" : "no")}");
         var dtypes = source.Tensors.GroupBy(t => t.DType)
             .Select(g => $"{g.Key} ×{g.Count()} ({g.Sum(t => t.ElementCount):N0} values)");
@@ -32,5 +36,13 @@ public sealed class InfoCommand : ICommand
         foreach (var t in source.Tensors)
             stdout.WriteLine($"  {t.Name.PadRight(width)}  {t.DType,-5} [{string.Join(", ", t.Shape)}]");
         return 0;
+    }
+
+    private static string Attention(QuantNative.Model.LlamaConfig c)
+    {
+        var parts = new List<string> { c.SlidingWindow > 0 ? $"sliding window {c.SlidingWindow}" : "causal" };
+        if (c.AttentionBias) parts.Add(c.OutputBias ? "q/k/v/o biases" : "q/k/v biases");
+        if (c.QkNorm) parts.Add("q/k norms");
+        return string.Join(", ", parts);
     }
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using QuantNative.Cpu;
+using QuantNative.Model;
 
 namespace QuantNative.Backends;
 
@@ -8,7 +9,7 @@ namespace QuantNative.Backends;
 public sealed partial class CpuBackend
 {
     private readonly Lock _ropeGate = new();
-    private readonly Dictionary<(int HeadDim, double Theta), Rope> _ropes = new();
+    private readonly Dictionary<(int HeadDim, RopeParameters Rope), Rope> _ropes = new();
 
     public void LinearForward<T>(BackendBuffer<T> y, BackendBuffer<T> x, BackendBuffer<T> weight, int rows,
         int outDim, int inDim, bool accumulate = false) where T : unmanaged, IFloatingPointIeee754<T>
@@ -42,32 +43,32 @@ public sealed partial class CpuBackend
             accumulateParameters);
     }
 
-    public void RopeForward<T>(BackendBuffer<T> x, int rows, int heads, int headDim, double theta)
+    public void RopeForward<T>(BackendBuffer<T> x, int rows, int heads, int headDim, RopeParameters rope)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        TrainingChecks.Rope("rope forward", this, x, rows, heads, headDim, theta);
-        RopeTable(headDim, rows, theta).Forward(A(x), rows, heads, 0);
+        TrainingChecks.Rope("rope forward", this, x, rows, heads, headDim, rope);
+        RopeTable(headDim, rows, rope).Forward(A(x), rows, heads, 0);
     }
 
-    public void RopeBackward<T>(BackendBuffer<T> dx, int rows, int heads, int headDim, double theta)
+    public void RopeBackward<T>(BackendBuffer<T> dx, int rows, int heads, int headDim, RopeParameters rope)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        TrainingChecks.Rope("rope backward", this, dx, rows, heads, headDim, theta);
-        RopeTable(headDim, rows, theta).Backward(A(dx), rows, heads, 0);
+        TrainingChecks.Rope("rope backward", this, dx, rows, heads, headDim, rope);
+        RopeTable(headDim, rows, rope).Backward(A(dx), rows, heads, 0);
     }
 
     /// <summary>
-    /// A RoPE table for at least <paramref name="positions"/> positions, kept per (head dim, theta) and rebuilt
+    /// A RoPE table for at least <paramref name="positions"/> positions, kept per (head dim, RoPE parameters) and rebuilt
     /// larger when a longer window comes: an angle depends only on its position, so a larger table rotates the first
     /// positions exactly as a smaller one.
     /// </summary>
-    internal Rope RopeTable(int headDim, int positions, double theta)
+    internal Rope RopeTable(int headDim, int positions, RopeParameters parameters)
     {
         lock (_ropeGate)
         {
-            if (_ropes.TryGetValue((headDim, theta), out var rope) && rope.MaxPositions >= positions) return rope;
+            if (_ropes.TryGetValue((headDim, parameters), out var rope) && rope.MaxPositions >= positions) return rope;
             int size = Math.Max(positions, rope == null ? 0 : Math.Min(2 * rope.MaxPositions, 1 << 20));
-            return _ropes[(headDim, theta)] = new Rope(headDim, size, theta);
+            return _ropes[(headDim, parameters)] = new Rope(headDim, size, parameters);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using QuantNative.Cpu;
+using QuantNative.Model;
 
 namespace QuantNative.Backends;
 
@@ -34,12 +35,12 @@ public partial interface IBackend
         bool accumulateParameters = false) where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>Rotates x [rows, heads·headDim] in place (rotate-half layout), row r at position r, angles
-    /// r·theta^(−2i/headDim). See <see cref="Cpu.Rope"/>.</summary>
-    void RopeForward<T>(BackendBuffer<T> x, int rows, int heads, int headDim, double theta)
+    /// r·inv_freq_i of <paramref name="rope"/> (θ^(−2i/headDim), scaled). See <see cref="Cpu.Rope"/>.</summary>
+    void RopeForward<T>(BackendBuffer<T> x, int rows, int heads, int headDim, RopeParameters rope)
         where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>The gradient through <see cref="RopeForward{T}"/>, in place: dx rotated by −θ.</summary>
-    void RopeBackward<T>(BackendBuffer<T> dx, int rows, int heads, int headDim, double theta)
+    void RopeBackward<T>(BackendBuffer<T> dx, int rows, int heads, int headDim, RopeParameters rope)
         where T : unmanaged, IFloatingPointIeee754<T>;
 
     /// <summary>Causal grouped-query attention over a sequence at positions 0..tokens−1: output [T, heads·headDim],

@@ -1,3 +1,4 @@
+using QuantNative.Model;
 using static QuantNative.Backends.BackendChecks;
 
 namespace QuantNative.Backends;
@@ -50,8 +51,9 @@ public static class TrainingChecks
     }
 
     public static void Rope<T>(string op, IBackend b, BackendBuffer<T> x, int rows, int heads, int headDim,
-        double theta) where T : unmanaged
+        RopeParameters rope) where T : unmanaged
     {
+        double theta = rope.Theta;
         string shape = $"[rows {rows}, heads {heads}, head dim {headDim}]";
         Positive(op, shape, ("rows", rows), ("heads", heads), ("head dim", headDim));
         if (headDim % 2 != 0) throw new QuantNativeException($"{op} {shape}: head dim must be even (rotate-half pairs)");

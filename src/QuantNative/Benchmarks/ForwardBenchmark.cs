@@ -33,7 +33,7 @@ public static class ForwardBenchmark
         var input = SyntheticBlock.Uniform(random, tokens, c.HiddenSize);
         var x = new float[input.Length];
         var ws = new BlockWorkspace(c, tokens);
-        var rope = new Rope(c.HeadDim, tokens, c.RopeTheta);
+        var rope = new Rope(c.HeadDim, tokens, c.Rope);
         var kCache = new float[(long)tokens * c.KvDim];
         var vCache = new float[(long)tokens * c.KvDim];
 

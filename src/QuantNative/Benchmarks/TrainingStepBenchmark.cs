@@ -35,7 +35,7 @@ public static class TrainingStepBenchmark
         var dx = new float[x.Length];
         var saved = new BlockActivations<float>(c, tokens);
         var ws = new BlockGradientWorkspace<float>(c, tokens);
-        var rope = new Rope(c.HeadDim, tokens, c.RopeTheta);
+        var rope = new Rope(c.HeadDim, tokens, c.Rope);
 
         int d = c.HiddenSize, f = c.IntermediateSize;
         var gemmOut = new float[(long)tokens * f];

@@ -4,7 +4,9 @@ namespace QuantNative.Cpu;
 
 /// <summary>
 /// One LLaMA block for inference (DESIGN.md §7.8), in place on the residual stream x [T, hidden]:
-/// h = x + Wo·Attn(n1(x)), y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)). New keys/values go into the cache at
+/// h = x + Wo·Attn(n1(x)), y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)), with the additions of today's families where the
+/// block has them (<see cref="BlockExtras{TTensor}"/>): q/k/v (and o) biases after their linears, Qwen3's RMSNorm of
+/// each q and k head before RoPE, and Mistral's sliding window in the attention. New keys/values go into the cache at
 /// rows firstPosition.. so the same code serves a whole sequence (firstPosition 0) and one decoded token.
 /// Residual additions are folded into the output GEMMs (beta = 1). An <see cref="IBlockLinearRunner"/>, when given,
 /// may run any of the seven linears instead (the low-bit device kernel); the rest of the block stays on the CPU.
@@ -40,25 +42,32 @@ public static class BlockForward
                 Gemm.MatMulTransB(input, weight, output, tokens, n, k, accumulate);
         }
 
-        int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;
+        int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, qd = c.QDim;
+        var extras = w.Extras;
         var xs = x.AsSpan(0, tokens * d);
         var normed = ws.Normed.AsSpan(0, tokens * d);
 
         RmsNorm.Forward(ws.Normed, x, w.AttnNorm, tokens, d, c.RmsNormEps);
         if (last == BlockStage.AttentionNorm) return;
 
-        Linear("self_attn.q_proj", normed, w.Wq, ws.Q, d, d);
+        Linear("self_attn.q_proj", normed, w.Wq, ws.Q, qd, d);
         Linear("self_attn.k_proj", normed, w.Wk, ws.K, kv, d);
         Linear("self_attn.v_proj", normed, w.Wv, ws.V, kv, d);
+        AddBias(ws.Q, extras.QBias, tokens);
+        AddBias(ws.K, extras.KBias, tokens);
+        AddBias(ws.V, extras.VBias, tokens);
+        if (extras.QNorm != null) RmsNorm.Forward(ws.Q, ws.Q, extras.QNorm, tokens * c.NumHeads, c.HeadDim, c.RmsNormEps);
+        if (extras.KNorm != null) RmsNorm.Forward(ws.K, ws.K, extras.KNorm, tokens * c.NumKvHeads, c.HeadDim, c.RmsNormEps);
         rope.Forward(ws.Q, tokens, c.NumHeads, firstPosition);
         rope.Forward(ws.K, tokens, c.NumKvHeads, firstPosition);
         ws.K.AsSpan(0, tokens * kv).CopyTo(kCache.AsSpan(firstPosition * kv));
         ws.V.AsSpan(0, tokens * kv).CopyTo(vCache.AsSpan(firstPosition * kv));
         CausalAttention.Forward(ws.Attention, ws.Q, kCache, vCache, tokens, firstPosition,
-            c.NumHeads, c.NumKvHeads, c.HeadDim);
+            c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
         if (last == BlockStage.Attention) return;
 
-        Linear("self_attn.o_proj", ws.Attention.AsSpan(0, tokens * d), w.Wo, xs, d, d, accumulate: true);
+        Linear("self_attn.o_proj", ws.Attention.AsSpan(0, tokens * qd), w.Wo, xs, d, qd, accumulate: true);
+        AddBias(x, extras.OBias, tokens);
         RmsNorm.Forward(ws.Normed, x, w.FfnNorm, tokens, d, c.RmsNormEps);
         if (last == BlockStage.MlpNorm) return;
 
@@ -68,5 +77,11 @@ public static class BlockForward
         if (last == BlockStage.MlpActivation) return;
 
         Linear("mlp.down_proj", ws.Gate.AsSpan(0, tokens * f), w.WDown, xs, d, f, accumulate: true);
+    }
+
+    /// <summary>y[r, :] += bias for the first <paramref name="rows"/> rows; nothing when the block has no such bias.</summary>
+    private static void AddBias(float[] y, float[]? bias, int rows)
+    {
+        if (bias != null) Cpu.Linear.AddBias(y, bias, rows, bias.Length);
     }
 }

@@ -7,10 +7,10 @@ public sealed class BlockWorkspace
 {
     public int Capacity { get; }
     public float[] Normed { get; }     // [T, hidden]
-    public float[] Q { get; }          // [T, hidden]
+    public float[] Q { get; }          // [T, heads·headDim]
     public float[] K { get; }          // [T, kvDim]
     public float[] V { get; }          // [T, kvDim]
-    public float[] Attention { get; }  // [T, hidden]
+    public float[] Attention { get; }  // [T, heads·headDim]
     public float[] Gate { get; }       // [T, intermediate]
     public float[] Up { get; }         // [T, intermediate]
 
@@ -18,10 +18,10 @@ public sealed class BlockWorkspace
     {
         Capacity = capacity;
         Normed = new float[(long)capacity * c.HiddenSize];
-        Q = new float[(long)capacity * c.HiddenSize];
+        Q = new float[(long)capacity * c.QDim];
         K = new float[(long)capacity * c.KvDim];
         V = new float[(long)capacity * c.KvDim];
-        Attention = new float[(long)capacity * c.HiddenSize];
+        Attention = new float[(long)capacity * c.QDim];
         Gate = new float[(long)capacity * c.IntermediateSize];
         Up = new float[(long)capacity * c.IntermediateSize];
     }

@@ -1,10 +1,12 @@
 using System.Numerics;
+using QuantNative.Model;
 
 namespace QuantNative.Cpu;
 
 /// <summary>
 /// Rotary position embedding in the rotate-half layout (Hugging Face's): within each head, element i pairs with
-/// element i + headDim/2 and both rotate by pos·theta^(−2i/headDim). Angles are computed in double once; the float
+/// element i + headDim/2 and both rotate by pos·inv_freq_i, with inv_freq from the model's <see cref="RopeParameters"/>
+/// (θ^(−2i/headDim), scaled as linear or llama3 say). Angles are computed in double once; the float
 /// path reads float tables (rounded from them), the double path the double tables. The backward pass is the
 /// rotation by −θ (the rotation matrix is orthogonal, so its transpose is its inverse).
 /// </summary>
@@ -14,25 +16,29 @@ public sealed class Rope
     private readonly double[] _cos64, _sin64;  // the same angles for the double-precision path
     public int HeadDim { get; }
     public int MaxPositions { get; }
-    public double Theta { get; }
+    public RopeParameters Parameters { get; }
+    public double Theta => Parameters.Theta;
 
     /// <summary>The float tables [maxPositions, headDim/2] (what the CUDA backend uploads, so both rotate alike).</summary>
     internal ReadOnlySpan<float> CosTable => _cos;
     internal ReadOnlySpan<float> SinTable => _sin;
 
-    public Rope(int headDim, int maxPositions, double theta)
+    /// <summary>Plain RoPE with base <paramref name="theta"/>.</summary>
+    public Rope(int headDim, int maxPositions, double theta) : this(headDim, maxPositions, new RopeParameters(theta, RopeScaling.None)) { }
+
+    public Rope(int headDim, int maxPositions, RopeParameters parameters)
     {
         HeadDim = headDim;
         MaxPositions = maxPositions;
-        Theta = theta;
+        Parameters = parameters;
         int half = headDim / 2;
+        var inverseFrequencies = parameters.InverseFrequencies(headDim);
         _cos64 = new double[maxPositions * half];
         _sin64 = new double[maxPositions * half];
         for (int p = 0; p < maxPositions; p++)
             for (int i = 0; i < half; i++)
             {
-                double freq = 1.0 / Math.Pow(theta, 2.0 * i / headDim);
-                double angle = p * freq;
+                double angle = p * inverseFrequencies[i];
                 _cos64[p * half + i] = Math.Cos(angle);
                 _sin64[p * half + i] = Math.Sin(angle);
             }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using QuantNative.Backends;
 using QuantNative.Cpu;
+using QuantNative.Model;
 using static QuantNative.Cuda.TrainLaunch;
 
 namespace QuantNative.Cuda;
@@ -15,7 +16,7 @@ public sealed partial class CudaBackend
 {
     private readonly Lock _trainGate = new();
     private bool _trainLoaded;
-    private readonly Dictionary<(int HeadDim, double Theta), (int Positions, BackendBuffer<float> Cos,
+    private readonly Dictionary<(int HeadDim, RopeParameters Rope), (int Positions, BackendBuffer<float> Cos,
         BackendBuffer<float> Sin)> _ropeTables = new();
     private BackendBuffer<float>? _attentionDelta; // [heads, T]: rowsum(dO ⊙ O) between the two backward kernels
 
@@ -100,27 +101,27 @@ public sealed partial class CudaBackend
         LaunchTrain(TrainLaunch.RmsNormBackward, new Dim3((uint)rows), new Dim3(Threads), args);
     }
 
-    public void RopeForward<T>(BackendBuffer<T> x, int rows, int heads, int headDim, double theta)
+    public void RopeForward<T>(BackendBuffer<T> x, int rows, int heads, int headDim, RopeParameters rope)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Float<T>(TrainLaunch.RopeForward);
-        TrainingChecks.Rope("rope forward", this, x, rows, heads, headDim, theta);
-        Rope(TrainLaunch.RopeForward, x, rows, heads, headDim, theta);
+        TrainingChecks.Rope("rope forward", this, x, rows, heads, headDim, rope);
+        Rope(TrainLaunch.RopeForward, x, rows, heads, headDim, rope);
     }
 
-    public void RopeBackward<T>(BackendBuffer<T> dx, int rows, int heads, int headDim, double theta)
+    public void RopeBackward<T>(BackendBuffer<T> dx, int rows, int heads, int headDim, RopeParameters rope)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Float<T>(TrainLaunch.RopeBackward);
-        TrainingChecks.Rope("rope backward", this, dx, rows, heads, headDim, theta);
-        Rope(TrainLaunch.RopeBackward, dx, rows, heads, headDim, theta);
+        TrainingChecks.Rope("rope backward", this, dx, rows, heads, headDim, rope);
+        Rope(TrainLaunch.RopeBackward, dx, rows, heads, headDim, rope);
     }
 
-    private void Rope<T>(string kernel, BackendBuffer<T> x, int rows, int heads, int headDim, double theta)
+    private void Rope<T>(string kernel, BackendBuffer<T> x, int rows, int heads, int headDim, RopeParameters rope)
         where T : unmanaged
     {
         Int32Elements(kernel, "rows·heads·headDim", (long)rows * heads * headDim);
-        var (cos, sin) = RopeTables(headDim, rows, theta);
+        var (cos, sin) = RopeTables(headDim, rows, rope);
         using var args = new KernelArguments(6);
         args.Add(P(x)).Add(P(cos)).Add(P(sin)).Add(rows).Add(heads).Add(headDim);
         LaunchTrain(kernel, new Dim3((uint)rows), new Dim3(Threads), args);
@@ -128,24 +129,24 @@ public sealed partial class CudaBackend
 
     /// <summary>
     /// The float cos/sin tables [positions, headDim/2] of <see cref="Cpu.Rope"/> on the device, kept per (head dim,
-    /// theta) and rebuilt larger for a longer window: the kernels rotate with exactly the CPU backend's float angles.
+    /// RoPE parameters) and rebuilt larger for a longer window: the kernels rotate with exactly the CPU backend's float angles.
     /// </summary>
-    private (BackendBuffer<float> Cos, BackendBuffer<float> Sin) RopeTables(int headDim, int positions, double theta)
+    private (BackendBuffer<float> Cos, BackendBuffer<float> Sin) RopeTables(int headDim, int positions, RopeParameters rope)
     {
         lock (_trainGate)
         {
-            if (_ropeTables.TryGetValue((headDim, theta), out var t))
+            if (_ropeTables.TryGetValue((headDim, rope), out var t))
             {
                 if (t.Positions >= positions) return (t.Cos, t.Sin);
                 t.Cos.Dispose();
                 t.Sin.Dispose();
             }
-            var table = new Rope(headDim, positions, theta);
+            var table = new Rope(headDim, positions, rope);
             var cos = Allocate<float>(table.CosTable.Length);
             var sin = Allocate<float>(table.SinTable.Length);
             cos.Upload(table.CosTable);
             sin.Upload(table.SinTable);
-            _ropeTables[(headDim, theta)] = (positions, cos, sin);
+            _ropeTables[(headDim, rope)] = (positions, cos, sin);
             return (cos, sin);
         }
     }

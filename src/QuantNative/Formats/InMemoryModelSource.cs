@@ -55,6 +55,7 @@ public sealed class InMemoryModelSource : IModelSource
             AttnNorm = (float[])b.AttnNorm.Clone(), Wq = (float[])b.Wq.Clone(), Wk = (float[])b.Wk.Clone(),
             Wv = (float[])b.Wv.Clone(), Wo = (float[])b.Wo.Clone(), FfnNorm = (float[])b.FfnNorm.Clone(),
             WGate = (float[])b.WGate.Clone(), WUp = (float[])b.WUp.Clone(), WDown = (float[])b.WDown.Clone(),
+            Extras = b.Extras.Map(a => (float[])a.Clone()),
         };
     }
 

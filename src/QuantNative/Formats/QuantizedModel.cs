@@ -4,12 +4,14 @@ using QuantNative.Model.Quantized;
 
 namespace QuantNative.Formats;
 
-/// <summary>One block after quantization: its norms as they were, and the seven quantized linear layers by part name.</summary>
+/// <summary>One block after quantization: its norms and extras (biases, q/k norms) as they were, and the seven quantized
+/// linear layers by part name.</summary>
 public sealed class QuantizedBlock
 {
     public required float[] AttnNorm { get; init; }
     public required float[] FfnNorm { get; init; }
     public required IReadOnlyDictionary<string, QuantizedMatrix> Linears { get; init; }
+    public BlockExtras<float[]> Extras { get; init; } = BlockExtras<float[]>.Empty;
 
     /// <summary>fp32 weights as a runtime computes them from the stored tensors.</summary>
     public LlamaBlockWeights Dequantize() => new()
@@ -19,6 +21,7 @@ public sealed class QuantizedBlock
         Wv = Linears["self_attn.v_proj"].Dequantize(), Wo = Linears["self_attn.o_proj"].Dequantize(),
         WGate = Linears["mlp.gate_proj"].Dequantize(), WUp = Linears["mlp.up_proj"].Dequantize(),
         WDown = Linears["mlp.down_proj"].Dequantize(),
+        Extras = Extras.Map(a => (float[])a.Clone()),
     };
 }
 

@@ -28,7 +28,7 @@ public sealed class InferenceSession
                 $"context of {capacity} tokens is outside 1..{c.MaxPositionEmbeddings}, the model's maximum");
         _model = model;
         _linears = linears;
-        _rope = new Rope(c.HeadDim, capacity, c.RopeTheta);
+        _rope = new Rope(c.HeadDim, capacity, c.Rope);
         _cache = new KvCache(c, capacity, c.NumLayers);
     }
 

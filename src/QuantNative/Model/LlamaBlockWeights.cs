@@ -16,10 +16,13 @@ public sealed class LlamaBlockWeights
     public required float[] WUp { get; init; }        // w3 [intermediate, hidden]
     public required float[] WDown { get; init; }      // w2 [hidden, intermediate]
 
+    /// <summary>Biases and q/k norms of the architectures that have them (<see cref="BlockExtras{TTensor}"/>).</summary>
+    public BlockExtras<float[]> Extras { get; init; } = BlockExtras<float[]>.Empty;
+
     /// <summary>Checks every array length against <paramref name="config"/>; the message names the tensor.</summary>
     public void Validate(LlamaConfig config, int layer, string source)
     {
-        int d = config.HiddenSize, f = config.IntermediateSize, kv = config.KvDim;
+        int d = config.HiddenSize, f = config.IntermediateSize, kv = config.KvDim, q = config.QDim;
         void Check(float[] a, long expected, string name)
         {
             if (a.Length != expected)
@@ -27,13 +30,21 @@ public sealed class LlamaBlockWeights
                     $"{source}: layer {layer} tensor '{name}' has {a.Length} elements, expected {expected}");
         }
         Check(AttnNorm, d, "input_layernorm");
-        Check(Wq, (long)d * d, "q_proj");
+        Check(Wq, (long)q * d, "q_proj");
         Check(Wk, (long)kv * d, "k_proj");
         Check(Wv, (long)kv * d, "v_proj");
-        Check(Wo, (long)d * d, "o_proj");
+        Check(Wo, (long)d * q, "o_proj");
         Check(FfnNorm, d, "post_attention_layernorm");
         Check(WGate, (long)f * d, "gate_proj");
         Check(WUp, (long)f * d, "up_proj");
         Check(WDown, (long)d * f, "down_proj");
+        foreach (var part in BlockExtraParts.All)
+        {
+            var tensor = part.Get(Extras);
+            if (part.Present(config) != (tensor != null))
+                throw new QuantNativeException($"{source}: layer {layer} tensor '{part.Part}' is " +
+                    (tensor == null ? "missing" : "present but the architecture has none"));
+            if (tensor != null) Check(tensor, part.Length(config), part.Part);
+        }
     }
 }

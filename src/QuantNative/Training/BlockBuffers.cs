@@ -21,6 +21,9 @@ public sealed class BlockBuffers<T> : IDisposable where T : unmanaged, IFloating
     public required BackendBuffer<T> WUp { get; init; }        // w3 [intermediate, hidden]
     public required BackendBuffer<T> WDown { get; init; }      // w2 [hidden, intermediate]
 
+    /// <summary>Biases and q/k norms (<see cref="BlockTensors{T}.Extras"/>); empty for gradients.</summary>
+    public BlockExtras<BackendBuffer<T>> Extras { get; init; } = BlockExtras<BackendBuffer<T>>.Empty;
+
     /// <summary>The tensors in <see cref="BlockTensors{T}.All"/>'s order.</summary>
     public BackendBuffer<T>[] All() => [AttnNorm, Wq, Wk, Wv, Wo, WGate, WUp, WDown, FfnNorm];
 
@@ -39,22 +42,24 @@ public sealed class BlockBuffers<T> : IDisposable where T : unmanaged, IFloating
     /// the arrays themselves on the CPU, copies elsewhere.</summary>
     public static BlockBuffers<T> Bind(IBackend backend, BlockTensors<T> t) => Map(t, a => HostArrays.Bind(backend, a));
 
-    /// <summary>Buffers of the block's shapes, contents undefined (for gradients that a pass overwrites).</summary>
-    /// <summary>A block of norms and the seven linears given by <see cref="BlockLinears"/> part name.</summary>
-    public static BlockBuffers<T> Of(BackendBuffer<T> attnNorm, BackendBuffer<T> ffnNorm, Func<string, BackendBuffer<T>> linear) => new()
+    /// <summary>A block of norms, the seven linears given by <see cref="BlockLinears"/> part name, and extras (none for
+    /// gradients).</summary>
+    public static BlockBuffers<T> Of(BackendBuffer<T> attnNorm, BackendBuffer<T> ffnNorm, Func<string, BackendBuffer<T>> linear,
+        BlockExtras<BackendBuffer<T>>? extras = null) => new()
     {
-        AttnNorm = attnNorm, FfnNorm = ffnNorm,
+        AttnNorm = attnNorm, FfnNorm = ffnNorm, Extras = extras ?? BlockExtras<BackendBuffer<T>>.Empty,
         Wq = linear(BlockLinears.Q), Wk = linear(BlockLinears.K), Wv = linear(BlockLinears.V), Wo = linear(BlockLinears.O),
         WGate = linear(BlockLinears.Gate), WUp = linear(BlockLinears.Up), WDown = linear(BlockLinears.Down),
     };
 
+    /// <summary>Buffers of the block's shapes, contents undefined (for gradients that a pass overwrites).</summary>
     public static BlockBuffers<T> Allocate(IBackend backend, LlamaConfig c)
     {
-        long d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;
+        long d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, q = c.QDim;
         BackendBuffer<T> A(long n) => backend.Allocate<T>(n);
         return new BlockBuffers<T>
         {
-            AttnNorm = A(d), Wq = A(d * d), Wk = A(kv * d), Wv = A(kv * d), Wo = A(d * d),
+            AttnNorm = A(d), Wq = A(q * d), Wk = A(kv * d), Wv = A(kv * d), Wo = A(d * q),
             FfnNorm = A(d), WGate = A(f * d), WUp = A(f * d), WDown = A(d * f),
         };
     }
@@ -71,10 +76,12 @@ public sealed class BlockBuffers<T> : IDisposable where T : unmanaged, IFloating
     {
         AttnNorm = f(t.AttnNorm), Wq = f(t.Wq), Wk = f(t.Wk), Wv = f(t.Wv), Wo = f(t.Wo),
         FfnNorm = f(t.FfnNorm), WGate = f(t.WGate), WUp = f(t.WUp), WDown = f(t.WDown),
+        Extras = t.Extras.Map(f),
     };
 
     public void Dispose()
     {
         foreach (var b in All()) b.Dispose();
+        foreach (var (_, b) in Extras.Present()) b.Dispose();
     }
 }

@@ -6,7 +6,8 @@ namespace QuantNative.Training;
 
 /// <summary>
 /// Scratch of <see cref="TrainingBlock.Backward"/> for windows of up to <see cref="Capacity"/> tokens, reused
-/// across steps, in buffers of one backend: four [T, hidden], two [T, kvDim] and two [T, intermediate] tensors.
+/// across steps, in buffers of one backend: two [T, hidden], two [T, heads·headDim], two [T, kvDim] and two
+/// [T, intermediate] tensors.
 /// </summary>
 public sealed class BlockGradientWorkspace<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -14,8 +15,8 @@ public sealed class BlockGradientWorkspace<T> : IDisposable where T : unmanaged,
     public int Capacity { get; }
     internal BackendBuffer<T> DH { get; }          // dL/dh [T, hidden]
     internal BackendBuffer<T> DNormed { get; }     // dL/dn2(h), then dL/dn1(x) [T, hidden]
-    internal BackendBuffer<T> DAttention { get; }  // [T, hidden]
-    internal BackendBuffer<T> DQ { get; }          // [T, hidden]
+    internal BackendBuffer<T> DAttention { get; }  // [T, heads·headDim]
+    internal BackendBuffer<T> DQ { get; }          // [T, heads·headDim]
     internal BackendBuffer<T> DK { get; }          // [T, kvDim]
     internal BackendBuffer<T> DV { get; }          // [T, kvDim]
     internal BackendBuffer<T> DGate { get; }       // dL/d(silu(a)⊙b), then dL/da [T, intermediate]
@@ -28,9 +29,9 @@ public sealed class BlockGradientWorkspace<T> : IDisposable where T : unmanaged,
     {
         Backend = backend;
         Capacity = capacity;
-        long t = capacity, d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;
+        long t = capacity, d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, qd = c.QDim;
         BackendBuffer<T> A(long n) => backend.Allocate<T>(n);
-        DH = A(t * d); DNormed = A(t * d); DAttention = A(t * d); DQ = A(t * d);
+        DH = A(t * d); DNormed = A(t * d); DAttention = A(t * qd); DQ = A(t * qd);
         DK = A(t * kv); DV = A(t * kv); DGate = A(t * f); DUp = A(t * f);
     }
 

@@ -20,6 +20,9 @@ public sealed class BlockTensors<T> where T : unmanaged, IFloatingPointIeee754<T
     public required T[] WUp { get; init; }        // w3 [intermediate, hidden]
     public required T[] WDown { get; init; }      // w2 [hidden, intermediate]
 
+    /// <summary>Biases and q/k norms (weights only: gradients have none, nothing learns them).</summary>
+    public BlockExtras<T[]> Extras { get; init; } = BlockExtras<T[]>.Empty;
+
     /// <summary>The seven linear layers with their names (the order of the checkpoint).</summary>
     public IEnumerable<(string Name, T[] Tensor)> Linears() =>
     [
@@ -42,10 +45,10 @@ public sealed class BlockTensors<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>Zero tensors of the block's shapes (for gradients).</summary>
     public static BlockTensors<T> Zeros(LlamaConfig c)
     {
-        long d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize;
+        long d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, q = c.QDim;
         return new BlockTensors<T>
         {
-            AttnNorm = new T[d], Wq = new T[d * d], Wk = new T[kv * d], Wv = new T[kv * d], Wo = new T[d * d],
+            AttnNorm = new T[d], Wq = new T[q * d], Wk = new T[kv * d], Wv = new T[kv * d], Wo = new T[d * q],
             FfnNorm = new T[d], WGate = new T[f * d], WUp = new T[f * d], WDown = new T[d * f],
         };
     }
@@ -58,6 +61,7 @@ public sealed class BlockTensors<T> where T : unmanaged, IFloatingPointIeee754<T
         {
             AttnNorm = C(w.AttnNorm), Wq = C(w.Wq), Wk = C(w.Wk), Wv = C(w.Wv), Wo = C(w.Wo),
             FfnNorm = C(w.FfnNorm), WGate = C(w.WGate), WUp = C(w.WUp), WDown = C(w.WDown),
+            Extras = w.Extras.Map(C),
         };
     }
 }

@@ -10,7 +10,9 @@ namespace QuantNative.Training;
 /// backward needs, and the hand-written backward: x → h = x + Wo·Attn(n1(x)) → y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)).
 /// Written once against <see cref="IBackend"/>: the backend of the activations runs every op, on buffers of its own.
 /// The weights are arguments, not state, so a caller can pass fake-quantized ones each step. Several windows: one
-/// call per window (parameter gradients can accumulate across calls). Generic over float (the fast path, and the
+/// call per window (parameter gradients can accumulate across calls). The block's extras (<see cref="BlockExtras{TTensor}"/>:
+/// q/k/v/o biases, Qwen3's q/k norms) take part in both passes but get no gradients: no method learns them. Mistral's
+/// sliding window restricts the attention in both. Generic over float (the fast path, and the
 /// only type of the CUDA backend) and double (the CPU reference for finite-difference tests). The array overloads are
 /// CPU conveniences: they wrap the arrays (no copies) and run the same code on the CPU backend.
 /// </summary>
@@ -20,7 +22,7 @@ public static class TrainingBlock
     /// receives what the backward needs. y may alias x.</summary>
     public static void Forward<T>(BackendBuffer<T> y, BlockActivations<T> saved, BackendBuffer<T> x,
         BlockBuffers<T> w, LlamaConfig c, int tokens) where T : unmanaged, IFloatingPointIeee754<T>
-        => Forward(y, saved, x, w, c, tokens, c.RopeTheta);
+        => Forward(y, saved, x, w, c, tokens, c.Rope);
 
     /// <summary>The array form of <see cref="Forward{T}(BackendBuffer{T}, BlockActivations{T}, BackendBuffer{T},
     /// BlockBuffers{T}, LlamaConfig, int)"/> on the CPU backend; <paramref name="rope"/> gives the RoPE base and must
@@ -30,28 +32,41 @@ public static class TrainingBlock
     {
         CheckRope(c, rope, tokens);
         var cpu = Cpu(saved.Backend);
-        Forward(cpu.Wrap(y), saved, cpu.Wrap(x), BlockBuffers<T>.Wrap(cpu, w), c, tokens, rope.Theta);
+        Forward(cpu.Wrap(y), saved, cpu.Wrap(x), BlockBuffers<T>.Wrap(cpu, w), c, tokens, rope.Parameters);
     }
 
     private static void Forward<T>(BackendBuffer<T> y, BlockActivations<T> saved, BackendBuffer<T> x,
-        BlockBuffers<T> w, LlamaConfig c, int tokens, double ropeTheta) where T : unmanaged, IFloatingPointIeee754<T>
+        BlockBuffers<T> w, LlamaConfig c, int tokens, RopeParameters rope) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckTokens(tokens, saved.Capacity);
         var b = saved.Backend;
-        int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, td = tokens * d;
+        int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, qd = c.QDim, td = tokens * d;
         var s = saved;
+        var e = w.Extras;
         s.Tokens = tokens;
         b.Copy(s.Input, x, td);
 
         b.RmsNormForward(s.Normed1, s.InverseRms1, s.Input, w.AttnNorm, tokens, d, c.RmsNormEps);
-        b.LinearForward(s.Q, s.Normed1, w.Wq, tokens, d, d);
-        b.LinearForward(s.K, s.Normed1, w.Wk, tokens, kv, d);
+        // With q/k norms the projections land in QRaw/KRaw (kept for the norms' backward), the normed heads in Q/K.
+        var q = s.QRaw ?? s.Q;
+        var k = s.KRaw ?? s.K;
+        b.LinearForward(q, s.Normed1, w.Wq, tokens, qd, d);
+        b.LinearForward(k, s.Normed1, w.Wk, tokens, kv, d);
         b.LinearForward(s.V, s.Normed1, w.Wv, tokens, kv, d);
-        b.RopeForward(s.Q, tokens, c.NumHeads, c.HeadDim, ropeTheta);
-        b.RopeForward(s.K, tokens, c.NumKvHeads, c.HeadDim, ropeTheta);
-        b.AttentionForward(s.Attention, s.LogSumExp, s.Q, s.K, s.V, tokens, c.NumHeads, c.NumKvHeads, c.HeadDim);
+        if (e.QBias != null) b.AddBias(q, e.QBias, tokens, qd);
+        if (e.KBias != null) b.AddBias(k, e.KBias, tokens, kv);
+        if (e.VBias != null) b.AddBias(s.V, e.VBias, tokens, kv);
+        if (e.QNorm != null)
+            b.RmsNormForward(s.Q, s.InverseRmsQ!, q, e.QNorm, tokens * c.NumHeads, c.HeadDim, c.RmsNormEps);
+        if (e.KNorm != null)
+            b.RmsNormForward(s.K, s.InverseRmsK!, k, e.KNorm, tokens * c.NumKvHeads, c.HeadDim, c.RmsNormEps);
+        b.RopeForward(s.Q, tokens, c.NumHeads, c.HeadDim, rope);
+        b.RopeForward(s.K, tokens, c.NumKvHeads, c.HeadDim, rope);
+        b.AttentionForward(s.Attention, s.LogSumExp, s.Q, s.K, s.V, tokens, c.NumHeads, c.NumKvHeads, c.HeadDim,
+            c.SlidingWindow);
         b.Copy(s.H, s.Input, td);
-        b.LinearForward(s.H, s.Attention, w.Wo, tokens, d, d, accumulate: true); // the residual, folded into the GEMM
+        b.LinearForward(s.H, s.Attention, w.Wo, tokens, d, qd, accumulate: true); // the residual, folded into the GEMM
+        if (e.OBias != null) b.AddBias(s.H, e.OBias, tokens, d);
 
         b.RmsNormForward(s.Normed2, s.InverseRms2, s.H, w.FfnNorm, tokens, d, c.RmsNormEps);
         b.LinearForward(s.Gate, s.Normed2, w.WGate, tokens, f, d);
@@ -69,7 +84,7 @@ public static class TrainingBlock
     public static void Backward<T>(BackendBuffer<T> dx, BlockBuffers<T> dWeights, BackendBuffer<T> dy,
         BlockActivations<T> saved, BlockBuffers<T> w, LlamaConfig c, BlockGradientWorkspace<T> ws,
         bool accumulateParameters = false) where T : unmanaged, IFloatingPointIeee754<T>
-        => Backward(dx, dWeights, dy, saved, w, c, ws, accumulateParameters, c.RopeTheta);
+        => Backward(dx, dWeights, dy, saved, w, c, ws, accumulateParameters, c.Rope);
 
     /// <summary>The array form of <see cref="Backward{T}(BackendBuffer{T}, BlockBuffers{T}, BackendBuffer{T},
     /// BlockActivations{T}, BlockBuffers{T}, LlamaConfig, BlockGradientWorkspace{T}, bool)"/> on the CPU backend.</summary>
@@ -80,12 +95,12 @@ public static class TrainingBlock
         CheckRope(c, rope, saved.Tokens);
         var cpu = Cpu(saved.Backend);
         Backward(cpu.Wrap(dx), BlockBuffers<T>.Wrap(cpu, dWeights), cpu.Wrap(dy), saved, BlockBuffers<T>.Wrap(cpu, w),
-            c, ws, accumulateParameters, rope.Theta);
+            c, ws, accumulateParameters, rope.Parameters);
     }
 
     private static void Backward<T>(BackendBuffer<T> dx, BlockBuffers<T> dWeights, BackendBuffer<T> dy,
         BlockActivations<T> saved, BlockBuffers<T> w, LlamaConfig c, BlockGradientWorkspace<T> ws,
-        bool accumulateParameters, double ropeTheta) where T : unmanaged, IFloatingPointIeee754<T>
+        bool accumulateParameters, RopeParameters rope) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = saved;
         var b = saved.Backend;
@@ -94,7 +109,8 @@ public static class TrainingBlock
                 $"training block backward: the workspace is on {ws.Backend.Description}, the activations on {b.Description}");
         int tokens = s.Tokens;
         CheckTokens(tokens, ws.Capacity);
-        int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, td = tokens * d;
+        int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, qd = c.QDim, td = tokens * d;
+        var e = w.Extras;
         bool acc = accumulateParameters;
 
         // y = h + W2·m, m = silu(a)⊙b, a = n2·W1ᵀ, b = n2·W3ᵀ.
@@ -108,14 +124,19 @@ public static class TrainingBlock
         b.RmsNormBackward(ws.DH, dWeights.FfnNorm, ws.DNormed, s.H, s.InverseRms2, w.FfnNorm, tokens, d,
             accumulateInput: true, accumulateParameters: acc);
 
-        // h = x + Wo·attention(rope(n1·Wqᵀ), rope(n1·Wkᵀ), n1·Wvᵀ).
-        b.LinearBackward(ws.DAttention, dWeights.Wo, ws.DH, s.Attention, w.Wo, tokens, d, d,
+        // h = x + Wo·attention(rope(qn(n1·Wqᵀ + bq)), rope(kn(n1·Wkᵀ + bk)), n1·Wvᵀ + bv) + bo; the biases are
+        // constants here (their gradients are not needed), the q/k norms (qn, kn: identity without them) are not.
+        b.LinearBackward(ws.DAttention, dWeights.Wo, ws.DH, s.Attention, w.Wo, tokens, d, qd,
             accumulateParameters: acc);
         b.AttentionBackward(ws.DQ, ws.DK, ws.DV, ws.DAttention, s.Q, s.K, s.V, s.LogSumExp,
-            tokens, c.NumHeads, c.NumKvHeads, c.HeadDim);
-        b.RopeBackward(ws.DQ, tokens, c.NumHeads, c.HeadDim, ropeTheta);
-        b.RopeBackward(ws.DK, tokens, c.NumKvHeads, c.HeadDim, ropeTheta);
-        b.LinearBackward(ws.DNormed, dWeights.Wq, ws.DQ, s.Normed1, w.Wq, tokens, d, d, accumulateParameters: acc);
+            tokens, c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
+        b.RopeBackward(ws.DQ, tokens, c.NumHeads, c.HeadDim, rope);
+        b.RopeBackward(ws.DK, tokens, c.NumKvHeads, c.HeadDim, rope);
+        if (e.QNorm != null)
+            b.RmsNormBackward(ws.DQ, null, ws.DQ, s.QRaw!, s.InverseRmsQ!, e.QNorm, tokens * c.NumHeads, c.HeadDim);
+        if (e.KNorm != null)
+            b.RmsNormBackward(ws.DK, null, ws.DK, s.KRaw!, s.InverseRmsK!, e.KNorm, tokens * c.NumKvHeads, c.HeadDim);
+        b.LinearBackward(ws.DNormed, dWeights.Wq, ws.DQ, s.Normed1, w.Wq, tokens, qd, d, accumulateParameters: acc);
         b.LinearBackward(ws.DNormed, dWeights.Wk, ws.DK, s.Normed1, w.Wk, tokens, kv, d,
             accumulateInput: true, accumulateParameters: acc);
         b.LinearBackward(ws.DNormed, dWeights.Wv, ws.DV, s.Normed1, w.Wv, tokens, kv, d,

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using QuantNative.Model;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
 using static QuantNative.Tests.Cuda.BackendPair;
@@ -83,19 +84,23 @@ public class TrainKernelTests
         AssertClose(dGamma, Tol, "dγ");
     }
 
-    [TestCase(1, 1, 2)]
-    [TestCase(5, 4, 8)]
-    [TestCase(17, 2, 8)]
-    public void Rope_IsBitExact(int rows, int heads, int headDim)
+    [TestCase(1, 1, 2, RopeType.Default)]
+    [TestCase(5, 4, 8, RopeType.Default)]
+    [TestCase(17, 2, 8, RopeType.Default)]
+    [TestCase(17, 2, 16, RopeType.Linear)]
+    [TestCase(33, 2, 16, RopeType.Llama3)]
+    public void Rope_IsBitExact(int rows, int heads, int headDim, RopeType type)
     {
         var r = new Random(rows + heads);
         using var p = new BackendPair();
         var x = p.Random(r, rows * heads * headDim);
         var dx = p.Random(r, rows * heads * headDim);
+        // Llama 3.1's bands at a tiny original context, so that all three bands occur at head dim 16.
+        var rope = new RopeParameters(500000, type == RopeType.Default ? RopeScaling.None : new RopeScaling(type, 8, 1, 4, 16));
         p.Run((b, o) =>
         {
-            b.RopeForward(o(x), rows, heads, headDim, 10000.0);
-            b.RopeBackward(o(dx), rows, heads, headDim, 10000.0);
+            b.RopeForward(o(x), rows, heads, headDim, rope);
+            b.RopeBackward(o(dx), rows, heads, headDim, rope);
         });
         AssertEqual(x, "rope(x)");
         AssertEqual(dx, "rope backward");

@@ -65,6 +65,8 @@ public sealed class GptqCheckpoint : IModelSource
             {
                 Check(HuggingFaceNames.Block(layer, "input_layernorm"), null, [config.HiddenSize]);
                 Check(HuggingFaceNames.Block(layer, "post_attention_layernorm"), null, [config.HiddenSize]);
+                foreach (var extra in BlockExtraParts.Of(config))
+                    Check(HuggingFaceNames.Extra(layer, extra.Part), null, [extra.Length(config)]);
                 foreach (var linear in BlockLinears.All)
                 {
                     var (rows, columns) = linear.Shape(config);
@@ -98,6 +100,7 @@ public sealed class GptqCheckpoint : IModelSource
             Wq = W("self_attn.q_proj"), Wk = W("self_attn.k_proj"), Wv = W("self_attn.v_proj"), Wo = W("self_attn.o_proj"),
             FfnNorm = Floats(HuggingFaceNames.Block(layer, "post_attention_layernorm")),
             WGate = W("mlp.gate_proj"), WUp = W("mlp.up_proj"), WDown = W("mlp.down_proj"),
+            Extras = BlockExtraParts.Load(Config, part => Floats(HuggingFaceNames.Extra(layer, part))),
         };
         block.Validate(Config, layer, Path);
         return block;

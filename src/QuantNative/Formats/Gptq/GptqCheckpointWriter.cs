@@ -64,6 +64,9 @@ public static class GptqCheckpointWriter
                 foreach (var (suffix, dtype, shape) in GptqTensorNames.Tensors(matrix.Rows, matrix.Columns, matrix.Config))
                     items.Add(new Item(new SafetensorsTensorSpec($"{prefix}.{suffix}", dtype, shape), null, Pack, suffix));
             }
+            // Biases and q/k norms as they were (AutoGPTQ's QuantLinear keeps its bias beside qweight, same name).
+            foreach (var (part, extra) in block.Extras.Present())
+                Plain(HuggingFaceNames.Extra(layer, part), [extra.Length], extra);
         }
         Plain(HuggingFaceNames.FinalNorm, GptqTensorNames.NormShape(c), model.FinalNorm);
         if (!c.TieWordEmbeddings && model.Output != null) Plain(HuggingFaceNames.Output, [c.VocabSize, c.HiddenSize], model.Output);

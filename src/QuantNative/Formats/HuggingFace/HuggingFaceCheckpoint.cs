@@ -78,6 +78,7 @@ public sealed class HuggingFaceCheckpoint : IModelSource
             WGate = Part("mlp.gate_proj"),
             WUp = Part("mlp.up_proj"),
             WDown = Part("mlp.down_proj"),
+            Extras = BlockExtraParts.Load(Config, part => Load(HuggingFaceNames.Extra(layer, part))),
         };
         block.Validate(Config, layer, Path);
         return block;
@@ -105,8 +106,9 @@ public sealed class HuggingFaceCheckpoint : IModelSource
             string why = layer.Success && int.Parse(layer.Groups[1].Value) >= config.NumLayers
                 ? $"config.json's num_hidden_layers is {config.NumLayers}, and the checkpoint has layer {layer.Groups[1].Value}"
                 : name.EndsWith(".bias", StringComparison.Ordinal)
-                    ? "this architecture takes no biases (model_type llama without attention_bias)"
-                    : "not a tensor of a LLaMA model";
+                    ? $"model_type {config.Identity.ModelType} takes no such bias" +
+                      (config.Identity.ModelType is "llama" or "qwen3" ? " without attention_bias" : "")
+                    : $"not a tensor of a {config.Identity.ModelType} model";
             throw new QuantNativeException($"{directory}: tensor {name} is not accounted for by config.json ({why}); " +
                                            "refusing rather than running a different model than the checkpoint holds");
         }

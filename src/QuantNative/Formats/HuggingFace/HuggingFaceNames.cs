@@ -14,6 +14,9 @@ public static class HuggingFaceNames
 
     public static string Block(int layer, string part) => $"model.layers.{layer}.{part}.weight";
 
+    /// <summary>The full name of a block extra (its part already ends in .bias or .weight).</summary>
+    public static string Extra(int layer, string part) => $"model.layers.{layer}.{part}";
+
     // Each block's tensors in the order the writers emit them, with the LlamaBlockWeights member that holds them.
     internal static readonly (string Part, Func<LlamaBlockWeights, float[]> Get)[] BlockParts =
     [
@@ -44,8 +47,12 @@ public static class HuggingFaceNames
     {
         var list = new List<HuggingFaceTensor> { new(Embedding, [config.VocabSize, config.HiddenSize]) };
         for (int i = 0; i < config.NumLayers; i++)
+        {
             foreach (var (part, _) in BlockParts)
                 list.Add(new HuggingFaceTensor(Block(i, part), BlockShape(config, part)));
+            foreach (var extra in BlockExtraParts.Of(config))
+                list.Add(new HuggingFaceTensor(Extra(i, extra.Part), [extra.Length(config)]));
+        }
         list.Add(new HuggingFaceTensor(FinalNorm, [config.HiddenSize]));
         if (!config.TieWordEmbeddings) list.Add(new HuggingFaceTensor(Output, [config.VocabSize, config.HiddenSize]));
         return list;

@@ -98,6 +98,7 @@ public static class HuggingFaceWriter
             {
                 var block = source.LoadBlock(layer);
                 foreach (var (_, get) in HuggingFaceNames.BlockParts) Emit(get(block));
+                foreach (var (_, extra) in block.Extras.Present()) Emit(extra);
             }
             Emit(source.LoadFinalNorm());
             if (!source.Config.TieWordEmbeddings) Emit(source.LoadOutput());

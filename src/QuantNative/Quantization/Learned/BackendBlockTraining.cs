@@ -32,7 +32,8 @@ public static class BackendBlockTraining
 
     /// <summary>
     /// Trains <paramref name="parameters"/> for <paramref name="epochs"/> epochs; returns the mean objective of the
-    /// first and the last epoch (NaN without epochs). <paramref name="norms"/> supplies the fp32 norm weights;
+    /// first and the last epoch (NaN without epochs). <paramref name="norms"/> supplies the fp32 norm weights and the
+    /// extras (biases, q/k norms);
     /// <paramref name="ahead"/> (null: no cross-layer learning) the look-ahead blocks and targets, weighted by
     /// <paramref name="lookAheadWeight"/>; <paramref name="onStep"/> gets (epoch, step, running mean of the epoch's
     /// objective) after each step.
@@ -58,7 +59,7 @@ public static class BackendBlockTraining
             var linears = parameters.Lwc.Select((l, i) => Own(new TrainedLinear(backend, l, parameters.Sde?[i]))).ToArray();
             TrainedLinear Part(string part) => linears[BlockLinears.IndexOf(part)];
             var weights = BlockBuffers<float>.Of(Own(Bind(backend, norms.AttnNorm)), Own(Bind(backend, norms.FfnNorm)),
-                part => Part(part).FakeQuantized);
+                part => Part(part).FakeQuantized, norms.Extras.Map(e => Own(Bind(backend, e))));
             var grads = BlockBuffers<float>.Of(Own(backend.Allocate<float>(c.HiddenSize)),
                 Own(backend.Allocate<float>(c.HiddenSize)), part => Part(part).DFakeQuantized);
             var saved = Own(new BlockActivations<float>(backend, c, length));

@@ -37,7 +37,7 @@ internal sealed class LearnedBlock : IBlockLearning
             _targets = run.Activations.ComputeTargets(fp, run.TakeHandedOverTargets());
         _quantized = new BlockTensors<float>
         {
-            AttnNorm = _fp.AttnNorm, FfnNorm = _fp.FfnNorm,
+            AttnNorm = _fp.AttnNorm, FfnNorm = _fp.FfnNorm, Extras = _fp.Extras,
             Wq = new float[_fp.Wq.Length], Wk = new float[_fp.Wk.Length], Wv = new float[_fp.Wv.Length],
             Wo = new float[_fp.Wo.Length], WGate = new float[_fp.WGate.Length], WUp = new float[_fp.WUp.Length],
             WDown = new float[_fp.WDown.Length],

@@ -235,6 +235,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
     {
         WriteFloats(w, b.AttnNorm);
         WriteFloats(w, b.FfnNorm);
+        foreach (var (_, extra) in b.Extras.Present()) WriteFloats(w, extra);
         foreach (var linear in BlockLinears.All)
         {
             var m = b.Linears[linear.Part];
@@ -250,6 +251,14 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         using var r = new BinaryReader(File.OpenRead(file));
         var attn = ReadFloats(r);
         var ffn = ReadFloats(r);
+        var extras = BlockExtraParts.Load(c, part =>
+        {
+            var a = ReadFloats(r);
+            long expected = BlockExtraParts.All.First(p => p.Part == part).Length(c);
+            if (a.Length != expected)
+                throw new QuantNativeException($"{file}: {part} has {a.Length} values, expected {expected}");
+            return a;
+        });
         var linears = new Dictionary<string, QuantizedMatrix>();
         foreach (var linear in BlockLinears.All)
         {
@@ -266,7 +275,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             linears[linear.Part] = new QuantizedMatrix(rows, columns, quantizer, codes, scales, zeros,
                 QuantizedMatrix.NaturalGroupIndex(layout), $"{file} {linear.Part}");
         }
-        return new QuantizedBlock { AttnNorm = attn, FfnNorm = ffn, Linears = linears };
+        return new QuantizedBlock { AttnNorm = attn, FfnNorm = ffn, Extras = extras, Linears = linears };
     }
 
     private static void WriteFloats(BinaryWriter w, float[] a)

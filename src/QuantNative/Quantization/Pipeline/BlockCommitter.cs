@@ -48,12 +48,16 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
             clock.Elapsed.TotalSeconds, clampedGroups, clippedCodes, deadColumns, Quantizer.Layout(matrix.Columns).Note));
     }
 
-    /// <summary>Closes block <paramref name="layer"/>: its committed linears with the norms as they were.</summary>
+    /// <summary>Closes block <paramref name="layer"/>: its committed linears with the norms and extras as they were.</summary>
     public void Finish(int layer, LlamaBlockWeights block)
     {
         if (_linears.Count != BlockLinears.All.Length)
             throw new InvalidOperationException($"block {layer}: {_linears.Count} of {BlockLinears.All.Length} linears committed");
-        Blocks[layer] = new QuantizedBlock { AttnNorm = block.AttnNorm, FfnNorm = block.FfnNorm, Linears = new Dictionary<string, QuantizedMatrix>(_linears) };
+        Blocks[layer] = new QuantizedBlock
+        {
+            AttnNorm = block.AttnNorm, FfnNorm = block.FfnNorm, Extras = block.Extras,
+            Linears = new Dictionary<string, QuantizedMatrix>(_linears),
+        };
         _linears.Clear();
     }
 

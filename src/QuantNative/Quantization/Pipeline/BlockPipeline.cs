@@ -73,6 +73,7 @@ public static class BlockPipeline
         {
             names.Add(HuggingFaceNames.Block(i, "input_layernorm"));
             names.Add(HuggingFaceNames.Block(i, "post_attention_layernorm"));
+            names.AddRange(BlockExtraParts.Of(source.Config).Select(p => HuggingFaceNames.Extra(i, p.Part)));
         }
         var stored = source.Tensors.GroupBy(t => t.Name).ToDictionary(g => g.Key, g => g.First().DType);
         var result = new Dictionary<string, string>();

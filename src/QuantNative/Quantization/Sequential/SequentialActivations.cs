@@ -22,7 +22,7 @@ public sealed class SequentialActivations
         _c = c;
         _length = windows[0].Length;
         _x = CalibrationWindows.Embed(embedding, windows, c.HiddenSize);
-        _rope = new Rope(c.HeadDim, _length, c.RopeTheta);
+        _rope = new Rope(c.HeadDim, _length, c.Rope);
         int workers = SequenceParallelism.Workers(c, windows.Length);
         _workers = Enumerable.Range(0, workers).Select(_ => new Worker(c, _length)).ToArray();
     }
@@ -89,7 +89,7 @@ public sealed class SequentialActivations
         public readonly float[] X = new float[(long)length * c.HiddenSize];
         public readonly float[] Keys = new float[(long)length * c.KvDim];
         public readonly float[] Values = new float[(long)length * c.KvDim];
-        private readonly float[] _captured = new float[(long)length * Math.Max(c.HiddenSize, c.IntermediateSize)];
+        private readonly float[] _captured = new float[(long)length * Math.Max(Math.Max(c.HiddenSize, c.QDim), c.IntermediateSize)];
 
         public Span<float> Captured(int columns) => _captured.AsSpan(0, length * columns);
     }

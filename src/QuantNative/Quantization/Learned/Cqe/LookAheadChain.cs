@@ -33,9 +33,9 @@ public sealed class LookAheadChain<T> : IDisposable where T : unmanaged, IFloati
     public LookAheadChain(LlamaConfig c, IReadOnlyList<BlockTensors<T>> blocks, Rope rope, int capacity)
         : this(CpuBackend.Shared, c, blocks.Select(b => BlockBuffers<T>.Wrap(CpuBackend.Shared, b)).ToArray(), capacity)
     {
-        if (rope.Theta != c.RopeTheta || rope.HeadDim != c.HeadDim || rope.MaxPositions < capacity)
-            throw new ArgumentException($"RoPE table (head dim {rope.HeadDim}, theta {rope.Theta}, {rope.MaxPositions} " +
-                                        $"positions) does not match the config (head dim {c.HeadDim}, theta {c.RopeTheta}) " +
+        if (rope.Parameters != c.Rope || rope.HeadDim != c.HeadDim || rope.MaxPositions < capacity)
+            throw new ArgumentException($"RoPE table (head dim {rope.HeadDim}, {rope.Parameters}, {rope.MaxPositions} " +
+                                        $"positions) does not match the config (head dim {c.HeadDim}, {c.Rope}) " +
                                         $"and {capacity} tokens", nameof(rope));
     }
 

@@ -102,7 +102,7 @@ public sealed class LookAheadTargets : IDisposable
         }).ToArray();
         return new BlockTensors<float>
         {
-            AttnNorm = fp.AttnNorm, FfnNorm = fp.FfnNorm, Wq = q[0], Wk = q[1], Wv = q[2], Wo = q[3], WGate = q[4],
+            AttnNorm = fp.AttnNorm, FfnNorm = fp.FfnNorm, Extras = fp.Extras, Wq = q[0], Wk = q[1], Wv = q[2], Wo = q[3], WGate = q[4],
             WUp = q[5], WDown = q[6],
         };
     }
