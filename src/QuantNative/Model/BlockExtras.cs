@@ -59,10 +59,10 @@ public static class BlockExtraParts
     /// <summary>The parts <paramref name="c"/>'s architecture has.</summary>
     public static IEnumerable<PartSpec> Of(LlamaConfig c) => All.Where(p => p.Present(c));
 
-    /// <summary>Extras built from a loader of each present part (<paramref name="load"/> gets the part name).</summary>
-    public static BlockExtras<TTensor> Load<TTensor>(LlamaConfig c, Func<string, TTensor> load) where TTensor : class
+    /// <summary>Extras built from a loader of each part the architecture has.</summary>
+    public static BlockExtras<TTensor> Load<TTensor>(LlamaConfig c, Func<PartSpec, TTensor> load) where TTensor : class
     {
-        TTensor? L(string part) => All.First(p => p.Part == part).Present(c) ? load(part) : null;
+        TTensor? L(string part) => All.First(p => p.Part == part) is var spec && spec.Present(c) ? load(spec) : null;
         return new BlockExtras<TTensor>
         {
             QBias = L(QBias), KBias = L(KBias), VBias = L(VBias), OBias = L(OBias), QNorm = L(QNorm), KNorm = L(KNorm),

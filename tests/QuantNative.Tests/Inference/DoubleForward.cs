@@ -22,15 +22,21 @@ public static class DoubleForward
         return flat;
     }
 
-    /// <summary>One block in place on x [T, hidden] at positions 0..T−1: h = x + Wo·Attn(n1(x)), y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)).</summary>
+    /// <summary>One block in place on x [T, hidden] at positions 0..T−1: h = x + Wo·Attn(n1(x)), y = h + W2·(silu(W1·n2(h)) ⊙ W3·n2(h)),
+    /// with the block's biases (added after their linears), q/k norms (RMSNorm of each head before RoPE) and sliding
+    /// window.</summary>
     public static void Block(double[,] x, LlamaBlockWeights w, LlamaConfig c)
     {
-        int t = x.GetLength(0), d = c.HiddenSize, hd = c.HeadDim, kv = c.KvDim;
+        int t = x.GetLength(0), d = c.HiddenSize, hd = c.HeadDim, kv = c.KvDim, qd = c.QDim;
+        var e = w.Extras;
         var n = Norm(x, w.AttnNorm, c.RmsNormEps);
-        var q = Linear(n, w.Wq, d, d); var k = Linear(n, w.Wk, kv, d); var v = Linear(n, w.Wv, kv, d);
-        Rope(q, c.NumHeads, hd, c.RopeTheta); Rope(k, c.NumKvHeads, hd, c.RopeTheta);
-        var att = Attention(q, k, v, c.NumHeads, c.NumKvHeads, hd);
-        Add(x, Linear(att, w.Wo, d, d));
+        var q = Linear(n, w.Wq, qd, d, e.QBias); var k = Linear(n, w.Wk, kv, d, e.KBias); var v = Linear(n, w.Wv, kv, d, e.VBias);
+        if (e.QNorm != null) HeadNorm(q, c.NumHeads, hd, e.QNorm, c.RmsNormEps);
+        if (e.KNorm != null) HeadNorm(k, c.NumKvHeads, hd, e.KNorm, c.RmsNormEps);
+        var inverseFrequencies = c.Rope.InverseFrequencies(hd);
+        Rope(q, c.NumHeads, hd, inverseFrequencies); Rope(k, c.NumKvHeads, hd, inverseFrequencies);
+        var att = Attention(q, k, v, c.NumHeads, c.NumKvHeads, hd, c.SlidingWindow);
+        Add(x, Linear(att, w.Wo, d, qd, e.OBias));
         var n2 = Norm(x, w.FfnNorm, c.RmsNormEps);
         var a = Linear(n2, w.WGate, c.IntermediateSize, d);
         var b = Linear(n2, w.WUp, c.IntermediateSize, d);
@@ -92,28 +98,41 @@ public static class DoubleForward
         return y;
     }
 
-    private static double[,] Linear(double[,] x, float[] w, int outDim, int inDim)
+    /// <summary>RMSNorm over each head of x [T, heads·hd] with one weight vector [hd] (Qwen3's q_norm/k_norm).</summary>
+    private static void HeadNorm(double[,] x, int heads, int hd, float[] gamma, double eps)
+    {
+        for (int i = 0; i < x.GetLength(0); i++)
+            for (int h = 0; h < heads; h++)
+            {
+                double ss = 0;
+                for (int j = 0; j < hd; j++) ss += x[i, h * hd + j] * x[i, h * hd + j];
+                double r = Math.Sqrt(ss / hd + eps);
+                for (int j = 0; j < hd; j++) x[i, h * hd + j] = gamma[j] * x[i, h * hd + j] / r;
+            }
+    }
+
+    private static double[,] Linear(double[,] x, float[] w, int outDim, int inDim, float[]? bias = null)
     {
         int t = x.GetLength(0);
         var y = new double[t, outDim];
         for (int i = 0; i < t; i++)
             for (int o = 0; o < outDim; o++)
             {
-                double s = 0;
+                double s = bias?[o] ?? 0;
                 for (int e = 0; e < inDim; e++) s += x[i, e] * w[o * inDim + e];
                 y[i, o] = s;
             }
         return y;
     }
 
-    private static void Rope(double[,] x, int heads, int hd, double theta)
+    private static void Rope(double[,] x, int heads, int hd, double[] inverseFrequencies)
     {
         int t = x.GetLength(0), half = hd / 2;
         for (int p = 0; p < t; p++)
             for (int h = 0; h < heads; h++)
                 for (int i = 0; i < half; i++)
                 {
-                    double angle = p / Math.Pow(theta, 2.0 * i / hd);
+                    double angle = p * inverseFrequencies[i];
                     double a = x[p, h * hd + i], b = x[p, h * hd + i + half];
                     x[p, h * hd + i] = a * Math.Cos(angle) - b * Math.Sin(angle);
                     x[p, h * hd + i + half] = b * Math.Cos(angle) + a * Math.Sin(angle);

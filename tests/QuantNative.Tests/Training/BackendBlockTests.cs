@@ -12,12 +12,16 @@ namespace QuantNative.Tests.Training;
 /// </summary>
 public class BackendBlockTests
 {
-    [TestCase(5)]
-    [TestCase(17)]
-    public void CudaBackendOnEmulator_MatchesCpuBackend(int tokens)
+    [TestCase(5, "llama")]
+    [TestCase(17, "llama")]
+    [TestCase(17, "qwen2")]
+    [TestCase(17, "qwen3")]
+    [TestCase(17, "mistral")]
+    [TestCase(17, "llama3")]
+    public void CudaBackendOnEmulator_MatchesCpuBackend(int tokens, string architecture)
     {
         using var cuda = Backend.Create(DeviceKind.Emulate);
-        MatchesCpuBackend(cuda, tokens);
+        MatchesCpuBackend(cuda, tokens, architecture);
     }
 
     /// <summary>The same on a GPU (the fatbin of kernels/train/, cuBLAS); ignored where there is none.</summary>
@@ -26,14 +30,14 @@ public class BackendBlockTests
     {
         var cuda = GpuDevice.OpenBackendOrIgnore();
         using (cuda)
-            foreach (int tokens in new[] { 5, 17 })
-                MatchesCpuBackend(cuda, tokens);
+            foreach (var (tokens, architecture) in new[] { (5, "llama"), (17, "llama"), (17, "qwen3"), (17, "mistral") })
+                MatchesCpuBackend(cuda, tokens, architecture);
     }
 
-    private static void MatchesCpuBackend(IBackend cuda, int tokens)
+    private static void MatchesCpuBackend(IBackend cuda, int tokens, string architecture)
     {
         // hidden 32, 4 heads over 2 kv heads: head dim 8; an intermediate size that is no multiple of anything.
-        var f = new TrainingBlockFixture(32, 43, 4, 2, tokens, seed: tokens);
+        var f = new TrainingBlockFixture(32, 43, 4, 2, tokens, seed: tokens, architecture);
         var c = f.Config;
         int capacity = 17;
         var dy = ToFloat(Uniform(new Random(tokens + 1), f.OutputLength));

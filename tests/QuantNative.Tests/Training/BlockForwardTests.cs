@@ -10,12 +10,12 @@ namespace QuantNative.Tests.Training;
 public class BlockForwardTests
 {
     public static IEnumerable<TestCaseData> Shapes() => BlockGradientTests.Shapes().Append(
-        new TestCaseData(32, 40, 4, 2, 300).SetName("hidden 32, GQA 2:1, intermediate 40, T=300 (two query tiles)"));
+        new TestCaseData(32, 40, 4, 2, 300, "llama").SetName("hidden 32, GQA 2:1, intermediate 40, T=300 (two query tiles)"));
 
     [TestCaseSource(nameof(Shapes))]
-    public void DoubleForwardMatchesStraightLineDefinition(int hidden, int intermediate, int heads, int kvHeads, int tokens)
+    public void DoubleForwardMatchesStraightLineDefinition(int hidden, int intermediate, int heads, int kvHeads, int tokens, string architecture)
     {
-        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: 3 + tokens);
+        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: 3 + tokens, architecture);
         var y = f.Forward(BlockTensors<double>.From(f.Weights), ToDouble(f.Input), new BlockActivations<double>(f.Config, tokens));
         var expected = new double[tokens, hidden];
         for (int i = 0; i < tokens; i++) for (int j = 0; j < hidden; j++) expected[i, j] = f.Input[i * hidden + j];
@@ -37,9 +37,9 @@ public class BlockForwardTests
     /// ops with the same shapes in the same order, so the float outputs are identical, not merely close.
     /// </summary>
     [TestCaseSource(nameof(Shapes))]
-    public void FloatForwardEqualsInferenceBlockForward(int hidden, int intermediate, int heads, int kvHeads, int tokens)
+    public void FloatForwardEqualsInferenceBlockForward(int hidden, int intermediate, int heads, int kvHeads, int tokens, string architecture)
     {
-        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: 5 + tokens);
+        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: 5 + tokens, architecture);
         var c = f.Config;
         var y = f.Forward(BlockTensors<float>.From(f.Weights), f.Input, new BlockActivations<float>(c, tokens));
         var x = (float[])f.Input.Clone();

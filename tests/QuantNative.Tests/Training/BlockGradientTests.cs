@@ -12,25 +12,29 @@ public class BlockGradientTests
 {
     public static IEnumerable<TestCaseData> Shapes()
     {
-        // hidden, intermediate, heads, kvHeads, tokens
-        yield return new TestCaseData(24, 17, 3, 1, 17).SetName("hidden 24, GQA 3:1, intermediate 17, T=17");
-        yield return new TestCaseData(24, 17, 3, 3, 3).SetName("hidden 24, group 1, intermediate 17, T=3");
-        yield return new TestCaseData(8, 17, 2, 1, 17).SetName("hidden 8, GQA 2:1, intermediate 17, T=17");
-        yield return new TestCaseData(8, 24, 1, 1, 1).SetName("hidden 8, one head, intermediate 24, T=1");
+        // hidden, intermediate, heads, kvHeads, tokens, architecture (TrainingBlockFixture)
+        yield return new TestCaseData(24, 17, 3, 1, 17, "llama").SetName("hidden 24, GQA 3:1, intermediate 17, T=17");
+        yield return new TestCaseData(24, 17, 3, 3, 3, "llama").SetName("hidden 24, group 1, intermediate 17, T=3");
+        yield return new TestCaseData(8, 17, 2, 1, 17, "llama").SetName("hidden 8, GQA 2:1, intermediate 17, T=17");
+        yield return new TestCaseData(8, 24, 1, 1, 1, "llama").SetName("hidden 8, one head, intermediate 24, T=1");
+        yield return new TestCaseData(24, 17, 3, 1, 17, "qwen2").SetName("qwen2: q/k/v biases, GQA 3:1, T=17");
+        yield return new TestCaseData(24, 17, 3, 1, 17, "qwen3").SetName("qwen3: head dim 10, q/k norms, 4 biases, T=17");
+        yield return new TestCaseData(24, 17, 3, 1, 17, "mistral").SetName("mistral: sliding window 4, T=17");
+        yield return new TestCaseData(24, 17, 3, 1, 17, "llama3").SetName("llama3: RoPE scaling, three bands, T=17");
     }
 
     [TestCaseSource(nameof(Shapes))]
-    public void WeightedSumLoss(int hidden, int intermediate, int heads, int kvHeads, int tokens)
+    public void WeightedSumLoss(int hidden, int intermediate, int heads, int kvHeads, int tokens, string architecture)
     {
-        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: hidden * 7 + tokens);
+        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: hidden * 7 + tokens, architecture);
         var c = Uniform(new Random(tokens), f.OutputLength);
         Check(f, y => GradientCheck.Dot(c, y, y.Length), y => (double[])c.Clone());
     }
 
     [TestCaseSource(nameof(Shapes))]
-    public void MseLoss(int hidden, int intermediate, int heads, int kvHeads, int tokens)
+    public void MseLoss(int hidden, int intermediate, int heads, int kvHeads, int tokens, string architecture)
     {
-        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: hidden * 11 + tokens);
+        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: hidden * 11 + tokens, architecture);
         var target = Uniform(new Random(tokens + 1), f.OutputLength);
         long n = f.OutputLength;
         Check(f, y => QuantNative.Cpu.MseLoss.Forward(y, target, n), y =>

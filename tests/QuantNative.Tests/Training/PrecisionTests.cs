@@ -110,12 +110,12 @@ public class PrecisionTests
     }
 
     public static IEnumerable<TestCaseData> BlockShapes() => BlockGradientTests.Shapes().Append(
-        new TestCaseData(256, 688, 4, 2, 300).SetName("hidden 256, GQA 2:1, intermediate 688, T=300"));
+        new TestCaseData(256, 688, 4, 2, 300, "llama").SetName("hidden 256, GQA 2:1, intermediate 688, T=300"));
 
     [TestCaseSource(nameof(BlockShapes))]
-    public void Block(int hidden, int intermediate, int heads, int kvHeads, int tokens)
+    public void Block(int hidden, int intermediate, int heads, int kvHeads, int tokens, string architecture)
     {
-        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: 9 + tokens);
+        var f = new TrainingBlockFixture(hidden, intermediate, heads, kvHeads, tokens, seed: 9 + tokens, architecture);
         var c = f.Config;
         var dy = UniformFloat(new Random(tokens), f.OutputLength);
 

@@ -100,7 +100,7 @@ public sealed class GptqCheckpoint : IModelSource
             Wq = W("self_attn.q_proj"), Wk = W("self_attn.k_proj"), Wv = W("self_attn.v_proj"), Wo = W("self_attn.o_proj"),
             FfnNorm = Floats(HuggingFaceNames.Block(layer, "post_attention_layernorm")),
             WGate = W("mlp.gate_proj"), WUp = W("mlp.up_proj"), WDown = W("mlp.down_proj"),
-            Extras = BlockExtraParts.Load(Config, part => Floats(HuggingFaceNames.Extra(layer, part))),
+            Extras = BlockExtraParts.Load(Config, part => Floats(HuggingFaceNames.Extra(layer, part.Part))),
         };
         block.Validate(Config, layer, Path);
         return block;

@@ -78,7 +78,7 @@ public sealed class HuggingFaceCheckpoint : IModelSource
             WGate = Part("mlp.gate_proj"),
             WUp = Part("mlp.up_proj"),
             WDown = Part("mlp.down_proj"),
-            Extras = BlockExtraParts.Load(Config, part => Load(HuggingFaceNames.Extra(layer, part))),
+            Extras = BlockExtraParts.Load(Config, part => Load(HuggingFaceNames.Extra(layer, part.Part))),
         };
         block.Validate(Config, layer, Path);
         return block;

@@ -254,9 +254,8 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         var extras = BlockExtraParts.Load(c, part =>
         {
             var a = ReadFloats(r);
-            long expected = BlockExtraParts.All.First(p => p.Part == part).Length(c);
-            if (a.Length != expected)
-                throw new QuantNativeException($"{file}: {part} has {a.Length} values, expected {expected}");
+            if (a.Length != part.Length(c))
+                throw new QuantNativeException($"{file}: {part.Part} has {a.Length} values, expected {part.Length(c)}");
             return a;
         });
         var linears = new Dictionary<string, QuantizedMatrix>();
