@@ -45,8 +45,10 @@ public sealed class GptqCheckpoint : IModelSource
         try
         {
             var fileOf = HuggingFaceCheckpoint.OpenWeights(directory, files);
+            var expected = new List<string>();
             void Check(string name, string? dtype, long[] shape)
             {
+                expected.Add(name);
                 if (!fileOf.TryGetValue(name, out var file) || !file.Contains(name))
                     throw new QuantNativeException($"{directory}: tensor '{name}' not found (a GPTQ checkpoint of " +
                                                    $"W{q.Bits} {(q.PerChannel ? "per-channel" : $"g{q.GroupSize}")} needs it)");
@@ -76,6 +78,7 @@ public sealed class GptqCheckpoint : IModelSource
             }
             Check(HuggingFaceNames.FinalNorm, null, [config.HiddenSize]);
             if (!config.TieWordEmbeddings) Check(HuggingFaceNames.Output, null, [config.VocabSize, config.HiddenSize]);
+            HuggingFaceCheckpoint.RefuseUnaccounted(directory, config, fileOf.Keys, expected);
             return new GptqCheckpoint(directory, config, quantization, files, fileOf);
         }
         catch

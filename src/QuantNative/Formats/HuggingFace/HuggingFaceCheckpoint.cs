@@ -45,7 +45,7 @@ public sealed class HuggingFaceCheckpoint : IModelSource
             var fileOf = OpenWeights(directory, files);
             foreach (var expected in HuggingFaceNames.Expected(config))
                 CheckTensor(directory, expected, fileOf);
-            RefuseUnaccounted(directory, config, fileOf.Keys);
+            RefuseUnaccounted(directory, config, fileOf.Keys, HuggingFaceNames.Expected(config).Select(t => t.Name));
             return new HuggingFaceCheckpoint(directory, config, files, fileOf);
         }
         catch
@@ -94,9 +94,10 @@ public sealed class HuggingFaceCheckpoint : IModelSource
     /// when the config ties it to the embedding (Transformers ignores it too), and the rotary inv_freq buffers older
     /// exports carry (recomputed from the config).
     /// </summary>
-    private static void RefuseUnaccounted(string directory, LlamaConfig config, IEnumerable<string> names)
+    internal static void RefuseUnaccounted(string directory, LlamaConfig config, IEnumerable<string> names,
+        IEnumerable<string> expectedNames)
     {
-        var expected = HuggingFaceNames.Expected(config).Select(t => t.Name).ToHashSet();
+        var expected = expectedNames.ToHashSet();
         foreach (var name in names.Order(StringComparer.Ordinal))
         {
             if (expected.Contains(name) || (name == HuggingFaceNames.Output && config.TieWordEmbeddings) ||

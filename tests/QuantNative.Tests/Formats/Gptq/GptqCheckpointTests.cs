@@ -209,4 +209,19 @@ public class GptqCheckpointTests
         var e = Assert.Throws<QuantNativeException>(() => ModelLoader.Open(dir).Dispose());
         Assert.That(e!.Message, Does.Contain(dropped).And.Contain("not found"));
     }
+
+    /// <summary>As for Hugging Face checkpoints: a config declaring fewer layers than the GPTQ checkpoint holds would
+    /// run (and re-export) a truncated model; it is refused naming the tensor and the field.</summary>
+    [Test]
+    public void LayersTheConfigDoesNotDeclareAreRefused()
+    {
+        string dir = ExportRtn();
+        string configPath = Path.Combine(dir, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!;
+        int layers = (int)config["num_hidden_layers"]!;
+        config["num_hidden_layers"] = layers - 1;
+        File.WriteAllText(configPath, config.ToJsonString());
+        var e = Assert.Throws<QuantNativeException>(() => ModelLoader.Open(dir).Dispose());
+        Assert.That(e!.Message, Does.Contain($"model.layers.{layers - 1}.").And.Contain($"num_hidden_layers is {layers - 1}"));
+    }
 }
