@@ -73,7 +73,7 @@ public sealed class GenerateCommand : ModelOptions, ICommand
     private static string ToJson(int[] promptIds, GenerationResult r)
     {
         var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteStartArray("prompt_ids");

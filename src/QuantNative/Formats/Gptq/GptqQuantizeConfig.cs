@@ -39,7 +39,7 @@ public sealed record GptqQuantizeConfig(int Bits, int GroupSize, bool Symmetric,
 
     public void WriteFile(Stream stream)
     {
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         json.WriteStartObject();
         WriteFields(json);
         json.WriteEndObject();

@@ -172,7 +172,7 @@ public static class HuggingFaceConfig
     /// </summary>
     public static void Write(Stream stream, LlamaConfig config, FloatDType dtype, Action<Utf8JsonWriter>? extra = null)
     {
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         json.WriteStartObject();
         if (SourceStillDescribes(config) is { } source)
         {
