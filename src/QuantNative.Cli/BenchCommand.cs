@@ -4,6 +4,7 @@ using QuantNative.Benchmarks;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
 using QuantNative.Interop;
+using QuantNative.Inference;
 using QuantNative.Model;
 using QuantNative.Model.Quantized;
 
@@ -11,10 +12,10 @@ namespace QuantNative.Cli;
 
 [Verb("bench", HelpText = "Benchmarks: 'forward' (one block's CPU forward against OpenBLAS sgemm), 'fakequant' (fused " +
                           "LWC fake quantization forward/backward on --device), 'gemm' (low-bit linear against cuBLAS " +
-                          "fp16), 'svd' (cuSOLVER SVD).")]
+                          "fp16), 'svd' (cuSOLVER SVD), 'decode' (tokens/s of generation against the copy bandwidth).")]
 public sealed class BenchCommand : ICommand, IDeviceOption
 {
-    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward (block inference), step (block forward+backward for training), omniquant (the OmniQuant loop's epochs on one block), fakequant, gemm, svd.")]
+    [Value(0, MetaName = "what", Required = true, HelpText = "What to measure: forward (block inference), step (block forward+backward for training), omniquant (the OmniQuant loop's epochs on one block), fakequant, gemm, svd, decode (a model's generation speed).")]
     public string What { get; set; } = "";
 
     [Option("device", HelpText = DeviceOption.HelpText + " (fakequant: default cpu; gemm and svd: default cuda, they " +
@@ -53,8 +54,18 @@ public sealed class BenchCommand : ICommand, IDeviceOption
         ? b
         : throw new QuantNativeException($"--bits: '{BitsText}': {What} takes one value");
 
-    [Option("tokens", HelpText = "Tokens per window (default: forward 2048, step and omniquant 512).")]
+    [Option("tokens", HelpText = "Tokens per window (default: forward 2048, step and omniquant 512); decode: tokens generated per run (default 32).")]
     public int? Tokens { get; set; }
+
+    [Option("model", HelpText = "decode: the model to run (a checkpoint as qn eval takes it); or --shape.")]
+    public string? Model { get; set; }
+
+    [Option("shape", HelpText = "decode: a synthetic model of a real shape held in memory: " +
+                                "tinyllama-1.1b or llama2-7b, with --bits 2|3|4 (low-bit, --group) or 16 (BF16).")]
+    public string? Shape { get; set; }
+
+    [Option("prompt-tokens", Default = 16, HelpText = "decode: prompt tokens prefilled before decoding.")]
+    public int PromptTokens { get; set; }
 
     [Option("windows", Default = 8, HelpText = "omniquant: calibration windows per epoch.")]
     public int Windows { get; set; }
@@ -101,7 +112,11 @@ public sealed class BenchCommand : ICommand, IDeviceOption
             case "fakequant": return FakeQuant(stdout, stderr);
             case "gemm": return Gemm(stdout, stderr);
             case "svd": return Svd(stdout, stderr);
-            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, omniquant, fakequant, gemm, svd)");
+            case "decode":
+                if (Device != DeviceKind.Cpu)
+                    throw new QuantNativeException("bench decode runs the CPU engine (use --device cpu)");
+                return Decode(stdout, stderr);
+            default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, omniquant, fakequant, gemm, svd, decode)");
         }
     }
 
@@ -153,6 +168,40 @@ public sealed class BenchCommand : ICommand, IDeviceOption
                          $"({r.Windows} steps; block total {r.BlockSeconds:F1} s incl. targets and commit)");
         stdout.WriteLine($"block loss {r.InitialLoss:G4} → {r.FinalLoss:G4}; loop memory {r.PeakBytes / 1048576.0:F0} MiB");
         stdout.WriteLine($"epoch / sgemm throughput: {r.Ratio:P1}");
+        return 0;
+    }
+
+    /// <summary>Generation speed of a checkpoint or a synthetic model of a real shape, against the copy bandwidth.</summary>
+    private int Decode(TextWriter stdout, TextWriter stderr)
+    {
+        if ((Model == null) == (Shape == null))
+            throw new QuantNativeException("bench decode: give --model DIR or --shape tinyllama-1.1b|llama2-7b (one of them)");
+        int runs = RunsOption ?? 3, tokens = Tokens ?? 32;
+        stderr.WriteLine($"bench decode: {(Model ?? $"synthetic {Shape} W{Bits}")}, prompt {PromptTokens} + {tokens} tokens, " +
+                         $"{runs} runs (+1 warm-up), {Environment.ProcessorCount} threads");
+        using var model = Model != null
+            ? InferenceModel.Open(Formats.ModelLoader.Open(Model))
+            : DecodeBenchmark.Synthetic(ModelShapes.Get(Shape!, "--shape"), Bits, Group, Seed);
+        var r = DecodeBenchmark.Run(model, PromptTokens, tokens, runs, Seed);
+        if (Json)
+        {
+            stdout.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+            {
+                model = Model ?? Shape, form = r.Form, threads = r.Threads, prompt_tokens = r.PromptTokens,
+                decode_tokens = r.DecodeTokens, prompt_tokens_per_second = r.PromptTokensPerSecond,
+                tokens_per_second = r.TokensPerSecond, weight_bytes_per_token = r.WeightBytesPerToken,
+                weight_gbps = r.WeightGbps, copy_gbps = r.CopyGbps, fraction_of_copy = r.FractionOfCopy,
+                cpu_seconds_per_token = r.CpuSecondsPerToken,
+            }));
+            return 0;
+        }
+        stdout.WriteLine($"weights            {r.Form}");
+        stdout.WriteLine($"prompt             {r.PromptTokens} tokens at {r.PromptTokensPerSecond:F1} tokens/s");
+        stdout.WriteLine($"decode             {r.TokensPerSecond:F2} tokens/s (median of {runs} runs of {r.DecodeTokens} tokens), " +
+                         $"{r.CpuSecondsPerToken * 1e3:F1} ms of processor time per token");
+        stdout.WriteLine($"weights per token  {r.WeightBytesPerToken / 1e9:F3} GB → {r.WeightGbps:F2} GB/s");
+        stdout.WriteLine($"copy bandwidth     {r.CopyGbps:F2} GB/s ({r.Threads} threads)");
+        stdout.WriteLine($"fraction of copy   {r.FractionOfCopy:P1}");
         return 0;
     }
 

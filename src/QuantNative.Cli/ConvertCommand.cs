@@ -22,13 +22,7 @@ public sealed class ConvertCommand : ModelOptions, ICommand
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
-        var dtype = DType.ToLowerInvariant() switch
-        {
-            "f32" or "float32" => FloatDType.F32,
-            "f16" or "float16" => FloatDType.F16,
-            "bf16" or "bfloat16" => FloatDType.BF16,
-            _ => throw new QuantNativeException($"--dtype {DType}: expected f32, f16 or bf16"),
-        };
+        var dtype = FloatDTypeExtensions.ParseOption(DType, "--dtype");
         if (MaxShardMb is <= 0) throw new QuantNativeException($"--max-shard-mb must be positive (got {MaxShardMb})");
         using var source = OpenModel();
         var tokenizer = TokenizerLoader.Load(Model, Tokenizer, source.Config.VocabSize);

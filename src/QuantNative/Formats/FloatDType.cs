@@ -31,6 +31,15 @@ public static class FloatDTypeExtensions
     };
 
     /// <summary>Parses a safetensors dtype name; false for every type that is not F32, F16 or BF16.</summary>
+    /// <summary>A command-line dtype (f32/float32, f16/float16, bf16/bfloat16); the error names the option.</summary>
+    public static FloatDType ParseOption(string text, string option) => text.ToLowerInvariant() switch
+    {
+        "f32" or "float32" => FloatDType.F32,
+        "f16" or "float16" => FloatDType.F16,
+        "bf16" or "bfloat16" => FloatDType.BF16,
+        _ => throw new QuantNativeException($"{option} {text}: expected f32, f16 or bf16"),
+    };
+
     public static bool TryParseSafetensors(string name, out FloatDType dtype)
     {
         switch (name)

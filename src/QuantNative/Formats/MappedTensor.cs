@@ -8,10 +8,29 @@ namespace QuantNative.Formats;
 /// </summary>
 public sealed unsafe class MappedTensor
 {
-    private readonly MappedFile _file;
+    private readonly MappedFile? _file;
+    private readonly byte[]? _bytes;
     private readonly long _offset;
 
     internal MappedTensor(string name, FloatDType dtype, long[] shape, MappedFile file, long offset)
+        : this(name, dtype, shape)
+    {
+        _file = file;
+        _offset = offset;
+    }
+
+    /// <summary>A tensor held in memory in its dtype (synthetic benchmark models; tests).</summary>
+    public static MappedTensor InMemory(string name, FloatDType dtype, long[] shape, byte[] bytes)
+    {
+        var t = new MappedTensor(name, dtype, shape, bytes);
+        if (bytes.LongLength != t.ByteCount)
+            throw new ArgumentException($"{name}: {bytes.LongLength} bytes for {t.ByteCount} of [{string.Join(", ", shape)}] {dtype}");
+        return t;
+    }
+
+    private MappedTensor(string name, FloatDType dtype, long[] shape, byte[] bytes) : this(name, dtype, shape) => _bytes = bytes;
+
+    private MappedTensor(string name, FloatDType dtype, long[] shape)
     {
         Name = name;
         DType = dtype;
@@ -23,9 +42,7 @@ public sealed unsafe class MappedTensor
             1 => (1L, shape[0]),
             _ => (shape[0], shape.Skip(1).Aggregate(1L, (a, b) => a * b)),
         };
-        if (Columns > int.MaxValue) throw new QuantNativeException($"{file.Path}: tensor '{name}' has rows of {Columns} values");
-        _file = file;
-        _offset = offset;
+        if (Columns > int.MaxValue) throw new QuantNativeException($"tensor '{name}' has rows of {Columns} values");
     }
 
     public string Name { get; }
@@ -41,7 +58,7 @@ public sealed unsafe class MappedTensor
         if (first < 0 || count < 0 || first + count > Rows || destination.Length < count * Columns)
             throw new ArgumentOutOfRangeException(nameof(first),
                 $"{Name}: rows [{first}, {first + count}) of {Rows} into {destination.Length} values");
-        _file.ReadFloats(_offset + first * Columns * DType.ByteSize(), DType, destination[..(int)(count * Columns)]);
+        ReadFloats(first * Columns * DType.ByteSize(), destination[..(int)(count * Columns)]);
     }
 
     /// <summary>The whole tensor as fp32 (for the small ones: norms, biases).</summary>
@@ -49,11 +66,21 @@ public sealed unsafe class MappedTensor
     {
         if (Rows * Columns > Array.MaxLength) throw new QuantNativeException($"{Name}: {Rows * Columns} values do not fit one array");
         var result = new float[Rows * Columns];
-        _file.ReadFloats(_offset, DType, result);
+        ReadFloats(0, result);
         return result;
     }
 
     /// <summary>The raw bytes of rows [first, first + count): what a kernel that reads the stored dtype takes.</summary>
-    public ReadOnlySpan<byte> RowBytes(long first, int count) =>
-        _file.Span(_offset + first * Columns * DType.ByteSize(), checked((int)(count * Columns * DType.ByteSize())));
+    public ReadOnlySpan<byte> RowBytes(long first, int count)
+    {
+        long start = first * Columns * DType.ByteSize();
+        int length = checked((int)(count * Columns * DType.ByteSize()));
+        return _file != null ? _file.Span(_offset + start, length) : _bytes.AsSpan(checked((int)start), length);
+    }
+
+    private void ReadFloats(long start, Span<float> destination)
+    {
+        if (_file != null) _file.ReadFloats(_offset + start, DType, destination);
+        else FloatConversion.Decode(_bytes.AsSpan(checked((int)start), destination.Length * DType.ByteSize()), DType, destination);
+    }
 }

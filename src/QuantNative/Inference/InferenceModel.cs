@@ -48,6 +48,13 @@ public sealed class InferenceModel : IDisposable
         _ => From(LlamaModel.Load(source), source),
     };
 
+    /// <summary>A model of given parts (synthetic benchmark models).</summary>
+    public static InferenceModel Of(LlamaConfig config, TokenEmbedding embedding, IInferenceBlock[] blocks, float[] finalNorm,
+        ILinearWeights output, string form) => new(null)
+    {
+        Config = config, Embedding = embedding, Blocks = blocks, FinalNorm = finalNorm, Output = output, Form = form,
+    };
+
     /// <summary>fp32 arrays (tests, llama2.c, models built in memory).</summary>
     public static InferenceModel From(LlamaModel model, IDisposable? owned = null) => new(owned)
     {

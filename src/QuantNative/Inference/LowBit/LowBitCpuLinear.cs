@@ -8,9 +8,11 @@ namespace QuantNative.Inference.LowBit;
 /// <summary>
 /// A W2/W3/W4 linear multiplied on the CPU straight from the packed layout the GPU kernels read
 /// (<see cref="LowBitWeights"/>): the weights stay at 2–4 bits per value plus one fp16 scale and zero per group.
-/// Decode (up to <see cref="GemvTokens"/> tokens, the memory-bound case): each thread decodes a block of rows'
-/// codes into a cache-resident buffer (<see cref="LowBitCodes"/>) and forms y = Σ_g s_g·(Σ_{k∈g} q_k·x_k − z_g·Σ_{k∈g}
-/// x_k), with the group sums of x computed once per token. Prefill and evaluation: a tile of rows dequantized to fp32
+/// Decode (up to <see cref="GemvTokens"/> tokens, the memory-bound case): each thread takes a block of rows and forms
+/// y = Σ_g s_g·(Σ_{k∈g} q_k·x_k − z_g·Σ_{k∈g} x_k), with the group sums of x computed once per token and the block's
+/// fp16 scales and zeros converted together; the per-group dots run from the packed chunks in vector registers for
+/// W4 and W2 (<see cref="LowBitGemvRow"/>, when groups hold whole chunks), else from a row of decoded codes
+/// (<see cref="LowBitCodes"/>). Prefill and evaluation: a tile of rows dequantized to fp32
 /// ((q − z)·s, exact) and one GEMM of every token against it. Act-order weights have x's columns permuted once into
 /// layout order. Against the reference (<see cref="LowBitLinear.ForwardCpu"/>: the whole matrix dequantized, one GEMM)
 /// the GEMM path differs only in summation order and the GEMV path by the factored group sum (bounds in the tests).
@@ -65,6 +67,11 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
     private void Gemv(float[] x, Span<float> y, int tokens, bool accumulate)
     {
         var w = Weights;
+        if (LowBitGemvRow.Supported(w.Bits) && (w.Groups == 1 || w.GroupLength % w.ChunkLength == 0))
+        {
+            GemvPacked(x, y, tokens, accumulate);
+            return;
+        }
         int n = w.N, k = w.K, groups = w.Groups, glen = w.GroupLength;
         // Σ_{k∈g} x_k per token and group, once.
         var groupSums = new float[tokens * groups];
@@ -100,6 +107,63 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
                         *target = accumulate ? *target + acc : acc;
                     }
                 }
+            });
+        }
+    }
+
+    /// <summary>Σ_{k∈g} x_k per token and group.</summary>
+    private float[] GroupSums(float[] x, int tokens)
+    {
+        var w = Weights;
+        var sums = new float[tokens * w.Groups];
+        for (int t = 0; t < tokens; t++)
+            for (int g = 0; g < w.Groups; g++)
+            {
+                int first = g * w.GroupLength, len = Math.Min(w.GroupLength, w.K - first);
+                sums[t * w.Groups + g] = TensorPrimitives.Sum(x.AsSpan(t * w.K + first, len));
+            }
+        return sums;
+    }
+
+    private void GemvPacked(float[] x, Span<float> y, int tokens, bool accumulate)
+    {
+        var w = Weights;
+        int n = w.N, k = w.K, groups = w.Groups, padded = w.Chunks * w.ChunkLength;
+        int chunksPerGroup = groups == 1 ? w.Chunks : w.GroupLength / w.ChunkLength;
+        var groupSums = GroupSums(x, tokens);
+        var arranged = new float[tokens * padded];
+        for (int t = 0; t < tokens; t++)
+            LowBitGemvRow.Arrange(w.Bits, x.AsSpan(t * k, k), arranged.AsSpan(t * padded, padded));
+        int blocks = (n + GemvRows - 1) / GemvRows;
+        long rowBytes = (long)w.Chunks * 16;
+        fixed (float* py = y) fixed (float* px = arranged) fixed (uint* pq = w.QWeight) fixed (uint* psz = w.ScaleZero)
+        {
+            float* ys = py, xs = px;
+            byte* q = (byte*)pq;
+            Half* scaleZero = (Half*)psz;
+            ParallelRows.For(blocks, (long)GemvRows * k, b =>
+            {
+                int firstRow = b * GemvRows, rows = Math.Min(GemvRows, n - firstRow);
+                // The block's (scale, zero) pairs of every group, converted together: [group][row][2].
+                var buffer = t_codes is { } c && c.Length >= groups * rows * 2 ? c : t_codes = new float[Math.Max(groups * GemvRows * 2, padded)];
+                for (int g = 0; g < groups; g++)
+                    TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(scaleZero + 2 * ((long)g * n + firstRow), 2 * rows),
+                        buffer.AsSpan(g * rows * 2, rows * 2));
+                fixed (float* pb = buffer)
+                    for (int r = 0; r < rows; r++)
+                    {
+                        byte* row = q + (firstRow + r) * rowBytes;
+                        for (int t = 0; t < tokens; t++)
+                        {
+                            // Σ_g s_g·Σ q·x in vector registers, then − Σ_g s_g·z_g·Σ_{k∈g} x_k.
+                            float acc = LowBitGemvRow.RowDot(w.Bits, row, xs + (long)t * padded, w.Chunks, chunksPerGroup,
+                                pb + 2 * r, 2 * rows);
+                            for (int g = 0; g < groups; g++)
+                                acc -= pb[(g * rows + r) * 2] * pb[(g * rows + r) * 2 + 1] * groupSums[t * groups + g];
+                            float* target = ys + (long)t * n + firstRow + r;
+                            *target = accumulate ? *target + acc : acc;
+                        }
+                    }
             });
         }
     }

@@ -42,7 +42,21 @@ public class LowBitCpuLinearTests
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void ForwardMatchesTheDequantizedReference(int bits, int group, bool actOrder)
+    public void ForwardMatchesTheDequantizedReference(int bits, int group, bool actOrder) => Check(bits, group, actOrder);
+
+    /// <summary>The same through the AVX2 kernel where the machine would take AVX-512 (W4 and W2 GEMV).</summary>
+    [TestCase(4, 32)]
+    [TestCase(4, -1)]
+    [TestCase(2, 128)]
+    public void TheAvx2KernelMatchesTheReferenceToo(int bits, int group)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.Ignore("no AVX-512 here: the AVX2 kernel is the one the other cases run");
+        LowBitGemvRow.UseAvx512 = false;
+        try { Check(bits, group, actOrder: false); }
+        finally { LowBitGemvRow.UseAvx512 = true; }
+    }
+
+    private static void Check(int bits, int group, bool actOrder)
     {
         var r = new Random(bits * 100 + group + (actOrder ? 7 : 0));
         foreach (var (n, k) in Shapes)
