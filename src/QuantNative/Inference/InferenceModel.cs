@@ -99,6 +99,10 @@ public sealed class InferenceModel : IDisposable
         }
         var embedding = map(HuggingFaceNames.Embedding);
         var output = c.TieWordEmbeddings ? embedding : map(HuggingFaceNames.Output);
+        // The repack's temporaries (each GPTQ layer read whole, then packed anew) are garbage now: collect them once,
+        // compacting, so the process holds the model and not the way it was built.
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         return new InferenceModel(source)
         {
             Config = c, Embedding = new TokenEmbedding(embedding), Blocks = blocks,

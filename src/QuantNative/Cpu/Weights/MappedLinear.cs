@@ -13,7 +13,7 @@ namespace QuantNative.Cpu.Weights;
 public sealed unsafe class MappedLinear : ILinearWeights
 {
     /// <summary>Up to this many tokens the product is dot products (GEMV); beyond, tiled GEMMs.</summary>
-    public const int GemvTokens = 4;
+    public const int GemvTokens = 16;
 
     /// <summary>Rows a thread converts at once in the GEMV (a block of 64 rows of 4096 values is 1 MiB).</summary>
     private const int GemvRows = 16;

@@ -129,7 +129,7 @@ public sealed class GptqCheckpoint : IModelSource
             Bits = q.Bits, InFeatures = columns, OutFeatures = rows, GroupSize = q.GroupSize, Symmetric = q.Symmetric,
             Format = Quantization.Format,
             QWeight = Ints($"{prefix}.{GptqTensorNames.QWeight}"), QZeros = Ints($"{prefix}.{GptqTensorNames.QZeros}"),
-            Scales = MemoryMarshal.Cast<byte, ushort>(Bytes($"{prefix}.{GptqTensorNames.Scales}")).ToArray(),
+            Scales = _fileOf[$"{prefix}.{GptqTensorNames.Scales}"].ReadArray<ushort>($"{prefix}.{GptqTensorNames.Scales}"),
             GIdx = Ints($"{prefix}.{GptqTensorNames.GIdx}"),
         };
     }
@@ -140,8 +140,7 @@ public sealed class GptqCheckpoint : IModelSource
     public MappedTensor Map(string name) => _fileOf.TryGetValue(name, out var file)
         ? file.Map(name)
         : throw new QuantNativeException($"{Path}: tensor '{name}' not found");
-    private byte[] Bytes(string name) => _fileOf[name].ReadBytes(name);
-    private int[] Ints(string name) => MemoryMarshal.Cast<byte, int>(Bytes(name)).ToArray();
+    private int[] Ints(string name) => _fileOf[name].ReadArray<int>(name);
 
     public void Dispose()
     {

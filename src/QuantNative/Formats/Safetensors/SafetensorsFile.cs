@@ -107,6 +107,30 @@ public sealed class SafetensorsFile : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Tensor <paramref name="name"/>'s bytes as an array of <typeparamref name="T"/>, read with pread rather than through
+    /// the mapping: a tensor that is read once and repacked (a GPTQ layer's qweight) then leaves its pages in the page
+    /// cache instead of in this process's mapping, so they do not count against the process's memory.
+    /// </summary>
+    public T[] ReadArray<T>(string name) where T : unmanaged
+    {
+        var e = Entry(name);
+        long bytes = e.End - e.Begin;
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        if (bytes % size != 0 || bytes / size > Array.MaxLength)
+            throw new QuantNativeException($"{Path}: tensor '{name}' has {bytes} bytes, not a whole array of {typeof(T).Name}");
+        var result = new T[bytes / size];
+        using var handle = File.OpenHandle(Path);
+        var target = System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan());
+        for (int done = 0; done < target.Length;)
+        {
+            int read = RandomAccess.Read(handle, target[done..], _dataStart + e.Begin + done);
+            if (read <= 0) throw new QuantNativeException($"{Path}: tensor '{name}' ends early (the file is truncated)");
+            done += read;
+        }
+        return result;
+    }
+
     internal static string UnsupportedDType(string dtype, string tensor, string path) =>
         $"unsupported dtype {dtype} for tensor '{tensor}' in {path} (expected F32, F16 or BF16)";
 

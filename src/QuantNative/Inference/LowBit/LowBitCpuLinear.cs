@@ -19,12 +19,13 @@ namespace QuantNative.Inference.LowBit;
 /// </summary>
 public sealed unsafe class LowBitCpuLinear : ILinearWeights
 {
-    public const int GemvTokens = 4;
+    public const int GemvTokens = 16;
     private const int GemvRows = 16;
     private const int TileValues = 1 << 18;
 
     [ThreadStatic] private static float[]? t_codes;
     [ThreadStatic] private static float[]? t_tile;
+    [ThreadStatic] private static float[]? t_permuted;
 
     private LowBitCpuLinear(LowBitWeights weights, string name) => (Weights, Name) = (weights, name);
 
@@ -49,22 +50,21 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         int n = OutFeatures, k = InFeatures;
         if (x.Length < (long)tokens * k || y.Length < (long)tokens * n)
             throw new ArgumentException($"{Name}: x has {x.Length} values, y {y.Length}, for {tokens} tokens of [{n}, {k}]");
-        var xs = Weights.Permutation is { } perm ? Permute(x, tokens, perm) : x[..(tokens * k)].ToArray();
+        // x as the layout reads it: act-order permutes its columns (into a reused buffer, not a new array per call,
+        // which for a 512-token window would be megabytes of garbage per linear).
+        ReadOnlySpan<float> xs = x[..(tokens * k)];
+        if (Weights.Permutation is { } perm)
+        {
+            var permuted = t_permuted is { } p && p.Length >= tokens * k ? p : t_permuted = new float[tokens * k];
+            for (int t = 0; t < tokens; t++)
+                for (int i = 0; i < k; i++) permuted[t * k + i] = x[t * k + perm[i]];
+            xs = permuted.AsSpan(0, tokens * k);
+        }
         if (tokens <= GemvTokens) Gemv(xs, y, tokens, accumulate);
         else Gemm(xs, y, tokens, accumulate);
     }
 
-    /// <summary>x with its columns in layout order: column k of the result is input column Permutation[k].</summary>
-    private static float[] Permute(ReadOnlySpan<float> x, int tokens, int[] permutation)
-    {
-        int k = permutation.Length;
-        var result = new float[tokens * k];
-        for (int t = 0; t < tokens; t++)
-            for (int i = 0; i < k; i++) result[t * k + i] = x[t * k + permutation[i]];
-        return result;
-    }
-
-    private void Gemv(float[] x, Span<float> y, int tokens, bool accumulate)
+    private void Gemv(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
         var w = Weights;
         if (LowBitGemvRow.Supported(w.Bits) && (w.Groups == 1 || w.GroupLength % w.ChunkLength == 0))
@@ -74,18 +74,12 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         }
         int n = w.N, k = w.K, groups = w.Groups, glen = w.GroupLength;
         // Σ_{k∈g} x_k per token and group, once.
-        var groupSums = new float[tokens * groups];
-        for (int t = 0; t < tokens; t++)
-            for (int g = 0; g < groups; g++)
-            {
-                int first = g * glen, len = Math.Min(glen, k - first);
-                groupSums[t * groups + g] = TensorPrimitives.Sum(x.AsSpan(t * k + first, len));
-            }
+        var groupSums = GroupSums(x, tokens);
         int blocks = (n + GemvRows - 1) / GemvRows;
         int padded = w.Chunks * w.ChunkLength;
-        fixed (float* py = y)
+        fixed (float* py = y) fixed (float* px = x)
         {
-            float* ys = py;
+            float* ys = py, xp = px;
             ParallelRows.For(blocks, (long)GemvRows * k, b =>
             {
                 var codes = t_codes is { } c && c.Length >= padded ? c : t_codes = new float[padded];
@@ -95,7 +89,7 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
                     LowBitCodes.Decode(w.Bits, w.Chunks, LowBitCodes.Row(w, r), codes);
                     for (int t = 0; t < tokens; t++)
                     {
-                        var xt = x.AsSpan(t * k, k);
+                        var xt = new ReadOnlySpan<float>(xp + (long)t * k, k);
                         float acc = 0;
                         for (int g = 0; g < groups; g++)
                         {
@@ -112,7 +106,7 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
     }
 
     /// <summary>Σ_{k∈g} x_k per token and group.</summary>
-    private float[] GroupSums(float[] x, int tokens)
+    private float[] GroupSums(ReadOnlySpan<float> x, int tokens)
     {
         var w = Weights;
         var sums = new float[tokens * w.Groups];
@@ -120,12 +114,12 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
             for (int g = 0; g < w.Groups; g++)
             {
                 int first = g * w.GroupLength, len = Math.Min(w.GroupLength, w.K - first);
-                sums[t * w.Groups + g] = TensorPrimitives.Sum(x.AsSpan(t * w.K + first, len));
+                sums[t * w.Groups + g] = TensorPrimitives.Sum(x.Slice(t * w.K + first, len));
             }
         return sums;
     }
 
-    private void GemvPacked(float[] x, Span<float> y, int tokens, bool accumulate)
+    private void GemvPacked(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
         var w = Weights;
         int n = w.N, k = w.K, groups = w.Groups, padded = w.Chunks * w.ChunkLength;
@@ -133,7 +127,7 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         var groupSums = GroupSums(x, tokens);
         var arranged = new float[tokens * padded];
         for (int t = 0; t < tokens; t++)
-            LowBitGemvRow.Arrange(w.Bits, x.AsSpan(t * k, k), arranged.AsSpan(t * padded, padded));
+            LowBitGemvRow.Arrange(w.Bits, x.Slice(t * k, k), arranged.AsSpan(t * padded, padded));
         int blocks = (n + GemvRows - 1) / GemvRows;
         long rowBytes = (long)w.Chunks * 16;
         fixed (float* py = y) fixed (float* px = arranged) fixed (uint* pq = w.QWeight) fixed (uint* psz = w.ScaleZero)
@@ -168,7 +162,7 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         }
     }
 
-    private void Gemm(float[] x, Span<float> y, int tokens, bool accumulate)
+    private void Gemm(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
         var w = Weights;
         int n = w.N, k = w.K;
@@ -196,8 +190,10 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         for (int g = 0; g < w.Groups; g++)
         {
             int first = g * w.GroupLength, len = Math.Min(w.GroupLength, w.K - first);
-            float s = w.Scale(r, g), z = w.Zero(r, g);
-            for (int i = first; i < first + len; i++) row[i] = (codes[i] - z) * s;
+            // (q − z)·s as UniformQuantizer.Dequantize: q − z exact in float (small integers), one rounding by ·s.
+            var part = row.Slice(first, len);
+            TensorPrimitives.Subtract(codes.AsSpan(first, len), (float)w.Zero(r, g), part);
+            TensorPrimitives.Multiply(part, w.Scale(r, g), part);
         }
     }
 }
