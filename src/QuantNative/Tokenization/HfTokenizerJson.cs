@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using QuantNative.Formats;
 
 namespace QuantNative.Tokenization;
 
@@ -149,15 +150,8 @@ public sealed partial class HfTokenizerJson : ITextTokenizer
         {
             throw new QuantNativeException($"{path}: cannot read tokenizer.json: {e.Message}", e);
         }
-        try
-        {
-            using var doc = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = 256 });
-            return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
-        }
-        catch (JsonException e)
-        {
-            throw new QuantNativeException($"{path}: tokenizer.json is not valid JSON: {e.Message}", e);
-        }
+        using var doc = JsonInput.Parse(data, $"{path}: tokenizer.json", maxDepth: 256);
+        return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
     }
 
     /// <summary>The file this tokenizer came from (used in messages).</summary>

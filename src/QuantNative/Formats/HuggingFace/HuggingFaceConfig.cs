@@ -21,17 +21,16 @@ public static class HuggingFaceConfig
     {
         if (!File.Exists(path))
             throw new QuantNativeException($"{path}: not found");
-        byte[] bytes = File.ReadAllBytes(path);
-        JsonDocument doc;
+        byte[] bytes;
         try
         {
-            doc = JsonDocument.Parse(bytes);
+            bytes = File.ReadAllBytes(path);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new QuantNativeException($"{path}: not valid JSON ({e.Message})", e);
+            throw new QuantNativeException($"{path}: cannot be read ({JsonInput.OneLine(e.Message)})", e);
         }
-        using (doc)
+        using (var doc = JsonInput.Parse(bytes, path))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new QuantNativeException($"{path}: expected a JSON object");
