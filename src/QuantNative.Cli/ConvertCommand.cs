@@ -22,6 +22,7 @@ public sealed class ConvertCommand : ModelOptions, ICommand
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
+        OutOption.Check(Out);
         var dtype = DType.ToLowerInvariant() switch
         {
             "f32" or "float32" => FloatDType.F32,
