@@ -4,14 +4,15 @@
 # Installs what is missing (afl++, the SharpFuzz.CommandLine tool), publishes tools/fuzz, instruments QuantNative.dll,
 # then runs afl-fuzz on each harness from its seed corpus (tools/fuzz/seeds/HARNESS). Fails on any crash or hang,
 # printing the input in hex; a found input belongs in tools/fuzz/regressions/HARNESS/ (FuzzRegressionTests replays
-# it). Prints executions and coverage per harness (for docs/RELIABILITY.md). Findings stay in artifacts/fuzz/findings.
+# it). Prints executions and coverage per harness (for docs/RELIABILITY.md). The JSON readers get tools/fuzz/json.dict.
+# Findings stay in artifacts/fuzz/findings ($QN_FUZZ_OUT instead of artifacts/fuzz, for a second run beside CI's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 HARNESSES=("$@")
 [ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(safetensors llama2c config-json tokenizer-json tokenizer-model tokenizer-bin quantize-config workdir-state)
-OUT=artifacts/fuzz
+OUT=${QN_FUZZ_OUT:-artifacts/fuzz}
 SHARPFUZZ_VERSION=2.3.0
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -36,21 +37,22 @@ cp -r "$OUT/bin" "$OUT/replay"
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_FAST_CAL=1
 failed=0
-printf '%-16s %10s %9s %10s %8s %6s %6s\n' harness seconds execs "execs/s" coverage crashes hangs
+printf '%-16s %8s %9s %8s %9s %6s %7s %7s %6s\n' harness seconds execs "execs/s" "map cvg" edges corpus crashes hangs
 for h in "${HARNESSES[@]}"; do
   findings="$OUT/findings/$h"
   rm -rf "$findings"
   mkdir -p "$findings"
   # -t: a .NET start-up and first JIT of a harness take a while; an input slower than 5 s after that is a hang.
-  timeout $((SECONDS_EACH + 120)) afl-fuzz -i "tools/fuzz/seeds/$h" -o "$findings" -t 5000 -m none -V "$SECONDS_EACH" \
+  dict=(); case $h in *json*|quantize-config|safetensors) dict=(-x tools/fuzz/json.dict) ;; esac
+  timeout $((SECONDS_EACH + 120)) afl-fuzz -i "tools/fuzz/seeds/$h" -o "$findings" "${dict[@]}" -t 5000 -m none -V "$SECONDS_EACH" \
     -- dotnet "$OUT/bin/QuantNative.Fuzz.dll" "$h" >"$findings/afl.log" 2>&1 || {
       echo "afl-fuzz failed for $h; its log:"; tail -30 "$findings/afl.log"; failed=1; continue; }
   stats="$findings/default/fuzzer_stats"
   get() { sed -n "s/^$1 *: *//p" "$stats"; }
   crashes=$(find "$findings/default/crashes" -type f -name 'id:*' 2>/dev/null | wc -l)
   hangs=$(find "$findings/default/hangs" -type f -name 'id:*' 2>/dev/null | wc -l)
-  printf '%-16s %10s %9s %10s %8s %6s %6s\n' "$h" "$(get run_time)" "$(get execs_done)" "$(get execs_per_sec)" \
-    "$(get bitmap_cvg)" "$crashes" "$hangs"
+  printf '%-16s %8s %9s %8s %9s %6s %7s %7s %6s\n' "$h" "$(get run_time)" "$(get execs_done)" "$(get execs_per_sec)" \
+    "$(get bitmap_cvg)" "$(get edges_found)" "$(get corpus_count)" "$crashes" "$hangs"
   for f in $(find "$findings/default/crashes" "$findings/default/hangs" -type f -name 'id:*' 2>/dev/null); do
     failed=1
     echo "FOUND ($h): $f"
