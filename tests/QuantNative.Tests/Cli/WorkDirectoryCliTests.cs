@@ -140,6 +140,14 @@ public class WorkDirectoryCliTests : SplitTextFixture
         Assert.That(Directory.Exists(outDir), Is.False);
     }
 
+    /// <summary>A read-only location (procfs: read-only even to root, as CI runs): one line naming the path.</summary>
+    [Test]
+    public void AReadOnlyLocationIsOneLine()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("needs /proc");
+        AssertOneLineError(Quantize("/proc/qn-read-only-test"), "/proc/qn-read-only-test.qn-work", "cannot create");
+    }
+
     /// <summary>A write that fails (as on a full disk) removes its temporary file and keeps the last finished state,
     /// with one message naming the file, the OS's reason and that the same command continues.</summary>
     [Test]
