@@ -28,23 +28,8 @@ public static class JsonInput
     }
 
     /// <summary>Reads and parses the file <paramref name="path"/>; a missing or unreadable file is one line too.</summary>
-    public static JsonDocument ParseFile(string path, int maxDepth = 64)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new QuantNativeException($"{path}: not found", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantNativeException($"{path}: cannot be read ({OneLine(e.Message)})", e);
-        }
-        return Parse(bytes, path, maxDepth);
-    }
+    public static JsonDocument ParseFile(string path, int maxDepth = 64) =>
+        Parse(InputFile.ReadAll(path, "JSON file"), path, maxDepth);
 
     /// <summary>Valid UTF-8 throughout, and every escaped string decodes to valid UTF-16 (unescaped strings are
     /// valid once the bytes are). The reader pass also finds syntax errors, reported as JsonDocument would.</summary>

@@ -137,20 +137,7 @@ public sealed partial class HfTokenizerJson : ITextTokenizer
     /// <param name="semantics">What literal special-token text means (see <see cref="TokenizerJsonSemantics"/>).</param>
     public static HfTokenizerJson Load(string path, TokenizerJsonSemantics semantics = TokenizerJsonSemantics.RoundTrip)
     {
-        byte[] data;
-        try
-        {
-            data = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new QuantNativeException($"{path}: tokenizer.json not found", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantNativeException($"{path}: cannot read tokenizer.json: {e.Message}", e);
-        }
-        using var doc = JsonInput.Parse(data, $"{path}: tokenizer.json", maxDepth: 256);
+        using var doc = JsonInput.ParseFile(path, maxDepth: 256);
         return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
     }
 

@@ -12,33 +12,14 @@ namespace QuantNative.Tests.Cli;
 /// Issue 16's reproductions through `qn` itself: each crashed (exit 134, a stack trace) or gave a silently wrong
 /// result before, and now gives exit code 1 and one line naming the file, field, tensor or option.
 /// </summary>
-public class BadInputCliTests
+public class BadInputCliTests : StoriesCheckpoints
 {
-    private string _fixture = "", _hf = "", _gptq = "", _dir = "";
+    private string _dir = "";
 
-    /// <summary>stories260K as a Hugging Face directory and as an RTN GPTQ directory, made once and copied per test.</summary>
-    [OneTimeSetUp]
-    public void MakeCheckpoints()
-    {
-        _fixture = TestPaths.NewTempDir();
-        _hf = Path.Combine(_fixture, "hf");
-        _gptq = Path.Combine(_fixture, "gptq");
-        Assert.That(Run("convert", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--out", _hf).ExitCode, Is.Zero);
-        Assert.That(Run("quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--method", "rtn",
-            "--wbits", "4", "--group", "32", "--out", _gptq).ExitCode, Is.Zero);
-    }
-
-    [OneTimeTearDown] public void RemoveFixture() => Directory.Delete(_fixture, true);
     [SetUp] public void MakeDir() => _dir = TestPaths.NewTempDir();
     [TearDown] public void RemoveDir() => Directory.Delete(_dir, true);
 
-    private string Copy(string source)
-    {
-        string to = Path.Combine(_dir, Path.GetFileName(source) + "-" + Guid.NewGuid().ToString("N")[..6]);
-        Directory.CreateDirectory(to);
-        foreach (var f in Directory.GetFiles(source)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
-        return to;
-    }
+    private string Copy(string source) => CopyOf(source, _dir);
 
     /// <summary>Replaces the first occurrence of <paramref name="from"/> by <paramref name="to"/> (same length, so a
     /// safetensors header keeps its size) in a file's bytes.</summary>
@@ -62,7 +43,7 @@ public class BadInputCliTests
     {
         foreach (var bad in new[] { InvalidUtf8, LoneSurrogate })
         {
-            string hf = Copy(_hf);
+            string hf = Copy(Hf);
             // Same length as the replaced string, so a safetensors header keeps its declared size.
             var replacement = bad.Concat(Enumerable.Repeat((byte)' ', text.Length - bad.Length)).ToArray();
             ReplaceBytes(Path.Combine(hf, file), text, replacement);
@@ -76,7 +57,7 @@ public class BadInputCliTests
     [Test]
     public void InvalidUtf8InQuantizeConfigIsOneLine()
     {
-        string gptq = Copy(_gptq);
+        string gptq = Copy(Gptq);
         ReplaceBytes(Path.Combine(gptq, "quantize_config.json"), "\"gptq\"", [0x22, 0xC3, 0x28, 0x22, 0x20, 0x20]);
         AssertCleanError(Run("info", "--model", gptq), "quantize_config.json", "not valid UTF-8");
     }
@@ -88,7 +69,7 @@ public class BadInputCliTests
     [TestCase("num_hidden_layers", -1)]
     public void AZeroSizeInTheConfigIsOneLine(string field, int value)
     {
-        string hf = Copy(_hf);
+        string hf = Copy(Hf);
         EditConfig(hf, c => c[field] = value);
         AssertCleanError(Run("info", "--model", hf), "config.json", field);
     }
@@ -108,7 +89,7 @@ public class BadInputCliTests
     [Test]
     public void QuantizeRefusesACheckpointWithLayersTheConfigDoesNotDeclare()
     {
-        string hf = Copy(_hf), outDir = Path.Combine(_dir, "q");
+        string hf = Copy(Hf), outDir = Path.Combine(_dir, "q");
         EditConfig(hf, c => c["num_hidden_layers"] = 3);
         AssertCleanError(Run("quantize", "--model", hf, "--method", "rtn", "--wbits", "4", "--out", outDir),
             "model.layers.3", "num_hidden_layers");
@@ -120,7 +101,7 @@ public class BadInputCliTests
     [TestCase(float.PositiveInfinity)]
     public void ANonFiniteWeightIsRefusedNamingTheTensor(float value)
     {
-        string hf = Copy(_hf);
+        string hf = Copy(Hf);
         const string tensor = "model.layers.2.mlp.up_proj.weight";
         string weights = Path.Combine(hf, "model.safetensors");
         using (var file = QuantNative.Formats.Safetensors.SafetensorsFile.Open(weights)) Assert.That(file.Contains(tensor));
@@ -147,7 +128,7 @@ public class BadInputCliTests
     [TestCase("config.json")]
     public void AnotherQuantMethodIsRefused(string file)
     {
-        string gptq = Copy(_gptq);
+        string gptq = Copy(Gptq);
         EditJson(Path.Combine(gptq, file), j =>
         {
             var q = file == "config.json" ? j["quantization_config"]! : j;
@@ -159,7 +140,7 @@ public class BadInputCliTests
     [Test]
     public void AContradictingQuantizationConfigIsRefused()
     {
-        string gptq = Copy(_gptq);
+        string gptq = Copy(Gptq);
         EditJson(Path.Combine(gptq, "config.json"), j => j["quantization_config"]!["group_size"] = 64);
         AssertCleanError(Run("info", "--model", gptq), "quantization_config.group_size is 64", "quantize_config.json says 32");
     }
@@ -175,7 +156,7 @@ public class BadInputCliTests
         foreach (var d in new[] { stale, live, foreign })
         {
             Directory.CreateDirectory(d);
-            File.Copy(Path.Combine(_hf, "config.json"), Path.Combine(d, "config.json"));
+            File.Copy(Path.Combine(Hf, "config.json"), Path.Combine(d, "config.json"));
         }
         Assert.That(Run("convert", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--out", outDir).ExitCode, Is.Zero);
         Assert.That(Directory.Exists(stale), Is.False, "the killed run's copy");

@@ -11,24 +11,16 @@ namespace QuantNative.Tests.Cli;
 /// end in exit code 0 (the change left a valid input) or in exactly one `error:` line with exit code 1, never a stack
 /// trace. Each test prints "kind: N tried, R refused, A accepted", the counts docs/RELIABILITY.md's table gives.
 /// </summary>
-public class BadInputSweepTests
+public class BadInputSweepTests : StoriesCheckpoints
 {
-    private string _fixture = "", _hf = "", _gptq = "", _text = "";
+    private string _text = "";
 
     [OneTimeSetUp]
-    public void MakeCheckpoints()
+    public void WriteText()
     {
-        _fixture = TestPaths.NewTempDir();
-        _hf = Path.Combine(_fixture, "hf");
-        _gptq = Path.Combine(_fixture, "gptq");
-        _text = Path.Combine(_fixture, "text.txt");
+        _text = Path.Combine(Fixture, "text.txt");
         File.WriteAllText(_text, "Once upon a time, there was a little cat named Tom. He liked to play.");
-        Assert.That(CliRunner.Run("convert", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--out", _hf).ExitCode, Is.Zero);
-        Assert.That(CliRunner.Run("quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--method", "rtn",
-            "--wbits", "4", "--group", "32", "--out", _gptq).ExitCode, Is.Zero);
     }
-
-    [OneTimeTearDown] public void RemoveFixture() => Directory.Delete(_fixture, true);
 
     /// <summary>Tallies outcomes; a run that is neither success nor one clean error line fails the test at the end.</summary>
     private sealed class Sweep(string kind)
@@ -54,14 +46,6 @@ public class BadInputSweepTests
 
     private static readonly JsonNode?[] BadValues =
         [0, -1, 2147483648L, 1e300, 1.5, "x", "", null, true, new JsonArray(), new JsonObject()];
-
-    private string CopyOf(string dir)
-    {
-        string to = Path.Combine(_fixture, "case-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(to);
-        foreach (var f in Directory.GetFiles(dir)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
-        return to;
-    }
 
     /// <summary>Each top-level field (and each of <paramref name="nested"/>'s) set to every bad value and removed.</summary>
     private void SweepJsonFields(Sweep sweep, string source, string file, string? nested, Func<string, CliRunner.Outcome> run)
@@ -122,8 +106,8 @@ public class BadInputSweepTests
     public void ConfigJson()
     {
         var sweep = new Sweep("config.json");
-        SweepJsonFields(sweep, _hf, "config.json", null, Info);
-        SweepBytes(sweep, _hf, "config.json", 20, 20, Info);
+        SweepJsonFields(sweep, Hf, "config.json", null, Info);
+        SweepBytes(sweep, Hf, "config.json", 20, 20, Info);
         sweep.Report();
     }
 
@@ -131,7 +115,7 @@ public class BadInputSweepTests
     public void SafetensorsHeaderAndData()
     {
         var sweep = new Sweep("model.safetensors");
-        SweepBytes(sweep, _hf, "model.safetensors", 12, 40, Eval);
+        SweepBytes(sweep, Hf, "model.safetensors", 12, 40, Eval);
         sweep.Report();
     }
 
@@ -140,7 +124,7 @@ public class BadInputSweepTests
     {
         var sweep = new Sweep("tokenizer.json");
         string Tok(string dir) => Path.Combine(dir, "tokenizer.json");
-        SweepBytes(sweep, _hf, "tokenizer.json", 20, 40,
+        SweepBytes(sweep, Hf, "tokenizer.json", 20, 40,
             dir => CliRunner.Run("tokenize", "--tokenizer", Tok(dir), "--text", _text));
         sweep.Report();
     }
@@ -149,7 +133,7 @@ public class BadInputSweepTests
     public void SentencePieceModel()
     {
         var sweep = new Sweep("tokenizer.model");
-        SweepBytes(sweep, _hf, "tokenizer.model", 20, 40,
+        SweepBytes(sweep, Hf, "tokenizer.model", 20, 40,
             dir => CliRunner.Run("tokenize", "--tokenizer", Path.Combine(dir, "tokenizer.model"), "--text", _text));
         sweep.Report();
     }
@@ -168,9 +152,9 @@ public class BadInputSweepTests
     public void QuantizeConfigJson()
     {
         var sweep = new Sweep("quantize_config.json / quantization_config");
-        SweepJsonFields(sweep, _gptq, "quantize_config.json", null, Info);
-        SweepJsonFields(sweep, _gptq, "config.json", "quantization_config", Info);
-        SweepBytes(sweep, _gptq, "quantize_config.json", 10, 10, Info);
+        SweepJsonFields(sweep, Gptq, "quantize_config.json", null, Info);
+        SweepJsonFields(sweep, Gptq, "config.json", "quantization_config", Info);
+        SweepBytes(sweep, Gptq, "quantize_config.json", 10, 10, Info);
         sweep.Report();
     }
 
@@ -179,7 +163,7 @@ public class BadInputSweepTests
     {
         var sweep = new Sweep("llama2.c checkpoint");
         var original = File.ReadAllBytes(TestPaths.Stories260K);
-        string file = Path.Combine(_fixture, "bad.bin");
+        string file = Path.Combine(Fixture, "bad.bin");
         foreach (int field in Enumerable.Range(0, 7))
             foreach (int value in new[] { 0, -1, 1, 3, 7, 1 << 20, int.MaxValue, int.MinValue })
             {
@@ -202,7 +186,7 @@ public class BadInputSweepTests
     {
         var sweep = new Sweep("options");
         string[] quantize = ["quantize", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--calib", _text];
-        string Out() => Path.Combine(_fixture, "o-" + Guid.NewGuid().ToString("N")[..6]);
+        string Out() => Path.Combine(Fixture, "o-" + Guid.NewGuid().ToString("N")[..6]);
         string[][] cases =
         [
             [.. quantize, "--method", "rtn", "--wbits", "5", "--out", Out()],
@@ -226,8 +210,8 @@ public class BadInputSweepTests
             ["eval", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--text", _text, "--ctx", "0"],
             ["eval", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--text", _text, "--ctx", "100000"],
             ["eval", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--text", _text, "--max-windows", "-1"],
-            ["eval", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--text", Path.Combine(_fixture, "none.txt")],
-            ["eval", "--model", _fixture, "--text", _text],
+            ["eval", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--text", Path.Combine(Fixture, "none.txt")],
+            ["eval", "--model", Fixture, "--text", _text],
             ["generate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--prompt", "Hi", "--max-tokens", "-1"],
             ["generate", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--prompt", "Hi", "--temperature", "-1"],
             ["tokenize", "--tokenizer", _text, "--text", _text],

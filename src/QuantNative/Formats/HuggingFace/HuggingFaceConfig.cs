@@ -21,15 +21,7 @@ public static class HuggingFaceConfig
     {
         if (!File.Exists(path))
             throw new QuantNativeException($"{path}: not found");
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantNativeException($"{path}: cannot be read ({JsonInput.OneLine(e.Message)})", e);
-        }
+        byte[] bytes = InputFile.ReadAll(path, "config.json");
         using (var doc = JsonInput.Parse(bytes, path))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
