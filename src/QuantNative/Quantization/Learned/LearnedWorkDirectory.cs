@@ -283,12 +283,6 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         }
     }
 
-    /// <summary>Removes the work directory (after the output was written).</summary>
-    public void Delete()
-    {
-        if (Directory.Exists(Path)) Directory.Delete(Path, true);
-    }
-
     private string BlockFile(int block) => System.IO.Path.Combine(Path, $"block-{block}.bin");
     private string ClippingFile(int block) => System.IO.Path.Combine(Path, $"clipping-{block}.bin");
     private string FactorsFile(int block) => System.IO.Path.Combine(Path, $"svd-{block}.bin");
