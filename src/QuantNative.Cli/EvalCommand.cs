@@ -44,10 +44,9 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
                 DeviceKind.Emulate => new EmulatedCudaRuntime(),
                 _ => null,
             };
-            LlamaModel model;
-            using (var source = OpenModel())
+            var source = OpenModel();
+            using var model = InferenceModel.Open(source);
             {
-                model = LlamaModel.Load(source);
                 if (runtime != null)
                     linears = new DeviceBlockLinears(runtime, source as GptqCheckpoint ?? throw new QuantNativeException(
                         $"--device {Device.ToString().ToLowerInvariant()}: eval runs the low-bit linears of a GPTQ " +
@@ -70,7 +69,7 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
                 stdout.WriteLine($"text         {Text} ({result.TextTokens} tokens)");
                 stdout.WriteLine($"bos          {(tokenizer.AddsBos ? "at the start of the stream (the tokenizer's template adds it)" : "none (the tokenizer's template adds none)")}");
                 stdout.WriteLine($"windows      {result.Windows} of {result.AvailableWindows} × {result.Ctx} tokens");
-                stdout.WriteLine($"linears      {(linears == null ? "all on the CPU (float32)" : linears.Placement())}");
+                stdout.WriteLine($"linears      {(linears == null ? $"on the CPU: {model.Form}" : linears.Placement())}");
                 stdout.WriteLine($"predicted    {result.Predicted}");
                 stdout.WriteLine($"nll          {result.Nll:F6}");
                 stdout.WriteLine($"perplexity   {result.Ppl:F4}");

@@ -37,8 +37,7 @@ public sealed class GenerateCommand : ModelOptions, ICommand
     {
         var sampler = new Sampler(Temperature, TopP, Seed);
         if (MaxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {MaxTokens})");
-        LlamaModel model;
-        using (var source = OpenModel()) model = LlamaModel.Load(source);
+        using var model = InferenceModel.Open(OpenModel());
         var tokenizer = LoadTokenizer(model.Config.VocabSize);
         if (PromptIds != null && Prompt != "")
             throw new QuantNativeException("give --prompt or --prompt-ids, not both");
@@ -54,8 +53,9 @@ public sealed class GenerateCommand : ModelOptions, ICommand
             : TextGenerator.Generate(model, tokenizer, Prompt, MaxTokens, sampler, onText);
         if (Json) stdout.WriteLine(ToJson(ids ?? tokenizer.EncodeAsTemplate(Prompt), result));
         else stdout.WriteLine();
-        stderr.WriteLine($"[{result.GeneratedTokens} tokens in {result.Seconds:F2} s, " +
-                         $"{result.GeneratedTokens / Math.Max(result.Seconds, 1e-9):F1} tokens/s, stop: {result.StopReason}]");
+        stderr.WriteLine($"[prompt {result.PromptTokens} tokens at {result.PromptTokensPerSecond:F1} tokens/s; generated " +
+                         $"{result.GeneratedTokens} tokens at {result.GeneratedTokensPerSecond:F1} tokens/s; {result.Seconds:F2} s " +
+                         $"in all; stop: {result.StopReason}; weights: {model.Form}]");
         return 0;
     }
 

@@ -1,3 +1,4 @@
+using QuantNative.Inference;
 using QuantNative.Formats.Gptq;
 using QuantNative.Model;
 using QuantNative.Model.Quantized;
@@ -26,7 +27,7 @@ public sealed record AblationContext(string ModelPath, int[][] Calibration, bool
 }
 
 /// <summary>A model to evaluate, how long making it took, and what the quantizer reported (null for fp32).</summary>
-public sealed record AblationModel(LlamaModel Model, double Seconds, QuantizationResult? Quantized);
+public sealed record AblationModel(InferenceModel Model, double Seconds, QuantizationResult? Quantized);
 
 /// <summary>
 /// A row family of the ablation table: fp32, or an entry of the method table (<see cref="TableMethod"/>); a new
@@ -51,7 +52,7 @@ public sealed class Fp32Method : IAblationMethod
     public AblationModel Run(AblationContext context, QuantizerConfig? config, Action<long, long, string> progress)
     {
         using var source = Formats.ModelLoader.Open(context.ModelPath);
-        return new AblationModel(LlamaModel.Load(source), 0, null);
+        return new AblationModel(InferenceModel.From(LlamaModel.Load(source)), 0, null);
     }
 }
 
@@ -78,7 +79,7 @@ public sealed class TableMethod(QuantizationMethod method) : IAblationMethod
         var quantizer = new QuantizerConfig(config.Bits, config.GroupSize, context.Symmetric);
         var q = method.Create(new MethodSettings(quantizer, context.Format, context.Gptq, learned))
             .Quantize(source, context.Calibration, progress);
-        return new AblationModel(q.Model.ToLlamaModel(), q.Seconds, q);
+        return new AblationModel(InferenceModel.From(q.Model), q.Seconds, q);
     }
 }
 

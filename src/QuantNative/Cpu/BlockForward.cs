@@ -1,3 +1,4 @@
+using QuantNative.Cpu.Weights;
 using QuantNative.Model;
 
 namespace QuantNative.Cpu;
@@ -8,8 +9,10 @@ namespace QuantNative.Cpu;
 /// block has them (<see cref="BlockExtras{TTensor}"/>): q/k/v (and o) biases after their linears, Qwen3's RMSNorm of
 /// each q and k head before RoPE, and Mistral's sliding window in the attention. New keys/values go into the cache at
 /// rows firstPosition.. so the same code serves a whole sequence (firstPosition 0) and one decoded token.
-/// Residual additions are folded into the output GEMMs (beta = 1). An <see cref="IBlockLinearRunner"/>, when given,
-/// may run any of the seven linears instead (the low-bit device kernel); the rest of the block stays on the CPU.
+/// Residual additions are folded into the output GEMMs (beta = 1). The block's linears are whatever the model holds
+/// (<see cref="IInferenceBlock"/>: fp32 arrays, mapped BF16, packed low-bit codes), each multiplying in its own form.
+/// An <see cref="IBlockLinearRunner"/>, when given, may run any of the seven linears instead (the low-bit device
+/// kernel); the rest of the block stays on the CPU.
 /// <para>
 /// The block is also available as its six stages, in order, so that sequential quantization can stop after any of
 /// them and read the input of the next linear layers from the workspace (<see cref="BlockStage"/>): the stages are
@@ -19,6 +22,16 @@ namespace QuantNative.Cpu;
 public static class BlockForward
 {
     public static void Forward(float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
+        int layer = -1, IBlockLinearRunner? linears = null)
+    {
+        RunStages(BlockStage.DownProjection, x, new ArrayBlock(w, c), c, rope, kCache, vCache, firstPosition, tokens, ws,
+            layer, linears);
+    }
+
+    /// <summary>The block of any weights form; see <see cref="Forward(float[], LlamaBlockWeights, LlamaConfig, Rope,
+    /// float[], float[], int, int, BlockWorkspace, int, IBlockLinearRunner?)"/>.</summary>
+    public static void Forward(float[] x, IInferenceBlock w, LlamaConfig c, Rope rope,
         float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
         int layer = -1, IBlockLinearRunner? linears = null)
     {
@@ -34,12 +47,16 @@ public static class BlockForward
     public static void RunStages(BlockStage last, float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
         float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
         int layer = -1, IBlockLinearRunner? linears = null)
+        => RunStages(last, x, new ArrayBlock(w, c), c, rope, kCache, vCache, firstPosition, tokens, ws, layer, linears);
+
+    public static void RunStages(BlockStage last, float[] x, IInferenceBlock w, LlamaConfig c, Rope rope,
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
+        int layer = -1, IBlockLinearRunner? linears = null)
     {
-        void Linear(string part, ReadOnlySpan<float> input, float[] weight, Span<float> output, int n, int k,
-            bool accumulate = false)
+        void Linear(string part, ReadOnlySpan<float> input, Span<float> output, bool accumulate = false)
         {
             if (linears == null || !linears.TryForward(layer, part, input, output, tokens, accumulate))
-                Gemm.MatMulTransB(input, weight, output, tokens, n, k, accumulate);
+                w.Linear(part).Forward(input, output, tokens, accumulate);
         }
 
         int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, qd = c.QDim;
@@ -50,9 +67,9 @@ public static class BlockForward
         RmsNorm.Forward(ws.Normed, x, w.AttnNorm, tokens, d, c.RmsNormEps);
         if (last == BlockStage.AttentionNorm) return;
 
-        Linear("self_attn.q_proj", normed, w.Wq, ws.Q, qd, d);
-        Linear("self_attn.k_proj", normed, w.Wk, ws.K, kv, d);
-        Linear("self_attn.v_proj", normed, w.Wv, ws.V, kv, d);
+        Linear(BlockLinears.Q, normed, ws.Q);
+        Linear(BlockLinears.K, normed, ws.K);
+        Linear(BlockLinears.V, normed, ws.V);
         AddBias(ws.Q, extras.QBias, tokens);
         AddBias(ws.K, extras.KBias, tokens);
         AddBias(ws.V, extras.VBias, tokens);
@@ -66,17 +83,17 @@ public static class BlockForward
             c.NumHeads, c.NumKvHeads, c.HeadDim, c.SlidingWindow);
         if (last == BlockStage.Attention) return;
 
-        Linear("self_attn.o_proj", ws.Attention.AsSpan(0, tokens * qd), w.Wo, xs, d, qd, accumulate: true);
+        Linear(BlockLinears.O, ws.Attention.AsSpan(0, tokens * qd), xs, accumulate: true);
         AddBias(x, extras.OBias, tokens);
         RmsNorm.Forward(ws.Normed, x, w.FfnNorm, tokens, d, c.RmsNormEps);
         if (last == BlockStage.MlpNorm) return;
 
-        Linear("mlp.gate_proj", normed, w.WGate, ws.Gate, f, d);
-        Linear("mlp.up_proj", normed, w.WUp, ws.Up, f, d);
+        Linear(BlockLinears.Gate, normed, ws.Gate);
+        Linear(BlockLinears.Up, normed, ws.Up);
         SwiGlu.Forward(ws.Gate, ws.Gate, ws.Up, (long)tokens * f);
         if (last == BlockStage.MlpActivation) return;
 
-        Linear("mlp.down_proj", ws.Gate.AsSpan(0, tokens * f), w.WDown, xs, d, f, accumulate: true);
+        Linear(BlockLinears.Down, ws.Gate.AsSpan(0, tokens * f), xs, accumulate: true);
     }
 
     /// <summary>y[r, :] += bias for the first <paramref name="rows"/> rows; nothing when the block has no such bias.</summary>

@@ -31,6 +31,10 @@ public static class Perplexity
     /// stream and is not thread-safe); null: everything on the CPU</param>
     public static PerplexityResult Evaluate(LlamaModel model, int[] tokens, int ctx, int? maxWindows = null,
         Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null)
+        => Evaluate(InferenceModel.From(model), tokens, ctx, maxWindows, progress, cancel, linears);
+
+    public static PerplexityResult Evaluate(InferenceModel model, int[] tokens, int ctx, int? maxWindows = null,
+        Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null)
     {
         int available = CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
         if (maxWindows is <= 0)

@@ -4,12 +4,14 @@ using QuantNative.Model;
 namespace QuantNative.Inference;
 
 /// <summary>
-/// Runs a model over a growing token sequence with a key/value cache. <see cref="Forward"/> takes any number of
-/// new tokens (a whole evaluation window, a prompt, or one generated token) and returns their logits.
+/// Runs a model over a growing token sequence with a key/value cache sized for <see cref="Capacity"/> tokens (the
+/// context actually used: a window, or a prompt plus the tokens to generate). <see cref="Forward"/> takes any number
+/// of new tokens (a whole evaluation window or prompt in one pass, or one generated token) and returns their logits.
+/// The weights are read in the form the model holds them (<see cref="InferenceModel"/>).
 /// </summary>
 public sealed class InferenceSession
 {
-    private readonly LlamaModel _model;
+    private readonly InferenceModel _model;
     private readonly Rope _rope;
     private readonly KvCache _cache;
     private readonly IBlockLinearRunner? _linears;
@@ -21,6 +23,9 @@ public sealed class InferenceSession
 
     /// <param name="linears">runs some block linears elsewhere (the device); null: all on the CPU</param>
     public InferenceSession(LlamaModel model, int capacity, IBlockLinearRunner? linears = null)
+        : this(InferenceModel.From(model), capacity, linears) { }
+
+    public InferenceSession(InferenceModel model, int capacity, IBlockLinearRunner? linears = null)
     {
         var c = model.Config;
         if (capacity <= 0 || capacity > c.MaxPositionEmbeddings)
@@ -54,7 +59,7 @@ public sealed class InferenceSession
             int id = tokens[i];
             if ((uint)id >= (uint)c.VocabSize)
                 throw new QuantNativeException($"token id {id} at position {Position + i} is outside the vocabulary of {c.VocabSize}");
-            _model.TokenEmbedding.AsSpan(id * d, d).CopyTo(x.AsSpan(i * d, d));
+            _model.Embedding.Lookup(id, x.AsSpan(i * d, d));
         }
         for (int b = 0; b < c.NumLayers; b++)
             BlockForward.Forward(x, _model.Blocks[b], c, _rope, _cache.Keys[b], _cache.Values[b], Position, t, _workspace,
@@ -62,7 +67,7 @@ public sealed class InferenceSession
 
         RmsNorm.Forward(_workspace.Normed, x, _model.FinalNorm, t, d, c.RmsNormEps);
         var logits = new float[(long)t * c.VocabSize];
-        Gemm.MatMulTransB(_workspace.Normed.AsSpan(0, t * d), _model.Output, logits, t, c.VocabSize, d);
+        _model.Output.Forward(_workspace.Normed.AsSpan(0, t * d), logits, t, accumulate: false);
         Position += t;
         return logits;
     }

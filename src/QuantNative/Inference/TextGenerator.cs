@@ -8,6 +8,12 @@ public sealed record GenerationResult(int PromptTokens, int GeneratedTokens, str
 {
     /// <summary>The generated ids, in order (the prompt's not included).</summary>
     public IReadOnlyList<int> Ids { get; init; } = [];
+
+    /// <summary>The prompt's forward pass (prefill), part of <see cref="Seconds"/>.</summary>
+    public double PromptSeconds { get; init; }
+
+    public double PromptTokensPerSecond => PromptTokens / Math.Max(PromptSeconds, 1e-9);
+    public double GeneratedTokensPerSecond => GeneratedTokens / Math.Max(Seconds - PromptSeconds, 1e-9);
 }
 
 /// <summary>
@@ -20,6 +26,10 @@ public static class TextGenerator
     /// <summary>Continues <paramref name="prompt"/>, encoded as the tokenizer's template says (BOS or not).</summary>
     public static GenerationResult Generate(LlamaModel model, ITextTokenizer tokenizer, string prompt, int maxTokens,
         Sampler sampler, Action<string> onText, CancellationToken cancel = default)
+        => Generate(InferenceModel.From(model), tokenizer, prompt, maxTokens, sampler, onText, cancel);
+
+    public static GenerationResult Generate(InferenceModel model, ITextTokenizer tokenizer, string prompt, int maxTokens,
+        Sampler sampler, Action<string> onText, CancellationToken cancel = default)
     {
         int[] promptIds = tokenizer.EncodeAsTemplate(prompt);
         if (promptIds.Length == 0)
@@ -31,6 +41,10 @@ public static class TextGenerator
     /// <summary>Continues the ids <paramref name="promptIds"/> as they are (another stack's tokenization, a
     /// reference's); with <paramref name="stopAtEnd"/> false, BOS and EOS are generated like any token.</summary>
     public static GenerationResult Generate(LlamaModel model, ITextTokenizer tokenizer, int[] promptIds, int maxTokens,
+        Sampler sampler, bool stopAtEnd, Action<string> onText, CancellationToken cancel = default)
+        => Generate(InferenceModel.From(model), tokenizer, promptIds, maxTokens, sampler, stopAtEnd, onText, cancel);
+
+    public static GenerationResult Generate(InferenceModel model, ITextTokenizer tokenizer, int[] promptIds, int maxTokens,
         Sampler sampler, bool stopAtEnd, Action<string> onText, CancellationToken cancel = default)
     {
         if (maxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {maxTokens})");
@@ -52,6 +66,7 @@ public static class TextGenerator
         onText(stream.Update(textIds));
 
         float[] logits = session.Forward(promptIds);
+        double promptSeconds = clock.Elapsed.TotalSeconds;
         var last = logits.AsSpan(logits.Length - c.VocabSize);
         int generated = 0;
         string stop = "max-tokens";
@@ -70,7 +85,7 @@ public static class TextGenerator
         }
         onText(stream.Flush(textIds));
         return new GenerationResult(promptIds.Length, generated, tokenizer.Decode(textIds.ToArray()),
-            clock.Elapsed.TotalSeconds, stop) { Ids = generatedIds };
+            clock.Elapsed.TotalSeconds, stop) { Ids = generatedIds, PromptSeconds = promptSeconds };
     }
 
     /// <summary>Emits the new suffix of the decoded text, holding back an incomplete UTF-8 sequence at the end.</summary>

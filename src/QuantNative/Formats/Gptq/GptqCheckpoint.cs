@@ -135,6 +135,11 @@ public sealed class GptqCheckpoint : IModelSource
     }
 
     private float[] Floats(string name) => _fileOf[name].ReadFloats(name);
+
+    /// <summary>A tensor that is not quantized (embedding, norms, lm_head) left mapped in its dtype.</summary>
+    public MappedTensor Map(string name) => _fileOf.TryGetValue(name, out var file)
+        ? file.Map(name)
+        : throw new QuantNativeException($"{Path}: tensor '{name}' not found");
     private byte[] Bytes(string name) => _fileOf[name].ReadBytes(name);
     private int[] Ints(string name) => MemoryMarshal.Cast<byte, int>(Bytes(name)).ToArray();
 

@@ -86,6 +86,11 @@ public sealed class HuggingFaceCheckpoint : IModelSource
 
     private float[] Load(string name) => _fileOf[name].ReadFloats(name);
 
+    /// <summary>Tensor <paramref name="name"/> left mapped in its dtype (valid while this checkpoint is open).</summary>
+    public MappedTensor Map(string name) => _fileOf.TryGetValue(name, out var file)
+        ? file.Map(name)
+        : throw new QuantNativeException($"{Path}: tensor '{name}' not found");
+
     /// <summary>Opens the single file or every shard of the index; maps each tensor name to the file holding it.</summary>
     /// <summary>
     /// Every stored tensor must be one the config accounts for (DESIGN.md §5), so that a config declaring fewer layers

@@ -87,6 +87,16 @@ public sealed class SafetensorsFile : IDisposable
         return result;
     }
 
+    /// <summary>Tensor <paramref name="name"/> left in the file, in its dtype (F32, F16, BF16): inference reads it a
+    /// row or a tile at a time. Valid while this file is open.</summary>
+    public MappedTensor Map(string name)
+    {
+        var e = Entry(name);
+        if (!FloatDTypeExtensions.TryParseSafetensors(e.DType, out var dtype))
+            throw new QuantNativeException(UnsupportedDType(e.DType, name, Path));
+        return new MappedTensor(name, dtype, e.Shape, _file, _dataStart + e.Begin);
+    }
+
     /// <summary>The raw little-endian bytes of tensor <paramref name="name"/>, whatever its dtype.</summary>
     public byte[] ReadBytes(string name)
     {

@@ -1,0 +1,59 @@
+namespace QuantNative.Formats;
+
+/// <summary>
+/// One tensor of a memory-mapped checkpoint, in its stored dtype (F32, F16 or BF16), viewed as a matrix
+/// [Rows, Columns] (the first dimension, and the product of the rest). Nothing is copied until rows are asked for:
+/// inference converts one row or one tile at a time (<see cref="ReadRows"/>), so a model never exists as fp32 as a
+/// whole. Valid while the file that made it is open.
+/// </summary>
+public sealed unsafe class MappedTensor
+{
+    private readonly MappedFile _file;
+    private readonly long _offset;
+
+    internal MappedTensor(string name, FloatDType dtype, long[] shape, MappedFile file, long offset)
+    {
+        Name = name;
+        DType = dtype;
+        Shape = shape;
+        // A matrix [out, in] is Rows × Columns; a vector (a norm, a bias) is one row.
+        (Rows, Columns) = shape.Length switch
+        {
+            0 => (1L, 1L),
+            1 => (1L, shape[0]),
+            _ => (shape[0], shape.Skip(1).Aggregate(1L, (a, b) => a * b)),
+        };
+        if (Columns > int.MaxValue) throw new QuantNativeException($"{file.Path}: tensor '{name}' has rows of {Columns} values");
+        _file = file;
+        _offset = offset;
+    }
+
+    public string Name { get; }
+    public FloatDType DType { get; }
+    public long[] Shape { get; }
+    public long Rows { get; }
+    public long Columns { get; }
+    public long ByteCount => Rows * Columns * DType.ByteSize();
+
+    /// <summary>Rows [first, first + count) converted to fp32 into <paramref name="destination"/> (count·Columns values).</summary>
+    public void ReadRows(long first, int count, Span<float> destination)
+    {
+        if (first < 0 || count < 0 || first + count > Rows || destination.Length < count * Columns)
+            throw new ArgumentOutOfRangeException(nameof(first),
+                $"{Name}: rows [{first}, {first + count}) of {Rows} into {destination.Length} values");
+        _file.ReadFloats(_offset + first * Columns * DType.ByteSize(), DType, destination[..(int)(count * Columns)]);
+    }
+
+    /// <summary>The whole tensor as fp32 (for the small ones: norms, biases).</summary>
+    public float[] ReadAll()
+    {
+        if (Rows * Columns > Array.MaxLength) throw new QuantNativeException($"{Name}: {Rows * Columns} values do not fit one array");
+        var result = new float[Rows * Columns];
+        _file.ReadFloats(_offset, DType, result);
+        return result;
+    }
+
+    /// <summary>The raw bytes of rows [first, first + count): what a kernel that reads the stored dtype takes.</summary>
+    public ReadOnlySpan<byte> RowBytes(long first, int count) =>
+        _file.Span(_offset + first * Columns * DType.ByteSize(), checked((int)(count * Columns * DType.ByteSize())));
+}
