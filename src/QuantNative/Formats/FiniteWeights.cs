@@ -21,12 +21,19 @@ internal static class FiniteWeights
         {
             var part = destination.Slice(done, Math.Min(Chunk, destination.Length - done));
             file.ReadFloats(offset + (long)done * size, dtype, part);
-            int bad = IndexOfNonFinite(part);
-            if (bad >= 0)
-                throw new QuantNativeException(
-                    $"{path}: tensor '{tensor}' holds {part[bad]} at element {done + bad}; a weight must be finite " +
-                    "(the checkpoint is damaged, or was saved after training diverged)");
+            Check(part, path, tensor, done);
         }
+    }
+
+    /// <summary>Refuses a NaN or infinity in <paramref name="values"/>, elements <paramref name="first"/>… of the
+    /// tensor, just decoded (so still in cache: the inference path checks each row or tile it converts).</summary>
+    public static void Check(ReadOnlySpan<float> values, string path, string tensor, long first)
+    {
+        int bad = IndexOfNonFinite(values);
+        if (bad >= 0)
+            throw new QuantNativeException(
+                $"{path}: tensor '{tensor}' holds {values[bad]} at element {first + bad}; a weight must be finite " +
+                "(the checkpoint is damaged, or was saved after training diverged)");
     }
 
     /// <summary>The index of the first NaN or ±infinity, or -1.</summary>

@@ -41,7 +41,9 @@ public sealed unsafe class MappedTensor
         if (first < 0 || count < 0 || first + count > Rows || destination.Length < count * Columns)
             throw new ArgumentOutOfRangeException(nameof(first),
                 $"{Name}: rows [{first}, {first + count}) of {Rows} into {destination.Length} values");
-        _file.ReadFloats(_offset + first * Columns * DType.ByteSize(), DType, destination[..(int)(count * Columns)]);
+        var rows = destination[..(int)(count * Columns)];
+        _file.ReadFloats(_offset + first * Columns * DType.ByteSize(), DType, rows);
+        FiniteWeights.Check(rows, _file.Path, Name, first * Columns);
     }
 
     /// <summary>The whole tensor as fp32 (for the small ones: norms, biases).</summary>
@@ -49,8 +51,17 @@ public sealed unsafe class MappedTensor
     {
         if (Rows * Columns > Array.MaxLength) throw new QuantNativeException($"{Name}: {Rows * Columns} values do not fit one array");
         var result = new float[Rows * Columns];
-        _file.ReadFloats(_offset, DType, result);
+        FiniteWeights.Read(_file, _offset, DType, result, _file.Path, Name);
         return result;
+    }
+
+    /// <summary>Rows [first, first + count) of an F32 tensor in place, checked finite (a NaN weight would make every
+    /// later activation NaN); the check brings the tile into cache just before its GEMM reads it.</summary>
+    public ReadOnlySpan<float> F32Rows(long first, int count)
+    {
+        var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(RowBytes(first, count));
+        FiniteWeights.Check(rows, _file.Path, Name, first * Columns);
+        return rows;
     }
 
     /// <summary>The raw bytes of rows [first, first + count): what a kernel that reads the stored dtype takes.</summary>

@@ -111,6 +111,25 @@ public class BadInputCliTests : StoriesCheckpoints
         Assert.That(o.Stdout, Does.Not.Contain("perplexity"));
     }
 
+    /// <summary>A BF16 checkpoint runs mapped, converted a tile at a time: each tile is checked as it is converted.</summary>
+    [Test]
+    public void ANonFiniteBf16WeightIsRefusedOnTheMappedPath()
+    {
+        string hf = Path.Combine(_dir, "bf16");
+        Assert.That(Run("convert", "--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512, "--dtype", "bf16",
+            "--out", hf).ExitCode, Is.Zero);
+        const string tensor = "model.layers.1.self_attn.o_proj.weight";
+        string weights = Path.Combine(hf, "model.safetensors");
+        var bytes = File.ReadAllBytes(weights);
+        long headerLength = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        var header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength))!;
+        long begin = header[tensor]!["data_offsets"]![0]!.GetValue<long>();
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)(8 + headerLength + begin + 2 * 100)), 0x7FC0); // NaN
+        File.WriteAllBytes(weights, bytes);
+        AssertCleanError(Run("eval", "--model", hf, "--text", TestPaths.TinyStories, "--ctx", "64", "--max-windows", "1"),
+            tensor, "element 100", "finite");
+    }
+
     [Test]
     public void ANonFiniteLlama2cWeightIsRefused()
     {
