@@ -57,6 +57,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
+        OutOption.Check(Out);
         var methods = Split(Methods, "--methods").Select(AblationMethods.Create).ToList();
         var bits = Split(WBits, "--wbits").Select(b => Int(b, "--wbits")).ToList();
         var groups = Split(Groups, "--group").Select(g => g is "pc" or "per-channel" ? -1 : Int(g, "--group")).ToList();
@@ -80,6 +81,9 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         int[] calibTokens = tokenizer.EncodeAsTemplate(calibText);
         var windowsBySeed = seeds.ToDictionary(seed => seed, seed =>
             CalibrationSampler.Sample(calibTokens, NSamples, SeqLen, seed, contextLength, $"--calib {Calib} ({CalibRange})"));
+        var first = windowsBySeed[seeds[0]];
+        if (CalibrationSampler.OverlapWarning(calibTokens.Length, first.Length, first[0].Length) is { } warning)
+            stderr.WriteLine($"warning: {warning}");
         int ctx = Ctx ?? contextLength;
         var evalSets = new List<(string Label, int[] Tokens)>
         {

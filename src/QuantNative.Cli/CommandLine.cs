@@ -4,7 +4,8 @@ namespace QuantNative.Cli;
 
 /// <summary>
 /// Parses the verbs and runs one. Every user-facing failure (a <see cref="QuantNativeException"/>) becomes one line on
-/// stderr and exit code 1; bad usage is exit code 2. Only a bug in QuantNative itself prints a stack trace.
+/// stderr and exit code 1, and so does an I/O failure (full disk, read-only location); bad usage is exit code 2. Only
+/// a bug in QuantNative itself prints a stack trace.
 /// </summary>
 public static class CommandLine
 {
@@ -37,6 +38,13 @@ public static class CommandLine
         {
             // Parallel loops wrap what their workers throw.
             stderr.WriteLine($"error: {inner.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The environment, not a bug: a full disk, a read-only location, a file another process holds. The
+            // message names the path and the OS's reason; the writers have already removed their partial files.
+            stderr.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}");
             return 1;
         }
         catch (OperationCanceledException)

@@ -22,6 +22,7 @@ public sealed class ConvertCommand : ModelOptions, ICommand
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
+        OutOption.Check(Out);
         var dtype = FloatDTypeExtensions.ParseOption(DType, "--dtype");
         if (MaxShardMb is <= 0) throw new QuantNativeException($"--max-shard-mb must be positive (got {MaxShardMb})");
         using var source = OpenModel();

@@ -45,6 +45,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
         // Every option is checked before any work, so a typo costs nothing.
+        OutOption.Check(Out);
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, Format);
         var cqe = QuantizeSettings.Cqe(settings.Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
         bool learned = settings.Method.IsLearned;
@@ -58,6 +59,8 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var quantizer = settings.Create(options);
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))
             throw new QuantNativeException($"--out {Out}: already exists (use --force to replace it)");
+        // Held until the output is written: a second run into the same --out is refused at once.
+        using var workLock = options.WorkDirectory is { } workDir ? WorkDirectoryLock.Acquire(workDir) : null;
 
         using var source = OpenModel();
         var c = source.Config;
@@ -73,6 +76,8 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
             int[] tokens = tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(Calib, "--calib"));
             windows = CalibrationSampler.Sample(tokens, NSamples, SeqLen ?? CalibrationSampler.DefaultSequenceLength, Seed,
                 c.MaxPositionEmbeddings, $"--calib {Calib}");
+            if (CalibrationSampler.OverlapWarning(tokens.Length, windows.Length, windows[0].Length) is { } warning)
+                stderr.WriteLine($"warning: {warning}");
             calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {Calib} ({tokens.Length} tokens)";
         }
 
@@ -82,8 +87,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
         GptqCheckpointWriter.Write(model.Model, Out, Force, extra);
         double writeSeconds = clock.Elapsed.TotalSeconds;
-        // The output is complete: the resume state has done its job.
-        if (options.WorkDirectory is { } work && Directory.Exists(work)) Directory.Delete(work, true);
+        workLock?.Complete(); // the output is complete: the resume state has done its job and goes with the lock
 
         QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds);
         return 0;

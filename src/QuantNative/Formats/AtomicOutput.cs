@@ -6,12 +6,60 @@ namespace QuantNative.Formats;
 /// </summary>
 internal static class AtomicOutput
 {
-    /// <summary>A unique hidden name beside <paramref name="finalPath"/> for its in-progress copy.</summary>
+    /// <summary>A unique hidden name beside <paramref name="finalPath"/> for its in-progress copy:
+    /// .NAME.partial-PID-GUID, the writing process's id in it so that a later run can tell a killed run's leftover
+    /// from a copy another run is still writing (<see cref="RemoveStale"/>).</summary>
     public static string TempSibling(string finalPath)
     {
+        var (dir, name) = Split(finalPath);
+        return Path.Combine(dir, $"{Prefix(name)}{Environment.ProcessId}-{Guid.NewGuid():N}");
+    }
+
+    /// <summary>
+    /// Removes the in-progress copies of <paramref name="finalPath"/> that a killed run left (a kill during the write
+    /// leaves one, which can look like a complete checkpoint): those whose writing process no longer runs. A copy of a
+    /// live process, this one's included, is left alone. Names without a process id are not ours and stay.
+    /// </summary>
+    public static void RemoveStale(string finalPath)
+    {
+        var (dir, name) = Split(finalPath);
+        if (!Directory.Exists(dir)) return;
+        string prefix = Prefix(name);
+        foreach (var entry in Directory.EnumerateFileSystemEntries(dir, prefix + "*"))
+        {
+            string rest = Path.GetFileName(entry)[prefix.Length..];
+            int dash = rest.IndexOf('-');
+            if (dash > 0 && int.TryParse(rest[..dash], out int pid) && !IsRunning(pid)) TryDelete(entry);
+        }
+    }
+
+    private static string Prefix(string name) => $".{name}.partial-";
+
+    private static (string Dir, string Name) Split(string finalPath)
+    {
+        if (string.IsNullOrWhiteSpace(finalPath))
+            throw new QuantNativeException($"'{finalPath}': expected an output path, not an empty one");
         string full = Path.GetFullPath(finalPath).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
         string dir = Path.GetDirectoryName(full) ?? throw new QuantNativeException($"{finalPath}: not a writable location");
-        return Path.Combine(dir, $".{Path.GetFileName(full)}.partial-{Guid.NewGuid():N}");
+        return (dir, Path.GetFileName(full));
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Moves a finished temporary file over <paramref name="finalPath"/> (replacing it).</summary>
@@ -27,7 +75,7 @@ internal static class AtomicOutput
         if (Directory.Exists(finalDir) || File.Exists(finalDir))
         {
             if (!overwrite)
-                throw new QuantNativeException($"{finalDir}: already exists (ask for overwrite to replace it)");
+                throw new QuantNativeException($"{finalDir}: already exists (use --force to replace it)");
             if (File.Exists(finalDir))
                 throw new QuantNativeException($"{finalDir}: is a file, expected a directory to replace");
             aside = TempSibling(finalDir);

@@ -18,6 +18,8 @@ internal static class CheckpointDirectory
             throw new QuantNativeException($"{outDir}: already exists (use --force to replace it)");
         var extras = (extraFiles ?? []).ToList();
         CheckExtraNames(extras, outDir);
+        AtomicOutput.RemoveStale(outDir); // a killed run's half-written copy
+
 
         string temp = AtomicOutput.TempSibling(outDir);
         try
@@ -29,6 +31,7 @@ internal static class CheckpointDirectory
                 using var stream = new FileStream(Path.Combine(temp, extra.FileName), FileMode.CreateNew, FileAccess.Write);
                 extra.Write(stream);
             }
+            TestHooks.Point("output-write");
             AtomicOutput.CommitDirectory(temp, outDir, overwrite);
         }
         catch (Exception e)

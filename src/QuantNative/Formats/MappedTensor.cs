@@ -52,13 +52,18 @@ public sealed unsafe class MappedTensor
     public long Columns { get; }
     public long ByteCount => Rows * Columns * DType.ByteSize();
 
+    /// <summary>The file the tensor is in (for messages).</summary>
+    private string Source => _file?.Path ?? "(in memory)";
+
     /// <summary>Rows [first, first + count) converted to fp32 into <paramref name="destination"/> (count·Columns values).</summary>
     public void ReadRows(long first, int count, Span<float> destination)
     {
         if (first < 0 || count < 0 || first + count > Rows || destination.Length < count * Columns)
             throw new ArgumentOutOfRangeException(nameof(first),
                 $"{Name}: rows [{first}, {first + count}) of {Rows} into {destination.Length} values");
-        ReadFloats(first * Columns * DType.ByteSize(), destination[..(int)(count * Columns)]);
+        var rows = destination[..(int)(count * Columns)];
+        ReadFloats(first * Columns * DType.ByteSize(), rows);
+        FiniteWeights.Check(rows, Source, Name, first * Columns);
     }
 
     /// <summary>The whole tensor as fp32 (for the small ones: norms, biases).</summary>
@@ -67,7 +72,17 @@ public sealed unsafe class MappedTensor
         if (Rows * Columns > Array.MaxLength) throw new QuantNativeException($"{Name}: {Rows * Columns} values do not fit one array");
         var result = new float[Rows * Columns];
         ReadFloats(0, result);
+        FiniteWeights.Check(result, Source, Name, 0);
         return result;
+    }
+
+    /// <summary>Rows [first, first + count) of an F32 tensor in place, checked finite (a NaN weight would make every
+    /// later activation NaN); the check brings the tile into cache just before its GEMM reads it.</summary>
+    public ReadOnlySpan<float> F32Rows(long first, int count)
+    {
+        var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(RowBytes(first, count));
+        FiniteWeights.Check(rows, Source, Name, first * Columns);
+        return rows;
     }
 
     /// <summary>The raw bytes of rows [first, first + count): what a kernel that reads the stored dtype takes.</summary>

@@ -35,6 +35,20 @@ public static class CalibrationSampler
         return windows;
     }
 
+    /// <summary>
+    /// A warning when the windows draw more tokens than the text holds (e.g. --nsamples 100000 on a short text): the
+    /// windows then overlap heavily, costing time and memory without adding calibration data. Not refused: sampling
+    /// with replacement is the papers' protocol, and a setting taken from one stays a valid, reproducible run.
+    /// </summary>
+    public static string? OverlapWarning(int textTokens, int samples, int length)
+    {
+        long drawn = (long)samples * length;
+        if (drawn <= textTokens) return null;
+        return $"--nsamples {samples} × {length} tokens draws {drawn:N0} tokens from a text of {textTokens:N0}: the " +
+               $"windows overlap (each token is in {(double)drawn / textTokens:F1} windows on average), which costs time " +
+               "and memory without adding calibration data; give a longer text or fewer --nsamples";
+    }
+
     /// <summary>L as used: the requested length capped at the model's context.</summary>
     public static int EffectiveLength(int sequenceLength, int maxContext) => Math.Min(sequenceLength, maxContext);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using QuantNative.Formats;
 
 namespace QuantNative.Tokenization;
 
@@ -60,7 +61,7 @@ public sealed partial class HfTokenizerJson
         if (!File.Exists(configPath)) return (null, null, false);
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(configPath));
+            using var doc = JsonInput.ParseFile(configPath);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) return (null, null, false);
             return (Token("bos_token"), Token("eos_token"), true);
 
@@ -70,7 +71,7 @@ public sealed partial class HfTokenizerJson
                 : v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()
                 : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (QuantNativeException)
         {
             return (null, null, false);
         }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using QuantNative.Formats;
 
 namespace QuantNative.Tokenization;
 
@@ -136,28 +137,8 @@ public sealed partial class HfTokenizerJson : ITextTokenizer
     /// <param name="semantics">What literal special-token text means (see <see cref="TokenizerJsonSemantics"/>).</param>
     public static HfTokenizerJson Load(string path, TokenizerJsonSemantics semantics = TokenizerJsonSemantics.RoundTrip)
     {
-        byte[] data;
-        try
-        {
-            data = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new QuantNativeException($"{path}: tokenizer.json not found", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantNativeException($"{path}: cannot read tokenizer.json: {e.Message}", e);
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = 256 });
-            return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
-        }
-        catch (JsonException e)
-        {
-            throw new QuantNativeException($"{path}: tokenizer.json is not valid JSON: {e.Message}", e);
-        }
+        using var doc = JsonInput.ParseFile(path, maxDepth: 256);
+        return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
     }
 
     /// <summary>The file this tokenizer came from (used in messages).</summary>

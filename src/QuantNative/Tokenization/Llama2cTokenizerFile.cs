@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using QuantNative.Formats;
 
 namespace QuantNative.Tokenization;
 
@@ -17,19 +18,7 @@ internal static class Llama2cTokenizerFile
 
     public static Contents Read(string path, int? expectedVocabSize)
     {
-        byte[] data;
-        try
-        {
-            data = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new QuantNativeException($"{path}: llama2.c tokenizer file not found", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantNativeException($"{path}: cannot read the llama2.c tokenizer file: {e.Message}", e);
-        }
+        var data = InputFile.ReadAll(path, "llama2.c tokenizer file");
         return Parse(data, path, expectedVocabSize);
     }
 

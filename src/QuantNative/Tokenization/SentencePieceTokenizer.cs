@@ -1,4 +1,5 @@
 using System.Text;
+using QuantNative.Formats;
 using Ml = Microsoft.ML.Tokenizers;
 
 namespace QuantNative.Tokenization;
@@ -76,19 +77,7 @@ public sealed class SentencePieceTokenizer : ITextTokenizer
     /// encoder (see the class remarks for where they differ).</param>
     public static SentencePieceTokenizer Load(string path, bool encodeWithMicrosoftMl = false)
     {
-        byte[] data;
-        try
-        {
-            data = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new QuantNativeException($"{path}: SentencePiece model file not found", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantNativeException($"{path}: cannot read the SentencePiece model: {e.Message}", e);
-        }
+        var data = InputFile.ReadAll(path, "SentencePiece model file");
 
         var model = SentencePieceModelFile.Parse(data, path);
         CheckSupported(model, path);

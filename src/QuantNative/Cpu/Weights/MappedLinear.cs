@@ -93,7 +93,7 @@ public sealed unsafe class MappedLinear : ILinearWeights
     private ReadOnlySpan<float> Rows(int first, int rows)
     {
         if (_tensor.DType == FloatDType.F32)
-            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(_tensor.RowBytes(first, rows));
+            return _tensor.F32Rows(first, rows);
         int values = rows * InFeatures;
         var buffer = t_buffer is { } b && b.Length >= values ? b : t_buffer = new float[Math.Max(values, TileValues)];
         _tensor.ReadRows(first, rows, buffer);

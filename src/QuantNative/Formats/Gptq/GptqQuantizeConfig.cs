@@ -47,43 +47,60 @@ public sealed record GptqQuantizeConfig(int Bits, int GroupSize, bool Symmetric,
 
     /// <summary>
     /// The settings of the GPTQ checkpoint in <paramref name="directory"/> from quantize_config.json, else from
-    /// config.json's quantization_config; null when neither says the directory is GPTQ-quantized.
+    /// config.json's quantization_config; null when neither says the directory is GPTQ-quantized. A quant_method other
+    /// than "gptq" in either is refused (an AWQ or other checkpoint packs its tensors differently, and reading it as
+    /// GPTQ would run a wrong model), and so are the two files disagreeing on a field both give: runtimes differ in
+    /// which one they read, so the checkpoint means different things to different tools.
     /// </summary>
     public static GptqQuantizeConfig? TryRead(string directory)
     {
-        string file = Path.Combine(directory, FileName);
-        if (File.Exists(file))
+        string file = Path.Combine(directory, FileName), config = Path.Combine(directory, HuggingFaceConfig.FileName);
+        using var quantizeDoc = File.Exists(file) ? Parse(file) : null;
+        using var configDoc = File.Exists(config) ? Parse(config) : null;
+        JsonElement? own = quantizeDoc?.RootElement;
+        JsonElement? section = configDoc is { RootElement: { ValueKind: JsonValueKind.Object } root } &&
+                               root.TryGetProperty("quantization_config", out var q) && q.ValueKind == JsonValueKind.Object
+            ? q : null;
+        if (section is { } s)
         {
-            using var doc = Parse(file);
-            return Read(doc.RootElement, file);
-        }
-        string config = Path.Combine(directory, HuggingFaceConfig.FileName);
-        if (!File.Exists(config)) return null;
-        using (var doc = Parse(config))
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object ||
-                !doc.RootElement.TryGetProperty("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object)
-                return null;
-            if (!q.TryGetProperty("quant_method", out var m) || m.ValueKind != JsonValueKind.String)
+            if (!s.TryGetProperty("quant_method", out var m) || m.ValueKind != JsonValueKind.String)
                 throw new QuantNativeException($"{config}: quantization_config has no quant_method (expected \"gptq\")");
-            if (m.GetString() != "gptq")
+            RefuseOtherMethod(m, $"{config}: quantization_config.quant_method");
+        }
+        if (own is { } o)
+        {
+            if (o.ValueKind != JsonValueKind.Object) throw new QuantNativeException($"{file}: expected a JSON object");
+            if (o.TryGetProperty("quant_method", out var m) && m.ValueKind != JsonValueKind.Null)
+                RefuseOtherMethod(m, $"{file}: quant_method");
+            if (section is { } both) RefuseContradiction(o, both, file, config);
+            return Read(o, file);
+        }
+        return section is { } only ? Read(only, $"{config} (quantization_config)") : null;
+    }
+
+    private static void RefuseOtherMethod(JsonElement method, string where)
+    {
+        if (method.ValueKind != JsonValueKind.String || method.GetString() != "gptq")
+            throw new QuantNativeException($"{where} is {method.GetRawText()}: only \"gptq\" checkpoints are supported " +
+                                           "(another method packs its weights differently)");
+    }
+
+    /// <summary>The fields that decide how the tensors decode must agree where both files give them.</summary>
+    private static void RefuseContradiction(JsonElement own, JsonElement section, string file, string config)
+    {
+        foreach (string name in (string[])["bits", "group_size", "sym", "desc_act", "checkpoint_format"])
+        {
+            if (!own.TryGetProperty(name, out var a) || a.ValueKind == JsonValueKind.Null ||
+                !section.TryGetProperty(name, out var b) || b.ValueKind == JsonValueKind.Null)
+                continue;
+            if (!JsonElement.DeepEquals(a, b))
                 throw new QuantNativeException(
-                    $"{config}: quantization_config.quant_method is \"{m.GetString()}\": only \"gptq\" checkpoints are supported");
-            return Read(q, $"{config} (quantization_config)");
+                    $"{config}: quantization_config.{name} is {b.GetRawText()} but {file} says {a.GetRawText()}; " +
+                    "runtimes read one or the other, so the two must agree: fix the wrong one");
         }
     }
 
-    private static JsonDocument Parse(string path)
-    {
-        try
-        {
-            return JsonDocument.Parse(File.ReadAllBytes(path));
-        }
-        catch (JsonException e)
-        {
-            throw new QuantNativeException($"{path}: not valid JSON ({e.Message})", e);
-        }
-    }
+    private static JsonDocument Parse(string path) => JsonInput.ParseFile(path);
 
     private static GptqQuantizeConfig Read(JsonElement e, string where)
     {

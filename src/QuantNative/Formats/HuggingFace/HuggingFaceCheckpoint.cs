@@ -155,9 +155,8 @@ public sealed class HuggingFaceCheckpoint : IModelSource
 
     private static List<(string Tensor, string Shard)> ReadWeightMap(string index)
     {
-        try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
+            using var doc = JsonInput.ParseFile(index);
             if (doc.RootElement.ValueKind != JsonValueKind.Object ||
                 !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new QuantNativeException($"{index}: expected an object with a 'weight_map' object");
@@ -172,10 +171,6 @@ public sealed class HuggingFaceCheckpoint : IModelSource
                 result.Add((p.Name, shard));
             }
             return result;
-        }
-        catch (JsonException e)
-        {
-            throw new QuantNativeException($"{index}: not valid JSON ({e.Message})", e);
         }
     }
 

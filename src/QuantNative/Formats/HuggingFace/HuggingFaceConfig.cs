@@ -21,17 +21,8 @@ public static class HuggingFaceConfig
     {
         if (!File.Exists(path))
             throw new QuantNativeException($"{path}: not found");
-        byte[] bytes = File.ReadAllBytes(path);
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(bytes);
-        }
-        catch (JsonException e)
-        {
-            throw new QuantNativeException($"{path}: not valid JSON ({e.Message})", e);
-        }
-        using (doc)
+        byte[] bytes = InputFile.ReadAll(path, "config.json");
+        using (var doc = JsonInput.Parse(bytes, path))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new QuantNativeException($"{path}: expected a JSON object");

@@ -98,7 +98,8 @@ public sealed class Llama2cCheckpoint : IModelSource
         if (count > Array.MaxLength)
             throw new QuantNativeException($"{Path}: tensor '{name}' has {count} elements, more than one array can hold");
         var result = new float[count];
-        _file.ReadFloats(array.Offset + (layer ?? 0) * count * sizeof(float), FloatDType.F32, result);
+        FiniteWeights.Read(_file, array.Offset + (layer ?? 0) * count * sizeof(float), FloatDType.F32, result, Path,
+            layer is int l ? $"{name}[{l}]" : name);
         return result;
     }
 

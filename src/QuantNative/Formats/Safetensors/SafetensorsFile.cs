@@ -71,8 +71,9 @@ public sealed class SafetensorsFile : IDisposable
         return new TensorInfo(e.Name, e.DType, e.Shape);
     }
 
-    /// <summary>Tensor <paramref name="name"/> converted to fp32; only F32, F16 and BF16 convert.</summary>
-    public float[] ReadFloats(string name)
+    /// <summary>Tensor <paramref name="name"/> converted to fp32; only F32, F16 and BF16 convert. A NaN or infinity
+    /// is refused naming the tensor, unless <paramref name="finiteOnly"/> is false (the file as data, not weights).</summary>
+    public float[] ReadFloats(string name, bool finiteOnly = true)
     {
         var e = Entry(name);
         if (!FloatDTypeExtensions.TryParseSafetensors(e.DType, out var dtype))
@@ -81,7 +82,8 @@ public sealed class SafetensorsFile : IDisposable
         if (count > Array.MaxLength)
             throw new QuantNativeException($"{Path}: tensor '{name}' has {count} elements, more than one array can hold");
         var result = new float[count];
-        _file.ReadFloats(_dataStart + e.Begin, dtype, result);
+        if (finiteOnly) FiniteWeights.Read(_file, _dataStart + e.Begin, dtype, result, Path, name);
+        else _file.ReadFloats(_dataStart + e.Begin, dtype, result);
         return result;
     }
 

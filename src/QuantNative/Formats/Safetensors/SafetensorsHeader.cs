@@ -16,16 +16,7 @@ internal static class SafetensorsHeader
     public static (List<SafetensorsEntry> Entries, Dictionary<string, string> Metadata) Parse(
         ReadOnlyMemory<byte> json, long dataBytes, string path)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new QuantNativeException($"{path}: the safetensors header is not valid JSON ({e.Message})", e);
-        }
-        using (doc)
+        using (var doc = JsonInput.Parse(json, $"{path}: the safetensors header"))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new QuantNativeException(

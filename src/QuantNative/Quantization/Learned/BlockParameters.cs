@@ -80,7 +80,7 @@ public sealed class BlockParameters
             var (rows, columns) = bl.Shape(c);
             return mask.For(Math.Min(rows, columns), bl.Part);
         }).ToArray();
-        var factors = state?.LoadFactors(layer);
+        var factors = state?.LoadFactors(layer, c);
         if (factors == null)
         {
             factors = BlockLinears.All.Select((bl, i) =>

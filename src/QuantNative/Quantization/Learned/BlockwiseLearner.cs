@@ -85,7 +85,7 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
             ? null
             : new LearnedWorkDirectory(options.WorkDirectory,
                 LearnedWorkDirectory.Fingerprint(start.Source, start.Embedding, windows, quantizer, format, options, Epochs));
-        var resumed = State?.TryLoad(c, quantizer, format);
+        var resumed = State?.TryLoad(c, quantizer, format, windows.Length, windows[0].Length);
         if (resumed == null)
         {
             var xq = CalibrationWindows.Embed(start.Embedding, windows, c.HiddenSize);
@@ -103,7 +103,19 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
     /// <summary>The copy counters of a CUDA backend's runtime; null on the CPU.</summary>
     private TransferCounters? Transfers => (options.Backend as CudaBackend)?.Runtime.Transfers;
 
-    public IBlockLearning Targets(int layer, LlamaBlockWeights block) => new LearnedBlock(this, layer, block);
+    public IBlockLearning Targets(int layer, LlamaBlockWeights block)
+    {
+        TestHooks.Point($"block-start:{layer}");
+        // Before the block trains: a full disk found only when its state is saved would waste the block's training.
+        if (State is { } state)
+        {
+            var windows = Start.Calibration!;
+            long floats = (long)windows.Length * windows[0].Length * Start.Source.Config.HiddenSize;
+            state.EnsureSpace(layer, LearnedWorkDirectory.BlockSaveBytes(Start.Source.Config, quantizer, floats,
+                options.Cqe?.Sde != null));
+        }
+        return new LearnedBlock(this, layer, block);
+    }
 
     public QuantizationResult Result(QuantizedModel model, BlockCommitter committer, double seconds)
     {

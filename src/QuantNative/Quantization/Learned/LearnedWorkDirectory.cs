@@ -18,12 +18,15 @@ namespace QuantNative.Quantization.Learned;
 /// generator state (<see cref="BackendBlockTraining.ShuffleSeed"/> derives it from seed, block and epoch), and the saved
 /// activations are the exact float bits, so a resumed run computes exactly what an uninterrupted one does.
 /// fingerprint.txt names the model and every setting that changes the result; a work directory with another
-/// fingerprint is refused, never silently reused or replaced.
+/// fingerprint is refused, never silently reused or replaced. Every other file ends with its SHA-256 and is verified
+/// before a resume reads it (<see cref="WorkFile"/>); a damaged or missing one is an error that says how to start over.
+/// One run at a time holds the directory (<see cref="WorkDirectoryLock"/>, taken by the caller).
 /// </summary>
 public sealed class LearnedWorkDirectory(string path, string fingerprint)
 {
     private const string FingerprintFile = "fingerprint.txt", StateFile = "state.bin";
-    private const int Magic = 0x514E4F51; // "QONQ"
+    // "QNQ2": the layout with a checksum after every file; an earlier version's "QONQ" files are refused as damaged.
+    private const int Magic = 0x32514E51;
 
     public string Path { get; } = path;
     public string FingerprintText { get; } = fingerprint;
@@ -60,14 +63,20 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
     public sealed record State(int NextBlock, QuantizedBlock[] Blocks, IReadOnlyList<LayerReport> Layers,
         IReadOnlyList<BlockLoss> Losses, float[][] Xq, float[][] Xfp);
 
-    /// <summary>The saved state, or null when there is none yet. Throws when the directory belongs to another run.</summary>
-    public State? TryLoad(LlamaConfig c, QuantizerConfig quantizer, GptqCheckpointFormat format)
+    /// <summary>
+    /// The saved state, or null when there is none yet. Throws when the directory belongs to another run, and when a
+    /// file is damaged or missing (checked against its checksum before it is read), naming the file and how to start
+    /// over. <paramref name="windows"/> and <paramref name="windowLength"/> are this run's, which the saved
+    /// activations must match.
+    /// </summary>
+    public State? TryLoad(LlamaConfig c, QuantizerConfig quantizer, GptqCheckpointFormat format, int windows = -1,
+        int windowLength = -1)
     {
         string fp = System.IO.Path.Combine(Path, FingerprintFile), state = System.IO.Path.Combine(Path, StateFile);
         if (!Directory.Exists(Path)) return null;
         if (File.Exists(fp))
         {
-            var theirs = File.ReadAllText(fp).Split('\n');
+            var theirs = ReadText(fp).Split('\n');
             var ours = FingerprintText.Split('\n');
             var differs = ours.Zip(theirs).Where(p => p.First != p.Second).ToList();
             if (differs.Count > 0 || theirs.Length != ours.Length)
@@ -81,21 +90,28 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
                                            "known to belong to this run; delete it to start over");
         if (!File.Exists(state)) return null;
 
-        using var r = new BinaryReader(File.OpenRead(state));
-        if (r.ReadInt32() != Magic) throw new QuantNativeException($"{state}: not an OmniQuant state file; delete {Path}");
-        int next = r.ReadInt32();
+        int next;
         var layers = new List<LayerReport>();
-        for (int i = r.ReadInt32(); i > 0; i--)
-            layers.Add(new LayerReport(r.ReadString(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(),
-                r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadBoolean() ? r.ReadString() : null));
         var losses = new List<BlockLoss>();
-        for (int i = r.ReadInt32(); i > 0; i--)
-            losses.Add(new BlockLoss(r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(),
-                r.ReadDouble(), r.ReadDouble()));
-        var xq = ReadWindows(r);
-        var xfp = ReadWindows(r);
+        float[][] xq, xfp;
+        using (var r = WorkFile.OpenVerified(state, Path, "missing"))
+        {
+            if (r.Int32() != Magic) throw r.Damaged("not an OmniQuant state file of this qn version");
+            next = r.Int32();
+            if (next < 1 || next > c.NumLayers)
+                throw r.Damaged($"it records {next} finished blocks of a {c.NumLayers}-block model");
+            for (int i = r.Count(1, "layer report"); i > 0; i--)
+                layers.Add(new LayerReport(r.String(), r.Int32(), r.Int32(), r.Double(), r.Double(),
+                    r.Int32(), r.Int32(), r.Int32(), r.Bool() ? r.String() : null));
+            for (int i = r.Count(1, "block loss"); i > 0; i--)
+                losses.Add(new BlockLoss(r.Int32(), r.Double(), r.Double(), r.Double(), r.Double(),
+                    r.Double(), r.Double()));
+            xq = ReadWindows(r, c, windows, windowLength, "X_q");
+            xfp = ReadWindows(r, c, windows, windowLength, "X_fp");
+            r.Finish();
+        }
         var blocks = new QuantizedBlock[c.NumLayers];
-        for (int b = 0; b < next; b++) blocks[b] = ReadBlock(BlockFile(b), quantizer, c);
+        for (int b = 0; b < next; b++) blocks[b] = ReadBlock(BlockFile(b), quantizer, c, next);
         return new State(next, blocks, layers, losses, xq, xfp);
     }
 
@@ -104,8 +120,9 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         IReadOnlyList<BlockLoss> losses, float[][] xq, float[][] xfp)
     {
         Create();
-        WriteAtomically(BlockFile(nextBlock - 1), w => WriteBlock(w, blocks[nextBlock - 1]));
-        WriteAtomically(System.IO.Path.Combine(Path, StateFile), w =>
+        WorkFile.Write(BlockFile(nextBlock - 1), Path, w => WriteBlock(w, blocks[nextBlock - 1]));
+        TestHooks.Point($"between-block-and-state:{nextBlock - 1}");
+        WorkFile.Write(System.IO.Path.Combine(Path, StateFile), Path, w =>
         {
             w.Write(Magic);
             w.Write(nextBlock);
@@ -133,7 +150,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
     public void SaveClipping(int block, IReadOnlyList<LwcLinear> linears)
     {
         Create();
-        WriteAtomically(ClippingFile(block), w =>
+        WorkFile.Write(ClippingFile(block), Path, w =>
         {
             w.Write(linears.Count);
             foreach (var l in linears)
@@ -147,8 +164,16 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
 
     public void LoadClipping(int block, ClippingParameters into)
     {
-        using var r = new BinaryReader(File.OpenRead(ClippingFile(block)));
-        for (int i = r.ReadInt32(); i > 0; i--) into.Add(r.ReadString(), ReadFloats(r), ReadFloats(r));
+        using var r = WorkFile.OpenVerified(ClippingFile(block), Path,
+            $"missing, though the state records block {block} as finished");
+        for (int i = r.Count(1, "clipping entry"); i > 0; i--)
+        {
+            string name = r.String();
+            float[] u = r.Floats("u"), l = r.Floats("l");
+            if (u.Length != l.Length) throw r.Damaged($"{name} has {u.Length} u and {l.Length} l values");
+            into.Add(name, u, l);
+        }
+        r.Finish();
     }
 
     /// <summary>Caches block <paramref name="block"/>'s SVD factors (one per linear, in <see cref="BlockLinears.All"/>
@@ -156,7 +181,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
     public void SaveFactors(int block, IReadOnlyList<SvdFactors> factors)
     {
         Create();
-        WriteAtomically(FactorsFile(block), w =>
+        WorkFile.Write(FactorsFile(block), Path, w =>
         {
             w.Write(factors.Count);
             foreach (var f in factors)
@@ -167,48 +192,100 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         });
     }
 
-    /// <summary>The cached SVD factors of block <paramref name="block"/>, or null when they were not computed yet.</summary>
-    public SvdFactors[]? LoadFactors(int block)
+    /// <summary>The cached SVD factors of block <paramref name="block"/> (each checked against the layer's shape), or
+    /// null when they were not computed yet.</summary>
+    public SvdFactors[]? LoadFactors(int block, LlamaConfig c)
     {
         string file = FactorsFile(block);
         if (!File.Exists(file)) return null;
-        using var r = new BinaryReader(File.OpenRead(file));
-        var factors = new SvdFactors[r.ReadInt32()];
+        using var r = WorkFile.OpenVerified(file, Path, "missing");
+        if (r.Int32() != BlockLinears.All.Length) throw r.Damaged($"expected the factors of {BlockLinears.All.Length} linears");
+        var factors = new SvdFactors[BlockLinears.All.Length];
         for (int i = 0; i < factors.Length; i++)
-            factors[i] = new SvdFactors(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), ReadFloats(r), ReadFloats(r), ReadFloats(r));
+        {
+            var (rows, cols) = BlockLinears.All[i].Shape(c);
+            int fr = r.Int32(), fc = r.Int32(), rank = r.Int32();
+            if (fr != rows || fc != cols || rank < 0 || rank > Math.Min(rows, cols))
+                throw r.Damaged($"{BlockLinears.All[i].Part} factors are [{fr}, {fc}] of rank {rank}, expected [{rows}, {cols}]");
+            factors[i] = new SvdFactors(fr, fc, rank, r.Floats("U"), r.Floats("S"), r.Floats("V"));
+            if (factors[i].Ut.Length != (long)rank * rows || factors[i].S.Length != rank || factors[i].Vt.Length != (long)rank * cols)
+                throw r.Damaged($"{BlockLinears.All[i].Part} factors do not hold rank {rank}");
+        }
+        r.Finish();
         return factors;
     }
+
+    /// <summary>
+    /// Refuses to start block <paramref name="block"/> when the file system cannot hold what saving it writes: the
+    /// state (both activation sets), the block's codes and parameters, its clipping and, with SDE, its SVD factors,
+    /// each beside the previous copy until it is renamed over it. Checked before the block trains, not after.
+    /// </summary>
+    public void EnsureSpace(int block, long bytes)
+    {
+        string existing = Path;
+        while (!Directory.Exists(existing) && System.IO.Path.GetDirectoryName(existing) is { } parent) existing = parent;
+        long free;
+        try
+        {
+            free = new DriveInfo(existing).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return; // the file system does not say; the writes themselves still fail cleanly
+        }
+        if (free < bytes)
+            throw new QuantNativeException(
+                $"{Path}: saving block {block} needs about {Mib(bytes)} MiB, but its file system has {Mib(free)} MiB " +
+                $"free; free some space and run the same command again (it continues from block {block})");
+    }
+
+    /// <summary>What <see cref="EnsureSpace"/> asks for one block: see there; 1 MiB covers the reports and headers.</summary>
+    public static long BlockSaveBytes(LlamaConfig c, QuantizerConfig quantizer, long windowFloats, bool withFactors)
+    {
+        long bytes = 2 * windowFloats * sizeof(float) + (1 << 20);
+        foreach (var linear in BlockLinears.All)
+        {
+            var (rows, cols) = linear.Shape(c);
+            long groups = (long)rows * quantizer.Layout(cols).Groups;
+            bytes += (long)rows * cols + groups * (sizeof(float) + sizeof(int)) // codes, scales, zeros
+                     + 2 * groups * sizeof(float); // the clipping's u and l
+            if (withFactors) bytes += (long)Math.Min(rows, cols) * (rows + cols + 1) * sizeof(float);
+        }
+        return bytes + (2 + BlockExtraParts.Of(c).Count()) * (long)c.HiddenSize * sizeof(float) * 4;
+    }
+
+    private static long Mib(long bytes) => (bytes + (1 << 20) - 1) >> 20;
 
     /// <summary>The directory with its fingerprint, written first so no state file ever sits without it.</summary>
     private void Create()
     {
-        Directory.CreateDirectory(Path);
         string fp = System.IO.Path.Combine(Path, FingerprintFile);
-        if (!File.Exists(fp)) WriteAtomically(fp, w => w.Write(Encoding.UTF8.GetBytes(FingerprintText)));
+        try
+        {
+            Directory.CreateDirectory(Path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantNativeException($"{Path}: cannot create the work directory ({WorkFile.Reason(e)})", e);
+        }
+        if (!File.Exists(fp)) WorkFile.WriteText(fp, Path, FingerprintText);
     }
 
-    /// <summary>Removes the work directory (after the output was written).</summary>
-    public void Delete()
+    private string ReadText(string file)
     {
-        if (Directory.Exists(Path)) Directory.Delete(Path, true);
+        try
+        {
+            return File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantNativeException($"{file}: reading the resume state failed ({WorkFile.Reason(e)})", e);
+        }
     }
 
     private string BlockFile(int block) => System.IO.Path.Combine(Path, $"block-{block}.bin");
     private string ClippingFile(int block) => System.IO.Path.Combine(Path, $"clipping-{block}.bin");
     private string FactorsFile(int block) => System.IO.Path.Combine(Path, $"svd-{block}.bin");
-
-    private static void WriteAtomically(string file, Action<BinaryWriter> write)
-    {
-        string temp = file + ".partial";
-        using (var stream = File.Create(temp))
-        using (var w = new BinaryWriter(stream))
-        {
-            write(w);
-            w.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, file, overwrite: true);
-    }
 
     private static void WriteWindows(BinaryWriter w, float[][] windows)
     {
@@ -220,13 +297,17 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         }
     }
 
-    private static float[][] ReadWindows(BinaryReader r)
+    /// <summary>The saved activations, which must be this run's shape: <paramref name="count"/> windows of
+    /// <paramref name="length"/> × hidden floats (−1: not checked).</summary>
+    private static float[][] ReadWindows(WorkFileReader r, LlamaConfig c, int count, int length, string what)
     {
-        var windows = new float[r.ReadInt32()][];
+        var windows = new float[r.Count(sizeof(int), what)][];
+        if (count >= 0 && windows.Length != count) throw r.Damaged($"{what} holds {windows.Length} windows, this run {count}");
         for (int k = 0; k < windows.Length; k++)
         {
-            windows[k] = new float[r.ReadInt32()];
-            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(windows[k].AsSpan()));
+            windows[k] = r.Floats(what);
+            if (length >= 0 && windows[k].Length != (long)length * c.HiddenSize)
+                throw r.Damaged($"{what} window {k} holds {windows[k].Length} values, expected {length} × {c.HiddenSize}");
         }
         return windows;
     }
@@ -246,34 +327,40 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         }
     }
 
-    private static QuantizedBlock ReadBlock(string file, QuantizerConfig quantizer, LlamaConfig c)
+    private QuantizedBlock ReadBlock(string file, QuantizerConfig quantizer, LlamaConfig c, int finished)
     {
-        using var r = new BinaryReader(File.OpenRead(file));
-        var attn = ReadFloats(r);
-        var ffn = ReadFloats(r);
+        using var r = WorkFile.OpenVerified(file, Path, $"missing, though the state records {finished} finished blocks");
+        float[] Norm(string what)
+        {
+            var a = r.Floats(what);
+            if (a.Length != c.HiddenSize) throw r.Damaged($"{what} has {a.Length} values, expected {c.HiddenSize}");
+            return a;
+        }
+        var attn = Norm("input_layernorm");
+        var ffn = Norm("post_attention_layernorm");
         var extras = BlockExtraParts.Load(c, part =>
         {
-            var a = ReadFloats(r);
-            if (a.Length != part.Length(c))
-                throw new QuantNativeException($"{file}: {part.Part} has {a.Length} values, expected {part.Length(c)}");
+            var a = r.Floats(part.Part);
+            if (a.Length != part.Length(c)) throw r.Damaged($"{part.Part} has {a.Length} values, expected {part.Length(c)}");
             return a;
         });
         var linears = new Dictionary<string, QuantizedMatrix>();
         foreach (var linear in BlockLinears.All)
         {
-            int rows = r.ReadInt32(), columns = r.ReadInt32();
+            int rows = r.Int32(), columns = r.Int32();
             var (er, ec) = linear.Shape(c);
-            if (rows != er || columns != ec)
-                throw new QuantNativeException($"{file}: {linear.Part} is [{rows}, {columns}], expected [{er}, {ec}]");
+            if (rows != er || columns != ec) throw r.Damaged($"{linear.Part} is [{rows}, {columns}], expected [{er}, {ec}]");
             var layout = quantizer.Layout(columns);
-            var codes = r.ReadBytes(rows * columns);
+            var codes = r.Bytes(rows * columns);
+            if (codes.Any(q => q > quantizer.MaxCode)) throw r.Damaged($"{linear.Part} holds a code above {quantizer.MaxCode}");
             var scales = new float[rows * layout.Groups];
-            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(scales.AsSpan()));
+            r.Into(scales);
             var zeros = new int[rows * layout.Groups];
-            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(zeros.AsSpan()));
+            r.Into(zeros);
             linears[linear.Part] = new QuantizedMatrix(rows, columns, quantizer, codes, scales, zeros,
                 QuantizedMatrix.NaturalGroupIndex(layout), $"{file} {linear.Part}");
         }
+        r.Finish();
         return new QuantizedBlock { AttnNorm = attn, FfnNorm = ffn, Extras = extras, Linears = linears };
     }
 
@@ -281,12 +368,5 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
     {
         w.Write(a.Length);
         w.Write(MemoryMarshal.AsBytes(a.AsSpan()));
-    }
-
-    private static float[] ReadFloats(BinaryReader r)
-    {
-        var a = new float[r.ReadInt32()];
-        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(a.AsSpan()));
-        return a;
     }
 }

@@ -165,12 +165,18 @@ public class GptqCheckpointTests
         return outDir;
     }
 
+    /// <summary>Sets <paramref name="field"/> in quantize_config.json and, so that the two still agree (a
+    /// contradiction is refused first), in config.json's quantization_config.</summary>
     private static void EditQuantizeConfig(string dir, string field, JsonNode value)
     {
         string path = Path.Combine(dir, GptqQuantizeConfig.FileName);
         var json = JsonNode.Parse(File.ReadAllText(path))!;
         json[field] = value;
         File.WriteAllText(path, json.ToJsonString());
+        string config = Path.Combine(dir, "config.json");
+        var c = JsonNode.Parse(File.ReadAllText(config))!;
+        c["quantization_config"]![field] = value.DeepClone();
+        File.WriteAllText(config, c.ToJsonString());
     }
 
     [Test]

@@ -80,7 +80,8 @@ public class SafetensorsTests
             Assert.That(info.DType, Is.EqualTo(dtype.ToString()), name);
             Assert.That(info.Shape, Is.EqualTo(shape), name);
             Func<float, float>? round = dtype == FloatDType.F32 ? null : ReferenceRounding.For(dtype).Round;
-            RandomModels.AssertBits(values, file.ReadFloats(name), name, round);
+            // The hard cases hold NaN and ±∞: read as data (the weight readers refuse them, see FiniteWeightTests).
+            RandomModels.AssertBits(values, file.ReadFloats(name, finiteOnly: false), name, round);
         }
         Assert.That(Directory.GetFiles(_dir), Has.Length.EqualTo(1), "no temporary file left");
     }
