@@ -13,5 +13,6 @@ public static class Verbs
         typeof(QuantizeCommand),
         typeof(AblateCommand),
         typeof(TokenizeCommand),
+        typeof(ExportCommand),
     ];
 }

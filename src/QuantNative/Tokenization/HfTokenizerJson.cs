@@ -149,6 +149,13 @@ public sealed partial class HfTokenizerJson : ITextTokenizer
         {
             throw new QuantNativeException($"{path}: cannot read tokenizer.json: {e.Message}", e);
         }
+        return Parse(data, path, semantics);
+    }
+
+    /// <summary>A tokenizer.json held in memory (GGUF's byte-level vocabularies are read through one);
+    /// <paramref name="path"/> names it in messages.</summary>
+    public static HfTokenizerJson Parse(byte[] data, string path, TokenizerJsonSemantics semantics)
+    {
         try
         {
             using var doc = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = 256 });
