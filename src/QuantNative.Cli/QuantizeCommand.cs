@@ -64,7 +64,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         using var backend = Device == DeviceKind.Cpu ? null : DeviceOption.Open(this);
         var options = learned
             ? QuantizeSettings.Learned(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend,
-                keepLearnedWeights: ggufType is { } t && t.IsKQuant())
+                keepLearnedWeights: ggufType is { } t && !t.IsFloat())
             : new LearnedOptions();
         var quantizer = settings.Create(options);
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))

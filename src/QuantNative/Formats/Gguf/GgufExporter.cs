@@ -88,24 +88,34 @@ public static class GgufExporter
 
     public static Choice Choose(GgmlType? requested, int columns, QuantizedMatrix? codes, bool learned, string tensor)
     {
-        GgmlType type;
         if (requested is not { } asked)
         {
-            var exact = codes == null ? null : ExactTypes(codes).Cast<GgmlType?>().FirstOrDefault();
-            if (codes != null && exact == null)
-                throw new QuantNativeException($"{tensor}: {codes.Config} codes fit no GGUF block type exactly (Q4_0/Q8_0 need symmetric " +
-                                               "W≤4/W8 g32, Q4_1/Q5_1 W≤4 g32, natural column order); give --type");
-            asked = exact ?? GgmlType.F32;
-            if (codes == null) return Fits(asked, columns, tensor) with { How = "as stored" };
+            if (codes == null) return Fits(GgmlType.F32, columns, tensor) with { How = "as stored" };
+            asked = AutoType(codes.Config)
+                    ?? throw new QuantNativeException($"{tensor}: {codes.Config} codes fit no GGUF block type exactly (Q4_0/Q8_0 hold " +
+                                                      "symmetric W≤4/W≤8 g32, Q4_1/Q5_1 W≤4 g32); give --type");
+            var auto = Fits(asked, columns, tensor);
+            if (!auto.Type.IsFloat() && !ExactTypes(codes).Contains(auto.Type))
+                throw new QuantNativeException($"{tensor}: its codes are not in natural column order (act-order g_idx), so no " +
+                                               "block-32 type holds them exactly; give --type to requantize");
         }
         var fitted = Fits(asked, columns, tensor);
-        type = fitted.Type;
+        var type = fitted.Type;
         if (type.IsFloat()) return fitted with { How = codes != null ? "dequantized codes" : "as stored" };
         if (codes != null && ExactTypes(codes).Contains(type)) return fitted with { How = "exact from codes" };
         if (type.IsKQuant())
             return fitted with { How = learned ? "from W' with the learned clipping as start" : codes != null ? "from the dequantized weights with the groups' ranges as start" : "from the weights (llama.cpp's reference search)" };
-        return fitted with { How = codes != null ? "requantized from the dequantized weights (reference quantizer)" : "from the weights (reference quantizer)" };
+        return fitted with { How = learned ? "from W' (reference quantizer)" : codes != null ? "requantized from the dequantized weights (reference quantizer)" : "from the weights (reference quantizer)" };
     }
+
+    /// <summary>auto's type for a quantizer: the block-32 type its g32 codes fit (by the config; a row that is not a
+    /// multiple of 32 then falls back like any other).</summary>
+    private static GgmlType? AutoType(QuantizerConfig q) =>
+        q.GroupSize != Block32Codec.Size ? null
+        : q.Symmetric && q.Bits <= 4 ? GgmlType.Q4_0
+        : q.Symmetric ? GgmlType.Q8_0
+        : q.Bits <= 4 ? GgmlType.Q4_1
+        : null;
 
     /// <summary>llama-quant.cpp's fallbacks for a row length that does not fit the type's block.</summary>
     private static Choice Fits(GgmlType type, int columns, string tensor)
