@@ -119,20 +119,18 @@ public static class GgufArchitecture
     };
 
     /// <summary>Rows of q (heads) or k (kv heads), and of their biases, in llama.cpp's order for the architecture.</summary>
-    public static float[] ToGgufRows(string arch, string part, float[] values, LlamaConfig c, int columns)
-    {
-        if (!PermutesQk(arch)) return values;
-        int heads = part is BlockLinears.Q or BlockExtraParts.QBias ? c.NumHeads
-                  : part is BlockLinears.K or BlockExtraParts.KBias ? c.NumKvHeads : 0;
-        return heads == 0 ? values : RopeLayout.RotateHalfToAdjacentPairs(values, heads, c.HeadDim, columns);
-    }
+    public static float[] ToGgufRows(string arch, string part, float[] values, LlamaConfig c, int columns) =>
+        PermutedHeads(arch, part, c) is int heads and > 0
+            ? RopeLayout.RotateHalfToAdjacentPairs(values, heads, c.HeadDim, columns) : values;
 
     /// <summary>The inverse of <see cref="ToGgufRows"/>: back to qn's rotate-half layout.</summary>
-    public static float[] FromGgufRows(string arch, string part, float[] values, LlamaConfig c, int columns)
-    {
-        if (!PermutesQk(arch)) return values;
-        int heads = part is BlockLinears.Q or BlockExtraParts.QBias ? c.NumHeads
-                  : part is BlockLinears.K or BlockExtraParts.KBias ? c.NumKvHeads : 0;
-        return heads == 0 ? values : RopeLayout.AdjacentPairsToRotateHalf(values, heads, c.HeadDim, columns);
-    }
+    public static float[] FromGgufRows(string arch, string part, float[] values, LlamaConfig c, int columns) =>
+        PermutedHeads(arch, part, c) is int heads and > 0
+            ? RopeLayout.AdjacentPairsToRotateHalf(values, heads, c.HeadDim, columns) : values;
+
+    /// <summary>The heads whose rows convert_hf_to_gguf permutes for this tensor (q: heads, k: kv heads), 0 for none.</summary>
+    private static int PermutedHeads(string arch, string part, LlamaConfig c) =>
+        !PermutesQk(arch) ? 0
+        : part is BlockLinears.Q or BlockExtraParts.QBias ? c.NumHeads
+        : part is BlockLinears.K or BlockExtraParts.KBias ? c.NumKvHeads : 0;
 }
