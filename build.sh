@@ -89,7 +89,25 @@ build_dotnet() {
   if [ -d artifacts/kernels ]; then mkdir -p bin/kernels && cp -f artifacts/kernels/* bin/kernels/ 2>/dev/null || true; fi
 }
 
+# llama.cpp as node-llama-cpp packages it (its prebuilt linux-x64 binary, from the npm registry), for the tests that
+# load qn's GGUF files: versions pinned in tools/gguf-check/package.json, installed into its node_modules (ignored), once.
+# No lock file: npm records only the platforms it resolved on, and `npm ci` then refuses the others' entries.
+install_llama_cpp_node() {
+  local dir="$ROOT/tools/gguf-check"
+  if ! command -v npm >/dev/null; then say "installing nodejs and npm (the GGUF tests run llama.cpp through node)"; apt_install nodejs npm; fi
+  if ! cmp -s "$dir/package.json" "$dir/node_modules/.qn-installed-package.json" 2>/dev/null; then
+    say "installing node-llama-cpp into tools/gguf-check/node_modules (tests only)"
+    # --omit=optional: only the linux-x64 binary (a direct dependency), not every platform's; no install scripts:
+    # the prebuilt binary needs no build step.
+    (cd "$dir" && npm install --no-package-lock --no-audit --no-fund --omit=optional --ignore-scripts >/dev/null)
+    cp "$dir/package.json" "$dir/node_modules/.qn-installed-package.json"
+  fi
+}
+
 run_tests() {
+  install_llama_cpp_node
+  # Under build.sh test a missing llama.cpp is a failure, not a skipped test.
+  export QN_REQUIRE_LLAMA_CPP=1
   say "running the tests"
   local results="$ROOT/artifacts/test-results"
   rm -rf "$results"

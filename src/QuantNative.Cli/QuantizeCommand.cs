@@ -2,10 +2,12 @@ using CommandLine;
 using QuantNative.Backends;
 using QuantNative.Evaluation;
 using QuantNative.Formats;
+using QuantNative.Formats.Gguf;
 using QuantNative.Formats.Gptq;
 using QuantNative.Quantization;
 using QuantNative.Quantization.Learned;
 using QuantNative.Tokenization;
+using QuantNative.Tokenization.Gguf;
 
 namespace QuantNative.Cli;
 
@@ -39,14 +41,22 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("force", HelpText = "Replace an existing output directory.")]
     public bool Force { get; set; }
 
-    [Option("out", Required = true, HelpText = "Output directory (must not exist unless --force).")]
+    [Option("type", Default = "auto", HelpText = "--format gguf: the block linears' GGUF type, as qn export --type (auto: the block-32 type that holds the codes exactly; q2_k..q6_k are fitted to the learned W' from the learned clipping ranges).")]
+    public string Type { get; set; } = "auto";
+
+    [Option("out", Required = true, HelpText = "Output directory, or the .gguf file with --format gguf (must not exist unless --force).")]
     public string Out { get; set; } = "";
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
         // Every option is checked before any work, so a typo costs nothing.
         OutOption.Check(Out);
-        var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, Format);
+        // GGUF stores any zero point (Q4_1/Q5_1's m), so the codes are made as v2 makes them.
+        bool gguf = string.Equals(Format, "gguf", StringComparison.OrdinalIgnoreCase);
+        var ggufType = gguf ? ExportCommand.ParseType(Type) : null;
+        if (!gguf && !string.Equals(Type, "auto", StringComparison.OrdinalIgnoreCase))
+            throw new QuantNativeException($"--type {Type}: only with --format gguf");
+        var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, gguf ? "v2" : Format);
         var cqe = QuantizeSettings.Cqe(settings.Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
         bool learned = settings.Method.IsLearned;
         if (Device != DeviceKind.Cpu && !learned)
@@ -54,7 +64,8 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
                                            $"cqe+ train on a device; --method {settings.MethodName} runs on the CPU (leave --device out)");
         using var backend = Device == DeviceKind.Cpu ? null : DeviceOption.Open(this);
         var options = learned
-            ? QuantizeSettings.Learned(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend)
+            ? QuantizeSettings.Learned(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend,
+                keepLearnedWeights: ggufType is { } t && !t.IsFloat())
             : new LearnedOptions();
         var quantizer = settings.Create(options);
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))
@@ -83,13 +94,20 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
 
         var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var extra = TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)).ToList();
-        if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
-        GptqCheckpointWriter.Write(model.Model, Out, Force, extra);
+        IReadOnlyList<GgufTensorReport>? ggufReports = null;
+        if (gguf)
+            ggufReports = GgufExporter.Write(GgufExportSource.FromQuantized(model.Model), Out, ggufType,
+                GgufTokenizerMetadata.From(tokenizer, c), Path.GetFileNameWithoutExtension(Out), Force);
+        else
+        {
+            var extra = TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)).ToList();
+            if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
+            GptqCheckpointWriter.Write(model.Model, Out, Force, extra);
+        }
         double writeSeconds = clock.Elapsed.TotalSeconds;
         workLock?.Complete(); // the output is complete: the resume state has done its job and goes with the lock
 
-        QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds);
+        QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds, ggufReports);
         return 0;
     }
 

@@ -43,12 +43,12 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
 
     /// <summary>The OmniQuant loop's options from the command line; errors name --epochs and --lwc-lr.</summary>
     public static LearnedOptions Learned(int? epochs, double learningRate, int seed, string? workDirectory = null,
-        int? stopAfterBlock = null, CqeOptions? cqe = null, Backends.IBackend? backend = null)
+        int? stopAfterBlock = null, CqeOptions? cqe = null, Backends.IBackend? backend = null, bool keepLearnedWeights = false)
     {
         var options = new LearnedOptions
         {
             Epochs = epochs, LearningRate = learningRate, Seed = seed, WorkDirectory = workDirectory,
-            StopAfterBlock = stopAfterBlock, Cqe = cqe, Backend = backend,
+            StopAfterBlock = stopAfterBlock, Cqe = cqe, Backend = backend, KeepLearnedWeights = keepLearnedWeights,
         };
         options.Validate();
         return options;

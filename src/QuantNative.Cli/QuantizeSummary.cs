@@ -7,7 +7,7 @@ namespace QuantNative.Cli;
 public static class QuantizeSummary
 {
     public static void Write(TextWriter o, QuantizationResult result, string modelPath, string calibration, string outDir,
-        double writeSeconds)
+        double writeSeconds, IReadOnlyList<QuantNative.Formats.Gguf.GgufTensorReport>? gguf = null)
     {
         var model = result.Model;
         var q = model.Quantizer;
@@ -29,6 +29,11 @@ public static class QuantizeSummary
         foreach (var note in result.Layers.Where(l => l.GroupNote != null).Select(l => $"{l.Rows}×{l.Columns}: {l.GroupNote}").Distinct())
             o.WriteLine($"note           {note}");
 
+        if (gguf != null)
+        {
+            GgufSummary.Write(o, gguf, outDir, model.Config, writeSeconds);
+            return;
+        }
         string format = GptqQuantizeConfig.FormatName(model.Format);
         if (model.Format == GptqCheckpointFormat.V1)
         {

@@ -21,7 +21,7 @@ public abstract class QuantizerOptions : ModelOptions
     [Option("damp", Default = 0.01, HelpText = "GPTQ dampening: fraction of mean(diag H) added to the diagonal.")]
     public double Damp { get; set; } = 0.01;
 
-    [Option("format", Default = "v1", HelpText = "Checkpoint format: v1 (gptq; zero points of 0 are clamped to 1 and counted) or v2 (gptq_v2; zeros stored as they are).")]
+    [Option("format", Default = "v1", HelpText = "Checkpoint format: v1 (gptq; zero points of 0 are clamped to 1 and counted), v2 (gptq_v2; zeros stored as they are) or gguf (qn quantize only: a GGUF file for llama.cpp, see --type).")]
     public string Format { get; set; } = "v1";
 
     [Option("nsamples", Default = CalibrationSampler.DefaultSamples, HelpText = "Calibration windows.")]

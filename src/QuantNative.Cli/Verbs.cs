@@ -14,5 +14,6 @@ public static class Verbs
         typeof(AblateCommand),
         typeof(TokenizeCommand),
         typeof(SynthesizeCommand),
+        typeof(ExportCommand),
     ];
 }

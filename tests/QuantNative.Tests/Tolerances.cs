@@ -311,4 +311,23 @@ public static class Tolerances
     /// <see cref="LowBitGemvHalfOutputRel"/> as for the GEMV.
     /// </summary>
     public const double LowBitMmaSumRel = 1.0 / 2048 + LowBitGemvSumRel;
+
+    /// <summary>
+    /// Perplexity of a GGUF file in llama.cpp (node-llama-cpp) against `qn eval` of the same file, relative: the issue's
+    /// bar. The two differ only in arithmetic: llama.cpp rounds the activations to the weights' dot-product type before
+    /// each matrix product (Q8_0/Q8_1/Q8_K for quantized weights, F16 or BF16 for half weights, none for F32), computes
+    /// RoPE angles by repeated float multiplication, and accumulates in its own order. Measured over 16 windows of 256:
+    /// F32 and BF16 files 1.4e-5 to 7e-5; a layout error (the q/k permutation, a block's nibble order, a scale) moves
+    /// the perplexity by whole percent.
+    /// </summary>
+    public const double GgufPerplexityRel = 1e-3;
+
+    /// <summary>
+    /// The same for K-quant files: llama.cpp multiplies K-quant weights with Q8_K activations, one 8-bit scale per 256
+    /// inputs (block-32 types get Q8_0/Q8_1, one per 32), so its logits carry more activation rounding. Measured on
+    /// stories260K zero-padded to rows of 256, 16 windows of 256: Q2_K 8.9e-4, Q3_K 1.5e-3, Q4_K 2.7e-3 (OmniQuant's
+    /// Q4_K 9.4e-4), Q5_K 3.9e-4, Q6_K 9.2e-4; a wrong scale or nibble order moves this model's perplexity by tens of
+    /// percent (Q2_K is 55 where F32 is 3.9).
+    /// </summary>
+    public const double GgufKQuantPerplexityRel = 5e-3;
 }

@@ -13,6 +13,10 @@ public sealed class QuantizedBlock
     public required IReadOnlyDictionary<string, QuantizedMatrix> Linears { get; init; }
     public BlockExtras<float[]> Extras { get; init; } = BlockExtras<float[]>.Empty;
 
+    /// <summary>A learned method's W' and clipping ranges by part name, kept only when a GGUF K-quant export needs them
+    /// (they are not part of any checkpoint); null otherwise.</summary>
+    public IReadOnlyDictionary<string, Gguf.LearnedLinear>? Learned { get; init; }
+
     /// <summary>fp32 weights as a runtime computes them from the stored tensors.</summary>
     public LlamaBlockWeights Dequantize() => new()
     {

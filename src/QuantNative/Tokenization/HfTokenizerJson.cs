@@ -141,6 +141,14 @@ public sealed partial class HfTokenizerJson : ITextTokenizer
         return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
     }
 
+    /// <summary>A tokenizer.json held in memory (GGUF's byte-level vocabularies are read through one);
+    /// <paramref name="path"/> names it in messages.</summary>
+    public static HfTokenizerJson Parse(byte[] data, string path, TokenizerJsonSemantics semantics)
+    {
+        using var doc = JsonInput.Parse(data, path, maxDepth: 256);
+        return new HfTokenizerJson(path, HfTokenizerJsonSpec.Parse(doc.RootElement, path), semantics);
+    }
+
     /// <summary>The file this tokenizer came from (used in messages).</summary>
     public string SourcePath { get; }
 

@@ -19,6 +19,9 @@ public static class TokenizerLoader
     {
         if (tokenizerPath != null)
             return LoadFile(tokenizerPath, expectedVocabSize);
+        // A GGUF file carries its tokenizer in its metadata.
+        if (Formats.Gguf.GgufFile.IsGguf(modelPath))
+            return Fitting(Gguf.GgufTokenizer.Load(modelPath), modelPath, expectedVocabSize);
 
         if (Directory.Exists(modelPath))
         {

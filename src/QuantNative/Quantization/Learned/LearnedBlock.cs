@@ -78,6 +78,11 @@ internal sealed class LearnedBlock : IBlockLearning
         {
             var lwc = parameters.Lwc[i];
             _run.Clipping.Add(lwc.Name, lwc.U.Value, lwc.L.Value);
+            if (_run.Options.KeepLearnedWeights)
+            {
+                var (min, max) = lwc.ClipRanges();
+                committer.AddLearned(BlockLinears.All[i].Part, new Formats.Gguf.LearnedLinear((float[])lwc.Weights.Clone(), min, max));
+            }
             committer.Commit(_layer, BlockLinears.All[i], () => (lwc.Commit(_run.Quantizer), 0), _fpLinears[i],
                 _quantizedLinears[i]);
         }

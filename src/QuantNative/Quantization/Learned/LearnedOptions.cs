@@ -35,6 +35,10 @@ public sealed class LearnedOptions
     /// <summary>Test hook: throw <see cref="LearnedRunStoppedException"/> right after the state of this block is saved.</summary>
     public int? StopAfterBlock { get; init; }
 
+    /// <summary>Keep each committed linear's W' and learned clipping ranges in the result (for a GGUF K-quant export,
+    /// which fits W' rather than the committed grid): one fp32 copy of every linear, so only when asked.</summary>
+    public bool KeepLearnedWeights { get; init; }
+
     /// <summary>What CQE+ adds (SDE, cross-layer learning, initial clipping); null: plain OmniQuant.</summary>
     public CqeOptions? Cqe { get; init; }
 

@@ -18,6 +18,7 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
 {
     private readonly Dictionary<string, QuantizedMatrix> _linears = new();
     private readonly List<LayerReport> _reports = [];
+    private readonly Dictionary<string, Formats.Gguf.LearnedLinear> _learned = new();
 
     public LlamaConfig Config { get; } = config;
     public QuantizerConfig Quantizer { get; } = quantizer;
@@ -48,6 +49,9 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
             clock.Elapsed.TotalSeconds, clampedGroups, clippedCodes, deadColumns, Quantizer.Layout(matrix.Columns).Note));
     }
 
+    /// <summary>A learned linear's W' and clipping ranges, kept with the block (GGUF K-quant exports).</summary>
+    public void AddLearned(string part, Formats.Gguf.LearnedLinear learned) => _learned[part] = learned;
+
     /// <summary>Closes block <paramref name="layer"/>: its committed linears with the norms and extras as they were.</summary>
     public void Finish(int layer, LlamaBlockWeights block)
     {
@@ -57,8 +61,10 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
         {
             AttnNorm = block.AttnNorm, FfnNorm = block.FfnNorm, Extras = block.Extras,
             Linears = new Dictionary<string, QuantizedMatrix>(_linears),
+            Learned = _learned.Count > 0 ? new Dictionary<string, Formats.Gguf.LearnedLinear>(_learned) : null,
         };
         _linears.Clear();
+        _learned.Clear();
     }
 
     /// <summary>Restores the blocks and reports of a resumed run.</summary>

@@ -71,6 +71,22 @@ public sealed class LwcLinear
             tensor);
     }
 
+    /// <summary>Every group's learned range (β·min, γ·max), [rows·groups]: what a GGUF K-quant export starts from.</summary>
+    public (float[] Min, float[] Max) ClipRanges()
+    {
+        var layout = Shape.Layout;
+        int rows = Shape.Rows, columns = Shape.Cols, groups = Shape.Groups;
+        var min = new float[Shape.GroupCount];
+        var max = new float[Shape.GroupCount];
+        for (int r = 0; r < rows; r++)
+        for (int g = 0; g < groups; g++)
+        {
+            int p = r * groups + g;
+            (max[p], min[p]) = ClipRange(Weights.AsSpan(r * columns + layout.StartOf(g), layout.LengthOf(g)), U.Value[p], L.Value[p]);
+        }
+        return (min, max);
+    }
+
     /// <summary>(γ·max(w), β·min(w)) of one group, γ = σ(u), β = σ(l).</summary>
     public static (float Xmax, float Xmin) ClipRange(ReadOnlySpan<float> group, float u, float l)
     {

@@ -1,0 +1,45 @@
+using NUnit.Framework;
+
+namespace QuantNative.Tests.Cli;
+
+/// <summary>`qn export --to gguf` and `qn quantize --format gguf` refusals are one line naming the option or tensor;
+/// `qn info` reads what export wrote; a damaged file is one error naming it.</summary>
+public class GgufCliTests : SplitTextFixture
+{
+    private static string[] Stories => ["--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512];
+
+    [Test]
+    public void BadOptionsAreOneLineNamingThem()
+    {
+        CliRunner.AssertCleanError(CliRunner.Run(["export", "--to", "onnx", .. Stories, "--out", NewOut()]), "--to onnx");
+        CliRunner.AssertCleanError(CliRunner.Run(["export", "--to", "gguf", .. Stories, "--type", "q7_k", "--out", NewOut()]), "--type q7_k");
+        CliRunner.AssertCleanError(CliRunner.Run(["quantize", .. Stories, "--method", "rtn", "--wbits", "4", "--type", "q4_k", "--out", NewOut()]),
+            "--type q4_k", "--format gguf");
+    }
+
+    [Test]
+    public void ActOrderCodesNeedAnExplicitType()
+    {
+        string dir = NewOut();
+        var q = CliRunner.Run(["quantize", .. Stories, "--method", "gptq", "--wbits", "4", "--group", "32", "--act-order",
+            "--calib", Calib, "--nsamples", "2", "--seqlen", "32", "--out", dir]);
+        Assert.That(q.ExitCode, Is.EqualTo(0), q.ToString());
+        CliRunner.AssertCleanError(CliRunner.Run("export", "--to", "gguf", "--model", dir, "--out", NewOut() + ".gguf"), "act-order", "--type");
+        var typed = CliRunner.Run("export", "--to", "gguf", "--model", dir, "--type", "q4_1", "--out", NewOut() + ".gguf");
+        Assert.That(typed.ExitCode, Is.EqualTo(0), typed.ToString());
+        Assert.That(typed.Stdout, Does.Contain("requantized from the dequantized weights"));
+    }
+
+    [Test]
+    public void InfoReadsTheExportAndRefusesATruncatedFile()
+    {
+        string gguf = NewOut() + ".gguf";
+        Assert.That(CliRunner.Run(["export", "--to", "gguf", .. Stories, "--type", "f16", "--out", gguf]).ExitCode, Is.EqualTo(0));
+        var info = CliRunner.Run("info", "--model", gguf);
+        Assert.That(info.ExitCode, Is.EqualTo(0), info.ToString());
+        Assert.That(info.Stdout, Does.Contain("format               gguf").And.Contain("blk.0.attn_q.weight").And.Contain("F16"));
+        string cut = NewOut() + ".gguf";
+        File.WriteAllBytes(cut, File.ReadAllBytes(gguf)[..5000]);
+        CliRunner.AssertCleanError(CliRunner.Run("info", "--model", cut), cut);
+    }
+}

@@ -1,0 +1,52 @@
+using NUnit.Framework;
+using QuantNative.Formats.Gguf;
+using QuantNative.Model;
+using QuantNative.Tests.Inference;
+using QuantNative.Tokenization;
+using QuantNative.Tokenization.Gguf;
+
+namespace QuantNative.Tests.Formats.Gguf;
+
+/// <summary>The tokenizer metadata qn writes, read back by qn's GGUF tokenizer (the encoding llama.cpp does): the same
+/// ids as the source tokenizer on a slice of both evaluation texts, for every tokenizer kind (llama2.c, the
+/// SentencePiece-style tokenizer.json of Mistral, the byte-level ones of Llama 3 and Qwen). llama.cpp's own ids are
+/// compared in GgufLlamaCppTests.</summary>
+public class GgufTokenizerTests
+{
+    public static IEnumerable<TestCaseData> Tokenizers()
+    {
+        yield return new TestCaseData("stories260K", TestPaths.Stories260K, TestPaths.Tok512).SetName("{m}(tok512)");
+        foreach (var f in new[] { "llama3", "mistral", "qwen2" })
+            yield return new TestCaseData(f, SyntheticFamilies.Dir(f), null).SetName($"{{m}}({f})");
+    }
+
+    [TestCaseSource(nameof(Tokenizers))]
+    public void GgufTokenizerEncodesAsTheSource(string name, string model, string? tokenizerPath)
+    {
+        using var source = QuantNative.Formats.ModelLoader.Open(model);
+        var tokenizer = TokenizerLoader.Load(model, tokenizerPath, source.Config.VocabSize);
+        string dir = TestPaths.NewTempDir();
+        try
+        {
+            string path = Path.Combine(dir, "t.gguf");
+            var kv = GgufTokenizerMetadata.From(tokenizer, source.Config);
+            kv.Insert(0, new("general.architecture", GgufValue.Of("llama")));
+            GgufWriter.Write(path, kv, [], overwrite: false);
+            var back = GgufTokenizer.Load(path);
+            Assert.That(back.AddsBos, Is.EqualTo(tokenizer.AddsBos));
+            Assert.That(back.VocabSize, Is.EqualTo(source.Config.VocabSize), "padded to the embedding's rows");
+            foreach (var file in new[] { TestPaths.TinyStories, TestPaths.WikiText })
+            {
+                string text = File.ReadAllText(file)[..30_000];
+                var expected = tokenizer.EncodeAsTemplate(text);
+                var actual = back.EncodeAsTemplate(text);
+                Assert.That(actual, Is.EqualTo(expected), $"{name} on {Path.GetFileName(file)}");
+                Assert.That(back.Decode(actual.AsSpan(tokenizer.AddsBos ? 1 : 0)), Is.EqualTo(tokenizer.Decode(expected.AsSpan(tokenizer.AddsBos ? 1 : 0))));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
