@@ -169,7 +169,10 @@ public static class GgufExporter
             bytes = FloatBytes(permuted, type);
         }
         else if (choice.How.StartsWith("exact", StringComparison.Ordinal))
-            maxOffset = EncodeExact(codes!, type, rowOf, bytes);
+        {
+            double offset = EncodeExact(codes!, type, rowOf, bytes);
+            if (type is GgmlType.Q4_1 or GgmlType.Q5_1) maxOffset = offset; // Q4_0/Q8_0 have no m
+        }
         else
         {
             float[] fit = learned?.Weights ?? reference;
