@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz every reader of untrusted input with AFL++ (Debian's afl++) and SharpFuzz (issue 16).
-#   tools/fuzz.sh [SECONDS_PER_HARNESS] [HARNESS...]     default: 60 s for each of the 8 harnesses (8 min in all)
+#   tools/fuzz.sh [SECONDS_PER_HARNESS] [HARNESS...]     default: 60 s for each of the 9 harnesses (9 min in all)
 # Installs what is missing (afl++, the SharpFuzz.CommandLine tool), publishes tools/fuzz, instruments QuantNative.dll,
 # then runs afl-fuzz on each harness from its seed corpus (tools/fuzz/seeds/HARNESS). Fails on any crash or hang,
 # printing the input in hex; a found input belongs in tools/fuzz/regressions/HARNESS/ (FuzzRegressionTests replays
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 HARNESSES=("$@")
-[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(safetensors llama2c config-json tokenizer-json tokenizer-model tokenizer-bin quantize-config workdir-state)
+[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(safetensors llama2c config-json tokenizer-json tokenizer-model tokenizer-bin quantize-config workdir-state gguf)
 OUT=${QN_FUZZ_OUT:-artifacts/fuzz}
 SHARPFUZZ_VERSION=2.3.0
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using QuantNative.Formats.Gguf;
 using QuantNative.Formats.Gptq;
 using QuantNative.Formats.HuggingFace;
 using QuantNative.Formats.Llama2c;
@@ -30,6 +31,7 @@ public static class Harnesses
         ["tokenizer-bin"] = TokenizerBin,
         ["quantize-config"] = QuantizeConfig,
         ["workdir-state"] = WorkDirState,
+        ["gguf"] = Gguf,
     };
 
     /// <summary>Runs <paramref name="harness"/> on <paramref name="data"/>, letting only unexpected exceptions out.</summary>
@@ -72,6 +74,22 @@ public static class Harnesses
         model.LoadFinalNorm();
         model.LoadOutput();
         for (int layer = 0; layer < model.Config.NumLayers; layer++) model.LoadBlock(layer);
+    }
+
+    /// <summary>A GGUF file as a model (every block dequantized) and, where it carries one, as a tokenizer.</summary>
+    private static void Gguf(byte[] data)
+    {
+        string path = WriteInput("model.gguf", data);
+        bool hasTokenizer;
+        using (var model = GgufModelSource.Open(path))
+        {
+            model.LoadTokenEmbedding();
+            model.LoadFinalNorm();
+            model.LoadOutput();
+            for (int layer = 0; layer < model.Config.NumLayers; layer++) model.LoadBlock(layer);
+            hasTokenizer = model.File.Find("tokenizer.ggml.model") != null;
+        }
+        if (hasTokenizer) UseTokenizer(Tokenization.Gguf.GgufTokenizer.Load(path));
     }
 
     private static void ConfigJson(byte[] data)
@@ -133,6 +151,12 @@ public static class Harnesses
                 foreach (var m in block.Linears.Values) m.Dequantize();
     }
 
+    private static void ExportGguf(string llama2c, string gguf, GgmlType type)
+    {
+        using var source = Llama2cCheckpoint.Open(llama2c);
+        GgufExporter.Write(GgufExportSource.FromSource(source), gguf, type, [], "seed", overwrite: true);
+    }
+
     public static void WithChecksum(string file, ReadOnlySpan<byte> payload) =>
         File.WriteAllBytes(file, [.. payload, .. SHA256.HashData(payload)]);
 
@@ -150,6 +174,21 @@ public static class Harnesses
         for (int i = 0; i < header.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * i), header[i]);
         for (long o = Llama2cLayout.HeaderBytes; o < bytes.Length; o += 4) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan((int)o), Next());
         File.WriteAllBytes(Path.Combine(root, "llama2c", "tiny.bin"), bytes);
+
+        // GGUF: the tiny model exported as F16 and (at width 32, which block-32 types need) as Q8_0 and Q4_0; no
+        // tokenizer metadata (the tokenizer path is reached by the fuzzer adding keys, or not at all: see RELIABILITY).
+        Directory.CreateDirectory(Path.Combine(root, "gguf"));
+        ExportGguf(Path.Combine(root, "llama2c", "tiny.bin"), Path.Combine(root, "gguf", "tiny-f16.gguf"), GgmlType.F16);
+        int[] wide = [32, 64, 1, 4, 4, 32, 8];
+        var wideLayout = Llama2cLayout.FromHeader(wide, "seed");
+        var wideBytes = new byte[wideLayout.FileBytes];
+        for (int i = 0; i < wide.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(wideBytes.AsSpan(4 * i), wide[i]);
+        for (long o = Llama2cLayout.HeaderBytes; o < wideBytes.Length; o += 4) BinaryPrimitives.WriteSingleLittleEndian(wideBytes.AsSpan((int)o), Next());
+        string widePath = Path.Combine(Path.GetTempPath(), $"qn-seed-{Environment.ProcessId}.bin");
+        File.WriteAllBytes(widePath, wideBytes);
+        ExportGguf(widePath, Path.Combine(root, "gguf", "wide-q8_0.gguf"), GgmlType.Q8_0);
+        ExportGguf(widePath, Path.Combine(root, "gguf", "wide-q4_0.gguf"), GgmlType.Q4_0);
+        File.Delete(widePath);
 
         Directory.CreateDirectory(Path.Combine(root, "safetensors"));
         SafetensorsWriter.WriteFile(Path.Combine(root, "safetensors", "f32.safetensors"),

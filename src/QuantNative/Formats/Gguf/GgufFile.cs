@@ -90,6 +90,10 @@ public sealed class GgufFile : IDisposable
                     if (v == 0 || v > int.MaxValue) throw r.Bad($"tensor {name} dimension {d} is {v}");
                     dims[d] = (long)v;
                 }
+                // No ggml type packs more than 4 elements a byte: a larger product is a corrupt header (and could
+                // overflow the byte count computed from it).
+                if (dims.Aggregate(1.0, (a, b) => a * b) > 4.0 * file.Length)
+                    throw r.Bad($"tensor {name}: dimensions [{string.Join(", ", dims)}] hold more values than the file can");
                 uint type = r.U32();
                 if (!GgmlTypes.IsKnown((int)type))
                     throw r.Bad($"tensor {name} has ggml type {type}, which qn does not read (it reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K..Q6_K)");
@@ -97,6 +101,7 @@ public sealed class GgufFile : IDisposable
                 if (dims[0] % t.Traits().BlockSize != 0)
                     throw r.Bad($"tensor {name}: row length {dims[0]} is not a multiple of {t}'s block of {t.Traits().BlockSize}");
                 ulong offset = r.U64();
+                if (offset > (ulong)file.Length) throw r.Bad($"tensor {name}: offset {offset} lies past the end of the {file.Length}-byte file");
                 if (offset % (ulong)alignment != 0) throw r.Bad($"tensor {name}: offset {offset} is not a multiple of the alignment {alignment}");
                 raw.Add((name, dims, t, (long)offset));
             }

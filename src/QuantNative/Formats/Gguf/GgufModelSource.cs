@@ -29,7 +29,7 @@ public sealed class GgufModelSource : IModelSource
         var file = GgufFile.Open(path);
         try
         {
-            var (config, arch) = ReadConfig(file);
+            var (config, arch) = ReadConfigChecked(file);
             CheckTensors(file, config, arch);
             return new GgufModelSource(path, file, config, arch);
         }
@@ -37,6 +37,19 @@ public sealed class GgufModelSource : IModelSource
         {
             file.Dispose();
             throw;
+        }
+    }
+
+    /// <summary><see cref="ReadConfig"/>, with a metadata integer beyond 32 bits (its checked casts) as one line.</summary>
+    private static (LlamaConfig, string) ReadConfigChecked(GgufFile f)
+    {
+        try
+        {
+            return ReadConfig(f);
+        }
+        catch (OverflowException e)
+        {
+            throw new QuantNativeException($"{f.Path}: a GGUF metadata value does not fit a 32-bit integer", e);
         }
     }
 
@@ -50,6 +63,7 @@ public sealed class GgufModelSource : IModelSource
         if (embedding.Dims.Length != 2) throw new QuantNativeException($"{f.Path}: {GgufArchitecture.TokenEmbedding} is not a matrix");
         int hidden = Int("embedding_length"), heads = Int("attention.head_count");
         int kvHeads = f.Find($"{arch}.attention.head_count_kv") is { } kv ? checked((int)kv.AsInteger("head_count_kv")) : heads;
+        if (heads <= 0) throw new QuantNativeException($"{f.Path}: {arch}.attention.head_count is {heads}; expected a positive count");
         int headDim = f.Find($"{arch}.attention.key_length") is { } kl ? checked((int)kl.AsInteger("key_length")) : hidden / heads;
         int ropeDims = f.Find($"{arch}.rope.dimension_count") is { } rd ? checked((int)rd.AsInteger("rope.dimension_count")) : headDim;
         if (ropeDims != headDim)
@@ -110,6 +124,11 @@ public sealed class GgufModelSource : IModelSource
             [GgufArchitecture.OutputNorm] = [c.HiddenSize],
         };
         if (!c.TieWordEmbeddings) expected[GgufArchitecture.Output] = [c.HiddenSize, c.VocabSize];
+        // Each block has at least its two norms and seven linears: a block count the tensors cannot make up is refused
+        // before millions of expected names are built (a corrupt block_count made this hang).
+        if ((long)c.NumLayers * 9 > f.Tensors.Count)
+            throw new QuantNativeException($"{f.Path}: {arch}.block_count is {c.NumLayers}, but the file holds only " +
+                                           $"{f.Tensors.Count} tensors");
         if (c.RopeScaling.Type == RopeType.Llama3) expected[GgufArchitecture.RopeFreqs] = [c.HeadDim / 2];
         for (int l = 0; l < c.NumLayers; l++)
         {
