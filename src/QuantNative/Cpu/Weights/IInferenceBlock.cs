@@ -18,16 +18,20 @@ public interface IInferenceBlock
 /// an <see cref="ArrayLinear"/>, the same GEMMs as always.</summary>
 public sealed class ArrayBlock(LlamaBlockWeights weights, LlamaConfig config) : IInferenceBlock
 {
+    // Made once per linear on first use: BlockForward asks for each linear on every forward (per decoded token).
+    private readonly ILinearWeights?[] _linears = new ILinearWeights?[BlockLinears.All.Length];
+
     public float[] AttnNorm => weights.AttnNorm;
     public float[] FfnNorm => weights.FfnNorm;
     public BlockExtras<float[]> Extras => weights.Extras;
 
     public ILinearWeights Linear(string part)
     {
-        var linear = BlockLinears.All.FirstOrDefault(l => l.Part == part)
-                     ?? throw new ArgumentException($"no block linear named {part}", nameof(part));
+        int i = BlockLinears.IndexOf(part);
+        if (_linears[i] is { } made) return made;
+        var linear = BlockLinears.All[i];
         var (rows, columns) = linear.Shape(config);
-        return new ArrayLinear(part, linear.Weights(weights), rows, columns);
+        return _linears[i] = new ArrayLinear(part, linear.Weights(weights), rows, columns);
     }
 }
 
