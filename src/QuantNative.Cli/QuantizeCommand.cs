@@ -44,6 +44,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("type", Default = "auto", HelpText = "--format gguf: the block linears' GGUF type, as qn export --type (auto: the block-32 type that holds the codes exactly; q2_k..q6_k are fitted to the learned W' from the learned clipping ranges).")]
     public string Type { get; set; } = "auto";
 
+    [Option("max-memory", HelpText = "rtn, gptq: refuse to start when the run's estimated peak memory exceeds this (bytes, or with K, M, G: 20G); default: the memory this machine has available.")]
+    public string? MaxMemory { get; set; }
+
     [Option("out", Required = true, HelpText = "Output directory, or the .gguf file with --format gguf (must not exist unless --force).")]
     public string Out { get; set; } = "";
 
@@ -92,7 +95,12 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
             calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {Calib} ({tokens.Length} tokens)";
         }
 
-        var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report));
+        // A GPTQ directory is written as the run goes, one finished block at a time (the run never holds the
+        // quantized model whole); a GGUF file is written at the end from the blocks held in memory.
+        using var stream = gguf ? null : GptqCheckpointStream.Begin(c, settings.Quantizer, settings.Format,
+            Quantization.Pipeline.BlockPipeline.SourceDTypes(source), Out, Force);
+        if (!learned) CheckMemory(c, settings, windows, stderr);
+        var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report, sink: stream));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IReadOnlyList<GgufTensorReport>? ggufReports = null;
         if (gguf)
@@ -102,13 +110,24 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         {
             var extra = TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)).ToList();
             if (model.Clipping is { Count: > 0 } clipping) extra.Add(clipping.ToExtraFile());
-            GptqCheckpointWriter.Write(model.Model, Out, Force, extra);
+            stream!.Finish(model.Model, extra);
         }
         double writeSeconds = clock.Elapsed.TotalSeconds;
         workLock?.Complete(); // the output is complete: the resume state has done its job and goes with the lock
 
         QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds, ggufReports);
         return 0;
+    }
+
+    /// <summary>Prints the peak memory the per-layer methods will reach, and refuses a run that cannot fit.</summary>
+    private void CheckMemory(Model.LlamaConfig c, QuantizeSettings settings, int[][]? windows, TextWriter stderr)
+    {
+        long? limit = MaxMemory == null ? null : ByteSize.Parse(MaxMemory, "--max-memory");
+        var memory = Quantization.Pipeline.QuantizationMemory.Estimate(c, settings.Quantizer, windows?.Length ?? 0,
+            windows?[0].Length ?? 0, gptq: windows != null, actOrder: ActOrder);
+        if (limit is { } max) memory.EnsureFits(max, $"--max-memory {MaxMemory}");
+        else if (Cpu.AvailableMemory.Bytes() is { } available) memory.EnsureFits(available, "this machine's available memory");
+        stderr.WriteLine($"memory: {memory.Describe()}");
     }
 
     /// <summary>Where the learned methods keep their resume state: beside the output directory, removed once the

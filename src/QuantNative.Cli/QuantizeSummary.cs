@@ -38,7 +38,7 @@ public static class QuantizeSummary
         if (model.Format == GptqCheckpointFormat.V1)
         {
             int groups = result.Layers.Sum(l => l.ClampedGroups), codes = result.Layers.Sum(l => l.ClippedCodes);
-            long total = model.Blocks.Sum(b => b.Linears.Values.Sum(m => (long)m.Zeros.Length));
+            long total = QuantizedModelSize.Of(model.Config, q).Groups;
             o.WriteLine($"format         {format} (v1): zero points of 0 cannot be stored, so they are clamped to 1 with the " +
                         $"codes of their group shifted up: {groups} of {total} groups clamped, {codes} codes already at qmax " +
                         "lost one step (included in the errors above; use --format v2 to store zeros as they are)");
@@ -46,7 +46,7 @@ public static class QuantizeSummary
         else
             o.WriteLine($"format         {format} (v2): zero points stored as they are");
 
-        var (weights, bytes) = QuantizedModelSize.Of(model);
+        var (weights, bytes, _) = QuantizedModelSize.Of(model.Config, q);
         long dirBytes = Directory.GetFiles(outDir).Sum(f => new FileInfo(f).Length);
         o.WriteLine($"quantized      {weights:N0} weights in {bytes:N0} bytes = {bytes * 8.0 / weights:F3} bits/weight " +
                     "(qweight, qzeros, scales, g_idx)");

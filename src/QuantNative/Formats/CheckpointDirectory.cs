@@ -14,37 +14,81 @@ internal static class CheckpointDirectory
     public static void Write(string outDir, bool overwrite, string what, IEnumerable<ExtraFile>? extraFiles,
         Action<string> fill)
     {
+        var extras = (extraFiles ?? []).ToList();
+        CheckExtraNames(extras, outDir); // before any work
+        using var pending = Begin(outDir, overwrite, what);
+        pending.Run(() => fill(pending.Temp));
+        pending.Commit(extras);
+    }
+
+    /// <summary>Starts an output directory that is filled over time (a quantization run streaming each block into it):
+    /// the refusal of an existing directory happens now, before any work; nothing appears under
+    /// <paramref name="outDir"/> until <see cref="PendingDirectory.Commit"/>, and disposing it uncommitted deletes
+    /// what was written.</summary>
+    public static PendingDirectory Begin(string outDir, bool overwrite, string what)
+    {
         if (!overwrite && (Directory.Exists(outDir) || File.Exists(outDir)))
             throw new QuantNativeException($"{outDir}: already exists (use --force to replace it)");
-        var extras = (extraFiles ?? []).ToList();
-        CheckExtraNames(extras, outDir);
         AtomicOutput.RemoveStale(outDir); // a killed run's half-written copy
+        var pending = new PendingDirectory(outDir, overwrite, what, AtomicOutput.TempSibling(outDir));
+        pending.Run(() => Directory.CreateDirectory(pending.Temp));
+        return pending;
+    }
 
+    /// <summary>A checkpoint directory being written under a hidden temporary name.</summary>
+    public sealed class PendingDirectory(string outDir, bool overwrite, string what, string temp) : IDisposable
+    {
+        private bool _done;
 
-        string temp = AtomicOutput.TempSibling(outDir);
-        try
+        /// <summary>The hidden sibling the checkpoint's files are written into.</summary>
+        public string Temp { get; } = temp;
+
+        /// <summary>Runs one step of filling the directory: on failure the directory is deleted and an I/O error is
+        /// reported naming the output.</summary>
+        public void Run(Action step)
         {
-            Directory.CreateDirectory(temp);
-            fill(temp);
-            foreach (var extra in extras)
+            try
             {
-                using var stream = new FileStream(Path.Combine(temp, extra.FileName), FileMode.CreateNew, FileAccess.Write);
-                extra.Write(stream);
+                step();
             }
-            TestHooks.Point("output-write");
-            AtomicOutput.CommitDirectory(temp, outDir, overwrite);
+            catch (Exception e)
+            {
+                Dispose();
+                if (e is IOException or UnauthorizedAccessException)
+                    throw new QuantNativeException($"{outDir}: writing the {what} checkpoint failed: {e.Message}", e);
+                throw;
+            }
         }
-        catch (Exception e)
+
+        /// <summary>Adds the extra files and renames the directory into place.</summary>
+        public void Commit(IEnumerable<ExtraFile>? extraFiles)
         {
-            AtomicOutput.TryDelete(temp);
-            if (e is IOException or UnauthorizedAccessException)
-                throw new QuantNativeException($"{outDir}: writing the {what} checkpoint failed: {e.Message}", e);
-            throw;
+            ObjectDisposedException.ThrowIf(_done, this);
+            var extras = (extraFiles ?? []).ToList();
+            Run(() =>
+            {
+                CheckExtraNames(extras, outDir);
+                foreach (var extra in extras)
+                {
+                    using var stream = new FileStream(Path.Combine(Temp, extra.FileName), FileMode.CreateNew, FileAccess.Write);
+                    extra.Write(stream);
+                }
+                TestHooks.Point("output-write");
+                AtomicOutput.CommitDirectory(Temp, outDir, overwrite);
+                _done = true;
+            });
+        }
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            AtomicOutput.TryDelete(Temp);
         }
     }
 
     /// <summary>Extra files are plain, unique names that cannot overwrite a checkpoint file of either format.</summary>
-    private static void CheckExtraNames(List<ExtraFile> extras, string outDir)
+    internal static void CheckExtraNames(List<ExtraFile> extras, string outDir)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var extra in extras)

@@ -107,6 +107,14 @@ internal sealed unsafe class MappedFile : IDisposable
         }
     }
 
+    /// <summary>Takes bytes [offset, offset + count) out of this process's memory (they stay in the page cache): for a
+    /// range that was copied out and will not be read through the mapping again.</summary>
+    public void DropPages(long offset, long count)
+    {
+        CheckRange(offset, count);
+        Interop.Libc.DropPages(_base + offset, count);
+    }
+
     private void CheckRange(long offset, long count)
     {
         ObjectDisposedException.ThrowIf(_base == null, this);

@@ -51,7 +51,13 @@ public sealed record QuantizedModel
     public double? DampPercent { get; init; }
 
     public required float[] TokenEmbedding { get; init; }
+
+    /// <summary>The blocks, in order; empty when <see cref="BlocksStreamed"/>.</summary>
     public required QuantizedBlock[] Blocks { get; init; }
+
+    /// <summary>Whether each block went to its output as it was finished (a streaming `qn quantize`), so this model
+    /// holds none of them: it can finish that output, not be evaluated or exported again.</summary>
+    public bool BlocksStreamed { get; init; }
     public required float[] FinalNorm { get; init; }
 
     /// <summary>The untied lm_head; null when the config ties it to the embedding.</summary>
@@ -63,9 +69,14 @@ public sealed record QuantizedModel
     /// <summary>The model a runtime computes from the stored tensors (every matrix dequantized to fp32).</summary>
     public LlamaModel ToLlamaModel() => new()
     {
-        Config = Config, TokenEmbedding = TokenEmbedding, Blocks = Blocks.Select(b => b.Dequantize()).ToArray(),
+        Config = Config, TokenEmbedding = TokenEmbedding, Blocks = HeldBlocks().Select(b => b.Dequantize()).ToArray(),
         FinalNorm = FinalNorm, Output = Output ?? TokenEmbedding,
     };
+
+    /// <summary>The blocks, refusing a model whose blocks were streamed to their output.</summary>
+    public QuantizedBlock[] HeldBlocks() => BlocksStreamed
+        ? throw new InvalidOperationException("this model's blocks were streamed to its output as they were made; open the output instead")
+        : Blocks;
 
     public string DTypeOf(string name) => SourceDTypes.TryGetValue(name, out var d) ? d : "F32";
 }

@@ -71,7 +71,7 @@ public sealed class InferenceModel : IDisposable
     public static InferenceModel From(QuantizedModel model)
     {
         var c = model.Config;
-        var blocks = model.Blocks.Select((b, layer) => (IInferenceBlock)new InferenceBlock(b.AttnNorm, b.FfnNorm, b.Extras,
+        var blocks = model.HeldBlocks().Select((b, layer) => (IInferenceBlock)new InferenceBlock(b.AttnNorm, b.FfnNorm, b.Extras,
             BlockLinears.All.ToDictionary(l => l.Part, l => LowBitCpuLinear.Create(
                 GptqPacker.Pack(b.Linears[l.Part], model.Format, BlockLinears.Name(layer, l)), BlockLinears.Name(layer, l))))).ToArray();
         return new InferenceModel(null)

@@ -39,6 +39,24 @@ public class QuantizeCliTests : SplitTextFixture
         Assert.That(File.ReadAllText(Path.Combine(outDir, "quantize_config.json")), Does.Contain("gptq_v2"));
     }
 
+    /// <summary>The per-layer methods print the peak they will reach before any work, and refuse a run that would
+    /// not fit (here: a limit below the estimate) with that figure, leaving no output.</summary>
+    [Test]
+    public void APeakBeyondTheMemoryLimitIsRefusedUpFrontWithTheFigure()
+    {
+        string outDir = NewOut();
+        var fits = Quantize(outDir, "--method", "gptq", "--wbits", "4", "--group", "32", "--max-memory", "4G");
+        Assert.That(fits.ExitCode, Is.EqualTo(0), fits.ToString());
+        var line = fits.Stderr.Split('\n').Single(l => l.StartsWith("memory: about ", StringComparison.Ordinal));
+        Assert.That(line, Does.Contain("GPTQ Hessians").And.Contain("calibration activations (4 × 64 tokens)"));
+
+        string refused = NewOut();
+        AssertCleanError(Quantize(refused, "--method", "gptq", "--wbits", "4", "--group", "32", "--max-memory", "1M"),
+            "--max-memory 1M allows 1 MiB", "the run would need about", "GPTQ Hessians", "--nsamples");
+        Assert.That(Directory.Exists(refused), Is.False);
+        AssertCleanError(Quantize(NewOut(), "--method", "rtn", "--wbits", "4", "--max-memory", "lots"), "--max-memory lots", "20G");
+    }
+
     [Test]
     public void UnknownMethod() => AssertCleanError(Quantize(NewOut(), "--method", "awq", "--wbits", "4"), "--method", "awq");
 

@@ -44,9 +44,9 @@ public sealed class GgufExportSource
     {
         Config = model.Config, Method = model.Method,
         Embedding = () => model.TokenEmbedding, FinalNorm = () => model.FinalNorm, Output = () => model.Output,
-        Block = Cached(layer => model.Blocks[layer].Dequantize()),
-        Codes = (layer, part) => model.Blocks[layer].Linears[part],
-        Learned = (layer, part) => model.Blocks[layer].Learned?.GetValueOrDefault(part),
+        Block = Cached(layer => model.HeldBlocks()[layer].Dequantize()),
+        Codes = (layer, part) => model.HeldBlocks()[layer].Linears[part],
+        Learned = (layer, part) => model.HeldBlocks()[layer].Learned?.GetValueOrDefault(part),
         MatrixDType = FloatDTypeExtensions.TryParseSafetensors(model.DTypeOf(HuggingFace.HuggingFaceNames.Embedding), out var d) ? d : FloatDType.F32,
     };
 

@@ -1,19 +1,24 @@
+using QuantNative.Model;
+using QuantNative.Model.Quantized;
+
 namespace QuantNative.Formats.Gptq;
 
-/// <summary>Storage of the quantized layers as the GPTQ checkpoint holds them, for the summary's bits/weight.</summary>
+/// <summary>Storage of the quantized layers as the GPTQ checkpoint holds them, for the summary's bits/weight; it
+/// follows from the config and the quantizer, so it is known before (and without holding) the quantized blocks.</summary>
 public static class QuantizedModelSize
 {
-    /// <summary>(quantized weights, bytes of their qweight + qzeros + scales + g_idx).</summary>
-    public static (long Weights, long Bytes) Of(QuantizedModel model)
+    /// <summary>(quantized weights, bytes of their qweight + qzeros + scales + g_idx, groups (zero points)).</summary>
+    public static (long Weights, long Bytes, long Groups) Of(LlamaConfig c, QuantizerConfig q)
     {
-        long weights = 0, bytes = 0;
-        foreach (var block in model.Blocks)
-        foreach (var m in block.Linears.Values)
+        long weights = 0, bytes = 0, groups = 0;
+        foreach (var linear in BlockLinears.All)
         {
-            weights += (long)m.Rows * m.Columns;
-            foreach (var (_, dtype, shape) in GptqTensorNames.Tensors(m.Rows, m.Columns, m.Config))
+            var (rows, columns) = linear.Shape(c);
+            weights += (long)rows * columns;
+            groups += (long)rows * q.Layout(columns).Groups;
+            foreach (var (_, dtype, shape) in GptqTensorNames.Tensors(rows, columns, q))
                 bytes += shape.Aggregate(1L, (a, b) => a * b) * (dtype == "F16" ? 2 : 4);
         }
-        return (weights, bytes);
+        return (weights * c.NumLayers, bytes * c.NumLayers, groups * c.NumLayers);
     }
 }

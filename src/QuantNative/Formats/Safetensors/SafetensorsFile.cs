@@ -84,6 +84,9 @@ public sealed class SafetensorsFile : IDisposable
         var result = new float[count];
         if (finiteOnly) FiniteWeights.Read(_file, _dataStart + e.Begin, dtype, result, Path, name);
         else _file.ReadFloats(_dataStart + e.Begin, dtype, result);
+        // The copy is the caller's now: the mapped pages need not count as this process's memory (a 13 GB checkpoint
+        // quantized block by block would otherwise end with all of it resident).
+        _file.DropPages(_dataStart + e.Begin, e.End - e.Begin);
         return result;
     }
 

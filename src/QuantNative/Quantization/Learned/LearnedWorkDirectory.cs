@@ -222,20 +222,10 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
     /// </summary>
     public void EnsureSpace(int block, long bytes)
     {
-        string existing = Path;
-        while (!Directory.Exists(existing) && System.IO.Path.GetDirectoryName(existing) is { } parent) existing = parent;
-        long free;
-        try
-        {
-            free = new DriveInfo(existing).AvailableFreeSpace;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            return; // the file system does not say; the writes themselves still fail cleanly
-        }
+        if (FreeSpace.Available(Path) is not { } free) return;
         if (free < bytes)
             throw new QuantNativeException(
-                $"{Path}: saving block {block} needs about {Mib(bytes)} MiB, but its file system has {Mib(free)} MiB " +
+                $"{Path}: saving block {block} needs about {FreeSpace.Mib(bytes)} MiB, but its file system has {FreeSpace.Mib(free)} MiB " +
                 $"free; free some space and run the same command again (it continues from block {block})");
     }
 
@@ -254,7 +244,6 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
         return bytes + (2 + BlockExtraParts.Of(c).Count()) * (long)c.HiddenSize * sizeof(float) * 4;
     }
 
-    private static long Mib(long bytes) => (bytes + (1 << 20) - 1) >> 20;
 
     /// <summary>The directory with its fingerprint, written first so no state file ever sits without it.</summary>
     private void Create()

@@ -1,3 +1,4 @@
+using QuantNative.Formats;
 using QuantNative.Formats.Gptq;
 using QuantNative.Model;
 using QuantNative.Model.Quantized;
@@ -17,8 +18,10 @@ public interface IModelQuantizer
     /// <summary>Whether the method reads calibration windows (RTN does not).</summary>
     bool NeedsCalibration { get; }
 
+    /// <param name="sink">Where each finished block goes (the output checkpoint, written as the run goes); the
+    /// result then holds no blocks (<see cref="QuantizedModel.BlocksStreamed"/>). Null: the result holds them all.</param>
     QuantizationResult Quantize(IModelSource source, int[][]? calibration, Action<long, long, string>? progress = null,
-        CancellationToken cancel = default);
+        CancellationToken cancel = default, IQuantizedBlockSink? sink = null);
 }
 
 /// <summary>Everything a method may take: the quantizer and checkpoint format, GPTQ's options, the learned methods'
@@ -56,9 +59,9 @@ public sealed record QuantizationMethod(string Name, string Learns, string Defau
         public bool NeedsCalibration => method.NeedsCalibration;
 
         public QuantizationResult Quantize(IModelSource source, int[][]? calibration,
-            Action<long, long, string>? progress = null, CancellationToken cancel = default) =>
+            Action<long, long, string>? progress = null, CancellationToken cancel = default, IQuantizedBlockSink? sink = null) =>
             BlockPipeline.Run(source, NeedsCalibration ? calibration : null, method.Learner(settings),
-                settings.Quantizer, settings.Format, progress, cancel);
+                settings.Quantizer, settings.Format, progress, cancel, sink);
     }
 }
 

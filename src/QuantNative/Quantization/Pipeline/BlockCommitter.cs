@@ -67,6 +67,14 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
         _learned.Clear();
     }
 
+    /// <summary>Hands finished block <paramref name="layer"/> to <paramref name="sink"/> and forgets it, so a run
+    /// that streams its output holds one quantized block at a time.</summary>
+    public void Stream(int layer, IQuantizedBlockSink sink)
+    {
+        sink.Write(layer, Blocks[layer] ?? throw new InvalidOperationException($"block {layer} is not finished"));
+        Blocks[layer] = null!; // streamed: the model this run assembles holds no blocks (QuantizedModel.BlocksStreamed)
+    }
+
     /// <summary>Restores the blocks and reports of a resumed run.</summary>
     public void Resume(IReadOnlyList<QuantizedBlock> blocks, int count, IEnumerable<LayerReport> reports)
     {
