@@ -18,7 +18,7 @@ public class LowBitRepackTests
         foreach (int bits in new[] { 2, 3, 4 })
         foreach (int group in new[] { 32, 64, 128, -1 })
         foreach (var format in new[] { GptqCheckpointFormat.V1, GptqCheckpointFormat.V2 })
-        foreach (var (n, k) in new[] { (37, 256), (5, 200) })
+        foreach (var (n, k) in new[] { (37, 256), (5, 200), (17, 172), (1, 17), (130, 1100) })
             yield return new TestCaseData(bits, group, format, n, k)
                 .SetName($"LowBit_Repack_BitExactAgainstUnpack(W{bits}, g {group}, {format}, N {n}, K {k})");
     }
