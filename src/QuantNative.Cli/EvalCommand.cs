@@ -48,7 +48,7 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
             using var model = InferenceModel.Open(source);
             {
                 if (runtime != null)
-                    linears = new DeviceBlockLinears(runtime, source as GptqCheckpoint ?? throw new QuantNativeException(
+                    linears = new DeviceBlockLinears(runtime, source is GptqCheckpoint ? model : throw new QuantNativeException(
                         $"--device {Device.ToString().ToLowerInvariant()}: eval runs the low-bit linears of a GPTQ " +
                         $"checkpoint on the device, and {Model} is a {source.Format} model (quantize it with qn quantize, " +
                         "or use --device cpu)"));

@@ -8,8 +8,8 @@ namespace QuantNative.Inference;
 
 /// <summary>
 /// The block linears of a GPTQ checkpoint run by the low-bit kernel on an <see cref="ICudaRuntime"/> (a GPU or the
-/// emulator), everything else of the forward on the CPU as before. Design: each linear is repacked from its stored
-/// tensors (<see cref="LowBitRepack"/>, bit-exact) and uploaded once; per call the float32 activations are rounded to
+/// emulator), everything else of the forward on the CPU as before. Design: each linear's repacked weights (the
+/// model's, <see cref="LowBitRepack"/>, bit-exact) are uploaded once; per call the float32 activations are rounded to
 /// fp16 (the kernel's input type), copied to the device, multiplied by
 /// <see cref="LowBitDeviceLinear.Forward"/> into float32 (any M: the linear dispatches GEMV or the tensor-core
 /// kernel), copied back and stored or added to the residual. A layer whose shape the kernel refuses (e.g. K not a
@@ -35,19 +35,25 @@ public sealed unsafe class DeviceBlockLinears : IBlockLinearRunner, IDisposable
 
     public string Device => _runtime.DeviceName;
 
-    public DeviceBlockLinears(ICudaRuntime runtime, GptqCheckpoint checkpoint)
+    /// <param name="model">A GPTQ checkpoint opened for inference: each low-bit linear's repacked weights
+    /// (<see cref="LowBitCpuLinear.Weights"/>, the layout both the CPU and the device kernels read) are uploaded as
+    /// they are, so the checkpoint is repacked once, not once per backend.</param>
+    public DeviceBlockLinears(ICudaRuntime runtime, InferenceModel model)
     {
         _runtime = runtime;
         try
         {
-            for (int layer = 0; layer < checkpoint.Config.NumLayers; layer++)
+            for (int layer = 0; layer < model.Config.NumLayers; layer++)
             foreach (var linear in BlockLinears.All)
             {
                 string name = BlockLinears.Name(layer, linear);
-                LowBitWeights weights;
+                if (model.Blocks[layer].Linear(linear.Part) is not LowBitCpuLinear { Weights: var weights })
+                {
+                    OnCpu.Add((layer, linear.Part, "not a 2-, 3- or 4-bit linear"));
+                    continue;
+                }
                 try
                 {
-                    weights = LowBitRepack.FromGptq(checkpoint.LoadPacked(layer, linear.Part), name);
                     // The kernel's own shape rules at M = 1 decide (they do not depend on M otherwise).
                     LowBitGemvLaunch.Plan(LowBitGemvLaunch.KernelF32, weights, 1);
                 }
