@@ -52,6 +52,11 @@ public sealed unsafe class MappedLinear : ILinearWeights
 
     private void Gemv(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
+        if (_tensor.DType == FloatDType.BF16 && Bf16Dot.Supported)
+        {
+            GemvBf16(x, y, tokens, accumulate);
+            return;
+        }
         int n = OutFeatures, k = InFeatures;
         int blocks = (n + GemvRows - 1) / GemvRows;
         fixed (float* px = x) fixed (float* py = y)
@@ -71,6 +76,34 @@ public sealed unsafe class MappedLinear : ILinearWeights
                         *target = accumulate ? *target + dot : dot;
                     }
                 }
+            });
+        }
+    }
+
+    /// <summary>
+    /// The decode GEMV on BF16 rows read in place (<see cref="Bf16Dot"/>). A non-finite weight cannot hide: with a
+    /// finite x it makes its output non-finite, so only rows whose output is not finite are checked, and a NaN or
+    /// infinite weight is reported naming the tensor, as the converting path reports it.
+    /// </summary>
+    private void GemvBf16(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
+    {
+        int n = OutFeatures, k = InFeatures;
+        int blocks = (n + GemvRows - 1) / GemvRows;
+        fixed (float* px = x) fixed (float* py = y)
+        {
+            float* xs = px, ys = py;
+            ParallelRows.For(blocks, (long)GemvRows * k, b =>
+            {
+                int first = b * GemvRows, rows = Math.Min(GemvRows, n - first);
+                fixed (byte* pw = _tensor.RowBytes(first, rows))
+                    for (int t = 0; t < tokens; t++)
+                        for (int r = 0; r < rows; r++)
+                        {
+                            float dot = Bf16Dot.Dot((ushort*)pw + (long)r * k, xs + (long)t * k, k);
+                            if (!float.IsFinite(dot)) _tensor.ReadRows(first + r, 1, new float[k]); // throws for a bad weight
+                            float* target = ys + (long)t * n + first + r;
+                            *target = accumulate ? *target + dot : dot;
+                        }
             });
         }
     }

@@ -26,6 +26,10 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
     [ThreadStatic] private static float[]? t_codes;
     [ThreadStatic] private static float[]? t_tile;
     [ThreadStatic] private static float[]? t_permuted;
+    // The decode GEMV's per-call inputs (x in lane order, the group sums of x), on the calling thread: a fresh array
+    // per call was garbage 154 times per TinyLlama token.
+    [ThreadStatic] private static float[]? t_arranged;
+    [ThreadStatic] private static float[]? t_groupSums;
 
     private LowBitCpuLinear(LowBitWeights weights, string name) => (Weights, Name) = (weights, name);
 
@@ -105,11 +109,15 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         }
     }
 
+    /// <summary>This thread's buffer of at least <paramref name="length"/> values (contents undefined).</summary>
+    private static float[] Reuse(ref float[]? buffer, int length) =>
+        buffer is { } b && b.Length >= length ? b : buffer = new float[length];
+
     /// <summary>Σ_{k∈g} x_k per token and group.</summary>
     private float[] GroupSums(ReadOnlySpan<float> x, int tokens)
     {
         var w = Weights;
-        var sums = new float[tokens * w.Groups];
+        var sums = Reuse(ref t_groupSums, tokens * w.Groups);
         for (int t = 0; t < tokens; t++)
             for (int g = 0; g < w.Groups; g++)
             {
@@ -125,7 +133,7 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         int n = w.N, k = w.K, groups = w.Groups, padded = w.Chunks * w.ChunkLength;
         int chunksPerGroup = groups == 1 ? w.Chunks : w.GroupLength / w.ChunkLength;
         var groupSums = GroupSums(x, tokens);
-        var arranged = new float[tokens * padded];
+        var arranged = Reuse(ref t_arranged, tokens * padded);
         for (int t = 0; t < tokens; t++)
             LowBitGemvRow.Arrange(w.Bits, x.Slice(t * k, k), arranged.AsSpan(t * padded, padded));
         int blocks = (n + GemvRows - 1) / GemvRows;

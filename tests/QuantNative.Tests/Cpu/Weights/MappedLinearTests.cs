@@ -18,11 +18,29 @@ public class MappedLinearTests
 
     [TestCase("BF16", 1, 1)]
     [TestCase("BF16", 37, 200)]
+    [TestCase("BF16", 3, 17)]
+    [TestCase("BF16", 17, 172)]
+    [TestCase("BF16", 1100, 300)]
     [TestCase("F16", 17, 3)]
     [TestCase("F16", 1100, 300)]
     [TestCase("F32", 3, 17)]
     [TestCase("F32", 1100, 300)]
     public void ForwardMatchesTheGemmOfTheSameValues(string dtype, int n, int k)
+    {
+        Check(dtype, n, k);
+        if (dtype != "BF16" || !Bf16Dot.UseAvx512) return;
+        Bf16Dot.UseAvx512 = false; // the AVX2 kernel too, on a machine that has both
+        try
+        {
+            Check(dtype, n, k);
+        }
+        finally
+        {
+            Bf16Dot.UseAvx512 = true;
+        }
+    }
+
+    private void Check(string dtype, int n, int k)
     {
         var r = new Random(n * 31 + k);
         var values = Enumerable.Range(0, n * k).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
@@ -53,6 +71,28 @@ public class MappedLinearTests
                     Is.LessThanOrEqualTo(Tolerances.Float32ReorderedDotRel * scale + 1e-30), $"{dtype} tokens {tokens} y[{t}, {o}]");
             }
         }
+    }
+
+    /// <summary>The BF16 decode path reads rows in place (no conversion pass to check): a NaN weight still stops the
+    /// forward with the tensor's name rather than turning every later activation into NaN.</summary>
+    [TestCase(0, 0)]
+    [TestCase(16, 171)]
+    public void ANonFiniteBf16WeightIsReportedByTheDecodePath(int row, int column)
+    {
+        const int n = 17, k = 172;
+        var values = Enumerable.Range(0, n * k).Select(i => (i % 7 - 3) / 8f).ToArray();
+        values[row * k + column] = float.PositiveInfinity;
+        string path = Path.Combine(_dir, "w.safetensors");
+        using (var writer = new SafetensorsWriter(path, [new SafetensorsTensorSpec("w", "BF16", [n, k])]))
+        {
+            writer.Write("w", values);
+            writer.Commit();
+        }
+        using var file = SafetensorsFile.Open(path);
+        var mapped = new MappedLinear(file.Map("w"), n, k);
+        var x = Enumerable.Repeat(0.5f, k).ToArray();
+        var e = Assert.Throws<QuantNativeException>(() => mapped.Forward(x, new float[n], 1, accumulate: false));
+        Assert.That(e!.Message, Does.Contain(path).And.Contain("tensor 'w'").And.Contain($"element {row * k + column}"));
     }
 
     [Test]
