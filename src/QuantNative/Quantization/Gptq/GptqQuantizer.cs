@@ -29,12 +29,18 @@ public static unsafe class GptqQuantizer
         if (hessian.Columns != columns)
             throw new QuantNativeException(
                 $"{tensor}: {columns} input columns, but the Hessian was accumulated over {hessian.Columns} ({hessian.Layer})");
-        return Quantize(weights, rows, columns, hessian.Hessian(), config, options, tensor);
+        // Hessian() is a fresh copy, ours to overwrite: no second [in, in] float64 copy (969 MB for a 7B down_proj).
+        return QuantizeInPlace(weights, rows, columns, hessian.Hessian(), config, options, tensor);
     }
 
     /// <param name="hessian">H = 2·XᵀX/n, row-major [columns, columns]; not modified.</param>
     public static GptqResult Quantize(ReadOnlySpan<float> weights, int rows, int columns, double[] hessian,
-        QuantizerConfig config, GptqOptions? options = null, string tensor = "weight")
+        QuantizerConfig config, GptqOptions? options = null, string tensor = "weight") =>
+        QuantizeInPlace(weights, rows, columns, (double[])hessian.Clone(), config, options, tensor);
+
+    /// <param name="hessian">H as above, overwritten (dampened, factored).</param>
+    private static GptqResult QuantizeInPlace(ReadOnlySpan<float> weights, int rows, int columns, double[] hessian,
+        QuantizerConfig config, GptqOptions? options, string tensor)
     {
         options ??= new GptqOptions();
         options.Validate();
@@ -46,7 +52,7 @@ public static unsafe class GptqQuantizer
             if (!double.IsFinite(v))
                 throw new QuantNativeException($"{tensor}: the Hessian holds {v}: expected finite values");
 
-        var h = (double[])hessian.Clone();
+        var h = hessian;
         var wt = Transpose(weights, rows, columns);
         int dead = ZeroDeadColumns(h, wt, rows, columns);
         var layout = config.Layout(columns);

@@ -11,8 +11,9 @@ namespace QuantNative.Quantization.Pipeline;
 /// the end of the block),
 /// the largest linear's transient copies (the original for the error, the transposed and dequantized copies GPTQ
 /// makes, its codes), the block's finished codes and scales, and for GPTQ the calibration activations X_q, the
-/// workers' forward scratch and three float64 [in, in] matrices of the widest layer input (the accumulated sum, its
-/// copy and the damped factor; four with act-order's permuted copy). At the end the fp32 lm_head joins the embedding.
+/// workers' forward scratch and three float64 [in, in] matrices of the widest layer input (the accumulated sum, the
+/// copy GPTQ dampens and factors in place, and the previous layer's copy until it is collected; four with act-order's
+/// permuted copy). At the end the fp32 lm_head joins the embedding.
 /// The mapped checkpoint's pages are dropped as each tensor is copied out, so they are not counted.
 /// </summary>
 public sealed record QuantizationMemory(IReadOnlyList<(string What, long Bytes)> Items, long Peak)
