@@ -100,7 +100,7 @@ bundle_system_libraries() {
   declare -A files=()
   for lib in libopenblas.so.0 liblapacke.so.3; do
     path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
-    [ -n "$path" ] || { echo "build.sh bundle: $lib not found (install libopenblas0-pthread and liblapacke)" >&2; exit 1; }
+    [ -n "$path" ] || { echo "build.sh bundle: $lib not found (install libopenblas0-pthread and liblapacke)" >&2; return 1; }
     files[$lib]=$path
     while read -r name _ dep _; do
       case "$name" in
@@ -123,7 +123,7 @@ bundle_system_libraries() {
 build_bundle() {
   say "bundling dist/qn-linux-x64.tar.xz"
   if ! ls artifacts/kernels/*.fatbin >/dev/null 2>&1; then
-    echo "build.sh bundle: no fatbins in artifacts/kernels; run ./build.sh --cuda bundle" >&2; exit 1
+    echo "build.sh bundle: no fatbins in artifacts/kernels; run ./build.sh --cuda bundle" >&2; return 1
   fi
   local top="$ROOT/artifacts/bundle" stage="$ROOT/artifacts/bundle/qn-linux-x64"
   rm -rf "$top"
@@ -140,7 +140,7 @@ build_bundle() {
   mv "$out.tmp" "$out"
   local bytes; bytes=$(stat -c %s "$out")
   echo "dist/qn-linux-x64.tar.xz: $bytes bytes ($(( bytes / 1048576 )) MiB; the limit is 40 MB)"
-  if [ "$bytes" -ge 40000000 ]; then echo "build.sh bundle: the bundle is over 40 MB" >&2; exit 1; fi
+  if [ "$bytes" -ge 40000000 ]; then echo "build.sh bundle: the bundle is over 40 MB" >&2; return 1; fi
 }
 
 # llama.cpp as node-llama-cpp packages it (its prebuilt linux-x64 binary, from the npm registry), for the tests that
@@ -158,7 +158,28 @@ install_llama_cpp_node() {
   fi
 }
 
+# The bundle as a deploy team gets it (tools/bundle-check.sh) and the GPU day's script rehearsed on the emulator
+# (tools/device-check.sh --device emulate): each counts as one test in the totals. They need the fatbins (--cuda).
+EXTRA_PASSED=0; EXTRA_FAILED=0; EXTRA_SKIPPED=0
+run_bundle_checks() {
+  if ! ls artifacts/kernels/*.fatbin >/dev/null 2>&1; then
+    echo "bundle and device-check rehearsal skipped: no fatbins (./build.sh --cuda test runs them)"
+    EXTRA_SKIPPED=2; return
+  fi
+  if [ $BUNDLE = 0 ]; then build_bundle || { EXTRA_FAILED=2; return; }; fi
+  say "checking the bundle (tools/bundle-check.sh)"
+  if tools/bundle-check.sh; then EXTRA_PASSED=$((EXTRA_PASSED + 1)); else EXTRA_FAILED=$((EXTRA_FAILED + 1)); fi
+  say "rehearsing tools/device-check.sh on the emulator"
+  if tools/device-check.sh artifacts/device-check --device emulate 2>artifacts/device-check.log | tail -25; then
+    EXTRA_PASSED=$((EXTRA_PASSED + 1))
+  else
+    echo "device-check rehearsal failed (its log: artifacts/device-check.log; records: artifacts/device-check/)"
+    EXTRA_FAILED=$((EXTRA_FAILED + 1))
+  fi
+}
+
 run_tests() {
+  run_bundle_checks
   install_llama_cpp_node
   # Under build.sh test a missing llama.cpp is a failure, not a skipped test.
   export QN_REQUIRE_LLAMA_CPP=1
@@ -177,6 +198,7 @@ run_tests() {
   passed=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
   failed=$(( executed - passed ))  # failures, errors, timeouts, aborts: every executed test that did not pass
   skipped=$(( total - executed ))                    # ignored tests (e.g. 'no CUDA device')
+  passed=$(( passed + EXTRA_PASSED )); failed=$(( failed + EXTRA_FAILED )); skipped=$(( skipped + EXTRA_SKIPPED ))
   echo "$skipped skipped (each says why above, e.g. no CUDA device)"
   echo "$passed passed, $failed failed"      # the last line, as CI reads it
   if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then status=1; fi
