@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using CommandLine;
 using QuantNative.Backends;
 using QuantNative.Verification;
@@ -70,54 +68,40 @@ public sealed class TestBackendCommand : ICommand
     }
 
     private void WriteJson(TextWriter stdout, string device, List<(OpCaseResult Result, double Seconds)> results,
-        int failed, int skipped)
+        int failed, int skipped) => stdout.WriteLine(BenchTables.Json(w =>
     {
-        using var stream = new MemoryStream();
-        // Op and output names carry Greek letters and math signs: written as they are, not as \u escapes.
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        w.WriteString("device", device);
+        w.WriteNumber("seed", Seed);
+        w.WriteBoolean("large", Large);
+        w.WriteNumber("cases", results.Count);
+        w.WriteNumber("passed", results.Count - failed - skipped);
+        w.WriteNumber("failed", failed);
+        w.WriteNumber("skipped", skipped);
+        w.WriteStartArray("results");
+        foreach (var (r, seconds) in results)
         {
             w.WriteStartObject();
-            w.WriteString("device", device);
-            w.WriteNumber("seed", Seed);
-            w.WriteBoolean("large", Large);
-            w.WriteNumber("cases", results.Count);
-            w.WriteNumber("passed", results.Count - failed - skipped);
-            w.WriteNumber("failed", failed);
-            w.WriteNumber("skipped", skipped);
-            w.WriteStartArray("results");
-            foreach (var (r, seconds) in results)
+            w.WriteString("op", r.Op);
+            w.WriteString("shape", r.Shape);
+            w.WriteString("result", r.Skipped != null ? "skipped" : r.Passed ? "pass" : "FAIL");
+            if (r.Skipped != null) w.WriteString("skipped", r.Skipped);
+            if (r.Error != null) w.WriteString("error", r.Error);
+            w.WriteNumber("seconds", Math.Round(seconds, 4));
+            w.WriteStartArray("checks");
+            foreach (var c in r.Checks)
             {
                 w.WriteStartObject();
-                w.WriteString("op", r.Op);
-                w.WriteString("shape", r.Shape);
-                w.WriteString("result", r.Skipped != null ? "skipped" : r.Passed ? "pass" : "FAIL");
-                if (r.Skipped != null) w.WriteString("skipped", r.Skipped);
-                if (r.Error != null) w.WriteString("error", r.Error);
-                w.WriteNumber("seconds", Math.Round(seconds, 4));
-                w.WriteStartArray("checks");
-                foreach (var c in r.Checks)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("output", c.Output);
-                    WriteNumber(w, "error", c.Error);
-                    w.WriteNumber("tolerance", c.Tolerance);
-                    w.WriteString("measure", c.Measure);
-                    w.WriteBoolean("passed", c.Passed);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
+                w.WriteString("output", c.Output);
+                // JSON has no infinity or NaN: an unwritten (NaN) output's error is null.
+                BenchTables.Number(w, "error", double.IsFinite(c.Error) ? c.Error : null);
+                w.WriteNumber("tolerance", c.Tolerance);
+                w.WriteString("measure", c.Measure);
+                w.WriteBoolean("passed", c.Passed);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
-    }
-
-    // JSON has no infinity or NaN: an unwritten (NaN) output is reported as null.
-    private static void WriteNumber(Utf8JsonWriter w, string name, double value)
-    {
-        if (double.IsFinite(value)) w.WriteNumber(name, value);
-        else w.WriteNull(name);
-    }
+        w.WriteEndArray();
+    }));
 }

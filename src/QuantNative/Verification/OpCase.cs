@@ -32,6 +32,13 @@ public sealed class OpContext(QuantNative.Cuda.CudaBackend device, Random random
 
     /// <summary>A fresh CPU/device pair over the shared device backend (its buffers freed when it is).</summary>
     public DevicePair Pair() => new(Device, ownsDevice: false);
+
+    /// <summary>Runs <paramref name="op"/> on a fresh pair with this case's generator, then frees the pair.</summary>
+    public IReadOnlyList<OpCheck> OnPair(Func<DevicePair, Random, IReadOnlyList<OpCheck>> op)
+    {
+        using var pair = Pair();
+        return op(pair, Random);
+    }
 }
 
 /// <summary>The outcome of one case: its checks, or why it was skipped, or the error it raised.</summary>

@@ -21,12 +21,12 @@ public static class TrainingOpCases
         foreach (var (rows, outDim, inDim, acc, large) in new[]
                  { (1, 3, 17, false, false), (5, 17, 3, true, false), (17, 8, 16, false, false), (64, 172, 256, true, true) })
             yield return new OpCase("linear", $"rows {rows} out {outDim} in {inDim}{(acc ? " accumulate" : "")}",
-                c => Linear(c, rows, outDim, inDim, acc), large);
+                c => c.OnPair((p, r) => Linear(p, r, rows, outDim, inDim, acc)), large);
         // Not dim 1: there dx = γ·dy·eps/r³ comes out of two terms of size 1/r that cancel, so the CPU's and the
         // device's dx are both float noise of 1/r and their relative difference says nothing about the kernel.
         foreach (var (rows, dim, acc, large) in new[] { (1, 7, false, false), (3, 17, true, false), (5, 300, true, false), (512, 288, false, true) })
             yield return new OpCase("rmsnorm", $"rows {rows} dim {dim}{(acc ? " accumulate" : "")}",
-                c => RmsNorm(c, rows, dim, acc), large);
+                c => c.OnPair((p, r) => RmsNorm(p, r, rows, dim, acc)), large);
         foreach (var (rows, heads, headDim, type, large) in new[]
                  {
                      (1, 1, 2, RopeType.Default, false), (17, 2, 8, RopeType.Default, false),
@@ -34,7 +34,7 @@ public static class TrainingOpCases
                      (256, 8, 64, RopeType.Llama3, true),
                  })
             yield return new OpCase("rope", $"rows {rows} heads {heads} head_dim {headDim} {type}",
-                c => Rope(c, rows, heads, headDim, type), large);
+                c => c.OnPair((p, r) => Rope(p, r, rows, heads, headDim, type)), large);
         foreach (var (tokens, heads, kv, headDim, window, large) in new[]
                  {
                      (1, 4, 2, 8, 0, false), (17, 4, 2, 8, 0, false), (17, 3, 3, 3, 0, false), (5, 2, 1, 17, 0, false),
@@ -42,25 +42,23 @@ public static class TrainingOpCases
                      (128, 8, 2, 64, 0, true), (128, 4, 4, 64, 32, true),
                  })
             yield return new OpCase("attention", $"tokens {tokens} heads {heads}/{kv} head_dim {headDim} window {window}",
-                c => Attention(c, tokens, heads, kv, headDim, window), large);
+                c => c.OnPair((p, r) => Attention(p, r, tokens, heads, kv, headDim, window)), large);
         foreach (var (count, large) in new[] { (1, false), (17, false), (1000, false), (1 << 20, true) })
-            yield return new OpCase("swiglu", $"count {count}", c => SwiGlu(c, count), large);
+            yield return new OpCase("swiglu", $"count {count}", c => c.OnPair((p, r) => SwiGlu(p, r, count)), large);
         foreach (var (count, acc, large) in new[] { (1, false, false), (17, true, false), (70000, false, false), (1 << 20, true, true) })
-            yield return new OpCase("mse", $"count {count}{(acc ? " accumulate" : "")}", c => Mse(c, count, acc), large);
+            yield return new OpCase("mse", $"count {count}{(acc ? " accumulate" : "")}", c => c.OnPair((p, r) => Mse(p, r, count, acc)), large);
         foreach (var (count, large) in new[] { (17, false), (1000, false), (1 << 20, true) })
-            yield return new OpCase("adamw", $"count {count} 3 steps", c => AdamW(c, count), large);
+            yield return new OpCase("adamw", $"count {count} 3 steps", c => c.OnPair((p, r) => AdamW(p, r, count)), large);
         foreach (var (rows, cols) in new[] { (1, 1), (3, 17), (17, 300) })
-            yield return new OpCase("add-bias", $"rows {rows} cols {cols}", c => AddBias(c, rows, cols));
+            yield return new OpCase("add-bias", $"rows {rows} cols {cols}", c => c.OnPair((p, r) => AddBias(p, r, rows, cols)));
         foreach (int rows in new[] { 1, 19, 300 })
-            yield return new OpCase("sde-columns", $"rows {rows} mask band:1+block:3 rank 7", c => SdeColumns(c, rows));
+            yield return new OpCase("sde-columns", $"rows {rows} mask band:1+block:3 rank 7", c => c.OnPair((p, r) => SdeColumns(p, r, rows)));
         foreach (int rows in new[] { 1, 19, 1000 })
-            yield return new OpCase("sde-masked-dot", $"rows {rows} mask band:1+block:3 rank 7", c => SdeMaskedDot(c, rows));
+            yield return new OpCase("sde-masked-dot", $"rows {rows} mask band:1+block:3 rank 7", c => c.OnPair((p, r) => SdeMaskedDot(p, r, rows)));
     }
 
-    private static IReadOnlyList<OpCheck> Linear(OpContext c, int rows, int outDim, int inDim, bool accumulate)
+    public static IReadOnlyList<OpCheck> Linear(DevicePair p, Random r, int rows, int outDim, int inDim, bool accumulate)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         var x = p.Random(r, rows * inDim);
         var w = p.Random(r, outDim * inDim);
         var dy = p.Random(r, rows * outDim);
@@ -75,10 +73,8 @@ public static class TrainingOpCases
         return [Rel("y", y), Rel("dx", dx), Rel("dW", dW)];
     }
 
-    private static IReadOnlyList<OpCheck> RmsNorm(OpContext c, int rows, int dim, bool accumulate)
+    public static IReadOnlyList<OpCheck> RmsNorm(DevicePair p, Random r, int rows, int dim, bool accumulate)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         var x = p.Random(r, rows * dim);
         var gamma = p.Random(r, dim, 0.5, 1.5);
         var dy = p.Random(r, rows * dim);
@@ -93,10 +89,8 @@ public static class TrainingOpCases
         return [Rel("y", y), Rel("inverseRms", inv), Rel("dx", dx), Rel("dγ", dGamma)];
     }
 
-    private static IReadOnlyList<OpCheck> Rope(OpContext c, int rows, int heads, int headDim, RopeType type)
+    public static IReadOnlyList<OpCheck> Rope(DevicePair p, Random r, int rows, int heads, int headDim, RopeType type)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         var x = p.Random(r, rows * heads * headDim);
         var dx = p.Random(r, rows * heads * headDim);
         // Llama 3.1's bands at a tiny original context, so that all three bands occur at small head dims.
@@ -109,10 +103,8 @@ public static class TrainingOpCases
         return [BitExact("rope(x)", DevicePair.BitMismatches(x)), BitExact("rope backward", DevicePair.BitMismatches(dx))];
     }
 
-    private static IReadOnlyList<OpCheck> Attention(OpContext c, int tokens, int heads, int kvHeads, int headDim, int window)
+    public static IReadOnlyList<OpCheck> Attention(DevicePair p, Random r, int tokens, int heads, int kvHeads, int headDim, int window)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         int qn = tokens * heads * headDim, kvn = tokens * kvHeads * headDim;
         var q = p.Random(r, qn, -2, 2); // larger scores: the softmax is far from uniform
         var k = p.Random(r, kvn, -2, 2);
@@ -142,10 +134,8 @@ public static class TrainingOpCases
         return checks;
     }
 
-    private static IReadOnlyList<OpCheck> SwiGlu(OpContext c, int count)
+    public static IReadOnlyList<OpCheck> SwiGlu(DevicePair p, Random r, int count)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         var (a, bb, dh) = (p.Random(r, count, -4, 4), p.Random(r, count), p.Random(r, count));
         var (h, da, db) = (p.Poisoned(count), p.Poisoned(count), p.Poisoned(count));
         p.Run((b, o) =>
@@ -156,10 +146,8 @@ public static class TrainingOpCases
         return [Rel("h", h), Rel("da", da), Rel("db", db)];
     }
 
-    private static IReadOnlyList<OpCheck> Mse(OpContext c, int count, bool accumulate)
+    public static IReadOnlyList<OpCheck> Mse(DevicePair p, Random r, int count, bool accumulate)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         var (y, t) = (p.Random(r, count), p.Random(r, count));
         var dy = accumulate ? p.Random(r, count) : p.Poisoned(count);
         var losses = new List<double>();
@@ -177,10 +165,8 @@ public static class TrainingOpCases
         ];
     }
 
-    private static IReadOnlyList<OpCheck> AdamW(OpContext c, int count)
+    public static IReadOnlyList<OpCheck> AdamW(DevicePair p, Random r, int count)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         var value = p.Random(r, count);
         var (m, v) = (p.Of(new float[count]), p.Of(new float[count]));
         for (int step = 1; step <= 3; step++)
@@ -196,10 +182,8 @@ public static class TrainingOpCases
         ];
     }
 
-    private static IReadOnlyList<OpCheck> AddBias(OpContext c, int rows, int cols)
+    public static IReadOnlyList<OpCheck> AddBias(DevicePair p, Random r, int rows, int cols)
     {
-        var r = c.Random;
-        using var p = c.Pair();
         var y = p.Random(r, rows * cols);
         var bias = p.Random(r, cols);
         var dst = p.Random(r, rows * cols);
@@ -215,11 +199,9 @@ public static class TrainingOpCases
     /// <summary>A mask with one, two and three entries per column (band and block together) over 7 directions.</summary>
     private static SdeMaskLayout Mask() => SdeMask.Parse("band:1+block:3").For(7, "test-backend");
 
-    private static IReadOnlyList<OpCheck> SdeColumns(OpContext c, int rows)
+    public static IReadOnlyList<OpCheck> SdeColumns(DevicePair p, Random r, int rows)
     {
-        var r = c.Random;
         var m = Mask();
-        using var p = c.Pair();
         var ut = p.Random(r, m.Active * rows);
         var e = p.Random(r, m.Count);
         var at = p.Poisoned(m.Active * rows);
@@ -229,11 +211,9 @@ public static class TrainingOpCases
         return [BitExact("Aᵀ", DevicePair.BitMismatches(at))];
     }
 
-    private static IReadOnlyList<OpCheck> SdeMaskedDot(OpContext c, int rows)
+    public static IReadOnlyList<OpCheck> SdeMaskedDot(DevicePair p, Random r, int rows)
     {
-        var r = c.Random;
         var m = Mask();
-        using var p = c.Pair();
         var ut = p.Random(r, m.Active * rows);
         var tt = p.Random(r, m.Active * rows);
         var dE = p.Poisoned(m.Count);
