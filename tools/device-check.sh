@@ -94,10 +94,12 @@ PY
 fatbins() {
   local build="$WORK/cmake-build" targets=() archs=()
   if [ $SMALL = 1 ]; then targets=(--target fatbin_smoke); archs=(-DQN_CUDA_ARCHS=80); fi
-  cmake -S "$ROOT" -B "$build" -DQN_CUDA=ON -DQN_EMULATOR=OFF -DQN_EMULATOR_SELFTEST=OFF "${archs[@]}" -DCMAKE_BUILD_TYPE=Release &&
+  # Into the work folder (QN_ARTIFACTS), not the checkout's artifacts/: the rehearsal must not replace its fatbins.
+  cmake -S "$ROOT" -B "$build" -DQN_CUDA=ON -DQN_EMULATOR=OFF -DQN_EMULATOR_SELFTEST=OFF "${archs[@]}" \
+      -DQN_ARTIFACTS="$WORK/artifacts" -DCMAKE_BUILD_TYPE=Release &&
     cmake --build "$build" -j"$(nproc)" "${targets[@]}" &&
-    if [ $SMALL = 0 ]; then cp "$ROOT"/artifacts/kernels/*.fatbin "$WORK/qn-linux-x64/kernels/"; fi &&
-    ls -l "$ROOT"/artifacts/kernels/
+    if [ $SMALL = 0 ]; then cp "$WORK"/artifacts/kernels/*.fatbin "$WORK/qn-linux-x64/kernels/"; fi &&
+    ls -l "$WORK"/artifacts/kernels/
 }
 if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=$PATH:/usr/local/cuda/bin
