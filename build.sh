@@ -7,19 +7,22 @@ ROOT=$(pwd)
 
 usage() {
   cat <<USAGE
-usage: ./build.sh [--cuda] [test]
+usage: ./build.sh [--cuda] [test] [bundle]
   (no argument)  install missing system packages, build native/ with CMake and the C# solution, publish bin/qn
   --cuda         also make sure a CUDA toolkit is there (installs Debian's nvidia-cuda-toolkit if nvcc is missing)
                  and compile the kernels to fatbins (sm_80/86/89/90 + PTX)
+  bundle         also write dist/qn-linux-x64.tar.xz: qn self-contained (no .NET needed), the fatbins, the emulator,
+                 and the OpenBLAS/LAPACKE libraries with their own dependencies (needs the fatbins: build with --cuda)
   test           build as above, then run every test; prints 'N passed, N failed' last
 USAGE
 }
 
-CUDA=0; TEST=0
+CUDA=0; TEST=0; BUNDLE=0
 for arg in "$@"; do
   case "$arg" in
     --cuda) CUDA=1 ;;
     test) TEST=1 ;;
+    bundle) BUNDLE=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "build.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
   esac
@@ -89,6 +92,57 @@ build_dotnet() {
   if [ -d artifacts/kernels ]; then mkdir -p bin/kernels && cp -f artifacts/kernels/* bin/kernels/ 2>/dev/null || true; fi
 }
 
+# The libraries qn loads with dlopen and does not find on a bare machine: OpenBLAS and LAPACKE, and what they need
+# beyond the C runtime (libgfortran, libquadmath, LAPACK's reference parts), by soname, with a manifest listing them
+# dependencies first (the loader in src/QuantNative/Interop/NativeLibraries.cs preloads them in that order).
+bundle_system_libraries() {
+  local dest="$1" lib path
+  declare -A files=()
+  for lib in libopenblas.so.0 liblapacke.so.3; do
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+    [ -n "$path" ] || { echo "build.sh bundle: $lib not found (install libopenblas0-pthread and liblapacke)" >&2; return 1; }
+    files[$lib]=$path
+    while read -r name _ dep _; do
+      case "$name" in
+        # The C runtime and the GCC support library every .NET machine has (the runtime itself needs them).
+        linux-vdso*|ld-linux*|libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libgcc_s.so*|libstdc++.so*) ;;
+        *) [ -n "$dep" ] && files[$name]=$dep ;;
+      esac
+    done < <(ldd "$path" | grep '=>')
+  done
+  # Dependencies first: ldd lists a library's whole closure, so a dependency's list is a strict subset of its user's.
+  : > "$dest/bundled-libraries.txt.unsorted"
+  for lib in "${!files[@]}"; do
+    cp -L "${files[$lib]}" "$dest/$lib"
+    echo "$(ldd "${files[$lib]}" | grep -c '=>') $lib" >> "$dest/bundled-libraries.txt.unsorted"
+  done
+  sort -n "$dest/bundled-libraries.txt.unsorted" | awk '{ print $2 }' > "$dest/bundled-libraries.txt"
+  rm "$dest/bundled-libraries.txt.unsorted"
+}
+
+build_bundle() {
+  say "bundling dist/qn-linux-x64.tar.xz"
+  if ! ls artifacts/kernels/*.fatbin >/dev/null 2>&1; then
+    echo "build.sh bundle: no fatbins in artifacts/kernels; run ./build.sh --cuda bundle" >&2; return 1
+  fi
+  local top="$ROOT/artifacts/bundle" stage="$ROOT/artifacts/bundle/qn-linux-x64"
+  rm -rf "$top"
+  mkdir -p "$stage/kernels" "$ROOT/dist"
+  # Self-contained single file: the .NET runtime is inside qn; the native libraries stay beside it.
+  dotnet publish src/QuantNative.Cli/QuantNative.Cli.csproj -c Release -r linux-x64 --self-contained \
+    -p:PublishSingleFile=true -p:DebugType=none -o "$stage" -nologo -clp:ErrorsOnly >/dev/null
+  rm -f "$stage"/*.pdb
+  cp artifacts/native/libqn_emulator.so "$stage/"
+  cp artifacts/kernels/*.fatbin "$stage/kernels/"
+  bundle_system_libraries "$stage"
+  local out="$ROOT/dist/qn-linux-x64.tar.xz"
+  tar -C "$top" -cf - qn-linux-x64 | xz -9 -T0 > "$out.tmp"
+  mv "$out.tmp" "$out"
+  local bytes; bytes=$(stat -c %s "$out")
+  echo "dist/qn-linux-x64.tar.xz: $bytes bytes ($(( bytes / 1048576 )) MiB; the limit is 40 MB)"
+  if [ "$bytes" -ge 40000000 ]; then echo "build.sh bundle: the bundle is over 40 MB" >&2; return 1; fi
+}
+
 # llama.cpp as node-llama-cpp packages it (its prebuilt linux-x64 binary, from the npm registry), for the tests that
 # load qn's GGUF files: versions pinned in tools/gguf-check/package.json, installed into its node_modules (ignored), once.
 # No lock file: npm records only the platforms it resolved on, and `npm ci` then refuses the others' entries.
@@ -104,7 +158,28 @@ install_llama_cpp_node() {
   fi
 }
 
+# The bundle as a deploy team gets it (tools/bundle-check.sh) and the GPU day's script rehearsed on the emulator
+# (tools/device-check.sh --device emulate): each counts as one test in the totals. They need the fatbins (--cuda).
+EXTRA_PASSED=0; EXTRA_FAILED=0; EXTRA_SKIPPED=0
+run_bundle_checks() {
+  if ! ls artifacts/kernels/*.fatbin >/dev/null 2>&1; then
+    echo "bundle and device-check rehearsal skipped: no fatbins (./build.sh --cuda test runs them)"
+    EXTRA_SKIPPED=2; return
+  fi
+  if [ $BUNDLE = 0 ]; then build_bundle || { EXTRA_FAILED=2; return; }; fi
+  say "checking the bundle (tools/bundle-check.sh)"
+  if tools/bundle-check.sh; then EXTRA_PASSED=$((EXTRA_PASSED + 1)); else EXTRA_FAILED=$((EXTRA_FAILED + 1)); fi
+  say "rehearsing tools/device-check.sh on the emulator"
+  if tools/device-check.sh artifacts/device-check --device emulate 2>artifacts/device-check.log | tail -25; then
+    EXTRA_PASSED=$((EXTRA_PASSED + 1))
+  else
+    echo "device-check rehearsal failed (its log: artifacts/device-check.log; records: artifacts/device-check/)"
+    EXTRA_FAILED=$((EXTRA_FAILED + 1))
+  fi
+}
+
 run_tests() {
+  run_bundle_checks
   install_llama_cpp_node
   # Under build.sh test a missing llama.cpp is a failure, not a skipped test.
   export QN_REQUIRE_LLAMA_CPP=1
@@ -123,6 +198,7 @@ run_tests() {
   passed=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
   failed=$(( executed - passed ))  # failures, errors, timeouts, aborts: every executed test that did not pass
   skipped=$(( total - executed ))                    # ignored tests (e.g. 'no CUDA device')
+  passed=$(( passed + EXTRA_PASSED )); failed=$(( failed + EXTRA_FAILED )); skipped=$(( skipped + EXTRA_SKIPPED ))
   echo "$skipped skipped (each says why above, e.g. no CUDA device)"
   echo "$passed passed, $failed failed"      # the last line, as CI reads it
   if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then status=1; fi
@@ -133,4 +209,5 @@ install_system_packages
 [ $CUDA = 1 ] && install_cuda_toolkit
 build_native
 build_dotnet
+[ $BUNDLE = 1 ] && build_bundle
 if [ $TEST = 1 ]; then run_tests; else say "done: bin/qn is ready (try: bin/qn --help)"; fi

@@ -5,6 +5,8 @@
 #                                           <dir>/*.cu in name order; returns their paths
 # qn_find_nvcc()                            sets QN_NVCC, QN_NVCC_VERSION and QN_NVCC_CCBIN_RESOLVED (the host
 #                                           compiler nvcc accepts: the default one, else g++-N or clang++-N)
+# qn_cuda_archs(<out>)                      QN_CUDA_ARCHS if set, else 80;86;89;90 and each of 100, 120 that
+#                                           `nvcc --list-gpu-arch` lists (Blackwell: CUDA 12.8 and later)
 # qn_add_fatbin(<target> <source> <output> <deps> <gencodes>) compiles <source> with nvcc into <output>, failing on
 #                                           register spills or local memory (cmake/CompileFatbin.cmake)
 
@@ -83,7 +85,7 @@ function(qn_find_nvcc)
         set(first_error "${QN_NVCC_PROBE_ERROR}")
         if(NOT ok)
             set(found FALSE)
-            foreach(candidate g++-13 g++-12 g++-11 g++-10 g++-9 clang++-17 clang++-16 clang++-15 clang++-14 clang-14
+            foreach(candidate g++-15 g++-14 g++-13 g++-12 g++-11 g++-10 g++-9 clang++-17 clang++-16 clang++-15 clang++-14 clang-14
                               clang++-13 clang++-12)
                 find_program(QN_CCBIN_CANDIDATE_${candidate} NAMES ${candidate})
                 if(QN_CCBIN_CANDIDATE_${candidate})
@@ -131,4 +133,23 @@ function(qn_add_fatbin target source output deps gencodes)
         COMMENT "nvcc: ${output}"
         VERBATIM)
     add_custom_target(${target} ALL DEPENDS "${output}")
+endfunction()
+
+function(qn_cuda_archs out)
+    if(QN_CUDA_ARCHS)
+        set(${out} "${QN_CUDA_ARCHS}" PARENT_SCOPE)
+        return()
+    endif()
+    set(archs 80 86 89 90)
+    execute_process(COMMAND "${QN_NVCC}" --list-gpu-arch OUTPUT_VARIABLE listed ERROR_QUIET RESULT_VARIABLE rc)
+    if(rc EQUAL 0)
+        foreach(arch 100 120)
+            if(listed MATCHES "compute_${arch}([^0-9a-z]|$)")
+                list(APPEND archs ${arch})
+            endif()
+        endforeach()
+    endif()
+    string(REPLACE ";" ", sm_" shown "${archs}")
+    message(STATUS "fatbin architectures: sm_${shown} (set -DQN_CUDA_ARCHS=... to choose)")
+    set(${out} "${archs}" PARENT_SCOPE)
 endfunction()

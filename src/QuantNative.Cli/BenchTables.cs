@@ -148,13 +148,13 @@ public static class BenchTables
         w.WriteEndArray();
     });
 
-    private static void Number(Utf8JsonWriter w, string name, double? v)
+    internal static void Number(Utf8JsonWriter w, string name, double? v)
     {
         if (v is double d) w.WriteNumber(name, d);
         else w.WriteNull(name);
     }
 
-    private static string Json(Action<Utf8JsonWriter> body)
+    internal static string Json(Action<Utf8JsonWriter> body)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))

@@ -48,31 +48,22 @@ public static class FakeQuantBenchmark
         var dwq = Enumerable.Range(0, (int)shape.Elements).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         var clamp = ScaleClamp.Default;
 
-        using var bw = backend.Allocate<float>(shape.Elements);
-        using var bu = backend.Allocate<float>(shape.GroupCount);
-        using var bl = backend.Allocate<float>(shape.GroupCount);
-        using var bdwq = backend.Allocate<float>(shape.Elements);
-        using var bwq = backend.Allocate<float>(shape.Elements);
-        using var bcodes = backend.Allocate<byte>(shape.Elements);
-        using var bdW = backend.Allocate<float>(shape.Elements);
-        using var bdu = backend.Allocate<float>(shape.GroupCount);
-        using var bdl = backend.Allocate<float>(shape.GroupCount);
-        using var saved = LwcSaved.Allocate(backend, shape);
-        bw.Upload(w);
-        bu.Upload(u);
-        bl.Upload(l);
-        bdwq.Upload(dwq);
+        using var b = new LwcBuffers(backend, shape);
+        b.W.Upload(w);
+        b.U.Upload(u);
+        b.L.Upload(l);
+        b.DWq.Upload(dwq);
 
-        void Forward() => backend.FakeQuantLwcForward(bwq, bcodes, saved, bw, bu, bl, shape, clamp);
-        void Backward() => backend.FakeQuantLwcBackward(bdW, bdu, bdl, bdwq, bw, bu, bl, saved, shape, clamp);
+        void Forward() => b.Forward(clamp);
+        void Backward() => b.Backward(clamp);
 
         Timed? fwd = null, bwd = null, copy = null;
         if (backend is Cuda.CudaBackend { Runtime.IsEmulated: false } gpu)
         {
             fwd = new Timed("forward", MedianDevice(gpu, runs, Forward), ForwardBytes(shape));
             bwd = new Timed("backward", MedianDevice(gpu, runs, Backward), BackwardBytes(shape));
-            var src = Cuda.CudaBackend.P(bw);
-            var dst = Cuda.CudaBackend.P(bdW);
+            var src = Cuda.CudaBackend.P(b.W);
+            var dst = Cuda.CudaBackend.P(b.DW);
             long bytes = shape.Elements * sizeof(float);
             copy = new Timed("device-to-device copy", MedianDevice(gpu, runs, () => gpu.Runtime.CopyDeviceToDevice(dst, src, bytes)),
                 2.0 * bytes);
@@ -99,12 +90,12 @@ public static class FakeQuantBenchmark
             du = new float[shape.GroupCount], dl = new float[shape.GroupCount];
         LwcFakeQuant.Forward(wq, codes, s, z, mx, mn, w, u, l, shape, clamp);
         LwcFakeQuant.Backward(dW, du, dl, dwq, w, u, l, s, z, mx, mn, shape, clamp);
-        long codesDiffer = Differ(codes, bcodes.ToArray());
-        long wqDiffer = Differ(wq, bwq.ToArray());
-        long savedDiffer = Differ(s, saved.Scale.ToArray()) + Differ(z, saved.Zero.ToArray()) +
-                           Differ(mx, saved.Max.ToArray()) + Differ(mn, saved.Min.ToArray());
-        var check = new Check(shape.Elements, codesDiffer, wqDiffer, savedDiffer, MaxErr(du, bdu.ToArray()),
-            MaxErr(dl, bdl.ToArray()), MaxErr(dW, bdW.ToArray()));
+        long codesDiffer = Differ(codes, b.Codes.ToArray());
+        long wqDiffer = Differ(wq, b.Wq.ToArray());
+        long savedDiffer = Differ(s, b.Saved.Scale.ToArray()) + Differ(z, b.Saved.Zero.ToArray()) +
+                           Differ(mx, b.Saved.Max.ToArray()) + Differ(mn, b.Saved.Min.ToArray());
+        var check = new Check(shape.Elements, codesDiffer, wqDiffer, savedDiffer, MaxErr(du, b.Du.ToArray()),
+            MaxErr(dl, b.Dl.ToArray()), MaxErr(dW, b.DW.ToArray()));
         return new Result(shape, backend.Description, fwd, bwd, copy, check);
     }
 

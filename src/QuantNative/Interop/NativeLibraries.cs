@@ -8,7 +8,11 @@ namespace QuantNative.Interop;
 /// Resolves every native library the project calls, by logical name, at run time. Toolkit libraries are tried by
 /// versioned soname (newest first) so one build runs against CUDA 11, 12 or 13; nothing is bound at build time.
 /// Project-built libraries (the CUDA emulator and its self-test kernels) are searched next to the executable, in
-/// $QN_NATIVE_DIR, and in the repository's artifacts/native (development and tests).
+/// $QN_NATIVE_DIR, and in the repository's artifacts/native (development and tests). System libraries are looked for
+/// next to the executable first (the self-contained bundle ships OpenBLAS and LAPACKE there, with their own
+/// dependencies preloaded from <see cref="BundleManifest"/> so the dynamic linker finds them by soname), then by the
+/// system's search (LD_LIBRARY_PATH, the ldconfig cache), then, for the CUDA libraries, in a toolkit's lib64
+/// ($CUDA_HOME, /usr/local/cuda), which the loader's search does not cover.
 /// </summary>
 public static class NativeLibraries
 {
@@ -117,11 +121,71 @@ public static class NativeLibraries
             }
             else
             {
-                foreach (var name in Known[logicalName].Candidates)
-                    if (NativeLibrary.TryLoad(name, out handle)) break;
+                PreloadBundle();
+                foreach (var candidate in SystemCandidates(logicalName, AppContext.BaseDirectory,
+                             Environment.GetEnvironmentVariable("CUDA_HOME"), File.Exists))
+                    if (NativeLibrary.TryLoad(candidate, out handle)) break;
             }
             Loaded[logicalName] = handle;
             return handle;
+        }
+    }
+
+    /// <summary>The file next to the executable that lists the bundled libraries, dependencies first.</summary>
+    public const string BundleManifest = "bundled-libraries.txt";
+
+    private static readonly string[] CudaToolkitLibraries = [Cuda, Cublas, Cusolver];
+
+    /// <summary>
+    /// What is tried for a system library, in order: for each versioned name (newest first), the file next to the
+    /// executable (<paramref name="baseDirectory"/>), the bare name (the system's search), and for the CUDA libraries
+    /// the file in $CUDA_HOME/lib64 and /usr/local/cuda/lib64 (and their targets/x86_64-linux/lib). Full paths appear
+    /// only for files that exist, so the list says where a library will come from.
+    /// </summary>
+    internal static List<string> SystemCandidates(string logicalName, string baseDirectory, string? cudaHome,
+        Func<string, bool> fileExists)
+    {
+        var toolkitDirs = new List<string>();
+        if (CudaToolkitLibraries.Contains(logicalName))
+            foreach (var home in new[] { cudaHome, "/usr/local/cuda" })
+                if (!string.IsNullOrEmpty(home))
+                {
+                    toolkitDirs.Add(Path.Combine(home, "lib64"));
+                    toolkitDirs.Add(Path.Combine(home, "targets", "x86_64-linux", "lib"));
+                }
+        var list = new List<string>();
+        foreach (var name in Known[logicalName].Candidates)
+        {
+            var beside = Path.Combine(baseDirectory, name);
+            if (fileExists(beside)) list.Add(beside);
+            list.Add(name);
+            foreach (var dir in toolkitDirs)
+            {
+                var path = Path.Combine(dir, name);
+                if (fileExists(path) && !list.Contains(path)) list.Add(path);
+            }
+        }
+        return list;
+    }
+
+    private static bool _bundlePreloaded;
+
+    /// <summary>
+    /// Loads the libraries of the bundle's manifest by full path, in its order (dependencies first): a library's
+    /// DT_NEEDED entries are then satisfied by the already-loaded objects of the same soname, so libopenblas finds the
+    /// bundled libgfortran without an rpath. A missing or unloadable entry is left to the normal search.
+    /// </summary>
+    private static void PreloadBundle()
+    {
+        if (_bundlePreloaded) return;
+        _bundlePreloaded = true;
+        var manifest = Path.Combine(AppContext.BaseDirectory, BundleManifest);
+        if (!File.Exists(manifest)) return;
+        foreach (var line in File.ReadAllLines(manifest))
+        {
+            var name = line.Trim();
+            if (name.Length == 0 || name.StartsWith('#')) continue;
+            NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, name), out _);
         }
     }
 

@@ -17,7 +17,7 @@ public class NamespaceDirectionTests
     public static readonly string[] Floors =
     [
         "QuantNative", "Interop", "Model", "Formats", "Tokenization", "Cpu", "Backends", "Cuda", "Training",
-        "Quantization", "Inference", "Evaluation", "Benchmarks",
+        "Quantization", "Inference", "Evaluation", "Benchmarks", "Verification",
     ];
 
     [Test]

@@ -2,7 +2,7 @@ using NUnit.Framework;
 using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
-using QuantNative.Tests.Cpu;
+using QuantNative.Verification;
 using QuantNative.Tests.Cuda;
 
 namespace QuantNative.Tests.Backends;
@@ -13,45 +13,7 @@ namespace QuantNative.Tests.Backends;
 /// </summary>
 public class FakeQuantBackendTests
 {
-    private static LwcOutputs RunOn(IBackend backend, LwcInputs x, ScaleClamp clamp)
-    {
-        var shape = x.Shape;
-        var o = LwcOutputs.Poisoned(shape);
-        using var w = backend.Allocate<float>(shape.Elements);
-        using var u = backend.Allocate<float>(shape.GroupCount);
-        using var l = backend.Allocate<float>(shape.GroupCount);
-        using var dwq = backend.Allocate<float>(shape.Elements);
-        using var wq = backend.Allocate<float>(shape.Elements);
-        using var codes = backend.Allocate<byte>(shape.Elements);
-        using var dW = backend.Allocate<float>(shape.Elements);
-        using var du = backend.Allocate<float>(shape.GroupCount);
-        using var dl = backend.Allocate<float>(shape.GroupCount);
-        using var saved = LwcSaved.Allocate(backend, shape);
-        w.Upload(x.W);
-        u.Upload(x.U);
-        l.Upload(x.L);
-        dwq.Upload(x.DWq);
-        // Poison every output on the device too.
-        wq.Upload(o.Wq);
-        codes.Upload(o.Codes);
-        dW.Upload(o.DW);
-        du.Upload(o.Du);
-        dl.Upload(o.Dl);
-        foreach (var b in new[] { saved.Scale, saved.Zero, saved.Max, saved.Min }) b.Upload(o.Scale);
-        backend.FakeQuantLwcForward(wq, codes, saved, w, u, l, shape, clamp);
-        backend.FakeQuantLwcBackward(dW, du, dl, dwq, w, u, l, saved, shape, clamp);
-        backend.Synchronize();
-        wq.Download(o.Wq);
-        codes.Download(o.Codes);
-        saved.Scale.Download(o.Scale);
-        saved.Zero.Download(o.Zero);
-        saved.Max.Download(o.Max);
-        saved.Min.Download(o.Min);
-        dW.Download(o.DW);
-        du.Download(o.Du);
-        dl.Download(o.Dl);
-        return o;
-    }
+    private static LwcOutputs RunOn(IBackend backend, LwcInputs x, ScaleClamp clamp) => LwcComparison.Run(backend, x, clamp);
 
     [TestCase(172, 300, 100, 3)]
     [TestCase(17, 256, -1, 8)]
@@ -60,7 +22,7 @@ public class FakeQuantBackendTests
     public void CudaBackendOnEmulator_EqualsCpuBackend(int rows, int cols, int group, int bits)
     {
         var shape = new LwcShape(rows, cols, group, bits);
-        var x = LwcInputs.Create(LwcInputs.NewRandom(), shape);
+        var x = LwcInputs.Create(TestRandom.New(), shape);
         using var cpu = new CpuBackend();
         using var cuda = Backend.Create(DeviceKind.Emulate);
         Assert.That(cuda.Kind, Is.EqualTo(DeviceKind.Emulate));

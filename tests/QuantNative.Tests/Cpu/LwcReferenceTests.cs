@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
 using QuantNative.Model.Quantized;
+using QuantNative.Verification;
 
 namespace QuantNative.Tests.Cpu;
 
@@ -23,7 +24,7 @@ public class LwcReferenceTests
     public void DoubleBackward_MatchesCentralFiniteDifferences(int rows, int cols, int group, int bits)
     {
         var shape = new LwcShape(rows, cols, group, bits);
-        var rng = LwcInputs.NewRandom();
+        var rng = TestRandom.New();
         // Continuous random weights (no ties, so max/min are differentiable); row 1 tiny so the scale clamp acts there.
         var x = LwcInputs.Create(rng, shape, special: false);
         double[] w = D(x.W), u = D(x.U), l = D(x.L), g = D(x.DWq);
@@ -119,7 +120,7 @@ public class LwcReferenceTests
     public void Float32Reference_AgreesWithFloat64(int bits)
     {
         var shape = new LwcShape(17, 300, 128, bits);
-        var x = LwcInputs.Create(LwcInputs.NewRandom(), shape);
+        var x = LwcInputs.Create(TestRandom.New(), shape);
         var o = LwcOutputs.Reference(x, ScaleClamp.Default);
         int n = (int)shape.Elements, groups = (int)shape.GroupCount;
         var wq = new double[n]; var codes = new double[n];
@@ -137,7 +138,7 @@ public class LwcReferenceTests
     public void Forward_IsTheUniformQuantizerOfTheClippedRange()
     {
         var shape = new LwcShape(5, 96, 32, 4);
-        var x = LwcInputs.Create(LwcInputs.NewRandom(), shape, special: false);
+        var x = LwcInputs.Create(TestRandom.New(), shape, special: false);
         var o = LwcOutputs.Reference(x, ScaleClamp.Default);
         for (int p = 0; p < shape.GroupCount; p++)
         {

@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
+using QuantNative.Verification;
 
 namespace QuantNative.Tests.Cpu;
 
@@ -14,35 +15,10 @@ internal static class SvdChecks
     }
 
     /// <summary>‖W − U·diag(S)·Vᵀ‖_F / ‖W‖_F.</summary>
-    public static double ReconstructionError(SvdFactors svd, ReadOnlySpan<float> w)
-    {
-        double err = 0, norm = 0;
-        for (int i = 0; i < svd.Rows; i++)
-        for (int j = 0; j < svd.Cols; j++)
-        {
-            double sum = 0;
-            for (int t = 0; t < svd.Rank; t++)
-                sum += (double)svd.Ut[t * svd.Rows + i] * svd.S[t] * svd.Vt[t * svd.Cols + j];
-            double x = w[i * svd.Cols + j];
-            err += (x - sum) * (x - sum);
-            norm += x * x;
-        }
-        return Math.Sqrt(err / Math.Max(norm, double.Epsilon));
-    }
+    public static double ReconstructionError(SvdFactors svd, ReadOnlySpan<float> w) => OpErrors.SvdReconstruction(svd, w);
 
     /// <summary>max |QᵀQ − I| of a row-major [rows, r] matrix with orthonormal columns.</summary>
-    public static double OrthonormalityError(float[] q, int rows, int r)
-    {
-        double worst = 0;
-        for (int a = 0; a < r; a++)
-        for (int b = 0; b < r; b++)
-        {
-            double dot = 0;
-            for (int i = 0; i < rows; i++) dot += (double)q[i * r + a] * q[i * r + b];
-            worst = Math.Max(worst, Math.Abs(dot - (a == b ? 1 : 0)));
-        }
-        return worst;
-    }
+    public static double OrthonormalityError(float[] q, int rows, int r) => OpErrors.Orthonormality(q, rows, r);
 
     public static void AssertValid(SvdFactors svd, ReadOnlySpan<float> w, string what)
     {
@@ -68,8 +44,6 @@ internal static class SvdChecks
     public static double SingularValueDifference(float[] a, float[] b)
     {
         Assert.That(a, Has.Length.EqualTo(b.Length));
-        double worst = 0, max = a.Length == 0 ? 1 : Math.Max(a[0], float.Epsilon);
-        for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - b[i]) / max);
-        return worst;
+        return OpErrors.SingularValues(a, b);
     }
 }

@@ -1,7 +1,7 @@
 using NUnit.Framework;
 using QuantNative.Cuda;
 using QuantNative.Interop;
-using QuantNative.Tests.Cpu;
+using QuantNative.Verification;
 
 namespace QuantNative.Tests.Cuda;
 
@@ -108,7 +108,7 @@ public unsafe class CudaRuntimeTests
     {
         using var rt = new EmulatedCudaRuntime();
         const int m = 5, n = 3, k = 4;
-        var rng = LwcInputs.NewRandom();
+        var rng = TestRandom.New();
         float[] A = Rand(rng, m * k), B = Rand(rng, k * n), C = new float[m * n];
         var (pa, pb, pc) = (Upload(rt, A), Upload(rt, B), Upload(rt, C));
         rt.Sgemm(false, false, m, n, k, 1f, pa, m, pb, k, 0f, pc, m);
@@ -127,7 +127,7 @@ public unsafe class CudaRuntimeTests
     {
         using var rt = new EmulatedCudaRuntime();
         const int m = 7, n = 4;
-        var A = Rand(LwcInputs.NewRandom(), m * n);
+        var A = Rand(TestRandom.New(), m * n);
         var pa = Upload(rt, (float[])A.Clone());
         var (ps, pu, pvt) = (rt.Allocate(n * 4), rt.Allocate(m * n * 4), rt.Allocate(n * n * 4));
         rt.Sgesvd(m, n, pa, ps, pu, pvt);

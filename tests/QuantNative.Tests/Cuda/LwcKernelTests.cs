@@ -1,7 +1,7 @@
 using NUnit.Framework;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
-using QuantNative.Tests.Cpu;
+using QuantNative.Verification;
 using QuantNative.Tests.Interop;
 
 namespace QuantNative.Tests.Cuda;
@@ -93,87 +93,12 @@ public class LwcKernelTests : EmulatorTestBase
 
     internal static void AssertMatches(LwcInputs x, LwcOutputs expected, LwcOutputs actual)
     {
-        var shape = x.Shape;
-        try
-        {
-            Assert.That(actual.Codes, Is.EqualTo(expected.Codes), "codes (bit-exact)");
-            Assert.That(actual.Wq, Is.EqualTo(expected.Wq), "ŵ (bit-exact)");
-            Assert.That(actual.Scale, Is.EqualTo(expected.Scale), "scale (bit-exact)");
-            Assert.That(actual.Zero, Is.EqualTo(expected.Zero), "zero (bit-exact)");
-            Assert.That(actual.Max, Is.EqualTo(expected.Max), "max (bit-exact)");
-            Assert.That(actual.Min, Is.EqualTo(expected.Min), "min (bit-exact)");
-            // du, dl and the tie shares are gs times a per-group factor; gs is a reordered float sum, so its error
-            // scale is Σ|g·∂ŵ/∂s| (the sum of the terms' magnitudes), not |gs|: at 8 bits the terms cancel to a
-            // fraction of their size.
-            double[] terms = GsTermMagnitudes(x, expected);
-            float qmax = shape.MaxCode;
-            var dwScale = new double[shape.GroupCount];
-            int[] maxTies = new int[shape.GroupCount], minTies = new int[shape.GroupCount];
-            for (int i = 0; i < shape.Elements; i++)
-            {
-                int p = GroupIndex(shape, i);
-                if (x.W[i] == expected.Max[p]) maxTies[p]++;
-                if (x.W[i] == expected.Min[p]) minTies[p]++;
-            }
-            var duScale = new double[shape.GroupCount];
-            var dlScale = new double[shape.GroupCount];
-            for (int p = 0; p < shape.GroupCount; p++)
-            {
-                double gamma = LwcFakeQuant.Sigmoid(x.U[p]), beta = LwcFakeQuant.Sigmoid(x.L[p]);
-                double dx = terms[p] / qmax;
-                duScale[p] = dx * Math.Abs(expected.Max[p]) * gamma * (1 - gamma);
-                dlScale[p] = dx * Math.Abs(expected.Min[p]) * beta * (1 - beta);
-                dwScale[p] = dx * (gamma / Math.Max(maxTies[p], 1) + beta / Math.Max(minTies[p], 1));
-            }
-            AssertClose("du", expected.Du, actual.Du, duScale);
-            AssertClose("dl", expected.Dl, actual.Dl, dlScale);
-            // dW: the direct part g·[inside] is exact; tied extremes carry a share of the tree-summed gs.
-            for (int i = 0; i < shape.Elements; i++)
-            {
-                int p = GroupIndex(shape, i);
-                bool extreme = x.W[i] == expected.Max[p] || x.W[i] == expected.Min[p];
-                if (!extreme)
-                    Assert.That(actual.DW[i], Is.EqualTo(expected.DW[i]), $"dW[{i}] (exact: not an extreme)");
-                else
-                    Assert.That(actual.DW[i], Is.EqualTo(expected.DW[i]).Within(Tolerances.LwcGradientRel * (Math.Abs(expected.DW[i]) + dwScale[p])),
-                        $"dW[{i}] (an extreme of group {p})");
-            }
-        }
-        catch (Exception)
-        {
-            Dump(x, expected, actual);
-            throw;
-        }
-    }
-
-    private static int GroupIndex(LwcShape shape, int i) =>
-        i / shape.Cols * shape.Groups + shape.Layout.GroupOf(i % shape.Cols);
-
-    /// <summary>Σ |g·∂ŵ/∂s| per group, in double, from the reference's scale and zero (the backward's terms, without
-    /// the cancellation): the magnitude a reordering of the float sum gs is accurate relative to.</summary>
-    private static double[] GsTermMagnitudes(LwcInputs x, LwcOutputs e)
-    {
-        var shape = x.Shape;
-        float qmax = shape.MaxCode;
-        var sum = new double[shape.GroupCount];
-        for (int i = 0; i < shape.Elements; i++)
-        {
-            int p = GroupIndex(shape, i);
-            float s = e.Scale[p], z = e.Zero[p];
-            float r = x.W[i] / s;
-            float rr = MathF.Round(r, MidpointRounding.ToEven);
-            float c = rr + z;
-            float dws = c >= 0f && c <= qmax ? rr - r : Math.Clamp(c, 0f, qmax) - z;
-            sum[p] += Math.Abs((double)x.DWq[i] * dws);
-        }
-        return sum;
-    }
-
-    private static void AssertClose(string name, float[] expected, float[] actual, double[] scale)
-    {
-        for (int i = 0; i < expected.Length; i++)
-            Assert.That(actual[i], Is.EqualTo(expected[i]).Within(Tolerances.LwcGradientRel * (Math.Abs(expected[i]) + scale[i])),
-                $"{name}[{i}] (terms' scale {scale[i]:G3})");
+        var checks = LwcComparison.Compare(x, expected, actual);
+        foreach (var c in checks) TestContext.Out.WriteLine($"{c.Output}: {c.Error:G3} ({c.Measure}, tolerance {c.Tolerance:G3})");
+        var failed = checks.Where(c => !c.Passed).ToList();
+        if (failed.Count == 0) return;
+        Dump(x, expected, actual);
+        Assert.Fail(string.Join("; ", failed.Select(c => $"{c.Output}: {c.Error:G3} {c.Measure} (tolerance {c.Tolerance:G3})")));
     }
 
     private static void Dump(LwcInputs x, LwcOutputs e, LwcOutputs a)

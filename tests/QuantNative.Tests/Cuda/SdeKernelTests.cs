@@ -2,6 +2,7 @@ using NUnit.Framework;
 using QuantNative.Backends;
 using QuantNative.Cpu;
 using QuantNative.Quantization.Learned.Cqe;
+using QuantNative.Verification;
 using static QuantNative.Tests.Cuda.BackendPair;
 
 namespace QuantNative.Tests.Cuda;
@@ -26,33 +27,15 @@ public class SdeKernelTests
     [TestCase(1)] [TestCase(19)] [TestCase(300)]
     public void Columns_AreBitExact(int rows)
     {
-        var r = new Random(rows);
-        var m = Mask();
         using var p = new BackendPair();
-        var ut = p.Random(r, m.Active * rows);
-        var e = p.Random(r, m.Count);
-        var at = p.Poisoned(m.Active * rows);
-        var maskRows = Ints(p, m.Rows);
-        var starts = Ints(p, m.ColumnStarts());
-        p.Run((b, o) => b.SdeColumns(o(at), o(ut), o(e), b is CpuBackend ? maskRows.Cpu : maskRows.Cuda,
-            b is CpuBackend ? starts.Cpu : starts.Cuda, m.Count, m.Active, rows));
-        AssertEqual(at, "Aᵀ");
+        AssertAll(TrainingOpCases.SdeColumns(p, new Random(rows), rows));
     }
 
     [TestCase(1)] [TestCase(19)] [TestCase(1000)]
     public void MaskedDots_MatchTheCpu(int rows)
     {
-        var r = new Random(rows + 1);
-        var m = Mask();
         using var p = new BackendPair();
-        var ut = p.Random(r, m.Active * rows);
-        var tt = p.Random(r, m.Active * rows);
-        var dE = p.Poisoned(m.Count);
-        var maskRows = Ints(p, m.Rows);
-        var maskCols = Ints(p, m.Cols);
-        p.Run((b, o) => b.SdeMaskedDot(o(dE), o(ut), o(tt), b is CpuBackend ? maskRows.Cpu : maskRows.Cuda,
-            b is CpuBackend ? maskCols.Cpu : maskCols.Cuda, m.Count, rows));
-        AssertClose(dE, Tolerances.CudaVsCpuOpRel, "dE");
+        AssertAll(TrainingOpCases.SdeMaskedDot(p, new Random(rows + 1), rows));
     }
 
     [TestCase(17)] [TestCase(1000)]

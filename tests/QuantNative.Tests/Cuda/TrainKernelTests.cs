@@ -2,6 +2,7 @@ using NUnit.Framework;
 using QuantNative.Model;
 using QuantNative.Cpu;
 using QuantNative.Cuda;
+using QuantNative.Verification;
 using static QuantNative.Tests.Cuda.BackendPair;
 
 namespace QuantNative.Tests.Cuda;
@@ -19,23 +20,8 @@ public class TrainKernelTests
     [TestCase(17, 8, 16, false)]
     public void Linear(int rows, int outDim, int inDim, bool accumulate)
     {
-        var r = new Random(rows * 100 + outDim);
         using var p = new BackendPair();
-        var x = p.Random(r, rows * inDim);
-        var w = p.Random(r, outDim * inDim);
-        var dy = p.Random(r, rows * outDim);
-        // Accumulating outputs start from values, the others from NaN.
-        var y = accumulate ? p.Random(r, rows * outDim) : p.Poisoned(rows * outDim);
-        var dx = accumulate ? p.Random(r, rows * inDim) : p.Poisoned(rows * inDim);
-        var dW = accumulate ? p.Random(r, outDim * inDim) : p.Poisoned(outDim * inDim);
-        p.Run((b, o) =>
-        {
-            b.LinearForward(o(y), o(x), o(w), rows, outDim, inDim, accumulate);
-            b.LinearBackward(o(dx), o(dW), o(dy), o(x), o(w), rows, outDim, inDim, accumulate, accumulate);
-        });
-        AssertClose(y, Tol, "y");
-        AssertClose(dx, Tol, "dx");
-        AssertClose(dW, Tol, "dW");
+        AssertAll(TrainingOpCases.Linear(p, new Random(rows * 100 + outDim), rows, outDim, inDim, accumulate));
     }
 
     [TestCase(1, 1, false)]
@@ -44,23 +30,8 @@ public class TrainKernelTests
     [TestCase(5, 300, true)]
     public void RmsNorm(int rows, int dim, bool accumulate)
     {
-        var r = new Random(rows * 1000 + dim);
         using var p = new BackendPair();
-        var x = p.Random(r, rows * dim);
-        var gamma = p.Random(r, dim, 0.5, 1.5);
-        var dy = p.Random(r, rows * dim);
-        var (y, inv) = (p.Poisoned(rows * dim), p.Poisoned(rows));
-        var dx = accumulate ? p.Random(r, rows * dim) : p.Poisoned(rows * dim);
-        var dGamma = accumulate ? p.Random(r, dim) : p.Poisoned(dim);
-        p.Run((b, o) =>
-        {
-            b.RmsNormForward(o(y), o(inv), o(x), o(gamma), rows, dim, 1e-5);
-            b.RmsNormBackward(o(dx), o(dGamma), o(dy), o(x), o(inv), o(gamma), rows, dim, accumulate, accumulate);
-        });
-        AssertClose(y, Tol, "y");
-        AssertClose(inv, Tol, "inverseRms");
-        AssertClose(dx, Tol, "dx");
-        AssertClose(dGamma, Tol, "dγ");
+        AssertAll(TrainingOpCases.RmsNorm(p, new Random(rows * 1000 + dim), rows, dim, accumulate));
     }
 
     [Test]
@@ -91,19 +62,8 @@ public class TrainKernelTests
     [TestCase(33, 2, 16, RopeType.Llama3)]
     public void Rope_IsBitExact(int rows, int heads, int headDim, RopeType type)
     {
-        var r = new Random(rows + heads);
         using var p = new BackendPair();
-        var x = p.Random(r, rows * heads * headDim);
-        var dx = p.Random(r, rows * heads * headDim);
-        // Llama 3.1's bands at a tiny original context, so that all three bands occur at head dim 16.
-        var rope = new RopeParameters(500000, type == RopeType.Default ? RopeScaling.None : new RopeScaling(type, 8, 1, 4, 16));
-        p.Run((b, o) =>
-        {
-            b.RopeForward(o(x), rows, heads, headDim, rope);
-            b.RopeBackward(o(dx), rows, heads, headDim, rope);
-        });
-        AssertEqual(x, "rope(x)");
-        AssertEqual(dx, "rope backward");
+        AssertAll(TrainingOpCases.Rope(p, new Random(rows + heads), rows, heads, headDim, type));
     }
 
     // window 0: plain causal; 1: each query sees itself only; 3: a window shorter than T (GQA 4/2 and 3/1, heads
@@ -121,91 +81,32 @@ public class TrainKernelTests
     [TestCase(17, 2, 1, 17, 40)]
     public void Attention(int tokens, int heads, int kvHeads, int headDim, int window)
     {
-        var r = new Random(tokens * 10 + heads + 1000 * window);
+        // One key per query (tokens 1 or window 1): dQ = dK = 0 exactly on the CPU, and the device's float noise is
+        // measured against dV (TrainingOpCases.Attention says why).
         using var p = new BackendPair();
-        int qn = tokens * heads * headDim, kvn = tokens * kvHeads * headDim;
-        var q = p.Random(r, qn, -2, 2); // larger scores: the softmax is far from uniform
-        var k = p.Random(r, kvn, -2, 2);
-        var v = p.Random(r, kvn);
-        var dO = p.Random(r, qn);
-        var (o, lse) = (p.Poisoned(qn), p.Poisoned(heads * tokens));
-        var (dQ, dK, dV) = (p.Poisoned(qn), p.Poisoned(kvn), p.Poisoned(kvn));
-        p.Run((b, t) =>
-        {
-            b.AttentionForward(t(o), t(lse), t(q), t(k), t(v), tokens, heads, kvHeads, headDim, window);
-            b.AttentionBackward(t(dQ), t(dK), t(dV), t(dO), t(q), t(k), t(v), t(lse), tokens, heads, kvHeads, headDim,
-                window);
-        });
-        AssertClose(o, Tol, "output");
-        AssertClose(lse, Tol, "logSumExp");
-        AssertClose(dV, Tol, "dV");
-        if (tokens == 1 || window == 1)
-        {
-            // One key per query: P ≡ 1, so the output ignores q and k and dQ = dK = 0 exactly, as the CPU computes.
-            // The key/value kernel recomputes the scores and dP in another summation order than the forward and the
-            // dQ kernel, so its P is 1 ± a few ulps and dP − D a few ulps of dP: float rounding of terms the size of
-            // dV's (dV = dO here), which is what a zero result is measured against.
-            AssertRoundingOfZero(dQ, dV, Tol, "dQ");
-            AssertRoundingOfZero(dK, dV, Tol, "dK");
-        }
-        else
-        {
-            AssertClose(dQ, Tol, "dQ");
-            AssertClose(dK, Tol, "dK");
-        }
+        AssertAll(TrainingOpCases.Attention(p, new Random(tokens * 10 + heads + 1000 * window), tokens, heads, kvHeads,
+            headDim, window));
     }
 
     [TestCase(1)] [TestCase(3)] [TestCase(17)] [TestCase(1000)]
     public void SwiGlu(int count)
     {
-        var r = new Random(count);
         using var p = new BackendPair();
-        var (a, bb, dh) = (p.Random(r, count, -4, 4), p.Random(r, count), p.Random(r, count));
-        var (h, da, db) = (p.Poisoned(count), p.Poisoned(count), p.Poisoned(count));
-        p.Run((b, o) =>
-        {
-            b.SwiGluForward(o(h), o(a), o(bb), count);
-            b.SwiGluBackward(o(da), o(db), o(dh), o(a), o(bb), count);
-        });
-        AssertClose(h, Tol, "h");
-        AssertClose(da, Tol, "da");
-        AssertClose(db, Tol, "db");
+        AssertAll(TrainingOpCases.SwiGlu(p, new Random(count), count));
     }
 
     [TestCase(1, false)] [TestCase(17, true)] [TestCase(70000, false)]
     public void Mse(int count, bool accumulate)
     {
-        var r = new Random(count);
         using var p = new BackendPair();
-        var (y, t) = (p.Random(r, count), p.Random(r, count));
-        var dy = accumulate ? p.Random(r, count) : p.Poisoned(count);
-        var losses = new List<double>();
-        p.Run((b, o) =>
-        {
-            losses.Add(b.MseForward(o(y), o(t), count));
-            b.MseBackward(o(dy), 0.75, o(y), o(t), count, accumulate);
-        });
-        TestContext.Out.WriteLine($"loss cpu {losses[0]:R} cuda {losses[1]:R}");
-        Assert.That(Math.Abs(losses[1] - losses[0]), Is.LessThanOrEqualTo(Tolerances.MseLossReorderedRel * losses[0]));
-        AssertEqual(dy, "dy");
+        AssertAll(TrainingOpCases.Mse(p, new Random(count), count, accumulate));
     }
 
     [TestCase(17)] [TestCase(1000)]
     public void AdamW_ThreeSteps_IsBitExact(int count)
     {
-        var r = new Random(count);
         using var p = new BackendPair();
-        var value = p.Random(r, count);
-        var (m, v) = (p.Of(new float[count]), p.Of(new float[count]));
-        for (int step = 1; step <= 3; step++)
-        {
-            var grad = p.Random(r, count);
-            var s = AdamWStepScalars.Create(1e-2, step == 2 ? 0.1 : 0, 0.9, 0.999, 1e-8, step);
-            p.Run((b, o) => b.AdamWStep(o(value), o(m), o(v), o(grad), count, s));
-        }
-        AssertEqual(value, "value");
-        AssertEqual(m, "expAvg");
-        AssertEqual(v, "expAvgSq");
+        AssertAll(TrainingOpCases.AdamW(p, new Random(count), count));
     }
 
     [Test]

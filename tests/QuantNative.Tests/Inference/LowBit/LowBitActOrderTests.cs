@@ -7,6 +7,8 @@ using QuantNative.Quantization.Gptq;
 using QuantNative.Tests.Interop;
 using QuantNative.Tests.Quantization;
 
+using QuantNative.Verification;
+
 namespace QuantNative.Tests.Inference.LowBit;
 
 /// <summary>

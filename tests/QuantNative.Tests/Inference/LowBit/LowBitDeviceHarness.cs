@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using QuantNative.Cuda;
 using QuantNative.Inference.LowBit;
+using QuantNative.Verification;
 
 namespace QuantNative.Tests.Inference.LowBit;
 
@@ -10,38 +11,8 @@ internal static class LowBitDeviceHarness
 {
     /// <summary>Uploads <paramref name="linear"/>, runs Forward <paramref name="repeats"/> times into an output
     /// poisoned with NaN (0xff bytes, NaN in both dtypes) and returns it as float.</summary>
-    public static unsafe float[] Forward(ICudaRuntime runtime, LowBitLinear linear, Half[] x, int m, LowBitOutput output,
-        int? splits = null, int repeats = 1)
-    {
-        int n = linear.OutFeatures, k = linear.InFeatures;
-        int elementBytes = output == LowBitOutput.Float16 ? 2 : 4;
-        using var device = linear.Upload(runtime);
-        device.MmaSplitsOverride = splits;
-        var dx = runtime.Allocate(m * k * 2L);
-        var dy = runtime.Allocate((long)m * n * elementBytes);
-        try
-        {
-            runtime.Memset(dy, 0xff, (long)m * n * elementBytes);
-            fixed (Half* px = x) runtime.CopyHostToDevice(dx, px, m * k * 2L);
-            for (int i = 0; i < repeats; i++) device.Forward(dy, dx, m, output);
-            runtime.Synchronize();
-            var y = new float[m * n];
-            if (output == LowBitOutput.Float32)
-                fixed (float* py = y) runtime.CopyDeviceToHost(py, dy, (long)m * n * 4);
-            else
-            {
-                var h = new Half[m * n];
-                fixed (Half* ph = h) runtime.CopyDeviceToHost(ph, dy, (long)m * n * 2);
-                for (int i = 0; i < y.Length; i++) y[i] = (float)h[i];
-            }
-            return y;
-        }
-        finally
-        {
-            runtime.Free(dx);
-            runtime.Free(dy);
-        }
-    }
+    public static float[] Forward(ICudaRuntime runtime, LowBitLinear linear, Half[] x, int m, LowBitOutput output,
+        int? splits = null, int repeats = 1) => LowBitRun.OnDevice(runtime, linear, x, m, output, splits, repeats);
 
     /// <summary>The tolerance of the kernel LowBitDeviceLinear picks for <paramref name="m"/> rows.</summary>
     public static double SumRelFor(int m) =>

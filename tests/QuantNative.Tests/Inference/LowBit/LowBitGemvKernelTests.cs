@@ -4,6 +4,8 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Inference.LowBit;
 using QuantNative.Tests.Interop;
 
+using QuantNative.Verification;
+
 namespace QuantNative.Tests.Inference.LowBit;
 
 /// <summary>

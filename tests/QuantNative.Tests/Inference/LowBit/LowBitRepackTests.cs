@@ -3,6 +3,8 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Inference.LowBit;
 using QuantNative.Model.Quantized;
 
+using QuantNative.Verification;
+
 namespace QuantNative.Tests.Inference.LowBit;
 
 /// <summary>

@@ -1,4 +1,4 @@
-namespace QuantNative.Tests;
+namespace QuantNative;
 
 /// <summary>
 /// Every numeric tolerance the tests use, in one place, each with its reason. Widening one to make a test pass is

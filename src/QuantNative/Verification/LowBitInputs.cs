@@ -1,10 +1,10 @@
 using QuantNative.Formats.Gptq;
 using QuantNative.Model.Quantized;
 
-namespace QuantNative.Tests.Inference.LowBit;
+namespace QuantNative.Verification;
 
 /// <summary>Random asymmetric quantized matrices in the GPTQ layout, and fp16 activations, for the low-bit tests.</summary>
-internal static class LowBitInputs
+public static class LowBitInputs
 {
     /// <summary>Codes uniform in [0, qmax], fp16 scales in [0.005, 0.055], zeros uniform (≥ 1 for v1, which cannot
     /// store 0), natural g_idx.</summary>

@@ -1,9 +1,8 @@
-using NUnit.Framework;
 using QuantNative.Cpu;
 
-namespace QuantNative.Tests.Cpu;
+namespace QuantNative.Verification;
 
-/// <summary>Fresh random LWC inputs (seed printed), with the situations the backward must handle: clipped elements
+/// <summary>Fresh random LWC inputs, with the situations the backward must handle: clipped elements
 /// (γ, β well below 1), groups whose scale hits the lower clamp, and groups with tied maxima/minima.</summary>
 public sealed class LwcInputs
 {
@@ -12,13 +11,6 @@ public sealed class LwcInputs
     public required float[] U { get; init; }
     public required float[] L { get; init; }
     public required float[] DWq { get; init; }
-
-    public static Random NewRandom()
-    {
-        int seed = Random.Shared.Next();
-        TestContext.Out.WriteLine($"random seed {seed}");
-        return new Random(seed);
-    }
 
     /// <param name="special">Make row 1 (if any) tiny (the scale clamp acts) and row 2 (if any) tied (values on a
     /// coarse grid, so max and min repeat).</param>
