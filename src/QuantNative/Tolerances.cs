@@ -330,4 +330,14 @@ public static class Tolerances
     /// percent (Q2_K is 55 where F32 is 3.9).
     /// </summary>
     public const double GgufKQuantPerplexityRel = 5e-3;
+
+    /// <summary>
+    /// How close (in qn's logits, natural-log units) two tokens must be for a greedy step where llama.cpp and qn choose
+    /// differently to count as a near-tie rather than an error. llama.cpp rounds the activations to 8 bits (Q8_0/Q8_K)
+    /// before each quantized product, a relative error of up to 1/254 of each block's largest value, which moves
+    /// stories260K's logits (|logit| ≲ 15) by a few hundredths. Measured: CQE+ W3 g32 as Q3_K (IQ4_NL fallbacks, Q8_0
+    /// activations) left qn's choice at greedy step 16 of the TinyStories prompt for one 0.0146 below it. A layout error makes llama.cpp choose
+    /// tokens whole units below qn's best.
+    /// </summary>
+    public const double GgufGreedyNearTieLogit = 0.1;
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using NUnit.Framework;
+using QuantNative.Inference;
 using QuantNative.Formats;
 using QuantNative.Formats.Gguf;
 using QuantNative.Formats.HuggingFace;
@@ -20,7 +21,8 @@ namespace QuantNative.Tests.Cli;
 ///   sequence, every token after a window's first scored: `qn eval --ctx 256 --max-windows 16`'s protocol) agrees
 ///   with `qn eval` of the GGUF to <see cref="Tolerances.GgufPerplexityRel"/>;</item>
 /// <item>the greedy continuation of 32 tokens from the first 8 ids of TinyStories is the same (`qn generate
-///   --prompt-ids … --ignore-eos`). Not from WikiText-2: stories260K's next-token distributions on it are flat enough
+///   --prompt-ids … --ignore-eos`), or the same up to a step where qn's two candidates lie within
+///   <see cref="Tolerances.GgufGreedyNearTieLogit"/> (the CQE+ W3 file's step 16, on some machines' rounding). Not from WikiText-2: stories260K's next-token distributions on it are flat enough
 ///   that llama.cpp's 8-bit rounding of the activations (Q8_0 for IQ4_NL weights) flipped a near-tie at token 20.</item>
 /// </list>
 /// stories260K: fp32 (both texts scored), GPTQ W4 g32 (symmetric: Q4_0 from the codes), CQE+ W4 g32 (Q4_1 from the
@@ -99,8 +101,30 @@ public class GgufLlamaCppTests : SplitTextFixture
             Assert.That(gen.ExitCode, Is.EqualTo(0), gen.ToString());
             var qnIds = JsonDocument.Parse(gen.Stdout[..(gen.Stdout.LastIndexOf('}') + 1)]).RootElement.GetProperty("ids")
                 .EnumerateArray().Select(i => i.GetInt32()).ToArray();
-            Assert.That(t.Greedy, Is.EqualTo(qnIds), $"{name}: greedy continuation of {GreedyTokens} tokens");
+            AssertSameGreedyUpToANearTie(gguf, t.Ids[..GreedyPrompt], t.Greedy, qnIds, name);
         }
+    }
+
+    /// <summary>
+    /// The greedy continuations are identical, or identical up to a step where qn's own logits of the two choices lie
+    /// within <see cref="Tolerances.GgufGreedyNearTieLogit"/>: there llama.cpp's 8-bit rounding of the activations may
+    /// pick the other (the sequences then differ in context, so nothing after is compared). A wrong layout makes
+    /// llama.cpp pick tokens far below qn's best, which this still catches at the first step.
+    /// </summary>
+    private static void AssertSameGreedyUpToANearTie(string gguf, int[] prompt, int[] llama, int[] qn, string text)
+    {
+        Assert.That(llama, Has.Length.EqualTo(qn.Length), $"{text}: greedy lengths");
+        int step = Enumerable.Range(0, qn.Length).FirstOrDefault(i => llama[i] != qn[i], -1);
+        if (step < 0) return;
+        using var source = ModelLoader.Open(gguf);
+        using var model = InferenceModel.Open(source);
+        int vocab = model.Config.VocabSize;
+        var context = prompt.Concat(qn[..step]).ToArray();
+        var logits = new InferenceSession(model, context.Length).Forward(context).AsSpan(^vocab..);
+        double margin = logits[qn[step]] - logits[llama[step]];
+        TestContext.Out.WriteLine($"{text}: greedy step {step}: qn {qn[step]}, llama.cpp {llama[step]}; qn's logit margin {margin:G4}");
+        Assert.That(margin, Is.LessThanOrEqualTo(Tolerances.GgufGreedyNearTieLogit),
+            $"{text}: greedy step {step} differs (qn {qn[step]}, llama.cpp {llama[step]}) by more than a near-tie");
     }
 
     /// <summary>Rows of 256 for the K-quants (and the block-32 types from weights): stories260K zero-padded to hidden,
