@@ -27,6 +27,7 @@ public static class CommandLine
     {
         try
         {
+            if (command is ModelOptions withModel) withModel.ResolveModel(stderr);
             return command.Execute(stdout, stderr);
         }
         catch (QuantNativeException e)

@@ -17,7 +17,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " omniquant, lsi, cqe+: their training steps (LWC, SDE, cross-layer learning), targets and calibration activations run there; the commit and rtn/gptq run on the CPU.")]
     public DeviceKind Device { get; set; } = DeviceKind.Cpu;
 
-    [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn).")]
+    [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn); default for the built-in model (and models made from it): its TinyStories calibration slice.")]
     public string? Calib { get; set; }
 
     [Option("method", Default = "gptq", HelpText = "rtn, gptq, omniquant (learnable weight clipping, block-wise training), lsi (+ learnable singular values) or cqe+ (+ SDE and cross-layer learning).")]
@@ -83,13 +83,14 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
                                            $"{c.MaxPositionEmbeddings} tokens; expected at most {c.MaxPositionEmbeddings}");
         if (quantizer.NeedsCalibration)
         {
-            if (Calib == null) throw new QuantNativeException($"--calib: method {settings.MethodName} needs a calibration text");
-            int[] tokens = tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(Calib, "--calib"));
-            windows = CalibrationSampler.Sample(tokens, NSamples, SeqLen ?? CalibrationSampler.DefaultSequenceLength, Seed,
-                c.MaxPositionEmbeddings, $"--calib {Calib}");
+            var (calibPath, calibLabel) = TextOrBuiltin(Calib, "--calib", heldOut: false, tokenizer, stderr);
+            int[] tokens = tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(calibPath, "--calib"));
+            var (count, length) = CalibrationShape(SeqLen, builtinText: Calib == null);
+            windows = CalibrationSampler.Sample(tokens, count, length, Seed, c.MaxPositionEmbeddings, $"--calib {calibLabel}");
             if (CalibrationSampler.OverlapWarning(tokens.Length, windows.Length, windows[0].Length) is { } warning)
                 stderr.WriteLine($"warning: {warning}");
-            calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {Calib} ({tokens.Length} tokens)";
+            calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {calibLabel} ({tokens.Length} tokens)" +
+                        (Calib == null && (NSamples == null || SeqLen == null) ? "; the built-in slice's default shape, --nsamples/--seqlen change it" : "");
         }
 
         var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report));
@@ -107,7 +108,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         double writeSeconds = clock.Elapsed.TotalSeconds;
         workLock?.Complete(); // the output is complete: the resume state has done its job and goes with the lock
 
-        QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds, ggufReports);
+        QuantizeSummary.Write(stdout, model, ModelLabel, calibLine, Out, writeSeconds, ggufReports);
         return 0;
     }
 
