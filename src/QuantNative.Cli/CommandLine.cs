@@ -11,6 +11,7 @@ public static class CommandLine
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        if (args is ["--version"]) return Doctor.ToolVersion.Print(stdout);
         using var parser = new Parser(s =>
         {
             s.HelpWriter = stderr;

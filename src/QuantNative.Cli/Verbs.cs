@@ -15,5 +15,6 @@ public static class Verbs
         typeof(TokenizeCommand),
         typeof(SynthesizeCommand),
         typeof(ExportCommand),
+        typeof(Doctor.DoctorCommand),
     ];
 }
