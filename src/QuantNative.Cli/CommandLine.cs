@@ -42,6 +42,12 @@ public static class CommandLine
             stderr.WriteLine($"error: {inner.Message}");
             return 1;
         }
+        catch (TypeInitializationException e) when (e.InnerException is QuantNativeException inner)
+        {
+            // A static constructor that loads a native library (Cpu.Gemm: OpenBLAS) wraps the missing-library error.
+            stderr.WriteLine($"error: {inner.Message}");
+            return 1;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The environment, not a bug: a full disk, a read-only location, a file another process holds. The
