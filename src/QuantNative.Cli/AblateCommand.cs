@@ -122,8 +122,10 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         var report = new AblationReport(CommandText(calibLabel, evalLabel, count, length), ModelLabel, calibLabel, CalibRange, calibTokens.Length, windowsBySeed[seeds[0]],
             seeds, evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows) { Learned = omni, Cqe = cqe };
         report.Write(Out);
+        var figures = AblationFigures.Write(report, Out);
         stdout.Write(report.Markdown());
-        stdout.WriteLine($"wrote {Out} and {AblationReport.CsvPath(Out)}");
+        stdout.WriteLine($"wrote {Out}, {AblationReport.CsvPath(Out)} and the figures " +
+                         string.Join(", ", figures.Select(f => $"{f} (+ .svg)")));
         return 0;
     }
 

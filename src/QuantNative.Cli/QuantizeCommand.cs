@@ -44,6 +44,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("type", Default = "auto", HelpText = "--format gguf: the block linears' GGUF type, as qn export --type (auto: the block-32 type that holds the codes exactly; q2_k..q6_k are fitted to the learned W' from the learned clipping ranges).")]
     public string Type { get; set; } = "auto";
 
+    [Option("plot", HelpText = "omniquant, lsi, cqe+: also draw the per-block training loss curves into this PNG (an SVG beside it).")]
+    public string? Plot { get; set; }
+
     [Option("out", Required = true, HelpText = "Output directory, or the .gguf file with --format gguf (must not exist unless --force).")]
     public string Out { get; set; } = "";
 
@@ -59,6 +62,11 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, gguf ? "v2" : Format);
         var cqe = QuantizeSettings.Cqe(settings.Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
         bool learned = settings.Method.IsLearned;
+        if (Plot != null && !learned)
+            throw new QuantNativeException($"--plot {Plot}: only the learned methods (omniquant, lsi, cqe+) have training loss " +
+                                           $"curves; --method {settings.MethodName} has none (leave --plot out)");
+        if (Plot != null && !Plot.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+            throw new QuantNativeException($"--plot {Plot}: expected a .png path (the SVG is written beside it)");
         if (Device != DeviceKind.Cpu && !learned)
             throw new QuantNativeException($"--device {Device.ToString().ToLowerInvariant()}: only --method omniquant, lsi and " +
                                            $"cqe+ train on a device; --method {settings.MethodName} runs on the CPU (leave --device out)");
@@ -109,6 +117,16 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         workLock?.Complete(); // the output is complete: the resume state has done its job and goes with the lock
 
         QuantizeSummary.Write(stdout, model, ModelLabel, calibLine, Out, writeSeconds, ggufReports);
+        if (Plot != null && model.Learned is { } report)
+        {
+            if (Plots.LossCurveFigure.Any([report]))
+            {
+                Plots.FigureFiles.Write(Plots.LossCurveFigure.Create($"{ModelLabel}: {settings.MethodName} W{WBits} " +
+                    $"{(Group < 0 ? "per-channel" : $"g{Group}")}, block-wise training loss", [(settings.MethodName, report)]), Plot, svg: true);
+                stdout.WriteLine($"plot           {Plot} (+ {Path.ChangeExtension(Plot, ".svg")})");
+            }
+            else stdout.WriteLine($"plot           none: every block was trained by the run this one resumed (their curves are not kept)");
+        }
         return 0;
     }
 
