@@ -105,8 +105,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IReadOnlyList<GgufTensorReport>? ggufReports = null;
         if (gguf)
-            ggufReports = GgufExporter.Write(GgufExportSource.FromQuantized(model.Model), Out, ggufType,
-                GgufTokenizerMetadata.From(tokenizer, c), Path.GetFileNameWithoutExtension(Out), Force);
+            ggufReports = new ProgressReporter(stderr).Run("write gguf", report => GgufExporter.Write(
+                GgufExportSource.FromQuantized(model.Model), Out, ggufType, GgufTokenizerMetadata.From(tokenizer, c),
+                Path.GetFileNameWithoutExtension(Out), Force, progress: (done, total, _) => report(done, total, "tensors")));
         else
         {
             var extra = TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)).ToList();
