@@ -132,7 +132,7 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
     private string CommandText(string calib, string eval, int windows, int length)
     {
         var args = new List<string> { "qn ablate", $"--model {ModelLabel}" };
-        if (Tokenizer != null) args.Add($"--tokenizer {Tokenizer}");
+        if (Tokenizer != null && ModelLabel != Builtin.BuiltinModel.Name) args.Add($"--tokenizer {Tokenizer}");
         // The texts and the calibration shape as they were used, so that the command repeats the run outside qn's defaults.
         args.Add($"--calib {calib} --calib-range {CalibRange} --eval {eval} --eval-range {EvalRange}");
         if (Eval2 != null) args.Add($"--eval2 {Eval2}");

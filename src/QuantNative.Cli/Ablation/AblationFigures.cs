@@ -12,7 +12,7 @@ public static class AblationFigures
     public static string PerplexityPath(string markdownPath) => Path.ChangeExtension(markdownPath, ".png");
 
     public static string LossPath(string markdownPath) =>
-        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(markdownPath))!, Path.GetFileNameWithoutExtension(markdownPath) + "-loss.png");
+        Path.Combine(Path.GetDirectoryName(markdownPath) ?? "", Path.GetFileNameWithoutExtension(markdownPath) + "-loss.png");
 
     public static string Title(string model, IEnumerable<string> methods) =>
         $"{Path.GetFileNameWithoutExtension(model)}: {string.Join(", ", methods.Distinct())}";
@@ -29,7 +29,7 @@ public static class AblationFigures
         written.Add(png);
 
         var learned = report.Rows.Where(r => r.Quantized?.Learned != null)
-            .Select(r => ($"{r.Method} W{r.Config!.Bits} {r.Group}" + (report.Seeds.Count > 1 ? $" seed {r.Seed}" : ""), r.Quantized!.Learned!))
+            .Select(r => ($"{r.Method} W{r.Config!.Bits} {r.Group}", r.Quantized!.Learned!))
             .ToList();
         if (LossCurveFigure.Any(learned.Select(l => l.Item2)))
         {

@@ -148,28 +148,27 @@ public static class MachineChecks
         return [driver, new("gpu", Ok, string.Join("; ", devices))];
     }
 
-    private static unsafe MachineCheck CublasCheck()
-    {
-        if (NativeLibraries.LoadedFrom(NativeLibraries.Cublas) is not { } file)
-            return new("cublas", Missing, NotFound(NativeLibraries.Cublas) + " (only --device cuda needs it)",
-                "sudo apt-get install libcublas11 (Debian's CUDA 11; or the CUDA toolkit's cuBLAS 12/13)");
-        int major = 0, minor = 0, patch = 0;
-        Cublas.cublasGetProperty(0, &major);
-        Cublas.cublasGetProperty(1, &minor);
-        Cublas.cublasGetProperty(2, &patch);
-        return new("cublas", Ok, $"{file}, version {major}.{minor}.{patch}");
-    }
+    private static unsafe MachineCheck CublasCheck() => CudaLibraryCheck("cublas", NativeLibraries.Cublas,
+        "sudo apt-get install libcublas11 (Debian's CUDA 11; or the CUDA toolkit's cuBLAS 12/13)",
+        (type, value) => Cublas.cublasGetProperty(type, value));
 
-    private static unsafe MachineCheck CusolverCheck()
+    private static unsafe MachineCheck CusolverCheck() => CudaLibraryCheck("cusolver", NativeLibraries.Cusolver,
+        "sudo apt-get install libcusolver11 (Debian's CUDA 11; or the CUDA toolkit's cuSOLVER 12/13)",
+        (type, value) => Cusolver.cusolverGetProperty(type, value));
+
+    private unsafe delegate int GetProperty(int type, int* value);
+
+    /// <summary>A CUDA library: found or not, and its version from its getProperty call (libraryPropertyType
+    /// MAJOR_VERSION 0, MINOR_VERSION 1, PATCH_LEVEL 2).</summary>
+    private static unsafe MachineCheck CudaLibraryCheck(string name, string logical, string fix, GetProperty get)
     {
-        if (NativeLibraries.LoadedFrom(NativeLibraries.Cusolver) is not { } file)
-            return new("cusolver", Missing, NotFound(NativeLibraries.Cusolver) + " (only --device cuda needs it)",
-                "sudo apt-get install libcusolver11 (Debian's CUDA 11; or the CUDA toolkit's cuSOLVER 12/13)");
+        if (NativeLibraries.LoadedFrom(logical) is not { } file)
+            return new(name, Missing, NotFound(logical) + " (only --device cuda needs it)", fix);
         int major = 0, minor = 0, patch = 0;
-        Cusolver.cusolverGetProperty(0, &major);
-        Cusolver.cusolverGetProperty(1, &minor);
-        Cusolver.cusolverGetProperty(2, &patch);
-        return new("cusolver", Ok, $"{file}, version {major}.{minor}.{patch}");
+        get(0, &major);
+        get(1, &minor);
+        get(2, &patch);
+        return new(name, Ok, $"{file}, version {major}.{minor}.{patch}");
     }
 
     private static MachineCheck MemoryCheck()

@@ -16,18 +16,20 @@ public static class LossCurveFigure
         var plot = FigureFiles.NewPlot();
         var palette = new ScottPlot.Palettes.Category10();
         int epochs = runs.Max(r => r.Report.Epochs), blocks = runs.Max(r => r.Report.Blocks.Count);
+        // Runs with the same label (one setting over several seeds) share a colour and a legend entry.
+        var labels = runs.Select(r => r.Label).Distinct().ToList();
+        var labelled = new HashSet<string>();
         for (int i = 0; i < runs.Count; i++)
         {
-            var color = palette.GetColor(i);
-            bool labelled = false;
+            var color = palette.GetColor(labels.IndexOf(runs[i].Label));
             foreach (var block in runs[i].Report.Blocks.Where(b => b.EpochLosses.Count > 0))
             {
                 double[] xs = Enumerable.Range(1, block.EpochLosses.Count).Select(e => (double)(block.Block * epochs + e)).ToArray();
                 double[] ys = block.EpochLosses.Select(Math.Log10).ToArray();
                 var line = plot.Add.Scatter(xs, ys, color);
                 line.MarkerSize = block.EpochLosses.Count > 40 ? 0 : 4;
-                if (!labelled) line.LegendText = runs[i].Label;
-                labelled = true;
+                if (labelled.Add(runs[i].Label))
+                    line.LegendText = runs[i].Label + (runs.Count(r => r.Label == runs[i].Label) is > 1 and var n ? $" ({n} seeds)" : "");
             }
         }
         for (int b = 1; b < blocks; b++)
