@@ -6,13 +6,14 @@ namespace QuantNative.Cli;
 public sealed class InfoCommand : ICommand
 {
     [Option("model", HelpText = "A llama2.c .bin checkpoint or a Hugging Face directory; default: " + Builtin.BuiltinModel.Name + ", the model built into qn.")]
-    public string Model { get; set; } = "";
+    public string? Model { get; set; }
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
+        string model = Builtin.BuiltinModel.CheckModelOption(Model);
         bool builtin = Builtin.BuiltinModel.Names(Model);
-        if (builtin) stderr.WriteLine(Builtin.BuiltinModel.Announcement(named: Model.Length > 0));
-        using var source = QuantNative.Formats.ModelLoader.Open(builtin ? Builtin.BuiltinModel.ModelPath : Model);
+        if (builtin) stderr.WriteLine(Builtin.BuiltinModel.Announcement(named: Model != null));
+        using var source = QuantNative.Formats.ModelLoader.Open(builtin ? Builtin.BuiltinModel.ModelPath : model);
         var c = source.Config;
         stdout.WriteLine($"model                {(builtin ? Builtin.BuiltinModel.Name : source.Path)}");
         stdout.WriteLine($"format               {source.Format}");

@@ -9,9 +9,13 @@ namespace QuantNative.Cli;
 /// <summary>The options every verb that reads a model shares.</summary>
 public abstract class ModelOptions
 {
+    // Nullable so that a left-out --model (the built-in model) can be told from an empty one (an error).
     [Option("model", HelpText = "A llama2.c .bin checkpoint, a Hugging Face directory (config.json + safetensors), a qn " +
                                 "output or a .gguf file qn wrote; default: " + BuiltinModel.Name + ", the model built into qn.")]
-    public string Model { get; set; } = "";
+    public string? ModelOption { get; set; }
+
+    /// <summary>The model's path: --model as given, or the built-in model's file (set by <see cref="ResolveModel"/>).</summary>
+    public string Model { get; private set; } = "";
 
     [Option("tokenizer", HelpText = "Tokenizer file (llama2.c .bin, tokenizer.model or tokenizer.json); default: the one in the model directory.")]
     public string? Tokenizer { get; set; }
@@ -25,11 +29,11 @@ public abstract class ModelOptions
     /// </summary>
     public void ResolveModel(TextWriter stderr)
     {
-        ModelLabel = Model;
-        if (!BuiltinModel.Names(Model)) return;
+        Model = ModelLabel = BuiltinModel.CheckModelOption(ModelOption);
+        if (!BuiltinModel.Names(ModelOption)) return;
         if (Tokenizer != null)
             throw new QuantNativeException($"--tokenizer {Tokenizer}: {BuiltinModel.Name} has its own tokenizer; leave --tokenizer out");
-        stderr.WriteLine(BuiltinModel.Announcement(named: Model.Length > 0));
+        stderr.WriteLine(BuiltinModel.Announcement(named: ModelOption != null));
         Model = BuiltinModel.ModelPath;
         Tokenizer = BuiltinModel.TokenizerPath;
         ModelLabel = BuiltinModel.Name;

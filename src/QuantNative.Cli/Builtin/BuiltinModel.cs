@@ -29,9 +29,14 @@ public static class BuiltinModel
 
     private static readonly Lazy<string> ExtractedDirectory = new(Extract);
 
-    /// <summary>Whether a --model value names the built-in model: left out (null or empty) or <see cref="Name"/>.</summary>
+    /// <summary>Whether a --model value names the built-in model: left out (null) or <see cref="Name"/>.</summary>
     public static bool Names(string? model) =>
-        string.IsNullOrEmpty(model) || string.Equals(model, Name, StringComparison.OrdinalIgnoreCase);
+        model == null || string.Equals(model, Name, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A given --model must name something: an empty value is an error, not the built-in model.</summary>
+    public static string CheckModelOption(string? model) => model is { Length: 0 } || model?.Trim().Length == 0
+        ? throw new QuantNativeException("--model: expected a model path or " + Name + ", got an empty value")
+        : model ?? "";
 
     public static string ModelPath => Path.Combine(ExtractedDirectory.Value, ModelFile);
     public static string TokenizerPath => Path.Combine(ExtractedDirectory.Value, TokenizerFile);

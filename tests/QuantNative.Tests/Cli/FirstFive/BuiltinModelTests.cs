@@ -79,6 +79,9 @@ public class BuiltinModelTests
         Assert.That(named.Stderr, Does.Contain("named by --model"));
         CliRunner.AssertCleanError(CliRunner.Run("eval", "--model", "builtin:stories260K", "--tokenizer", TestPaths.Tok512),
             "--tokenizer", "has its own tokenizer");
+        // An empty --model is a mistake, not a request for the built-in model.
+        CliRunner.AssertCleanError(CliRunner.Run("eval", "--model", ""), "--model", "empty value");
+        CliRunner.AssertCleanError(CliRunner.Run("info", "--model", " "), "--model", "empty value");
     }
 
     [Test]
