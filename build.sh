@@ -86,7 +86,14 @@ build_dotnet() {
   say "building the C# solution"
   dotnet build QuantNative.sln -c Release -nologo -clp:ErrorsOnly
   say "publishing bin/qn"
-  dotnet publish src/QuantNative.Cli/QuantNative.Cli.csproj -c Release -o bin -nologo -clp:ErrorsOnly >/dev/null
+  # For this machine's runtime only: the plotting library's native parts (SkiaSharp, HarfBuzz) exist for a dozen
+  # platforms, 160 MB together; one platform's are 10 MB.
+  local rid=()
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) rid=(-r linux-x64 --self-contained false) ;;
+    Linux-aarch64) rid=(-r linux-arm64 --self-contained false) ;;
+  esac
+  dotnet publish src/QuantNative.Cli/QuantNative.Cli.csproj -c Release "${rid[@]}" -o bin -nologo -clp:ErrorsOnly >/dev/null
   # Project-built native libraries and fatbins travel with the tool.
   if [ -d artifacts/native ]; then cp -f artifacts/native/* bin/ 2>/dev/null || true; fi
   if [ -d artifacts/kernels ]; then mkdir -p bin/kernels && cp -f artifacts/kernels/* bin/kernels/ 2>/dev/null || true; fi

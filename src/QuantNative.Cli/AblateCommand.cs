@@ -14,14 +14,14 @@ namespace QuantNative.Cli;
 [Verb("ablate", HelpText = "Quantize a model with several methods, bit widths and group sizes; write a perplexity/time table as markdown and CSV.")]
 public sealed class AblateCommand : QuantizerOptions, ICommand
 {
-    [Option("calib", Required = true, HelpText = "UTF-8 calibration text.")]
-    public string Calib { get; set; } = "";
+    [Option("calib", HelpText = "UTF-8 calibration text; default for the built-in model: its TinyStories calibration slice.")]
+    public string? Calib { get; set; }
 
     [Option("calib-range", Default = "0:1", HelpText = "Part of --calib to use, start:end fractions (e.g. 0:0.5).")]
     public string CalibRange { get; set; } = "0:1";
 
-    [Option("eval", Required = true, HelpText = "UTF-8 evaluation text.")]
-    public string Eval { get; set; } = "";
+    [Option("eval", HelpText = "UTF-8 evaluation text; default for the built-in model: its held-out TinyStories slice.")]
+    public string? Eval { get; set; }
 
     [Option("eval-range", Default = "0:1", HelpText = "Part of --eval to use, start:end fractions (e.g. 0.5:1).")]
     public string EvalRange { get; set; } = "0:1";
@@ -43,8 +43,8 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
     [Option("seeds", HelpText = "Comma-separated seeds (calibration windows and window shuffle); each row reports the mean and spread over them. Default: --seed.")]
     public string? Seeds { get; set; }
 
-    [Option("seqlen", Default = CalibrationSampler.DefaultSequenceLength, HelpText = "Tokens per calibration window (capped at the model's context).")]
-    public int SeqLen { get; set; } = CalibrationSampler.DefaultSequenceLength;
+    [Option("seqlen", HelpText = "Tokens per calibration window (default 2048, 256 on the built-in calibration slice; capped at the model's context).")]
+    public int? SeqLen { get; set; }
 
     [Option("ctx", HelpText = "Evaluation window in tokens (default: the model's context).")]
     public int? Ctx { get; set; }
@@ -77,18 +77,21 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
         int contextLength, vocab;
         using (var probe = OpenModel()) (contextLength, vocab) = (probe.Config.MaxPositionEmbeddings, probe.Config.VocabSize);
         var tokenizer = LoadTokenizer(vocab);
-        string calibText = TextRange.Slice(TextFile.ReadUtf8(Calib, "--calib"), CalibRange, "--calib-range");
+        var (calibPath, calibLabel) = TextOrBuiltin(Calib, "--calib", heldOut: false, tokenizer, stderr);
+        var (evalPath, evalLabel) = TextOrBuiltin(Eval, "--eval", heldOut: true, tokenizer, stderr);
+        string calibText = TextRange.Slice(TextFile.ReadUtf8(calibPath, "--calib"), CalibRange, "--calib-range");
         int[] calibTokens = tokenizer.EncodeAsTemplate(calibText);
+        var (count, length) = CalibrationShape(SeqLen, builtinText: Calib == null);
         var windowsBySeed = seeds.ToDictionary(seed => seed, seed =>
-            CalibrationSampler.Sample(calibTokens, NSamples, SeqLen, seed, contextLength, $"--calib {Calib} ({CalibRange})"));
+            CalibrationSampler.Sample(calibTokens, count, length, seed, contextLength, $"--calib {calibLabel} ({CalibRange})"));
         var first = windowsBySeed[seeds[0]];
         if (CalibrationSampler.OverlapWarning(calibTokens.Length, first.Length, first[0].Length) is { } warning)
             stderr.WriteLine($"warning: {warning}");
         int ctx = Ctx ?? contextLength;
         var evalSets = new List<(string Label, int[] Tokens)>
         {
-            ($"{Path.GetFileName(Eval)} [{EvalRange}]",
-             tokenizer.EncodeAsTemplate(TextRange.Slice(TextFile.ReadUtf8(Eval, "--eval"), EvalRange, "--eval-range"))),
+            ($"{Path.GetFileName(evalLabel)} [{EvalRange}]",
+             tokenizer.EncodeAsTemplate(TextRange.Slice(TextFile.ReadUtf8(evalPath, "--eval"), EvalRange, "--eval-range"))),
         };
         if (Eval2 != null) evalSets.Add((Path.GetFileName(Eval2), tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(Eval2, "--eval2"))));
         foreach (var (_, tokens) in evalSets) Perplexity.CountWindows(tokens.Length, ctx, contextLength);
@@ -116,25 +119,28 @@ public sealed class AblateCommand : QuantizerOptions, ICommand
             }
         }
 
-        var report = new AblationReport(CommandText(), Model, Calib, CalibRange, calibTokens.Length, windowsBySeed[seeds[0]],
+        var report = new AblationReport(CommandText(calibLabel, evalLabel, count, length), ModelLabel, calibLabel, CalibRange, calibTokens.Length, windowsBySeed[seeds[0]],
             seeds, evalSets.Select(e => e.Label).ToList(), ctx, MaxWindows, gptq, format, Sym, rows) { Learned = omni, Cqe = cqe };
         report.Write(Out);
+        var figures = AblationFigures.Write(report, Out);
         stdout.Write(report.Markdown());
-        stdout.WriteLine($"wrote {Out} and {AblationReport.CsvPath(Out)}");
+        stdout.WriteLine($"wrote {Out}, {AblationReport.CsvPath(Out)} and the figures " +
+                         string.Join(", ", figures.Select(f => $"{f} (+ .svg)")));
         return 0;
     }
 
-    private string CommandText()
+    private string CommandText(string calib, string eval, int windows, int length)
     {
-        var args = new List<string> { "qn ablate", $"--model {Model}" };
-        if (Tokenizer != null) args.Add($"--tokenizer {Tokenizer}");
-        args.Add($"--calib {Calib} --calib-range {CalibRange} --eval {Eval} --eval-range {EvalRange}");
+        var args = new List<string> { "qn ablate", $"--model {ModelLabel}" };
+        if (Tokenizer != null && ModelLabel != Builtin.BuiltinModel.Name) args.Add($"--tokenizer {Tokenizer}");
+        // The texts and the calibration shape as they were used, so that the command repeats the run outside qn's defaults.
+        args.Add($"--calib {calib} --calib-range {CalibRange} --eval {eval} --eval-range {EvalRange}");
         if (Eval2 != null) args.Add($"--eval2 {Eval2}");
         args.Add($"--methods {Methods} --wbits {WBits} --group={Groups}");
         if (Sym) args.Add("--sym");
         if (ActOrder) args.Add("--act-order");
         if (StaticGroups) args.Add("--static-groups");
-        args.Add($"--damp {Damp.ToString(CultureInfo.InvariantCulture)} --format {Format} --nsamples {NSamples} --seqlen {SeqLen} " +
+        args.Add($"--damp {Damp.ToString(CultureInfo.InvariantCulture)} --format {Format} --nsamples {windows} --seqlen {length} " +
                  (Seeds != null ? $"--seeds {Seeds}" : $"--seed {Seed}"));
         if (Epochs != null) args.Add($"--epochs {Epochs}");
         if (LwcLr != LearnedOptions.DefaultLearningRate) args.Add($"--lwc-lr {LwcLr.ToString(CultureInfo.InvariantCulture)}");

@@ -95,6 +95,20 @@ public sealed class BenchCommand : ICommand, IDeviceOption
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
+        // Every benchmark's timed runs show as progress on stderr (Measurement.Of and the decode loop report them); the
+        // results are held until the live bar is finished, so that they do not run into it on a terminal.
+        var results = new StringWriter();
+        int code = new ProgressReporter(stderr).Run($"bench {What}", report =>
+        {
+            using var _ = BenchmarkProgress.Use(report);
+            return Dispatch(results, stderr);
+        });
+        stdout.Write(results.ToString());
+        return code;
+    }
+
+    private int Dispatch(TextWriter stdout, TextWriter stderr)
+    {
         switch (What)
         {
             case "forward":

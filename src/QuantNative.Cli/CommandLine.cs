@@ -11,6 +11,7 @@ public static class CommandLine
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        if (args is ["--version"]) return Doctor.ToolVersion.Print(stdout);
         using var parser = new Parser(s =>
         {
             s.HelpWriter = stderr;
@@ -27,6 +28,7 @@ public static class CommandLine
     {
         try
         {
+            if (command is ModelOptions withModel) withModel.ResolveModel(stderr);
             return command.Execute(stdout, stderr);
         }
         catch (QuantNativeException e)
@@ -37,6 +39,12 @@ public static class CommandLine
         catch (AggregateException e) when (e.Flatten().InnerExceptions.FirstOrDefault() is QuantNativeException inner)
         {
             // Parallel loops wrap what their workers throw.
+            stderr.WriteLine($"error: {inner.Message}");
+            return 1;
+        }
+        catch (TypeInitializationException e) when (e.InnerException is QuantNativeException inner)
+        {
+            // A static constructor that loads a native library (Cpu.Gemm: OpenBLAS) wraps the missing-library error.
             stderr.WriteLine($"error: {inner.Message}");
             return 1;
         }

@@ -28,7 +28,12 @@ public sealed class ConvertCommand : ModelOptions, ICommand
         using var source = OpenModel();
         var tokenizer = TokenizerLoader.Load(Model, Tokenizer, source.Config.VocabSize);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        HuggingFaceWriter.Write(source, Out, dtype, MaxShardMb * 1024 * 1024, Force, TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)));
+        new ProgressReporter(stderr).Run("convert", report =>
+        {
+            HuggingFaceWriter.Write(source, Out, dtype, MaxShardMb * 1024 * 1024, Force,
+                TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)), (done, total, _) => report(done, total, "tensors"));
+            return 0;
+        });
         stdout.WriteLine($"wrote {Out} ({source.Format} → Hugging Face, {dtype}, {source.Config.ParameterCount:N0} parameters, " +
                          $"{clock.Elapsed.TotalSeconds:F1} s)");
         foreach (var file in Directory.GetFiles(Out).Order())

@@ -18,8 +18,8 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
         "forward, and any layer whose shape the kernel refuses, stays on the CPU (the summary says which).")]
     public DeviceKind Device { get; set; }
 
-    [Option("text", Required = true, HelpText = "UTF-8 evaluation text.")]
-    public string Text { get; set; } = "";
+    [Option("text", HelpText = "UTF-8 evaluation text; default for the built-in model (and models made from it): its held-out TinyStories slice.")]
+    public string? Text { get; set; }
 
     [Option("ctx", HelpText = "Window length in tokens (default: the model's context length).")]
     public int? Ctx { get; set; }
@@ -32,7 +32,8 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
-        string text = TextFile.ReadUtf8(Text, "--text");
+        // A given text is read first: a wrong path is one clean line before anything is loaded.
+        string? text = Text == null || Text.StartsWith("builtin:", StringComparison.OrdinalIgnoreCase) ? null : TextFile.ReadUtf8(Text, "--text");
         ICudaRuntime? runtime = null;
         DeviceBlockLinears? linears = null;
         try
@@ -50,10 +51,12 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
                 if (runtime != null)
                     linears = new DeviceBlockLinears(runtime, source is GptqCheckpoint ? model : throw new QuantNativeException(
                         $"--device {Device.ToString().ToLowerInvariant()}: eval runs the low-bit linears of a GPTQ " +
-                        $"checkpoint on the device, and {Model} is a {source.Format} model (quantize it with qn quantize, " +
+                        $"checkpoint on the device, and {ModelLabel} is a {source.Format} model (quantize it with qn quantize, " +
                         "or use --device cpu)"));
             }
             var tokenizer = LoadTokenizer(model.Config.VocabSize);
+            var (textPath, textLabel) = TextOrBuiltin(Text, "--text", heldOut: true, tokenizer, stderr);
+            text ??= TextFile.ReadUtf8(textPath, "--text");
             int ctx = Ctx ?? model.Config.MaxPositionEmbeddings;
             int[] tokens = tokenizer.EncodeAsTemplate(text);
             Perplexity.CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
@@ -65,8 +68,8 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
             if (Json) stdout.WriteLine(ToJson(result, tokenizer.AddsBos, linears));
             else
             {
-                stdout.WriteLine($"model        {Model}");
-                stdout.WriteLine($"text         {Text} ({result.TextTokens} tokens)");
+                stdout.WriteLine($"model        {ModelLabel}");
+                stdout.WriteLine($"text         {textLabel} ({result.TextTokens} tokens)");
                 stdout.WriteLine($"bos          {(tokenizer.AddsBos ? "at the start of the stream (the tokenizer's template adds it)" : "none (the tokenizer's template adds none)")}");
                 stdout.WriteLine($"windows      {result.Windows} of {result.AvailableWindows} × {result.Ctx} tokens");
                 stdout.WriteLine($"linears      {(linears == null ? $"on the CPU: {model.Form}" : linears.Placement())}");

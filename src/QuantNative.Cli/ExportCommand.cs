@@ -30,8 +30,9 @@ public sealed class ExportCommand : ModelOptions, ICommand
         using var source = OpenModel();
         var tokenizer = LoadTokenizer(source.Config.VocabSize);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var reports = GgufExporter.Write(GgufExportSource.FromSource(source), Out, type,
-            GgufTokenizerMetadata.From(tokenizer, source.Config), Path.GetFileNameWithoutExtension(Out), Force);
+        var reports = new ProgressReporter(stderr).Run("export", report => GgufExporter.Write(GgufExportSource.FromSource(source), Out, type,
+            GgufTokenizerMetadata.From(tokenizer, source.Config), Path.GetFileNameWithoutExtension(Out), Force,
+            progress: (done, total, _) => report(done, total, "tensors")));
         GgufSummary.Write(stdout, reports, Out, source.Config, clock.Elapsed.TotalSeconds);
         return 0;
     }

@@ -5,14 +5,17 @@ namespace QuantNative.Cli;
 [Verb("info", HelpText = "Print a model's architecture, parameter count, dtypes and tensor shapes.")]
 public sealed class InfoCommand : ICommand
 {
-    [Option("model", Required = true, HelpText = "A llama2.c .bin checkpoint or a Hugging Face directory.")]
-    public string Model { get; set; } = "";
+    [Option("model", HelpText = "A llama2.c .bin checkpoint or a Hugging Face directory; default: " + Builtin.BuiltinModel.Name + ", the model built into qn.")]
+    public string? Model { get; set; }
 
     public int Execute(TextWriter stdout, TextWriter stderr)
     {
-        using var source = QuantNative.Formats.ModelLoader.Open(Model);
+        string model = Builtin.BuiltinModel.CheckModelOption(Model);
+        bool builtin = Builtin.BuiltinModel.Names(Model);
+        if (builtin) stderr.WriteLine(Builtin.BuiltinModel.Announcement(named: Model != null));
+        using var source = QuantNative.Formats.ModelLoader.Open(builtin ? Builtin.BuiltinModel.ModelPath : model);
         var c = source.Config;
-        stdout.WriteLine($"model                {source.Path}");
+        stdout.WriteLine($"model                {(builtin ? Builtin.BuiltinModel.Name : source.Path)}");
         stdout.WriteLine($"format               {source.Format}");
         stdout.WriteLine($"architecture         {c.Identity.Architecture} (model_type {c.Identity.ModelType})");
         stdout.WriteLine($"parameters           {c.ParameterCount:N0} ({c.ParameterCount / 1e6:F2} M)");

@@ -17,7 +17,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " omniquant, lsi, cqe+: their training steps (LWC, SDE, cross-layer learning), targets and calibration activations run there; the commit and rtn/gptq run on the CPU.")]
     public DeviceKind Device { get; set; } = DeviceKind.Cpu;
 
-    [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn).")]
+    [Option("calib", HelpText = "UTF-8 calibration text (required by every method but rtn); default for the built-in model (and models made from it): its TinyStories calibration slice.")]
     public string? Calib { get; set; }
 
     [Option("method", Default = "gptq", HelpText = "rtn, gptq, omniquant (learnable weight clipping, block-wise training), lsi (+ learnable singular values) or cqe+ (+ SDE and cross-layer learning).")]
@@ -47,6 +47,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("max-memory", HelpText = "rtn, gptq: refuse to start when the run's estimated peak memory exceeds this (bytes, or with K, M, G: 20G); default: the memory this machine has available.")]
     public string? MaxMemory { get; set; }
 
+    [Option("plot", HelpText = "omniquant, lsi, cqe+: also draw the per-block training loss curves into this PNG (an SVG beside it).")]
+    public string? Plot { get; set; }
+
     [Option("out", Required = true, HelpText = "Output directory, or the .gguf file with --format gguf (must not exist unless --force).")]
     public string Out { get; set; } = "";
 
@@ -62,6 +65,11 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, gguf ? "v2" : Format);
         var cqe = QuantizeSettings.Cqe(settings.Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
         bool learned = settings.Method.IsLearned;
+        if (Plot != null && !learned)
+            throw new QuantNativeException($"--plot {Plot}: only the learned methods (omniquant, lsi, cqe+) have training loss " +
+                                           $"curves; --method {settings.MethodName} has none (leave --plot out)");
+        if (Plot != null && !Plot.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+            throw new QuantNativeException($"--plot {Plot}: expected a .png path (the SVG is written beside it)");
         if (Device != DeviceKind.Cpu && !learned)
             throw new QuantNativeException($"--device {Device.ToString().ToLowerInvariant()}: only --method omniquant, lsi and " +
                                            $"cqe+ train on a device; --method {settings.MethodName} runs on the CPU (leave --device out)");
@@ -86,26 +94,28 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
                                            $"{c.MaxPositionEmbeddings} tokens; expected at most {c.MaxPositionEmbeddings}");
         if (quantizer.NeedsCalibration)
         {
-            if (Calib == null) throw new QuantNativeException($"--calib: method {settings.MethodName} needs a calibration text");
-            int[] tokens = tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(Calib, "--calib"));
-            windows = CalibrationSampler.Sample(tokens, NSamples, SeqLen ?? CalibrationSampler.DefaultSequenceLength, Seed,
-                c.MaxPositionEmbeddings, $"--calib {Calib}");
+            var (calibPath, calibLabel) = TextOrBuiltin(Calib, "--calib", heldOut: false, tokenizer, stderr);
+            int[] tokens = tokenizer.EncodeAsTemplate(TextFile.ReadUtf8(calibPath, "--calib"));
+            var (count, length) = CalibrationShape(SeqLen, builtinText: Calib == null);
+            windows = CalibrationSampler.Sample(tokens, count, length, Seed, c.MaxPositionEmbeddings, $"--calib {calibLabel}");
             if (CalibrationSampler.OverlapWarning(tokens.Length, windows.Length, windows[0].Length) is { } warning)
                 stderr.WriteLine($"warning: {warning}");
-            calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {Calib} ({tokens.Length} tokens)";
+            calibLine = $"{windows.Length} windows × {windows[0].Length} tokens, seed {Seed}, from {calibLabel} ({tokens.Length} tokens)" +
+                        (Calib == null && (NSamples == null || SeqLen == null) ? "; the built-in slice's default shape, --nsamples/--seqlen change it" : "");
         }
 
+        if (!learned) CheckMemory(c, settings, windows, stderr);
         // A GPTQ directory is written as the run goes, one finished block at a time (the run never holds the
         // quantized model whole); a GGUF file is written at the end from the blocks held in memory.
         using var stream = gguf ? null : GptqCheckpointStream.Begin(c, settings.Quantizer, settings.Format,
             Quantization.Pipeline.BlockPipeline.SourceDTypes(source), Out, Force);
-        if (!learned) CheckMemory(c, settings, windows, stderr);
         var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report, sink: stream));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IReadOnlyList<GgufTensorReport>? ggufReports = null;
         if (gguf)
-            ggufReports = GgufExporter.Write(GgufExportSource.FromQuantized(model.Model), Out, ggufType,
-                GgufTokenizerMetadata.From(tokenizer, c), Path.GetFileNameWithoutExtension(Out), Force);
+            ggufReports = new ProgressReporter(stderr).Run("write gguf", report => GgufExporter.Write(
+                GgufExportSource.FromQuantized(model.Model), Out, ggufType, GgufTokenizerMetadata.From(tokenizer, c),
+                Path.GetFileNameWithoutExtension(Out), Force, progress: (done, total, _) => report(done, total, "tensors")));
         else
         {
             var extra = TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)).ToList();
@@ -115,7 +125,17 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         double writeSeconds = clock.Elapsed.TotalSeconds;
         workLock?.Complete(); // the output is complete: the resume state has done its job and goes with the lock
 
-        QuantizeSummary.Write(stdout, model, Model, calibLine, Out, writeSeconds, ggufReports);
+        QuantizeSummary.Write(stdout, model, ModelLabel, calibLine, Out, writeSeconds, ggufReports);
+        if (Plot != null && model.Learned is { } report)
+        {
+            if (Plots.LossCurveFigure.Any([report]))
+            {
+                Plots.FigureFiles.Write(Plots.LossCurveFigure.Create($"{ModelLabel}: {settings.MethodName} W{WBits} " +
+                    $"{(Group < 0 ? "per-channel" : $"g{Group}")}, block-wise training loss", [(settings.MethodName, report)]), Plot, svg: true);
+                stdout.WriteLine($"plot           {Plot} (+ {Path.ChangeExtension(Plot, ".svg")})");
+            }
+            else stdout.WriteLine($"plot           none: every block was trained by the run this one resumed (their curves are not kept)");
+        }
         return 0;
     }
 

@@ -24,8 +24,9 @@ public abstract class QuantizerOptions : ModelOptions
     [Option("format", Default = "v1", HelpText = "Checkpoint format: v1 (gptq; zero points of 0 are clamped to 1 and counted), v2 (gptq_v2; zeros stored as they are) or gguf (qn quantize only: a GGUF file for llama.cpp, see --type).")]
     public string Format { get; set; } = "v1";
 
-    [Option("nsamples", Default = CalibrationSampler.DefaultSamples, HelpText = "Calibration windows.")]
-    public int NSamples { get; set; } = CalibrationSampler.DefaultSamples;
+    // Nullable so that the built-in calibration slice can have its own default (BuiltinModel.CalibrationWindows).
+    [Option("nsamples", HelpText = "Calibration windows (default 128; 16 on the built-in calibration slice).")]
+    public int? NSamples { get; set; }
 
     [Option("seed", Default = 0, HelpText = "Seed of the calibration window offsets.")]
     public int Seed { get; set; }
@@ -53,4 +54,10 @@ public abstract class QuantizerOptions : ModelOptions
 
     [Option("init-from", HelpText = "cqe+/lsi: start the clipping parameters from a finished omniquant/lsi/cqe+ output directory of the same model.")]
     public string? InitFrom { get; set; }
+
+    /// <summary>The calibration windows and their length: as given, else the defaults of the built-in slice when it is
+    /// the calibration text (<see cref="Builtin.BuiltinModel.CalibrationWindows"/>), else the method defaults.</summary>
+    protected (int Windows, int Length) CalibrationShape(int? seqLen, bool builtinText) =>
+        (NSamples ?? (builtinText ? Builtin.BuiltinModel.CalibrationWindows : CalibrationSampler.DefaultSamples),
+         seqLen ?? (builtinText ? Builtin.BuiltinModel.CalibrationWindowLength : CalibrationSampler.DefaultSequenceLength));
 }

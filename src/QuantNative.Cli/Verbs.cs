@@ -16,5 +16,6 @@ public static class Verbs
         typeof(SynthesizeCommand),
         typeof(ExportCommand),
         typeof(TestBackendCommand),
+        typeof(Doctor.DoctorCommand),
     ];
 }

@@ -22,6 +22,9 @@ public sealed record AblationRow(string Method, QuantizerConfig? Config, IReadOn
     /// <summary>The learned loop's peak (counted from its arrays, <see cref="LearnedReport.PeakBytes"/>); null for the
     /// per-layer methods, which hold one layer's Hessian and one block's activations.</summary>
     public long? PeakBytes => Quantized?.Learned?.PeakBytes;
+
+    /// <summary>Storage per quantized weight as the checkpoint holds it (codes, zeros, scales, g_idx); 32 for fp32.</summary>
+    public double BitsPerWeight => Quantized == null ? 32 : QuantizedModelSize.Of(Quantized.Model.Config, Quantized.Model.Quantizer) is var (w, b, _) ? b * 8.0 / w : 0;
 }
 
 /// <summary>
@@ -120,13 +123,13 @@ public sealed record AblationReport(string Command, string Model, string Calib, 
         var s = new StringBuilder();
         s.Append("method,bits,group_size,seed");
         for (int i = 0; i < EvalLabels.Count; i++) s.Append($",ppl_{i + 1},nll_{i + 1},windows_{i + 1}");
-        s.AppendLine(",quantize_seconds,peak_bytes,mean_relative_error,v1_clamped_groups");
+        s.AppendLine(",quantize_seconds,peak_bytes,mean_relative_error,v1_clamped_groups,bits_per_weight");
         foreach (var r in Rows)
         {
             s.Append($"{r.Method},{(r.Config?.Bits.ToString(Inv) ?? "")},{(r.Config?.GroupSize.ToString(Inv) ?? "")},{r.Seed}");
             foreach (var p in r.Perplexities) s.Append($",{p.Ppl.ToString("R", Inv)},{p.Nll.ToString("R", Inv)},{p.Windows}");
             s.AppendLine($",{(r.Quantized == null ? "" : r.Seconds.ToString("F3", Inv))},{r.PeakBytes?.ToString(Inv) ?? ""}," +
-                         $"{r.MeanError?.ToString("R", Inv) ?? ""},{r.ClampedGroups}");
+                         $"{r.MeanError?.ToString("R", Inv) ?? ""},{r.ClampedGroups},{r.BitsPerWeight.ToString("R", Inv)}");
         }
         return s.ToString();
     }

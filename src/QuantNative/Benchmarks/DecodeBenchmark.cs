@@ -54,6 +54,7 @@ public static class DecodeBenchmark
             double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             process.Refresh();
             cpu.Add((process.TotalProcessorTime - cpuStart).TotalSeconds / decodeTokens);
+            BenchmarkProgress.Report(run == 0 ? "decode warm-up" : "decode runs", run + 1, runs + 1);
             if (run == 0) continue;
             prefill.Add(promptTokens / prefillSeconds);
             decode.Add(decodeTokens / decodeSeconds);

@@ -12,12 +12,14 @@ public sealed record Measurement(string Name, double MedianSeconds, double MinSe
     {
         if (runs < 1) throw new QuantNativeException($"--runs must be at least 1 (got {runs})");
         action();
+        BenchmarkProgress.Report(name, 1, runs + 1);
         var times = new double[runs];
         for (int i = 0; i < runs; i++)
         {
             long start = Stopwatch.GetTimestamp();
             action();
             times[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            BenchmarkProgress.Report(name, i + 2, runs + 1);
         }
         Array.Sort(times);
         double median = runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;

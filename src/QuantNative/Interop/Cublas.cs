@@ -22,6 +22,8 @@ public static unsafe partial class Cublas
     public const int CUBLAS_COMPUTE_32F_FAST_16F = 74;
     public const int CUBLAS_GEMM_DEFAULT = -1;
 
+    /// <summary>libraryPropertyType: MAJOR_VERSION 0, MINOR_VERSION 1, PATCH_LEVEL 2.</summary>
+    [LibraryImport(NativeLibraries.Cublas)] public static partial int cublasGetProperty(int type, int* value);
     [LibraryImport(NativeLibraries.Cublas)] public static partial int cublasCreate_v2(IntPtr* handle);
     [LibraryImport(NativeLibraries.Cublas)] public static partial int cublasDestroy_v2(IntPtr handle);
     [LibraryImport(NativeLibraries.Cublas)] public static partial int cublasSetStream_v2(IntPtr handle, IntPtr streamId);

@@ -31,6 +31,8 @@ public static unsafe partial class CudaDriver
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuInit(uint flags);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuDeviceGet(int* device, int ordinal);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuDeviceGetCount(int* count);
+    [LibraryImport(NativeLibraries.Cuda)] public static partial int cuDriverGetVersion(int* driverVersion);
+    [LibraryImport(NativeLibraries.Cuda)] public static partial int cuDeviceTotalMem_v2(nuint* bytes, int dev);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuDeviceGetName(byte* name, int len, int dev);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuDeviceGetAttribute(int* pi, int attrib, int dev);
     [LibraryImport(NativeLibraries.Cuda)] public static partial int cuDevicePrimaryCtxRetain(IntPtr* pctx, int dev);

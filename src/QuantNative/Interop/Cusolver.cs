@@ -14,6 +14,8 @@ public static unsafe partial class Cusolver
     public const int CUSOLVER_EIG_MODE_NOVECTOR = 0;
     public const int CUSOLVER_EIG_MODE_VECTOR = 1;
 
+    /// <summary>libraryPropertyType: MAJOR_VERSION 0, MINOR_VERSION 1, PATCH_LEVEL 2.</summary>
+    [LibraryImport(NativeLibraries.Cusolver)] public static partial int cusolverGetProperty(int type, int* value);
     [LibraryImport(NativeLibraries.Cusolver)] public static partial int cusolverDnCreate(IntPtr* handle);
     [LibraryImport(NativeLibraries.Cusolver)] public static partial int cusolverDnDestroy(IntPtr handle);
     [LibraryImport(NativeLibraries.Cusolver)] public static partial int cusolverDnSetStream(IntPtr handle, IntPtr streamId);

@@ -46,6 +46,7 @@ public static class NativeLibraries
     };
 
     private static readonly Dictionary<string, IntPtr> Loaded = new();
+    private static readonly Dictionary<string, string> LoadedNames = new();
     private static readonly Lock Gate = new();
 
     // A library's resolver must be in place before its first P/Invoke, whoever calls first: a module initializer
@@ -75,17 +76,40 @@ public static class NativeLibraries
     internal static IntPtr LoadProjectLibrary(string logicalName, IEnumerable<string> directories)
     {
         var dirs = directories.ToList();
-        var handle = TryLoadFrom(logicalName, dirs);
+        var handle = TryLoadFrom(logicalName, dirs, out _);
         return handle != IntPtr.Zero ? handle : throw MissingLibrary(logicalName, dirs);
     }
 
     private static QuantNativeException MissingLibrary(string logicalName, IEnumerable<string>? directories)
     {
         var (candidates, hint) = Known[logicalName];
-        string where = directories == null ? "" : $" in {string.Join(", ", directories)}";
+        string where = (directories == null ? "" : $" in {string.Join(", ", directories)}") +
+                       (IsHidden(logicalName) ? $"; hidden by ${HideVariable}" : "");
         return new QuantNativeException(
             $"cannot load {logicalName} (tried {string.Join(", ", candidates)}{where}): {hint}");
     }
+
+    /// <summary>
+    /// The libraries named in $QN_HIDE_LIBRARIES (comma-separated logical names: openblas, lapacke, cuda, cublas,
+    /// cusolver, qn_emulator) are treated as absent: how a test, or a user checking `qn doctor`, sees what a machine
+    /// without them sees, without uninstalling anything.
+    /// </summary>
+    public const string HideVariable = "QN_HIDE_LIBRARIES";
+
+    private static bool IsHidden(string logicalName) =>
+        (Environment.GetEnvironmentVariable(HideVariable) ?? "").Split(',', StringSplitOptions.TrimEntries)
+        .Contains(logicalName, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The file a loaded library came from (the candidate name that loaded, or the path of a project
+    /// library), or null when it is not loaded.</summary>
+    public static string? LoadedFrom(string logicalName)
+    {
+        if (TryLoad(logicalName) == IntPtr.Zero) return null;
+        lock (Gate) return LoadedNames.GetValueOrDefault(logicalName);
+    }
+
+    /// <summary>The names a library is tried under, and what to do when none loads.</summary>
+    public static (IReadOnlyList<string> Candidates, string Hint) Describe(string logicalName) => Known[logicalName];
 
     /// <summary>Whether a library can be loaded (for optional paths such as the GPU).</summary>
     public static bool IsAvailable(string logicalName) => TryLoad(logicalName) != IntPtr.Zero;
@@ -115,16 +139,25 @@ public static class NativeLibraries
         {
             if (Loaded.TryGetValue(logicalName, out var cached)) return cached;
             var handle = IntPtr.Zero;
-            if (ProjectLibraries.Contains(logicalName))
+            if (IsHidden(logicalName))
             {
-                handle = TryLoadFrom(logicalName, ProjectLibraryDirectories());
+                // treated as absent ($QN_HIDE_LIBRARIES)
+            }
+            else if (ProjectLibraries.Contains(logicalName))
+            {
+                handle = TryLoadFrom(logicalName, ProjectLibraryDirectories(), out var path);
+                if (path != null) LoadedNames[logicalName] = path;
             }
             else
             {
                 PreloadBundle();
                 foreach (var candidate in SystemCandidates(logicalName, AppContext.BaseDirectory,
                              Environment.GetEnvironmentVariable("CUDA_HOME"), File.Exists))
-                    if (NativeLibrary.TryLoad(candidate, out handle)) break;
+                    if (NativeLibrary.TryLoad(candidate, out handle))
+                    {
+                        LoadedNames[logicalName] = candidate;
+                        break;
+                    }
             }
             Loaded[logicalName] = handle;
             return handle;
@@ -189,16 +222,21 @@ public static class NativeLibraries
         }
     }
 
-    private static IntPtr TryLoadFrom(string logicalName, IEnumerable<string> directories)
+    private static IntPtr TryLoadFrom(string logicalName, IEnumerable<string> directories, out string? loadedPath)
     {
         foreach (var dir in directories)
         {
             foreach (var name in Known[logicalName].Candidates)
             {
                 var path = Path.Combine(dir, name);
-                if (File.Exists(path) && NativeLibrary.TryLoad(path, out var handle)) return handle;
+                if (File.Exists(path) && NativeLibrary.TryLoad(path, out var handle))
+                {
+                    loadedPath = path;
+                    return handle;
+                }
             }
         }
+        loadedPath = null;
         return IntPtr.Zero;
     }
 }

@@ -27,6 +27,9 @@ public static unsafe partial class OpenBlas
     [LibraryImport(NativeLibraries.OpenBlas)]
     public static partial IntPtr openblas_get_config();
 
+    [LibraryImport(NativeLibraries.OpenBlas)]
+    public static partial IntPtr openblas_get_corename();
+
     /// <summary>Loads OpenBLAS or throws a QuantNativeException that says how to install it.</summary>
     public static void EnsureLoaded() => NativeLibraries.Require(NativeLibraries.OpenBlas);
 

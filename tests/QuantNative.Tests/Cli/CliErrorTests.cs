@@ -75,5 +75,5 @@ public class CliErrorTests
 
     [Test]
     public void MissingRequiredOptionIsUsageError() =>
-        Assert.That(CliRunner.Run("eval", "--model", TestPaths.Stories260K).ExitCode, Is.EqualTo(2));
+        Assert.That(CliRunner.Run("quantize", "--method", "rtn").ExitCode, Is.EqualTo(2), "--wbits and --out are required");
 }

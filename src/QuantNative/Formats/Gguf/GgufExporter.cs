@@ -18,7 +18,7 @@ public static class GgufExporter
     /// fit a block-32 type, else the source's float type).</summary>
     public static IReadOnlyList<GgufTensorReport> Write(GgufExportSource src, string path, GgmlType? requested,
         IReadOnlyList<KeyValuePair<string, GgufValue>> tokenizerMetadata, string name, bool overwrite,
-        Action<string>? afterTensor = null)
+        Action<string>? afterTensor = null, Action<long, long, string>? progress = null)
     {
         var c = src.Config;
         GgufArchitecture.Check(c, path);
@@ -79,7 +79,12 @@ public static class GgufExporter
         metadata.AddRange(GgufArchitecture.HyperParameters(c));
         metadata.Add(new(GgufArchitecture.QnMethod, GgufValue.Of(src.Method)));
         metadata.AddRange(tokenizerMetadata);
-        GgufWriter.Write(path, metadata, plans, overwrite, afterTensor);
+        int written = 0;
+        GgufWriter.Write(path, metadata, plans, overwrite, name =>
+        {
+            afterTensor?.Invoke(name);
+            progress?.Invoke(++written, plans.Count, name);
+        });
         return reports;
     }
 

@@ -18,8 +18,10 @@ public static class HuggingFaceWriter
     /// <param name="maxShardBytes">Shard when the tensors exceed this many bytes (as Transformers' max_shard_size:
     /// a tensor larger than the limit gets a shard of its own); null writes one file.</param>
     /// <param name="extraFiles">Files (tokenizer, ...) to add to the directory before it appears.</param>
+    /// <param name="progress">Called after each tensor: (tensors written, tensors in all, the tensor's name).</param>
     public static void Write(IModelSource source, string outDir, FloatDType dtype = FloatDType.F32,
-                             long? maxShardBytes = null, bool overwrite = false, IEnumerable<ExtraFile>? extraFiles = null)
+                             long? maxShardBytes = null, bool overwrite = false, IEnumerable<ExtraFile>? extraFiles = null,
+                             Action<long, long, string>? progress = null)
     {
         if (maxShardBytes is <= 0)
             throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive");
@@ -31,7 +33,7 @@ public static class HuggingFaceWriter
         {
             using (var stream = File.Create(Path.Combine(temp, HuggingFaceConfig.FileName)))
                 HuggingFaceConfig.Write(stream, config, dtype);
-            WriteTensors(source, temp, tensors, shards, dtype);
+            WriteTensors(source, temp, tensors, shards, dtype, progress);
             if (shards.Count > 1)
                 WriteIndex(Path.Combine(temp, HuggingFaceCheckpoint.IndexFileName), tensors, shards, dtype);
         });
@@ -65,7 +67,7 @@ public static class HuggingFaceWriter
 
     /// <summary>Streams the tensors in plan order; each block is loaded once and each shard committed when full.</summary>
     private static void WriteTensors(IModelSource source, string dir, IReadOnlyList<HuggingFaceTensor> tensors,
-                                     List<Shard> shards, FloatDType dtype)
+                                     List<Shard> shards, FloatDType dtype, Action<long, long, string>? progress)
     {
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };  // Transformers requires it
         SafetensorsWriter? writer = null;
@@ -91,6 +93,7 @@ public static class HuggingFaceWriter
                         $"{source.Path}: tensor '{tensor.Name}' has {values.Length} elements, expected {expected}");
                 writer.Write(tensor.Name, values);
                 index++;
+                progress?.Invoke(index, tensors.Count, tensor.Name);
             }
 
             Emit(source.LoadTokenEmbedding());

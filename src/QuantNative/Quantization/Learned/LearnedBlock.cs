@@ -26,6 +26,7 @@ internal sealed class LearnedBlock : IBlockLearning
     private LookAheadTargets? _ahead;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private double _initial, _firstEpoch, _lastEpoch, _secondsPerEpoch;
+    private double[] _epochLosses = [];
     private BlockParameters? _parameters;
 
     public LearnedBlock(BlockwiseLearner run, int layer, LlamaBlockWeights block)
@@ -59,9 +60,14 @@ internal sealed class LearnedBlock : IBlockLearning
         using (var initial = BlockBuffers<float>.Bind(run.Backend, _quantized)) _initial = acts.Objective(initial);
 
         var epochClock = Stopwatch.StartNew();
+        var epochLosses = _epochLosses = new double[run.Epochs];
         (_firstEpoch, _lastEpoch) = BackendBlockTraining.Train(run.Backend, c, acts.Length, _fp, parameters, ahead,
             run.Options.Cqe?.LookAheadWeight ?? 0, acts.Xq, _targets, acts.Aug, run.Epochs, run.Options.Seed, _layer,
-            (epoch, _, mean) => Progress($"block {_layer + 1}/{c.NumLayers} epoch {epoch + 1}/{run.Epochs} loss {mean:G4}", 1),
+            (epoch, _, mean) =>
+            {
+                epochLosses[epoch] = mean; // the running mean: at the epoch's last step, the epoch's mean
+                Progress($"block {_layer + 1}/{c.NumLayers} epoch {epoch + 1}/{run.Epochs} loss {mean:G4}", 1);
+            },
             run.Start.Cancel);
         _secondsPerEpoch = run.Epochs > 0 ? epochClock.Elapsed.TotalSeconds / run.Epochs : 0;
         run.PeakBytes = Math.Max(run.PeakBytes, acts.Bytes + meter.Bytes + parameters.Bytes + (ahead?.Bytes ?? 0) +
@@ -98,7 +104,7 @@ internal sealed class LearnedBlock : IBlockLearning
             _ahead.Dispose();
         }
         _run.AddLoss(new BlockLoss(_layer, _initial, final, _firstEpoch, _lastEpoch, _clock.Elapsed.TotalSeconds,
-            _secondsPerEpoch));
+            _secondsPerEpoch) { EpochLosses = _epochLosses });
         Progress($"block {_layer + 1}/{_run.Start.Source.Config.NumLayers} committed, loss {_initial:G4} → {final:G4}");
     }
 

@@ -7,7 +7,12 @@ namespace QuantNative.Quantization.Learned;
 /// of the first and last epoch (taken while the parameters move, so noisier).
 /// </summary>
 public sealed record BlockLoss(int Block, double Initial, double Final, double FirstEpoch, double LastEpoch,
-    double Seconds, double SecondsPerEpoch);
+    double Seconds, double SecondsPerEpoch)
+{
+    /// <summary>The mean training loss of every epoch, in order (the curve `qn quantize --plot` and `qn ablate` draw);
+    /// empty for a block trained by an earlier run that this one resumed (the work directory keeps the two ends only).</summary>
+    public IReadOnlyList<double> EpochLosses { get; init; } = [];
+}
 
 /// <summary>What the OmniQuant loop reports besides the per-layer errors.</summary>
 /// <param name="PeakBytes">The largest number of bytes the loop held at once for one block: the calibration
