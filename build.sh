@@ -104,6 +104,10 @@ install_llama_cpp_node() {
   fi
 }
 
+# The tests that launch the project's kernels on the emulator (kernel tests, CUDA backend ops, the block on the CUDA
+# backend), run a second time under the race detector and a random schedule.
+RACECHECK_FILTER="FullyQualifiedName~QuantNative.Tests.Cuda.|FullyQualifiedName~QuantNative.Tests.Inference.LowBit.|FullyQualifiedName~QuantNative.Tests.Backends.|FullyQualifiedName~BackendBlockTests|FullyQualifiedName~OmniQuantBackendTests"
+
 run_tests() {
   install_llama_cpp_node
   # Under build.sh test a missing llama.cpp is a failure, not a skipped test.
@@ -114,13 +118,21 @@ run_tests() {
   local status=0
   dotnet test tests/QuantNative.Tests/QuantNative.Tests.csproj -c Release --no-build -nologo \
     --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=minimal" --results-directory "$results" || status=$?
-  local trx="$results/tests.trx"
-  if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
-  local counters total executed passed failed skipped
-  counters=$(grep -o '<Counters [^>]*>' "$trx")
-  total=$(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters")
-  executed=$(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters")
-  passed=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+  # The project's kernel tests again on the emulator with the race detector on and the threads of each block in a
+  # seeded random order (native/README.md): a shared-memory race fails the launch, an order dependence a result.
+  local seed=${QN_CI_SCHEDULE_SEED:-$RANDOM}
+  say "kernel tests under QN_EMU_RACECHECK=1 QN_EMU_SCHEDULE=random:$seed"
+  QN_EMU_RACECHECK=1 QN_EMU_SCHEDULE=random:$seed dotnet test tests/QuantNative.Tests/QuantNative.Tests.csproj -c Release \
+    --no-build -nologo --filter "$RACECHECK_FILTER" --logger "trx;LogFileName=racecheck.trx" \
+    --logger "console;verbosity=minimal" --results-directory "$results" || status=$?
+  local trx total=0 executed=0 passed=0 failed skipped counters
+  for trx in "$results/tests.trx" "$results/racecheck.trx"; do
+    if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
+    counters=$(grep -o '<Counters [^>]*>' "$trx")
+    total=$(( total + $(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters") ))
+    executed=$(( executed + $(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters") ))
+    passed=$(( passed + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters") ))
+  done
   failed=$(( executed - passed ))  # failures, errors, timeouts, aborts: every executed test that did not pass
   skipped=$(( total - executed ))                    # ignored tests (e.g. 'no CUDA device')
   echo "$skipped skipped (each says why above, e.g. no CUDA device)"
