@@ -217,6 +217,88 @@ QN_LB_UNROLL
     }
 }
 
+// ---- MR = 1, W4: weights dequantized to fp16 pairs and dotted with HFMA2 (the header's "W4, M = 1" section) -------
+QN_DEVICE __half2 qn_lb_h2(uint32_t bits) { return *reinterpret_cast<const __half2*>(&bits); }
+
+// fp16 constants as the bit patterns of half2 (low half first in the name).
+constexpr uint32_t QN_LB_H2_ONE_SIXTEENTH = 0x2C003C00u; // (1, 1/16)
+constexpr uint32_t QN_LB_H2_M1024_M64 = 0xD400E400u;     // (−1024, −64)
+constexpr uint32_t QN_LB_MAGIC_1024 = 0x64006400u;       // (1024, 1024): a code OR-ed into the low mantissa bits
+constexpr uint32_t QN_LB_W4_PAIR_MASK = 0x00F0000Fu;     // low nibble into the low half, high nibble (×16) into the high
+
+// The 8 weights s·(q − z) of one 32-bit word (codes k..k+7, nibble i = code k + i) dotted with the 8 x of one 16-byte
+// vector (half2 j = x[k + 2j], x[k + 2j + 1]), into two half2 accumulators. Per pair of codes (byte b of the word):
+// PRMT copies byte b into bytes 0 and 2; LOP3 keeps its low nibble in the low half and its high nibble in the high
+// half, OR-ed into 0x6400 (1024 + q, 1024 + 16q, both exact); HFMA2 by (1, 1/16) plus (−1024 − z, −64 − z) gives
+// (q − z) exactly; HMUL2 by s rounds s·(q − z) to fp16 once; HFMA2 adds x·w into the accumulator.
+QN_DEVICE void qn_lb_w4_dot8(uint32_t word, const uint4 xv, __half2 s2, __half2 fix, __half2& acc0, __half2& acc1)
+{
+    const uint32_t xs[4] = {xv.x, xv.y, xv.z, xv.w};
+QN_LB_UNROLL
+    for (int b = 0; b < 4; ++b)
+    {
+        const uint32_t t = __byte_perm(word, 0u, 0x1111u * static_cast<uint32_t>(b));
+        const uint32_t v = qn_lop3<QN_LB_AND_OR>(t, QN_LB_W4_PAIR_MASK, QN_LB_MAGIC_1024);
+        const __half2 d = __hfma2(qn_lb_h2(v), qn_lb_h2(QN_LB_H2_ONE_SIXTEENTH), fix); // SASS-BUDGET: W4
+        const __half2 w = __hmul2(d, s2);
+        if (b & 1) acc1 = __hfma2(w, qn_lb_h2(xs[b]), acc1);
+        else acc0 = __hfma2(w, qn_lb_h2(xs[b]), acc0);
+    }
+}
+
+// One 32-k chunk of W4 codes (k = 32c .. 32c + 31, all < K when `full`) of column n: y += s·Σ x·(q − z), the sum in
+// fp16 pairs and added to the float32 accumulator once per chunk.
+template <bool Full>
+QN_DEVICE void qn_lb_w4_chunk(const uint4 wv, int c, const uint32_t* __restrict__ scaleZero, const uint4* __restrict__ x4,
+                              int n, int N, int K, int groups, uint32_t groupMagic, float& acc)
+{
+    const uint32_t k = static_cast<uint32_t>(c) * 32u;
+    // Group of k: k / groupLength by a multiply-high with ceil(2^32 / groupLength) (exact for k·groupLength < 2^32).
+    const int g = groups == 1 ? 0 : min(static_cast<int>(__umulhi(k, groupMagic)), groups - 1);
+    const uint32_t sz = __ldg(scaleZero + static_cast<long long>(g) * N + n);
+    const __half2 s2 = qn_lb_h2(__byte_perm(sz, 0u, 0x1010u)); // (s, s)
+    const __half2 fix = __hsub2(qn_lb_h2(QN_LB_H2_M1024_M64), qn_lb_h2(__byte_perm(sz, 0u, 0x3232u))); // −(1024, 64) − z
+    __half2 acc0 = qn_lb_h2(0u), acc1 = qn_lb_h2(0u);
+    const uint32_t words[4] = {wv.x, wv.y, wv.z, wv.w};
+QN_LB_UNROLL
+    for (int j = 0; j < 4; ++j)
+    {
+        if (!Full && static_cast<int>(k) + 8 * j >= K) break;
+        qn_lb_w4_dot8(words[j], __ldg(x4 + k / 8 + j), s2, fix, acc0, acc1);
+    }
+    const __half2 sum = __hadd2(acc0, acc1);
+    acc += __low2float(sum) + __high2float(sum);
+}
+
+template <typename OutT>
+QN_DEVICE void qn_lb_gemv1_w4(OutT* __restrict__ out, const uint4* __restrict__ qweight,
+                              const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int N, int K,
+                              int groupLength)
+{
+    const int warps = static_cast<int>(blockDim.x) >> 5;
+    const int n = static_cast<int>(blockIdx.x) * warps + (static_cast<int>(threadIdx.x) >> 5);
+    if (n >= N) return; // whole warps only: blockDim.x is a multiple of 32
+    const int lane = static_cast<int>(qn_lane_id());
+    const int chunks = (K + 31) / 32, full = K / 32;
+    const int groups = (K + groupLength - 1) / groupLength;
+    const uint32_t groupMagic = 0xFFFFFFFFu / static_cast<uint32_t>(groupLength) + 1u;
+    const uint4* column = qweight + static_cast<long long>(n) * chunks;
+    const uint4* x4 = reinterpret_cast<const uint4*>(x);
+    float acc = 0.0f;
+    int c = lane;
+    // Two chunks in flight per lane: both weight vectors are loaded before either is used.
+    for (; c + 32 < full; c += 64) // SASS-BUDGET: W4 loop
+    {
+        const uint4 w0 = __ldg(column + c); // SASS-BUDGET: weight load
+        const uint4 w1 = __ldg(column + c + 32); // SASS-BUDGET: weight load
+        qn_lb_w4_chunk<true>(w0, c, scaleZero, x4, n, N, K, groups, groupMagic, acc);
+        qn_lb_w4_chunk<true>(w1, c + 32, scaleZero, x4, n, N, K, groups, groupMagic, acc);
+    }
+    for (; c < chunks; c += 32) qn_lb_w4_chunk<false>(__ldg(column + c), c, scaleZero, x4, n, N, K, groups, groupMagic, acc);
+    const float v = qn_warp_sum(acc);
+    if (lane == 0) qn_lb_store(out, n, v);
+}
+
 // The body for M rows: MR = 1, 2, 4 or 8 (qn_lb_dispatch_bits picks BITS).
 struct QnLbGemvRows
 {
@@ -224,7 +306,8 @@ struct QnLbGemvRows
     QN_DEVICE static void run(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
                               int N, int K, int groupLength)
     {
-        if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        if (M == 1 && BITS == 4) qn_lb_gemv1_w4(out, qweight, scaleZero, x, N, K, groupLength);
+        else if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M == 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M <= 4) qn_lb_gemv<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M <= QN_LB_MAX_M) qn_lb_gemv<BITS, QN_LB_MAX_M>(out, qweight, scaleZero, x, M, N, K, groupLength);
