@@ -125,6 +125,13 @@ run_tests() {
   QN_EMU_RACECHECK=1 QN_EMU_SCHEDULE=random:$seed dotnet test tests/QuantNative.Tests/QuantNative.Tests.csproj -c Release \
     --no-build -nologo --filter "$RACECHECK_FILTER" --logger "trx;LogFileName=racecheck.trx" \
     --logger "console;verbosity=minimal" --results-directory "$results" || status=$?
+  # The decode GEMV's SASS instruction budget (tools/gemv-sass-budget.sh), where a CUDA toolkit built the fatbins: one
+  # more check in the counts.
+  local sass_passed=0 sass_failed=0
+  if command -v cuobjdump >/dev/null && command -v nvdisasm >/dev/null && [ -f artifacts/kernels/gemm.fatbin ]; then
+    say "GEMV SASS instruction budget (sm_90)"
+    if tools/gemv-sass-budget.sh; then sass_passed=1; else sass_failed=1; status=1; fi
+  fi
   local trx total=0 executed=0 passed=0 failed skipped counters
   for trx in "$results/tests.trx" "$results/racecheck.trx"; do
     if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
@@ -133,7 +140,8 @@ run_tests() {
     executed=$(( executed + $(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters") ))
     passed=$(( passed + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters") ))
   done
-  failed=$(( executed - passed ))  # failures, errors, timeouts, aborts: every executed test that did not pass
+  passed=$(( passed + sass_passed ))
+  failed=$(( executed - passed + sass_passed + sass_failed ))  # every executed test that did not pass, + the SASS check
   skipped=$(( total - executed ))                    # ignored tests (e.g. 'no CUDA device')
   echo "$skipped skipped (each says why above, e.g. no CUDA device)"
   echo "$passed passed, $failed failed"      # the last line, as CI reads it
