@@ -178,7 +178,7 @@ public class LowBitGemvKernelTests : EmulatorTestBase
     // M = 1 at W4 runs the fp16-pair body (Tolerances.LowBitGemvHalf2SumRel), everything else the float32 one.
     private static void AssertClose(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual, LowBitOutput output)
     {
-        bool half2 = m == 1 && w.Bits == 4;
+        bool half2 = LowBitGemvLaunch.SumsInHalf2(m, w.Bits, w.K);
         if (!half2)
         {
             LowBitDeviceHarness.AssertMatchesCpu(w, x, m, expected, actual, output, Tolerances.LowBitGemvSumRel, maxK: 512);
