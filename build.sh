@@ -128,7 +128,8 @@ run_tests() {
   # The decode GEMV's SASS instruction budget (tools/gemv-sass-budget.sh), where a CUDA toolkit built the fatbins: one
   # more check in the counts.
   local sass_passed=0 sass_failed=0
-  if command -v cuobjdump >/dev/null && command -v nvdisasm >/dev/null && [ -f artifacts/kernels/gemm.fatbin ]; then
+  if command -v nvcc >/dev/null && command -v cuobjdump >/dev/null && command -v nvdisasm >/dev/null &&
+     [ -f artifacts/kernels/gemm.fatbin ]; then
     say "GEMV SASS instruction budget (sm_90)"
     if tools/gemv-sass-budget.sh; then sass_passed=1; else sass_failed=1; status=1; fi
   fi

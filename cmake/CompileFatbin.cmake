@@ -16,7 +16,7 @@ foreach(list_var INCLUDE_DIRS GENCODE EXTRA)
     string(REPLACE "|" ";" ${list_var} "${${list_var}}")
 endforeach()
 
-set(args --fatbin -std=c++17 -O3 -lineinfo -Xptxas -v -Werror all-warnings)
+set(args --fatbin -std=c++17 -O3 -Xptxas -v -Werror all-warnings)
 if(CCBIN)
     list(APPEND args -ccbin "${CCBIN}")
 endif()

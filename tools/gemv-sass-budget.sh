@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # gemv-sass-budget.sh — the decode GEMV's instruction budget, checked without a GPU (kernels/gemm/lowbit_gemv.cu,
-# section "SASS budget"; issue 15). Extracts the sm_90 cubin from the gemm fatbin (cuobjdump), disassembles the two
-# GEMV kernels with source lines (nvdisasm -gi; the fatbins are built with -lineinfo, which does not change the code),
-# finds each innermost loop (a backward branch and the instructions from its target to it), and counts, per loop:
+# section "SASS budget"; issue 15). Compiles the gemm family (build/kernels/gemm.cu, CMake's unity source) for sm_90
+# with the fatbin's nvcc flags plus -lineinfo (the shipped fatbins carry no line tables: they would quadruple
+# gemm.fatbin), checks that its SASS is the sm_90 SASS of the fatbin instruction for instruction (cuobjdump), then
+# disassembles the two GEMV kernels with source lines (nvdisasm -gi), finds each innermost loop (a backward branch
+# and the instructions from its target to it), and counts, per loop:
 #   - its bits and weights per iteration: a source line of the dequantization is tagged "SASS-BUDGET: W<bits> <OPCODE>
 #     <weights>": each instruction with that opcode from that line decodes that many weights, once per weight. An
 #     iteration handles whole 32-k sub-blocks, and ptxas sometimes attributes a few merged instructions to another line
@@ -40,11 +42,21 @@ done
 [ -f "$FATBIN" ] || { echo "gemv-sass-budget.sh: $FATBIN not found (build with ./build.sh --cuda)" >&2; exit 2; }
 SOURCE=kernels/gemm/lowbit_gemv.cu
 
+UNITY=build/kernels/gemm.cu
+[ -f "$UNITY" ] || { echo "gemv-sass-budget.sh: $UNITY not found (CMake writes it: ./build.sh --cuda)" >&2; exit 2; }
+CCBIN=$(sed -n 's/^QN_NVCC_CCBIN_RESOLVED:INTERNAL=//p' build/CMakeCache.txt 2>/dev/null || true)
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && cuobjdump -xelf all "$(cd - >/dev/null && realpath "$FATBIN")" >/dev/null)
-cubin=$(ls "$work"/*sm_90*.cubin 2>/dev/null | head -1)
-[ -n "$cubin" ] || { echo "gemv-sass-budget.sh: no sm_90 cubin in $FATBIN" >&2; exit 1; }
+cubin="$work/gemm.sm_90.cubin"
+nvcc --cubin -std=c++17 -O3 -lineinfo ${CCBIN:+-ccbin "$CCBIN"} -Ikernels/common -gencode arch=compute_90,code=sm_90 \
+  -o "$cubin" "$UNITY"
+# The instructions (addresses dropped) of the compiled cubin and of the fatbin's sm_90 code must be the same.
+instructions() { cuobjdump -sass "$@" | grep -E '^ +/\*[0-9a-f]{4}\*/' | sed -E 's#/\*[0-9a-f]+\*/##g'; }
+if ! cmp -s <(instructions "$cubin") <(instructions -arch sm_90 "$FATBIN"); then
+  echo "gemv-sass-budget.sh: FAIL: the sm_90 SASS compiled here with -lineinfo differs from $FATBIN's (rebuild: ./build.sh --cuda)" >&2
+  exit 1
+fi
 nvdisasm -gi -c "$cubin" > "$work/sass.txt"
 
 # Tagged source lines: "bits:line:opcode:weights" for the dequantization, "dot:line" for the multiply-adds with x.

@@ -66,8 +66,9 @@
 //   CUDA 11.8). The budget: an H200 SM issues 4 warp instructions per cycle; against 4.8 TB/s that is ≈ 7
 //   thread-instructions per byte of weights, so a memory-bound M = 1 GEMV may spend ≤ 3.5 thread-instructions per
 //   weight at W4 g128, ≤ 2.7 at W3, ≤ 1.9 at W2 (H100, 3.35 TB/s: ≈ 1.4× more).
-//   Counting method (the tool): disassemble qn_lowbit_gemv_forward_f16/_f32 with source lines (nvdisasm -gi; the
-//   fatbins are built with -lineinfo, which leaves the code unchanged); an inner loop is a backward branch with the
+//   Counting method (the tool): disassemble qn_lowbit_gemv_forward_f16/_f32 with source lines (nvdisasm -gi of the
+//   family compiled again for sm_90 with -lineinfo, checked to be the fatbin's SASS instruction for instruction); an
+//   inner loop is a backward branch with the
 //   instructions from its target to it (none of them inside another loop); its width and weights per iteration come
 //   from the dequantization line tagged "SASS-BUDGET: W<bits> <OPCODE> <weights per instruction>" (rounded to whole
 //   32-k sub-blocks), its rows from the x multiply-adds on the lines tagged "SASS-BUDGET: dot" (FFMA 1 weight, HFMA2
