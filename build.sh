@@ -185,6 +185,10 @@ run_bundle_checks() {
   fi
 }
 
+# The tests that launch the project's kernels on the emulator (kernel tests, CUDA backend ops, the block on the CUDA
+# backend), run a second time under the race detector and a random schedule.
+RACECHECK_FILTER="FullyQualifiedName~QuantNative.Tests.Cuda.|FullyQualifiedName~QuantNative.Tests.Inference.LowBit.|FullyQualifiedName~QuantNative.Tests.Backends.|FullyQualifiedName~BackendBlockTests|FullyQualifiedName~OmniQuantBackendTests"
+
 run_tests() {
   run_bundle_checks
   install_llama_cpp_node
@@ -196,14 +200,31 @@ run_tests() {
   local status=0
   dotnet test tests/QuantNative.Tests/QuantNative.Tests.csproj -c Release --no-build -nologo \
     --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=minimal" --results-directory "$results" || status=$?
-  local trx="$results/tests.trx"
-  if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
-  local counters total executed passed failed skipped
-  counters=$(grep -o '<Counters [^>]*>' "$trx")
-  total=$(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters")
-  executed=$(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters")
-  passed=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
-  failed=$(( executed - passed ))  # failures, errors, timeouts, aborts: every executed test that did not pass
+  # The project's kernel tests again on the emulator with the race detector on and the threads of each block in a
+  # seeded random order (native/README.md): a shared-memory race fails the launch, an order dependence a result.
+  local seed=${QN_CI_SCHEDULE_SEED:-$RANDOM}
+  say "kernel tests under QN_EMU_RACECHECK=1 QN_EMU_SCHEDULE=random:$seed"
+  QN_EMU_RACECHECK=1 QN_EMU_SCHEDULE=random:$seed dotnet test tests/QuantNative.Tests/QuantNative.Tests.csproj -c Release \
+    --no-build -nologo --filter "$RACECHECK_FILTER" --logger "trx;LogFileName=racecheck.trx" \
+    --logger "console;verbosity=minimal" --results-directory "$results" || status=$?
+  # The decode GEMV's SASS instruction budget (tools/gemv-sass-budget.sh), where a CUDA toolkit built the fatbins: one
+  # more check in the counts.
+  local sass_passed=0 sass_failed=0
+  if command -v nvcc >/dev/null && command -v cuobjdump >/dev/null && command -v nvdisasm >/dev/null &&
+     [ -f artifacts/kernels/gemm.fatbin ]; then
+    say "GEMV SASS instruction budget (sm_90)"
+    if tools/gemv-sass-budget.sh; then sass_passed=1; else sass_failed=1; status=1; fi
+  fi
+  local trx total=0 executed=0 passed=0 failed skipped counters
+  for trx in "$results/tests.trx" "$results/racecheck.trx"; do
+    if [ ! -f "$trx" ]; then echo "0 passed, 1 failed"; return 1; fi
+    counters=$(grep -o '<Counters [^>]*>' "$trx")
+    total=$(( total + $(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters") ))
+    executed=$(( executed + $(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters") ))
+    passed=$(( passed + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters") ))
+  done
+  passed=$(( passed + sass_passed ))
+  failed=$(( executed - passed + sass_passed + sass_failed ))  # every executed test that did not pass, + the SASS check
   skipped=$(( total - executed ))                    # ignored tests (e.g. 'no CUDA device')
   passed=$(( passed + EXTRA_PASSED )); failed=$(( failed + EXTRA_FAILED )); skipped=$(( skipped + EXTRA_SKIPPED ))
   echo "$skipped skipped (each says why above, e.g. no CUDA device)"

@@ -5,7 +5,8 @@
 // C# reference: src/QuantNative/Inference/LowBit/LowBitLinear.cs (LowBitLinear.ForwardCpu: Ŵ dequantized to
 // float32 once, y = x·Ŵᵀ by Gemm). Repack (GPTQ layout → this layout): LowBit/LowBitRepack.cs.
 // Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitGemvKernelTests.cs (the kernels on the emulator against the reference,
-// M ∈ {1, 3, 8}, W2/W3/W4, groups 32/64/128/per-channel, K and N off the tile, poisoned outputs, refused shapes),
+// M ∈ {1, 3, 8}, W2/W3/W4, groups 32/64/128/per-channel, K and N off the tile, poisoned outputs, refused shapes; M = 1
+// at W4 with K up to 4120 for the fp16-pair body's two-chunk loop and its tail),
 // LowBit/LowBitRepackTests.cs (the repack bit-exact against GptqPacker.Unpack).
 //
 // Weight layout (made once at load time by LowBitRepack; "chunk" = KC consecutive k of one output column):
@@ -49,28 +50,49 @@
 // Rows: the kernel body is instantiated for MR = 1, 2, 4, 8 rows (M = 3 runs the MR = 4 body, M = 5..7 the MR = 8
 //   one, skipping rows ≥ M by uniform branches); M = 1 and 2 run without any row branch.
 //
-// SASS (cuobjdump -sass, sm_80, CUDA 11.8; each (bits, MR) body compiled alone to count it). ptxas for the fatbin:
-//   80 registers on sm_80 (74–76 on sm_90, 64 on sm_86/89), no spills, no local memory; capping at 64 registers
-//   (__launch_bounds__(128, 8)) spills, so 80 it is (6 blocks = 24 warps per SM on sm_80).
-//   Whole function at MR = 1, one chunk per loop iteration (W4: 32 weights, W2: 64, W3: 128):
-//     W4: 312 instructions: 33 FFMA, 34 HADD2 (x fp16 → fp32), 36 LOP3, 33 SHF, 38 FADD, 39 IMAD, 6 LDG
-//         (1 LDG.E.128.CONSTANT of weights, 1 of scaleZero, 4 LDG.128 of x), 5 SHFL (the final reduction);
-//     W2: 520: 66 FFMA, 68 HADD2, 69 LOP3, 69 SHF, 71 FADD, 50 IMAD, 11 LDG;
-//     W3: 1208: 132 FFMA, 136 HADD2, 263 LOP3, 247 SHF, 137 FADD, 100 IMAD, 23 LDG (3 weight vectors).
-//   At MR = 8: W4 1176 (264 FFMA = 32·8 + 8, 258 HADD2, 36 LOP3, 58 SHF, 73 FADD, 34 LDG, 45 BRA),
-//     W2 2072 (528 FFMA, 516 HADD2, 68 LOP3, 115 SHF, 67 LDG), W3 4136 (1056 FFMA, 1032 HADD2, 262 LOP3, 349 SHF).
-//   Per weight: decode = 1 SHF + 1 LOP3 (mask and OR into 0x4B000000 at once) + 1 FADD (c − z) for W2/W4, 2 SHF +
-//   2 LOP3 + 1 FADD for W3 (two planes); then per row 1 HADD2.F32 + 1 FFMA, 1/8 LDG.128 of x. Per 32 weights: one
-//   scaleZero load, its two conversions, and the group index k / groupLength (an integer division, the IMADs).
-//   What that means (an estimate from counts, not a measurement): at M = 1 a weight costs ≈ 6–7 issue slots with the
-//   loop overhead (W2/W4) or ≈ 9 (W3). An H100 SXM issues ≈ 10 thread-instructions per byte of HBM bandwidth (132 SMs
-//   · 4 schedulers · 32 lanes · ~1.9 GHz against ~3.35 TB/s), i.e. ≈ 5 per W4 weight (0.5 byte), ≈ 3.75 per W3 and
-//   ≈ 2.5 per W2 weight: even W4 is slightly over the balance point, and W2/W3 would be issue-bound, short of their
-//   16/bits ceilings (the issue's ≥ 5× at W2 is not reachable with this loop). Next steps, not done: dequantize two
-//   weights per LOP3 into half2 (the 0x6400 fp16 magic) and convert x to fp32 once per block (shared memory) instead
-//   of once per column (the HADD2s are a fifth to a third of the slots); derive the group index incrementally; two
-//   chunks in flight per lane (24 warps × 16 bytes per lane is ~12 KB of loads in flight per SM at W4, below what
-//   HBM latency × bandwidth asks for).
+// W4, M = 1 (qn_lb_gemv1_w4, used for K < 65536): a separate body in fp16 pairs. Per pair of codes (one byte of a
+//   word): PRMT copies the byte into bytes 0 and 2, LOP3 keeps the low nibble in the low half and the high nibble
+//   (×16) in the high half OR-ed into the fp16 magic 0x6400 (1024 + q, 1024 + 16q), HFMA2 by (1, 1/16) plus
+//   (−1024 − z, −64 − z) gives q − z exactly in both halves, HMUL2 by s rounds the weight s·(q − z) to fp16 once, and
+//   HFMA2 adds x·w into a half2 accumulator — x needs no conversion and no permutation: its fp16 pairs (k, k + 1) are
+//   the natural pairs of a byte. Two chunks in flight per lane (c and c + 32 loaded before use), four accumulators,
+//   combined and added to the float32 total once per iteration; the group index by a multiply-high with
+//   ceil(2^32 / groupLength) (exact for k·groupLength < 2^32, hence K < 65536); a tail loop takes the lane's last
+//   chunks (partial ones skip 8-k words past K). Scaling before the dot keeps the fp16 partial sums at the size of
+//   the output's own partial dot products (unscaled q − z times activations of several hundred would overflow fp16).
+//   Numerics: Tolerances.LowBitGemvHalf2SumRel (11u of Σ|x·ŵ|, derived there), against LowBitGemvSumRel (float32).
+//
+// SASS instruction budget (issue 15; checked in CI by tools/gemv-sass-budget.sh on the sm_90 SASS of the fatbin,
+//   CUDA 11.8). The budget: an H200 SM issues 4 warp instructions per cycle; against 4.8 TB/s that is ≈ 7
+//   thread-instructions per byte of weights, so a memory-bound M = 1 GEMV may spend ≤ 3.5 thread-instructions per
+//   weight at W4 g128, ≤ 2.7 at W3, ≤ 1.9 at W2 (H100, 3.35 TB/s: ≈ 1.4× more).
+//   Counting method (the tool): disassemble qn_lowbit_gemv_forward_f16/_f32 with source lines (nvdisasm -gi of the
+//   family compiled again for sm_90 with -lineinfo, checked to be the fatbin's SASS instruction for instruction); an
+//   inner loop is a backward branch with the
+//   instructions from its target to it (none of them inside another loop); its width and weights per iteration come
+//   from the dequantization line tagged "SASS-BUDGET: W<bits> <OPCODE> <weights per instruction>" (rounded to whole
+//   32-k sub-blocks), its rows from the x multiply-adds on the lines tagged "SASS-BUDGET: dot" (FFMA 1 weight, HFMA2
+//   2) divided by the weights; of the loops with one row, the one with the most weights per iteration is the MR = 1
+//   inner loop; thread-instructions per weight = its instruction count (each is issued once per lane per
+//   iteration) / weights per iteration. Loop-invariant setup, the tail and the final warp reduction are outside.
+//   Measured (sm_90, 2026-12-06; the same in the _f16 and _f32 kernels):
+//     W4: 209 instructions per 64 weights = 3.27 per weight (budget 3.5: met): 36 PRMT, 32 LOP3, 77 HFMA2 + 20 HMUL2
+//         (ptxas fuses some HMUL2 into HFMA2), 12 LDG (2 weight vectors, 2 scale/zero words, 8 x vectors), 6 HADD2,
+//         2 FADD, 26 integer/address/loop. The tail loop: 155 per 32.
+//     W2: 432 per 64 = 6.75 (budget 1.9: NOT met); W3: 1096 per 128 = 8.56 (budget 2.7: NOT met) — still the float32
+//         body below (per weight: SHF + LOP3 + FADD to decode, HADD2.F32 + FFMA per row; W3 two of each).
+//   Why W2/W3 are not done, and what would do it: the W4 recipe costs PRMT + LOP3 + HFMA2 + HMUL2 + HFMA2 per pair of
+//   weights (2.5 per weight) before loads and per-chunk work. At W2 a byte holds 4 codes (1 PRMT, 2 LOP3 with
+//   multipliers 1/4/16/64 folded into the fix-up HFMA2s), still ≈ 2.1 per weight with the scaling HMUL2 — over 1.9;
+//   dropping the HMUL2 (scale in float32 per chunk) gives ≈ 1.9 but lets the fp16 partial sums of unscaled q − z
+//   overflow for activations of a few hundred. At W3 the third bit lives in another plane and needs a second LOP3 and
+//   a shift per pair. Meeting 1.9 / 2.7 needs the dot products off the FMA pipe: mma.m16n8k16 with x as the A row
+//   (row r of A holding x only at the k of group r, so one HMMA sums up to 16 groups at once in float32, and the
+//   1024 offset of the magic subtracted per group from Σx instead of per weight: ≈ 1 LOP3 per pair + 1/4 HMMA per
+//   weight), or x staged once per block in shared memory in the order the codes pair up. Not done in this change.
+//   The float32 body (MR ≥ 2, and M = 1 at W2/W3), measured the same way: per iteration (one chunk) W2 MR = 2/4/8:
+//   571 / 1071 / 1865, W3: 1376 / 2370 / 3983 (see the tool's listing).
+//   ptxas for the fatbin: 76 registers (sm_80), 77 (sm_90), no spills, no local memory.
 //
 // Numerics: x and s are fp16 values (exact in float32); c − z is exact; partial sums p_m are float32 FFMA chains of
 //   ≤ 32 terms, y_m += s·p_m by FFMA, then the lanes' sums are added in a butterfly: a different summation order than
@@ -109,7 +131,7 @@ QN_LB_UNROLL
         const uint32_t word = w[2 * sb + (t >> 1)];
         const int base = 16 * (t & 1);
 QN_LB_UNROLL
-        for (int i = 0; i < 8; ++i) out[i] = qn_lb_magic(word, base + 2 * i, 0x3u) - magicZero;
+        for (int i = 0; i < 8; ++i) out[i] = qn_lb_magic(word, base + 2 * i, 0x3u) - magicZero; // SASS-BUDGET: W2 LOP3 1
     }
     else
     {
@@ -123,7 +145,7 @@ QN_LB_UNROLL
             const uint32_t lowBits = qn_lop3<QN_LB_AND_OR>(low >> (base + 2 * i), 0x3u, 0x4B000000u);
             const int j = 8 * t + i; // the high bit's position; moved to bit 2 by one shift (j is a constant)
             const uint32_t highAt2 = j >= 2 ? high >> (j - 2) : high << (2 - j);
-            const uint32_t bits = qn_lop3<QN_LB_AND_OR>(highAt2, 0x4u, lowBits);
+            const uint32_t bits = qn_lop3<QN_LB_AND_OR>(highAt2, 0x4u, lowBits); // SASS-BUDGET: W3 LOP3 1
             out[i] = __uint_as_float(bits) - magicZero;
         }
     }
@@ -188,14 +210,14 @@ QN_LB_UNROLL
                     {
                         const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<long long>(m) * K + k0));
                         float p = part[m];
-                        p = fmaf(qn_lb_lo(xv.x), wv[0], p);
-                        p = fmaf(qn_lb_hi(xv.x), wv[1], p);
-                        p = fmaf(qn_lb_lo(xv.y), wv[2], p);
-                        p = fmaf(qn_lb_hi(xv.y), wv[3], p);
-                        p = fmaf(qn_lb_lo(xv.z), wv[4], p);
-                        p = fmaf(qn_lb_hi(xv.z), wv[5], p);
-                        p = fmaf(qn_lb_lo(xv.w), wv[6], p);
-                        p = fmaf(qn_lb_hi(xv.w), wv[7], p);
+                        p = fmaf(qn_lb_lo(xv.x), wv[0], p); // SASS-BUDGET: dot
+                        p = fmaf(qn_lb_hi(xv.x), wv[1], p); // SASS-BUDGET: dot
+                        p = fmaf(qn_lb_lo(xv.y), wv[2], p); // SASS-BUDGET: dot
+                        p = fmaf(qn_lb_hi(xv.y), wv[3], p); // SASS-BUDGET: dot
+                        p = fmaf(qn_lb_lo(xv.z), wv[4], p); // SASS-BUDGET: dot
+                        p = fmaf(qn_lb_hi(xv.z), wv[5], p); // SASS-BUDGET: dot
+                        p = fmaf(qn_lb_lo(xv.w), wv[6], p); // SASS-BUDGET: dot
+                        p = fmaf(qn_lb_hi(xv.w), wv[7], p); // SASS-BUDGET: dot
                         part[m] = p;
                     }
                 }
@@ -217,6 +239,111 @@ QN_LB_UNROLL
     }
 }
 
+// ---- MR = 1, W4: weights dequantized to fp16 pairs and dotted with HFMA2 (the header's "W4, M = 1" section) -------
+QN_DEVICE __half2 qn_lb_h2(uint32_t bits) { return *reinterpret_cast<const __half2*>(&bits); }
+
+// fp16 constants as the bit patterns of half2 (low half first in the name).
+constexpr uint32_t QN_LB_H2_ONE_SIXTEENTH = 0x2C003C00u; // (1, 1/16)
+constexpr uint32_t QN_LB_H2_M1024_M64 = 0xD400E400u;     // (−1024, −64)
+constexpr uint32_t QN_LB_MAGIC_1024 = 0x64006400u;       // (1024, 1024): a code OR-ed into the low mantissa bits
+constexpr uint32_t QN_LB_W4_PAIR_MASK = 0x00F0000Fu;     // low nibble into the low half, high nibble (×16) into the high
+
+// The 8 weights s·(q − z) of one 32-bit word (codes k..k+7, nibble i = code k + i) dotted with the 8 x of one 16-byte
+// vector (half2 j = x[k + 2j], x[k + 2j + 1]), into two half2 accumulators. Per pair of codes (byte b of the word):
+// PRMT copies byte b into bytes 0 and 2; LOP3 keeps its low nibble in the low half and its high nibble in the high
+// half, OR-ed into 0x6400 (1024 + q, 1024 + 16q, both exact); HFMA2 by (1, 1/16) plus (−1024 − z, −64 − z) gives
+// (q − z) exactly; HMUL2 by s rounds s·(q − z) to fp16 once; HFMA2 adds x·w into the accumulator.
+QN_DEVICE void qn_lb_w4_dot8(uint32_t word, const uint4 xv, __half2 s2, __half2 fix, __half2& acc0, __half2& acc1)
+{
+    const uint32_t xs[4] = {xv.x, xv.y, xv.z, xv.w};
+QN_LB_UNROLL
+    for (int b = 0; b < 4; ++b)
+    {
+        const uint32_t t = __byte_perm(word, 0u, 0x1111u * static_cast<uint32_t>(b));
+        const uint32_t v = qn_lop3<QN_LB_AND_OR>(t, QN_LB_W4_PAIR_MASK, QN_LB_MAGIC_1024);
+        const __half2 d = __hfma2(qn_lb_h2(v), qn_lb_h2(QN_LB_H2_ONE_SIXTEENTH), fix); // SASS-BUDGET: W4 HFMA2 2
+        const __half2 w = __hmul2(d, s2);
+        if (b & 1) acc1 = __hfma2(w, qn_lb_h2(xs[b]), acc1); // SASS-BUDGET: dot
+        else acc0 = __hfma2(w, qn_lb_h2(xs[b]), acc0);     // SASS-BUDGET: dot
+    }
+}
+
+// The constants of one chunk's group: (s, s) and (−1024 − z, −64 − z) from its scaleZero word.
+QN_DEVICE void qn_lb_w4_group(uint32_t sz, __half2& s2, __half2& fix)
+{
+    s2 = qn_lb_h2(__byte_perm(sz, 0u, 0x1010u));
+    fix = __hsub2(qn_lb_h2(QN_LB_H2_M1024_M64), qn_lb_h2(__byte_perm(sz, 0u, 0x3232u)));
+}
+
+// The last chunks of a lane (k may reach past K: 8-k words past K are skipped), one at a time.
+QN_DEVICE float qn_lb_w4_tail(const uint4* __restrict__ column, const uint32_t* __restrict__ szColumn,
+                              const uint4* __restrict__ x4, int c, int chunks, int N, int K, uint32_t groupMagic)
+{
+    float acc = 0.0f;
+    for (; c < chunks; c += 32)
+    {
+        const uint4 wv = __ldg(column + c);
+        const uint32_t k = static_cast<uint32_t>(c) * 32u;
+        __half2 s2, fix;
+        qn_lb_w4_group(__ldg(szColumn + static_cast<long long>(__umulhi(k, groupMagic)) * N), s2, fix);
+        __half2 acc0 = qn_lb_h2(0u), acc1 = qn_lb_h2(0u);
+        const uint32_t words[4] = {wv.x, wv.y, wv.z, wv.w};
+QN_LB_UNROLL
+        for (int j = 0; j < 4; ++j)
+            if (static_cast<int>(k) + 8 * j < K) qn_lb_w4_dot8(words[j], __ldg(x4 + k / 8 + j), s2, fix, acc0, acc1);
+        const __half2 sum = __hadd2(acc0, acc1);
+        acc += __low2float(sum) + __high2float(sum);
+    }
+    return acc;
+}
+
+// Assumes K < 65536 (the group index by multiply-high; the dispatcher sends larger K to the float32 body).
+template <typename OutT>
+QN_DEVICE void qn_lb_gemv1_w4(OutT* __restrict__ out, const uint4* __restrict__ qweight,
+                              const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int N, int K,
+                              int groupLength)
+{
+    const int warps = static_cast<int>(blockDim.x) >> 5;
+    const int n = static_cast<int>(blockIdx.x) * warps + (static_cast<int>(threadIdx.x) >> 5);
+    if (n >= N) return; // whole warps only: blockDim.x is a multiple of 32
+    const int lane = static_cast<int>(qn_lane_id());
+    const int chunks = (K + 31) / 32, full = K / 32;
+    // Group of k: k / groupLength = umulhi(k, ceil(2^32 / groupLength)), exact for k·groupLength < 2^32 (K < 65536).
+    const uint32_t groupMagic = 0xFFFFFFFFu / static_cast<uint32_t>(groupLength) + 1u;
+    const uint4* column = qweight + static_cast<long long>(n) * chunks;
+    const uint32_t* szColumn = scaleZero + n;
+    const uint4* x4 = reinterpret_cast<const uint4*>(x);
+    float acc = 0.0f;
+    int c = lane;
+    // Two chunks in flight per lane (c and c + 32: both weight vectors are loaded before either is used), summed in
+    // four fp16 accumulators that meet once per iteration.
+    const uint4* pw = column + c;
+    const uint4* px = x4 + 4 * c;
+    for (; c + 32 < full; c += 64, pw += 64, px += 256)
+    {
+        const uint4 w0 = __ldg(pw);     
+        const uint4 w1 = __ldg(pw + 32);
+        const uint32_t k = static_cast<uint32_t>(c) * 32u;
+        __half2 s0, fix0, s1, fix1;
+        qn_lb_w4_group(__ldg(szColumn + __umulhi(k, groupMagic) * static_cast<uint32_t>(N)), s0, fix0);
+        qn_lb_w4_group(__ldg(szColumn + __umulhi(k + 1024u, groupMagic) * static_cast<uint32_t>(N)), s1, fix1);
+        __half2 a0 = qn_lb_h2(0u), a1 = qn_lb_h2(0u), a2 = qn_lb_h2(0u), a3 = qn_lb_h2(0u);
+        qn_lb_w4_dot8(w0.x, __ldg(px), s0, fix0, a0, a1);
+        qn_lb_w4_dot8(w0.y, __ldg(px + 1), s0, fix0, a0, a1);
+        qn_lb_w4_dot8(w0.z, __ldg(px + 2), s0, fix0, a0, a1);
+        qn_lb_w4_dot8(w0.w, __ldg(px + 3), s0, fix0, a0, a1);
+        qn_lb_w4_dot8(w1.x, __ldg(px + 128), s1, fix1, a2, a3);
+        qn_lb_w4_dot8(w1.y, __ldg(px + 129), s1, fix1, a2, a3);
+        qn_lb_w4_dot8(w1.z, __ldg(px + 130), s1, fix1, a2, a3);
+        qn_lb_w4_dot8(w1.w, __ldg(px + 131), s1, fix1, a2, a3);
+        const __half2 sum = __hadd2(__hadd2(a0, a1), __hadd2(a2, a3));
+        acc += __low2float(sum) + __high2float(sum);
+    }
+    acc += qn_lb_w4_tail(column, szColumn, x4, c, chunks, N, K, groupMagic);
+    const float v = qn_warp_sum(acc);
+    if (lane == 0) qn_lb_store(out, n, v);
+}
+
 // The body for M rows: MR = 1, 2, 4 or 8 (qn_lb_dispatch_bits picks BITS).
 struct QnLbGemvRows
 {
@@ -224,7 +351,8 @@ struct QnLbGemvRows
     QN_DEVICE static void run(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
                               int N, int K, int groupLength)
     {
-        if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        if (M == 1 && BITS == 4 && K < 65536) qn_lb_gemv1_w4(out, qweight, scaleZero, x, N, K, groupLength);
+        else if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M == 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M <= 4) qn_lb_gemv<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M <= QN_LB_MAX_M) qn_lb_gemv<BITS, QN_LB_MAX_M>(out, qweight, scaleZero, x, M, N, K, groupLength);

@@ -89,6 +89,17 @@
 //   stage, reduced through shared memory) so two warps share each scheduler without split K; dequantizing 4 weights
 //   per LOP3 from an interleaved (Marlin-like) layout instead of the GEMV's, which would need a second repack; a
 //   64 × 64 warp tile (fewer LDSM per HMMA); a larger BM (256) with the shared-memory opt-in.
+// The same accounting in the GEMV budget's units (issue 15; tools/gemv-sass-budget.sh holds the GEMV to it): at
+//   BM = 128 a block's 128 threads issue 436 instructions each per stage for 64 k × 64 columns = 4096 weights, i.e.
+//   13.6 thread-instructions per weight for all 128 rows (0.11 per multiply-add). An H100 SXM issues ≈ 31·10¹²
+//   thread-instructions/s (132 SMs · 4 · 32 lanes · 1.83 GHz), so the kernel's issue time at M = 128 is ≈ 13.6·N·K /
+//   31·10¹² ≈ 7.4 µs for 4096 × 4096 and 19.9 µs for 11008 × 4096 (+ the split-K reduction, 1–2 µs). cuBLAS's rate is
+//   taken, not measured here, as an fp16 GEMM at M = 128 that is memory-bound on its 2-byte weights at 80% of the
+//   3.35 TB/s (the fraction assumed for large-K fp16 GEMMs; it must be measured by `qn bench gemm` on the GPU): 12.5 µs
+//   and 33.6 µs. The estimate is then ≈ 1.4–1.6× cuBLAS at W4/W2 (W3: 523/436 = 1.2× more issue, ≈ 1.2–1.4×), above the
+//   ≥ 1× goal under two assumptions: one instruction issued per scheduler per cycle (no stalls on LDSM, cp.async waits
+//   or barriers) and cuBLAS at 80% of bandwidth; at 100% of bandwidth for cuBLAS (10.7 / 27 µs) the margin at 4096 is
+//   the ≈ 10% of the paragraph above.
 #include "qn_cuda.h"
 #include "lowbit_common.cuh"
 

@@ -1,6 +1,7 @@
 // abi.cpp — the C ABI of libqn_emulator.so (qn_emulator_abi.h).
 #include "qn_emulator_abi.h"
 
+#include "racecheck.h"
 #include "runtime.h"
 
 namespace qn::emu
@@ -175,10 +176,13 @@ QN_EMU_ABI int qn_emu_set_option(const char* name, long long value)
     if (n == "host_threads" && value >= 0 && value <= 4096) set_host_threads(static_cast<int>(value));
     else if (n == "ucontext" && (value == 0 || value == 1)) set_use_ucontext(value == 1);
     else if (n == "stack_kb" && value >= 64 && value <= 65536) set_stack_bytes(static_cast<std::size_t>(value) * 1024);
+    else if (n == "racecheck" && (value == 0 || value == 1)) set_racecheck(value == 1);
+    else if (n == "schedule_seed" && value >= -1) set_schedule_seed(value);
     else
         return fail(QN_EMU_ERROR_INVALID_VALUE,
                     format("qn_emu_set_option: unknown option or value out of range: '%s' = %lld (options: "
-                           "host_threads 0..4096, ucontext 0|1, stack_kb 64..65536)",
+                           "host_threads 0..4096, ucontext 0|1, stack_kb 64..65536, racecheck 0|1, schedule_seed -1 (thread "
+                           "order) or a seed >= 0 (random order))",
                            n.c_str(), value));
     return QN_EMU_SUCCESS;
 }
@@ -191,6 +195,8 @@ QN_EMU_ABI int qn_emu_get_option(const char* name, long long* value)
     if (n == "host_threads") *value = host_threads();
     else if (n == "ucontext") *value = use_ucontext() ? 1 : 0;
     else if (n == "stack_kb") *value = static_cast<long long>(stack_bytes() / 1024);
+    else if (n == "racecheck") *value = racecheck_enabled() ? 1 : 0;
+    else if (n == "schedule_seed") *value = schedule_seed();
     else return fail(QN_EMU_ERROR_INVALID_VALUE, format("qn_emu_get_option: unknown option '%s'", n.c_str()));
     return QN_EMU_SUCCESS;
 }

@@ -58,7 +58,10 @@ QN_EMU_ABI int qn_emu_set_max_dynamic_shared(const char* kernel, unsigned int by
 /* Options: "host_threads" (host threads running blocks in parallel; 0 = default: $QN_EMU_THREADS or the number
  * of cores; 1 = deterministic, blocks in order), "ucontext" (1 = switch fibers with swapcontext instead of the
  * assembly switcher; default $QN_EMU_UCONTEXT), "stack_kb" (fiber stack size for fibers created later;
- * default $QN_EMU_STACK_KB or 256, at least 64). qn_emu_get_option returns the value in effect. */
+ * default $QN_EMU_STACK_KB or 256, at least 64), "racecheck" (1 = report shared-memory races, failing the launch;
+ * default $QN_EMU_RACECHECK), "schedule_seed" (-1 = a block's threads run in thread order; a seed >= 0 = in a seeded
+ * random order, fresh between barriers; default $QN_EMU_SCHEDULE = random:SEED or in-order).
+ * qn_emu_get_option returns the value in effect. */
 QN_EMU_ABI int qn_emu_set_option(const char* name, long long value);
 QN_EMU_ABI int qn_emu_get_option(const char* name, long long* value);
 

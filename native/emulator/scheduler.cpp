@@ -6,6 +6,7 @@
 // then runs the next ready fiber in thread order. Rendezvous complete as soon as their last participant arrives;
 // when no fiber is ready and the block has not finished, the block is deadlocked and the launch fails with a
 // description of who waits where (never a hang).
+#include "racecheck.h"
 #include "runtime.h"
 
 #include <algorithm>
@@ -206,6 +207,10 @@ public:
     std::string error;
     unsigned char* dynamicShared = nullptr;
     unsigned int dynamicBytes = 0;
+    bool racecheck = false;        // QN_EMU_RACECHECK: record shared-memory accesses (racecheck.h)
+    RaceChecker checker;
+    long long scheduleSeed = -1;   // QN_EMU_SCHEDULE: -1 thread order, else the seed of a random order
+    std::vector<unsigned int> order;
 
     Runner()
     {
@@ -264,6 +269,7 @@ public:
     void complete_group(Warp& w, unsigned int warpIndex, WarpGroup& g)
     {
         if (g.fn != nullptr) g.fn(g.data, g.mask);
+        if (racecheck) checker.warp_synced(warpIndex, g.mask);
         for (unsigned int lane = 0; lane < 32; ++lane)
         {
             if (!((g.mask >> lane) & 1u)) continue;
@@ -366,6 +372,7 @@ public:
         case BarrierOp::And: result = barrierTrue == nAtBarrier ? 1 : 0; break;
         case BarrierOp::Or: result = barrierTrue > 0 ? 1 : 0; break;
         }
+        if (racecheck) checker.barrier();
         for (unsigned int i = 0; i < n; ++i)
         {
             Fiber& f = *fibers[i];
@@ -486,6 +493,21 @@ public:
         return s;
     }
 
+    // QN_EMU_SCHEDULE=random:SEED: a fresh random order of the threads for each pass over the ready ones (a pass
+    // runs each ready thread until it waits or exits, so the order between two barriers changes every time).
+    void shuffle_order(std::uint64_t& state)
+    {
+        for (unsigned int k = n; k > 1; --k)
+        {
+            // splitmix64: small, and the same on every platform (std::shuffle's algorithm is not specified).
+            std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            z ^= z >> 31;
+            std::swap(order[k - 1], order[static_cast<unsigned int>(z % k)]);
+        }
+    }
+
     // Runs one block to completion or failure. Returns false with `error` set on failure.
     bool run_block(uint3 index)
     {
@@ -520,16 +542,26 @@ public:
             fiber_prepare(f.ctx, f.stackBase, f.stackSize, &qn_emu_fiber_entry, ucontext);
         }
         if (dynamicBytes > 0) std::memset(dynamicShared, 0xff, dynamicBytes);
+        if (racecheck) checker.begin_block(dynamicShared, dynamicBytes, block);
+        order.resize(n);
+        for (unsigned int i = 0; i < n; ++i) order[i] = i;
+        // The random schedule's generator depends on the seed and the block only, so a block runs in the same
+        // order whatever host thread runs it.
+        std::uint64_t rng = static_cast<std::uint64_t>(scheduleSeed) * 0x9e3779b97f4a7c15ull ^
+                            ((static_cast<std::uint64_t>(index.z) * grid.y + index.y) * grid.x + index.x);
 
         for (;;)
         {
             bool ran = false;
-            for (unsigned int i = 0; i < n; ++i)
+            if (scheduleSeed >= 0) shuffle_order(rng);
+            for (unsigned int k = 0; k < n; ++k)
             {
+                const unsigned int i = order[k];
                 Fiber& f = *fibers[i];
                 if (f.state != State::Ready) continue;
                 current = &f;
                 threadIdx = f.tid;
+                if (racecheck) checker.set_thread(i);
                 f.state = State::Running;
                 fiber_switch(sched, f.ctx, ucontext);
                 current = nullptr;
@@ -686,7 +718,11 @@ void cp_async_wait(int pendingGroups)
     if (committed <= keep) return;
     const std::size_t doneGroups = committed - keep;
     const std::size_t doneOps = f.cpGroupEnds[doneGroups - 1];
-    for (std::size_t i = 0; i < doneOps; ++i) std::memcpy(f.cpOps[i].dst, f.cpOps[i].bytes, static_cast<std::size_t>(f.cpOps[i].size));
+    for (std::size_t i = 0; i < doneOps; ++i)
+    {
+        race_record(f.cpOps[i].dst, static_cast<unsigned int>(f.cpOps[i].size), true); // the copy lands now
+        std::memcpy(f.cpOps[i].dst, f.cpOps[i].bytes, static_cast<std::size_t>(f.cpOps[i].size));
+    }
     f.cpOps.erase(f.cpOps.begin(), f.cpOps.begin() + static_cast<std::ptrdiff_t>(doneOps));
     f.cpGroupEnds.erase(f.cpGroupEnds.begin(), f.cpGroupEnds.begin() + static_cast<std::ptrdiff_t>(doneGroups));
     for (auto& end : f.cpGroupEnds) end -= doneOps;
@@ -696,6 +732,20 @@ void cp_async_wait(int pendingGroups)
 bool launch(const Kernel& kernel, const LaunchConfig& config, std::string& error)
 {
     std::lock_guard lock(g_launchMutex);
+    if (!schedule_env_error().empty())
+    {
+        error = schedule_env_error();
+        return false;
+    }
+    const bool racecheck = racecheck_enabled();
+    const long long scheduleSeed = schedule_seed();
+    // Counted while the launch runs: the instrumentation hooks return at once when no launch checks races.
+    struct RacecheckScope
+    {
+        bool on;
+        explicit RacecheckScope(bool o) : on(o) { if (on) g_racecheckLaunches.fetch_add(1); }
+        ~RacecheckScope() { if (on) g_racecheckLaunches.fetch_sub(1); }
+    } racecheckScope(racecheck);
     const unsigned long long total =
         static_cast<unsigned long long>(config.grid.x) * config.grid.y * config.grid.z;
     const unsigned int n = config.block.x * config.block.y * config.block.z;
@@ -717,7 +767,11 @@ bool launch(const Kernel& kernel, const LaunchConfig& config, std::string& error
         r.n = n;
         r.ucontext = ucontext;
         r.dynamicBytes = config.sharedBytes;
+        r.racecheck = racecheck;
+        r.scheduleSeed = scheduleSeed;
         r.ensure_fibers(n);
+        if (racecheck) r.checker.begin_launch(kernel);
+        tl_raceChecker = racecheck ? &r.checker : nullptr;
         for (;;)
         {
             if (abort.load(std::memory_order_relaxed)) break;
@@ -737,6 +791,7 @@ bool launch(const Kernel& kernel, const LaunchConfig& config, std::string& error
                 abort.store(true);
             }
         }
+        tl_raceChecker = nullptr;
         r.kernel = nullptr;
         r.args = nullptr;
     };

@@ -1,5 +1,6 @@
 // warp_ops.cpp — the data exchanged at warp barriers: shuffles, votes, reductions, matches, mma.sync m16n8k16,
 // ldmatrix and WMMA, with the lane layouts the PTX ISA documents (see kernels/common/qn_cuda.h).
+#include "racecheck.h"
 #include "runtime.h"
 
 namespace qn::emu
@@ -310,6 +311,7 @@ void ldmatrix(unsigned int* r, int count, bool trans, const void* rowAddress, co
 {
     unsigned int out[4] = {};
     LdmatrixData d{rowAddress, out, count, trans};
+    if (lane_id() < 8u * static_cast<unsigned int>(count)) race_record(rowAddress, 16, false); // this lane's row
     warp_collective(WarpOp::Ldmatrix, 0xffffffffu, &d, &ldmatrix_fn, file, line);
     std::memcpy(r, out, sizeof(unsigned int) * static_cast<std::size_t>(count));
 }

@@ -178,6 +178,22 @@ public static class Tolerances
     public const double LowBitGemvSumRel = 1e-4;
 
     /// <summary>
+    /// The M = 1 W4 GEMV, which dequantizes to fp16 and sums in fp16 pairs (kernels/gemm/lowbit_gemv.cu, "W4, M = 1"),
+    /// against the C# reference, relative to Σ_k |x_k·ŵ_k| (u = 2⁻¹¹, fp16's unit roundoff). Per term x·ŵ: ŵ is rounded
+    /// to fp16 once (HMUL2 of the exact q − z by s: ≤ u·|ŵ|); each fp16 accumulator lane adds 8 terms by HFMA2 (each
+    /// fused multiply-add rounds once: a chain of 8 is within γ₈ ≈ 8u of the sum of its |terms|); the four
+    /// accumulators of an iteration meet in a tree of two HADD2 levels (2u); that sum joins the float32 total exactly.
+    /// First order: (1 + 8 + 2)·u = 11u ≈ 5.37e-3 of Σ|x·ŵ| for the kernel, plus its float32 sums over iterations and
+    /// lanes (≤ K/64 + 5 adds of 2⁻²⁴: ≤ 5e-6 for K ≤ 8192): 5.4e-3. The tests add the float32 reference's own
+    /// K·2⁻²⁴ (see <see cref="LowBitGemvSumRel"/>). fp16 results below 2⁻¹⁴ are subnormal, rounded by ≤ 2⁻²⁵ absolute instead: ≤ 11 such roundings per
+    /// term, 11·K·2⁻²⁵ absolute. It assumes no fp16 overflow: ŵ = s·(q − z) is the weight itself, so the fp16 partial
+    /// sums are partial dot products of one output (below 65504 for trained models' layers; x alone up to 65504 is
+    /// fine). A worst-case bound (observed on the emulator: ≤ 3.3e-4·Σ); a wrong code layout, scale, zero or group
+    /// still moves outputs by far more, but a single wrong code of K ≥ 200 (≲ 1/K of Σ) can hide in it.
+    /// </summary>
+    public const double LowBitGemvHalf2SumRel = 5.4e-3;
+
+    /// <summary>
     /// The CPU low-bit GEMV (y = Σ_g s·(Σ q·x − z·Σ x), codes 0..qmax in float) against the dequantized reference,
     /// relative to Σ_k |x_k·ŵ_k| as <see cref="LowBitGemvSumRel"/>. The factored form sums q·x and x separately, terms
     /// up to qmax·|x| and z·|x| where the reference's are |q − z|·|x|: for random codes and zeros E|q − z| ≈ qmax/3

@@ -23,6 +23,13 @@ public static class LowBitGemvLaunch
     public const string KernelF16 = "qn_lowbit_gemv_forward_f16";
     public const string KernelF32 = "qn_lowbit_gemv_forward_f32";
     public const int MaxM = 8;
+
+    /// <summary>
+    /// Whether the kernel runs its fp16-pair body (M = 1 at W4, K &lt; 65536: kernels/gemm/lowbit_gemv.cu, "W4, M = 1"),
+    /// which rounds each weight to fp16 and sums in fp16 pairs, instead of the float32 one: its results agree with the
+    /// reference within a wider bound (the tests' Tolerances.LowBitGemvHalf2SumRel).
+    /// </summary>
+    public static bool SumsInHalf2(int m, int bits, int k) => m == 1 && bits == 4 && k < 65536;
     public const int WarpsPerBlock = 4;
 
     public static string Kernel(LowBitOutput output) => output == LowBitOutput.Float16 ? KernelF16 : KernelF32;

@@ -21,7 +21,7 @@ internal static class LowBitDeviceHarness
     /// <summary>Device output against the CPU's, per output within <paramref name="sumRel"/>·Σ|x·ŵ| (+ the fp16
     /// rounding for fp16 outputs); <paramref name="maxK"/> is the K the tolerance's reasoning assumes.</summary>
     public static void AssertMatchesCpu(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual,
-        LowBitOutput output, double sumRel, int maxK)
+        LowBitOutput output, double sumRel, int maxK, double absolute = 0)
     {
         Assert.That(w.K, Is.LessThanOrEqualTo(maxK), $"the tolerance's reasoning assumes K ≤ {maxK}");
         var deq = w.Dequantize();
@@ -33,7 +33,7 @@ internal static class LowBitDeviceHarness
             double abs = 0;
             for (int c = 0; c < k; c++) abs += Math.Abs((double)(float)x[i * k + c] * deq[(long)o * k + c]);
             float e = expected[i * n + o], a = actual[i * n + o];
-            double tol = sumRel * abs;
+            double tol = sumRel * abs + absolute;
             if (output == LowBitOutput.Float16) tol += Tolerances.LowBitGemvHalfOutputRel * Math.Abs(e) + Math.Pow(2, -25);
             worst = Math.Max(worst, Math.Abs(a - e) / Math.Max(abs, 1e-30));
             Assert.That(float.IsFinite(a), $"y[{i}, {o}] = {a} (unwritten or poisoned)");

@@ -68,6 +68,20 @@ public class LowBitGemvKernelTests : EmulatorTestBase
             Gemv_MatchesCpu(m, bits, group, k, n, output);
     }
 
+    /// <summary>
+    /// M = 1 at W4 with K long enough for the fp16-pair body's main loop (two chunks per lane per iteration: every lane
+    /// needs K ≥ 2048) and a partial last chunk for its tail (K = 4120: 128 full chunks and 24 more k); groups 128 and
+    /// 32, per-channel.
+    /// </summary>
+    [TestCase(128, 4120, 37)]
+    [TestCase(32, 4120, 61)]
+    [TestCase(-1, 2056, 9)]
+    public void Gemv_W4SingleRow_LongK_MatchesCpu(int group, int k, int n)
+    {
+        foreach (var output in new[] { LowBitOutput.Float32, LowBitOutput.Float16 })
+            Gemv_MatchesCpu(1, 4, group, k, n, output);
+    }
+
     [Test]
     public unsafe void Gemv_RefusesUnalignedActivations()
     {
@@ -163,6 +177,17 @@ public class LowBitGemvKernelTests : EmulatorTestBase
         return LowBitDeviceHarness.Forward(runtime, linear, x, m, output);
     }
 
-    private static void AssertClose(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual, LowBitOutput output) =>
-        LowBitDeviceHarness.AssertMatchesCpu(w, x, m, expected, actual, output, Tolerances.LowBitGemvSumRel, maxK: 512);
+    // M = 1 at W4 runs the fp16-pair body (Tolerances.LowBitGemvHalf2SumRel), everything else the float32 one.
+    private static void AssertClose(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual, LowBitOutput output)
+    {
+        bool half2 = LowBitGemvLaunch.SumsInHalf2(m, w.Bits, w.K);
+        if (!half2)
+        {
+            LowBitDeviceHarness.AssertMatchesCpu(w, x, m, expected, actual, output, Tolerances.LowBitGemvSumRel, maxK: 512);
+            return;
+        }
+        // The kernel's bound plus the float32 reference's own K·2⁻²⁴ (Tolerances.LowBitGemvHalf2SumRel).
+        LowBitDeviceHarness.AssertMatchesCpu(w, x, m, expected, actual, output,
+            Tolerances.LowBitGemvHalf2SumRel + w.K * Math.Pow(2, -24), maxK: 8192, absolute: 11.0 * w.K * Math.Pow(2, -25));
+    }
 }
