@@ -22,14 +22,6 @@ public static unsafe class Bf16Dot
 
     public static float Dot(ushort* w, float* x, int k) => UseAvx512 ? Dot512(w, x, k) : Dot256(w, x, k);
 
-    /// <summary>The reference: each term exact (bfloat16 → float32 is exact), summed in order in float32.</summary>
-    public static float Reference(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x)
-    {
-        float sum = 0;
-        for (int i = 0; i < w.Length; i++) sum = MathF.FusedMultiplyAdd(ToFloat(w[i]), x[i], sum);
-        return sum;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float ToFloat(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 

@@ -50,60 +50,41 @@ public sealed unsafe class MappedLinear : ILinearWeights
         else Gemm(x, y, tokens, accumulate);
     }
 
+    /// <summary>
+    /// Decode: one dot product per output row and token, GemvRows rows per parallel item. BF16 rows are read in place
+    /// (<see cref="Bf16Dot"/>); a non-finite weight cannot hide there, since with a finite x it makes its output
+    /// non-finite, so only such rows are checked, and a NaN or infinite weight is reported naming the tensor as the
+    /// converting path (<see cref="Rows"/>) reports it.
+    /// </summary>
     private void Gemv(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
-        if (_tensor.DType == FloatDType.BF16 && Bf16Dot.Supported)
-        {
-            GemvBf16(x, y, tokens, accumulate);
-            return;
-        }
         int n = OutFeatures, k = InFeatures;
         int blocks = (n + GemvRows - 1) / GemvRows;
+        bool inPlace = _tensor.DType == FloatDType.BF16 && Bf16Dot.Supported;
         fixed (float* px = x) fixed (float* py = y)
         {
             float* xs = px, ys = py;
             ParallelRows.For(blocks, (long)GemvRows * k, b =>
             {
                 int first = b * GemvRows, rows = Math.Min(GemvRows, n - first);
-                var w = Rows(first, rows);
-                for (int t = 0; t < tokens; t++)
-                {
-                    var xt = new ReadOnlySpan<float>(xs + (long)t * k, k);
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float dot = TensorPrimitives.Dot(w.Slice(r * k, k), xt);
-                        float* target = ys + (long)t * n + first + r;
-                        *target = accumulate ? *target + dot : dot;
-                    }
-                }
-            });
-        }
-    }
-
-    /// <summary>
-    /// The decode GEMV on BF16 rows read in place (<see cref="Bf16Dot"/>). A non-finite weight cannot hide: with a
-    /// finite x it makes its output non-finite, so only rows whose output is not finite are checked, and a NaN or
-    /// infinite weight is reported naming the tensor, as the converting path reports it.
-    /// </summary>
-    private void GemvBf16(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
-    {
-        int n = OutFeatures, k = InFeatures;
-        int blocks = (n + GemvRows - 1) / GemvRows;
-        fixed (float* px = x) fixed (float* py = y)
-        {
-            float* xs = px, ys = py;
-            ParallelRows.For(blocks, (long)GemvRows * k, b =>
-            {
-                int first = b * GemvRows, rows = Math.Min(GemvRows, n - first);
-                fixed (byte* pw = _tensor.RowBytes(first, rows))
+                var converted = inPlace ? default : Rows(first, rows);
+                fixed (byte* raw = inPlace ? _tensor.RowBytes(first, rows) : default)
                     for (int t = 0; t < tokens; t++)
+                    {
+                        float* xt = xs + (long)t * k;
                         for (int r = 0; r < rows; r++)
                         {
-                            float dot = Bf16Dot.Dot((ushort*)pw + (long)r * k, xs + (long)t * k, k);
-                            if (!float.IsFinite(dot)) _tensor.ReadRows(first + r, 1, new float[k]); // throws for a bad weight
+                            float dot;
+                            if (inPlace)
+                            {
+                                dot = Bf16Dot.Dot((ushort*)raw + (long)r * k, xt, k);
+                                if (!float.IsFinite(dot)) _tensor.ReadRows(first + r, 1, new float[k]); // throws for a bad weight
+                            }
+                            else dot = TensorPrimitives.Dot(converted.Slice(r * k, k), new ReadOnlySpan<float>(xt, k));
                             float* target = ys + (long)t * n + first + r;
                             *target = accumulate ? *target + dot : dot;
                         }
+                    }
             });
         }
     }
