@@ -20,15 +20,15 @@
 # Budgets (issue 15, H200 at 4.8 TB/s): W4 g128 3.5, W3 2.7, W2 1.9 thread-instructions per weight. Fails (exit 1)
 # when a loop of a checked width is above its budget, or when a tagged loop cannot be found.
 #
-# usage: tools/gemv-sass-budget.sh [--fatbin artifacts/kernels/gemm.fatbin] [--check 4,3,2] [--report-only 3,2]
-#   --check        the widths whose budget fails the run (default 4: the widths whose loop has been brought under it)
-#   --report-only  widths measured and printed against the budget without failing (the ones not rewritten yet)
+# usage: tools/gemv-sass-budget.sh [--fatbin artifacts/kernels/gemm.fatbin] [--check 4,3,2] [--report-only WIDTHS]
+#   --check        the widths whose budget fails the run (default 4,3,2: every width's loop is under its budget)
+#   --report-only  widths measured and printed against the budget without failing (default none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FATBIN=artifacts/kernels/gemm.fatbin
-CHECK=4
-REPORT=3,2
+CHECK=4,3,2
+REPORT=
 while [ $# -gt 0 ]; do
   case "$1" in
     --fatbin) FATBIN=$2; shift 2 ;;
