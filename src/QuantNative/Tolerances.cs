@@ -194,6 +194,25 @@ public static class Tolerances
     public const double LowBitGemvHalf2SumRel = 5.4e-3;
 
     /// <summary>
+    /// The M = 1 W2/W3 GEMV on the tensor cores (kernels/gemm/lowbit_gemv.cu, "W2/W3, M = 1"), against the C# reference,
+    /// relative to Σ_k |x_k·ŵ_k| (u = 2⁻²⁴, float32's unit roundoff). Per 128-k step it sums x·(off + q) (off the
+    /// magic's offset of each code's position: ≤ 64 for the 2-bit fields, ≤ 8 for W3's high bits, whose sum counts
+    /// 4×) in float32 — every product exact, one rounding per mma (8 per step, 16 at W3) — then subtracts O = Σ x·off
+    /// and z·S (S = Σ x; both summed pairwise, 7 levels) and scales by s. The offsets make the rounded sums larger than
+    /// the result's: first order, per step, in units of u·s·Σ|x| over the step, W2: mma 8·(64 + 3) + O 7·64 + S 7·3 +
+    /// the two subtractions 2·67 ≈ 1140; W3: 8·67 + 4·8·9 + 103 (the ×4 joining) + 7·96 + 7·7 + 2·103 ≈ 1850 — i.e.
+    /// 6.8e-5 and 1.1e-4 of s·Σ|x|. Against Σ|x·ŵ| = s·Σ|x|·|q − z| this is no bound where q = z throughout (as for
+    /// <see cref="CpuLowBitGemvRel"/>'s factored sums); for the tests' uniform codes and zeros E|q − z| = 1.25 (W2),
+    /// 2.625 (W3), so 5.4e-5 and 4.2e-5 of Σ|x·ŵ|; plus the float32 total over K/128 steps and the reference's own
+    /// float32 sum (the tests add K·2⁻²⁴). A GPU's mma may round its sum less tightly than once to nearest (the
+    /// emulator sums in double and rounds once): twice the emulator's bound, 1.1e-4, plus 1e-5 for the total: 1.2e-4.
+    /// Observed on the emulator: ≤ 5e-7·Σ (float32 outputs, K ≤ 4104). A wrong code layout, offset, x pairing, zero,
+    /// scale or group moves outputs by far more (an offset table or x pairing off by one place fails every W3 case),
+    /// but a single wrong code (≲ 1/K of Σ) can hide in it for K ≳ 2000.
+    /// </summary>
+    public const double LowBitGemvMmaSumRel = 1.2e-4;
+
+    /// <summary>
     /// The CPU low-bit GEMV (y = Σ_g s·(Σ q·x − z·Σ x), codes 0..qmax in float) against the dequantized reference,
     /// relative to Σ_k |x_k·ŵ_k| as <see cref="LowBitGemvSumRel"/>. The factored form sums q·x and x separately, terms
     /// up to qmax·|x| and z·|x| where the reference's are |q − z|·|x|: for random codes and zeros E|q − z| ≈ qmax/3
