@@ -30,6 +30,9 @@ public sealed class GenerateCommand : ModelOptions, ICommand
     [Option("ignore-eos", HelpText = "Do not stop at BOS/EOS: generate --max-tokens tokens.")]
     public bool IgnoreEos { get; set; }
 
+    [Option("decode-activations", HelpText = Inference.LowBit.DecodeActivationsOption.HelpText + ".")]
+    public string? DecodeActivationsText { get; set; }
+
     [Option("json", HelpText = "Print one JSON object (prompt ids, generated ids, text, stop reason) instead of streaming.")]
     public bool Json { get; set; }
 
@@ -37,7 +40,8 @@ public sealed class GenerateCommand : ModelOptions, ICommand
     {
         var sampler = new Sampler(Temperature, TopP, Seed);
         if (MaxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {MaxTokens})");
-        using var model = InferenceModel.Open(OpenModel());
+        using var model = InferenceModel.Open(OpenModel())
+            .WithDecodeActivations(Inference.LowBit.DecodeActivationsOption.Parse(DecodeActivationsText, "--decode-activations"));
         var tokenizer = LoadTokenizer(model.Config.VocabSize);
         if (PromptIds != null && Prompt != "")
             throw new QuantNativeException("give --prompt or --prompt-ids, not both");
