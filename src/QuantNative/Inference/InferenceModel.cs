@@ -34,7 +34,7 @@ public sealed class InferenceModel : IDisposable
     public long WeightBytesPerToken => Blocks.Sum(b => BlockLinears.All.Sum(l => b.Linear(l.Part).StoredBytes)) + Output.StoredBytes;
 
     /// <summary>What every low-bit linear's decode GEMV multiplies its codes with (<see cref="LowBit.DecodeActivations"/>;
-    /// int8 unless told otherwise). Returns the model.</summary>
+    /// float32 unless told otherwise). Returns the model.</summary>
     public InferenceModel WithDecodeActivations(DecodeActivations activations)
     {
         foreach (var block in Blocks)

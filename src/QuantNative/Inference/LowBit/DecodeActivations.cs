@@ -10,11 +10,12 @@ public enum DecodeActivations
     /// each, as llama.cpp rounds activations to Q8_0/Q8_K for its quantized types, and the weights' codes multiplied
     /// by it in integers (<see cref="LowBitInt8Row"/>). Each product moves by at most |ŵ|·d/2 (d the chunk's
     /// max |x| / 127), which <c>LowBitInt8GemvTests</c> checks; 2–3× fewer instructions per weight than float32.
-    /// The default where the machine has AVX2 (or AVX-512BW).</summary>
+    /// The default of `qn generate` and `qn bench decode` (where the machine has AVX2 or AVX-512BW).</summary>
     Int8,
 
     /// <summary>x as float32: the codes widened to float and multiplied by it (<see cref="LowBitGemvRow"/>); only the
-    /// summation order differs from the dequantized reference. For comparisons that need the unrounded product.</summary>
+    /// summation order differs from the dequantized reference. What evaluation always uses (a perplexity does not
+    /// depend on whether its windows are short enough for the GEMV), and the library's default.</summary>
     Float32,
 }
 

@@ -58,9 +58,11 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
 
     public static LowBitCpuLinear Of(LowBitWeights weights, string name) => new(weights, name);
 
-    /// <summary>What the decode GEMV multiplies the codes with (<see cref="LowBit.DecodeActivations"/>); prefill and
-    /// evaluation (more than <see cref="GemvTokens"/> tokens) always use float32.</summary>
-    public DecodeActivations DecodeActivations { get; set; } = DecodeActivations.Int8;
+    /// <summary>What the decode GEMV (up to <see cref="GemvTokens"/> tokens) multiplies the codes with
+    /// (<see cref="LowBit.DecodeActivations"/>): float32 unless a generator asks for int8 (`qn generate` and `qn bench
+    /// decode` do), so that evaluation's perplexities never depend on the window length; more tokens always take the
+    /// float32 GEMM.</summary>
+    public DecodeActivations DecodeActivations { get; set; } = DecodeActivations.Float32;
 
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
@@ -216,7 +218,7 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
                 laneScales.AsSpan(t * lanes, lanes), groupX.AsSpan(t * groups, groups));
         }
         int blocks = (n + GemvRows - 1) / GemvRows;
-        long rowBytes = (long)chunks * 16;
+        long rowBytes = (long)chunks * 16 * w.Planes;
         // Past the last group, zero scales: a step's lanes of the padding chunks read them (times d = 0).
         int paddedGroups = groups + Int8Activations.ChunksPerStep;
         fixed (float* py = y) fixed (sbyte* pa = arranged) fixed (float* pl = laneScales) fixed (float* pg = groupX)

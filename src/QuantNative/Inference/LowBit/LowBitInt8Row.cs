@@ -5,22 +5,22 @@ using System.Runtime.Intrinsics.X86;
 namespace QuantNative.Inference.LowBit;
 
 /// <summary>
-/// The int8-activation inner loop of the CPU low-bit decode GEMV for W4 and W2 (<see cref="DecodeActivations.Int8"/>):
+/// The int8-activation inner loop of the CPU low-bit decode GEMV (<see cref="DecodeActivations.Int8"/>), W4, W3 and W2:
 /// Σ_c d_c · s_{g(c)} · Σ_{k∈c} q_k·xi_k over one row, xi and d from <see cref="Int8Activations"/>. Four chunks (one
-/// 64-byte vector of packed codes) per step: the codes are split into byte lanes (nibbles or bit pairs, one AND and
-/// at most one shift each), multiplied by the arranged int8 x and summed in pairs to int16 (vpmaddubsw: unsigned
-/// codes ≤ 15 times |xi| ≤ 127, so a pair is ≤ 3810 and the 2 (W4) or 4 (W2) passes' sum ≤ 7620: no saturation), in
-/// fours to int32 (vpmaddwd by 1), then converted once per step and scaled by the chunk's d and the group's scale per
-/// lane (four lanes per chunk). The integer part is exact; the float part rounds once per step and lane. AVX-512BW
-/// takes a step per vector, AVX2 in two halves. The zero points (Σ_g s_g·z_g·X̃_g) are the caller's.
-/// The specification is <see cref="Reference"/>.
+/// 64-byte vector of each plane of packed codes) per step: the codes are split into byte lanes (nibbles, bit pairs, or
+/// W3's bit pairs with their high bit ORed in), multiplied by the arranged int8 x and summed in pairs to int16
+/// (vpmaddubsw: unsigned codes ≤ 15 times |xi| ≤ 127, a pair ≤ 3810; a step's passes sum to ≤ 7620 at W4, 3048 at W2,
+/// 14224 at W3: no saturation), in fours to int32 (vpmaddwd by 1), then converted once per step and scaled by the
+/// chunk's d and the group's scale per lane (four lanes per chunk). The integer part is exact; the float part rounds
+/// once per step and lane. AVX-512BW takes a step per vector, AVX2 in two halves. The zero points (Σ_g s_g·z_g·X̃_g)
+/// are the caller's. The specification is <see cref="Reference"/>.
 /// </summary>
 public static unsafe class LowBitInt8Row
 {
-    /// <summary>Whether the kernel runs for these weights on this machine: W4/W2, and a step's four chunks within one
+    /// <summary>Whether the kernel runs for these weights on this machine: W2/W3/W4, and a step's four chunks within one
     /// group or in groups of one or two chunks (other group lengths take the float path).</summary>
     public static bool Supported(int bits, int groups, int chunksPerGroup) =>
-        bits is 2 or 4 && (Avx512BW.IsSupported || Avx2.IsSupported) &&
+        bits is 2 or 3 or 4 && (Avx512BW.IsSupported || Avx2.IsSupported) &&
         (groups == 1 || chunksPerGroup is 1 or 2 || chunksPerGroup % Int8Activations.ChunksPerStep == 0);
 
     /// <summary>Disables AVX-512 so that tests can check the AVX2 path on a machine that has both.</summary>
@@ -37,37 +37,46 @@ public static unsafe class LowBitInt8Row
     {
         // A single group behaves as one group per step (a step never reaches past the row's only group).
         int cpg = groups == 1 ? int.MaxValue : chunksPerGroup;
-        return UseAvx512
-            ? bits == 4 ? RowDot512<Nibbles>(row, chunks, arranged, laneD, scales, scaleStride, cpg)
-                        : RowDot512<BitPairs>(row, chunks, arranged, laneD, scales, scaleStride, cpg)
-            : bits == 4 ? RowDot256<Nibbles>(row, chunks, arranged, laneD, scales, scaleStride, cpg)
-                        : RowDot256<BitPairs>(row, chunks, arranged, laneD, scales, scaleStride, cpg);
+        return (UseAvx512, bits) switch
+        {
+            (true, 4) => RowDot512<Nibbles>(row, chunks, arranged, laneD, scales, scaleStride, cpg),
+            (true, 2) => RowDot512<BitPairs>(row, chunks, arranged, laneD, scales, scaleStride, cpg),
+            (true, _) => RowDot512<BitPlanes>(row, chunks, arranged, laneD, scales, scaleStride, cpg),
+            (false, 4) => RowDot256<Nibbles>(row, chunks, arranged, laneD, scales, scaleStride, cpg),
+            (false, 2) => RowDot256<BitPairs>(row, chunks, arranged, laneD, scales, scaleStride, cpg),
+            (false, _) => RowDot256<BitPlanes>(row, chunks, arranged, laneD, scales, scaleStride, cpg),
+        };
     }
 
     /// <summary>How a step's packed bytes become byte lanes of codes, pass by pass.</summary>
     private interface IUnpack
     {
         static abstract int Passes { get; }
-        static abstract Vector512<short> Products512(Vector512<byte> packed, sbyte* x);
-        static abstract Vector256<short> Products256(Vector256<byte> packed, sbyte* x);
+        static abstract int Planes { get; }
+        /// <summary>Planes: 4 chunks' (AVX2: 2 chunks') bytes of plane 0; plane p at + p·planeBytes.</summary>
+        static abstract Vector512<short> Products512(byte* planes, long planeBytes, sbyte* x);
+        static abstract Vector256<short> Products256(byte* planes, long planeBytes, sbyte* x);
     }
 
     /// <summary>W4: the low nibbles (even codes), then the high ones (odd codes).</summary>
     private readonly struct Nibbles : IUnpack
     {
         public static int Passes => 2;
+        public static int Planes => 1;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<short> Products512(Vector512<byte> v, sbyte* x)
+        public static Vector512<short> Products512(byte* planes, long planeBytes, sbyte* x)
         {
+            var v = Vector512.Load(planes);
             var mask = Vector512.Create((byte)0x0f);
             return Avx512BW.MultiplyAddAdjacent(v & mask, Vector512.Load(x)) +
                    Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector512.Load(x + 64));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<short> Products256(Vector256<byte> v, sbyte* x)
+        public static Vector256<short> Products256(byte* planes, long planeBytes, sbyte* x)
         {
+            var v = Vector256.Load(planes);
             var mask = Vector256.Create((byte)0x0f);
             return Avx2.MultiplyAddAdjacent(v & mask, Vector256.Load(x)) +
                    Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, Vector256.Load(x + 64));
@@ -78,10 +87,12 @@ public static unsafe class LowBitInt8Row
     private readonly struct BitPairs : IUnpack
     {
         public static int Passes => 4;
+        public static int Planes => 1;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<short> Products512(Vector512<byte> v, sbyte* x)
+        public static Vector512<short> Products512(byte* planes, long planeBytes, sbyte* x)
         {
+            var v = Vector512.Load(planes);
             var mask = Vector512.Create((byte)0x03);
             var w = v.AsUInt16();
             return Avx512BW.MultiplyAddAdjacent(v & mask, Vector512.Load(x)) +
@@ -91,14 +102,85 @@ public static unsafe class LowBitInt8Row
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<short> Products256(Vector256<byte> v, sbyte* x)
+        public static Vector256<short> Products256(byte* planes, long planeBytes, sbyte* x)
         {
+            var v = Vector256.Load(planes);
             var mask = Vector256.Create((byte)0x03);
             var w = v.AsUInt16();
             return Avx2.MultiplyAddAdjacent(v & mask, Vector256.Load(x)) +
                    Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(w, 2).AsByte() & mask, Vector256.Load(x + 64)) +
                    Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(w, 4).AsByte() & mask, Vector256.Load(x + 128)) +
                    Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(w, 6).AsByte() & mask, Vector256.Load(x + 192));
+        }
+    }
+
+    /// <summary>
+    /// W3: codes 64p + 4b + j of a chunk have their low two bits in plane p (p = 0, 1) at byte b, bits 2j, and their
+    /// high bit in plane 2 at bit 64p + 4b + j, i.e. byte 8p + b/2, bit 4·(b mod 2) + j. A shuffle within each chunk's
+    /// 16 bytes brings byte 8p + b/2 to lane b (vpshufb: the chunks are its 128-bit lanes), odd lanes shift theirs
+    /// down by 4, and then bit j of every lane is code 4b + j's high bit, ORed in as 4. Codes ≤ 7: a pair is ≤ 1778,
+    /// the 8 passes' sum ≤ 14224, within int16.
+    /// </summary>
+    private readonly struct BitPlanes : IUnpack
+    {
+        public static int Passes => 8;
+        public static int Planes => 3;
+
+        /// <summary>Per byte lane b of a chunk, the plane-2 byte holding its codes' high bits, for plane 0 and 1.</summary>
+        private static readonly Vector128<byte> HighBytes0 = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        private static readonly Vector128<byte> HighBytes1 = Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+        private static readonly Vector128<byte> OddLanes = Vector128.Create((byte)0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<short> Products512(byte* planes, long planeBytes, sbyte* x)
+        {
+            var high = Vector512.Load(planes + 2 * planeBytes);
+            var odd = Vector512.Create(Vector256.Create(OddLanes, OddLanes), Vector256.Create(OddLanes, OddLanes));
+            var three = Vector512.Create((byte)0x03);
+            var four = Vector512.Create((byte)0x04);
+            var sum = Vector512<short>.Zero;
+            for (int p = 0; p < 2; p++)
+            {
+                var index = p == 0 ? Vector512.Create(Vector256.Create(HighBytes0, HighBytes0), Vector256.Create(HighBytes0, HighBytes0))
+                                   : Vector512.Create(Vector256.Create(HighBytes1, HighBytes1), Vector256.Create(HighBytes1, HighBytes1));
+                var bits = Avx512BW.Shuffle(high, index);
+                // Even lanes keep bits 0–3, odd lanes bring bits 4–7 down: bit j is code 4b + j's high bit.
+                bits = Vector512.ConditionalSelect(odd, Avx512BW.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), bits);
+                var low = Vector512.Load(planes + p * planeBytes);
+                var w = low.AsUInt16();
+                var h = bits.AsUInt16();
+                sbyte* xp = x + 256 * p;
+                sum += Avx512BW.MultiplyAddAdjacent((low & three) | (Avx512BW.ShiftLeftLogical(h, 2).AsByte() & four), Vector512.Load(xp));
+                sum += Avx512BW.MultiplyAddAdjacent((Avx512BW.ShiftRightLogical(w, 2).AsByte() & three) | (Avx512BW.ShiftLeftLogical(h, 1).AsByte() & four), Vector512.Load(xp + 64));
+                sum += Avx512BW.MultiplyAddAdjacent((Avx512BW.ShiftRightLogical(w, 4).AsByte() & three) | (bits & four), Vector512.Load(xp + 128));
+                sum += Avx512BW.MultiplyAddAdjacent((Avx512BW.ShiftRightLogical(w, 6).AsByte() & three) | (Avx512BW.ShiftRightLogical(h, 1).AsByte() & four), Vector512.Load(xp + 192));
+            }
+            return sum;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Products256(byte* planes, long planeBytes, sbyte* x)
+        {
+            var high = Vector256.Load(planes + 2 * planeBytes);
+            var odd = Vector256.Create(OddLanes, OddLanes);
+            var three = Vector256.Create((byte)0x03);
+            var four = Vector256.Create((byte)0x04);
+            var sum = Vector256<short>.Zero;
+            for (int p = 0; p < 2; p++)
+            {
+                var index = p == 0 ? Vector256.Create(HighBytes0, HighBytes0) : Vector256.Create(HighBytes1, HighBytes1);
+                var bits = Avx2.Shuffle(high, index);
+                bits = Vector256.ConditionalSelect(odd, Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), bits);
+                var low = Vector256.Load(planes + p * planeBytes);
+                var w = low.AsUInt16();
+                var h = bits.AsUInt16();
+                sbyte* xp = x + 256 * p;
+                sum += Avx2.MultiplyAddAdjacent((low & three) | (Avx2.ShiftLeftLogical(h, 2).AsByte() & four), Vector256.Load(xp));
+                sum += Avx2.MultiplyAddAdjacent((Avx2.ShiftRightLogical(w, 2).AsByte() & three) | (Avx2.ShiftLeftLogical(h, 1).AsByte() & four), Vector256.Load(xp + 64));
+                sum += Avx2.MultiplyAddAdjacent((Avx2.ShiftRightLogical(w, 4).AsByte() & three) | (bits & four), Vector256.Load(xp + 128));
+                sum += Avx2.MultiplyAddAdjacent((Avx2.ShiftRightLogical(w, 6).AsByte() & three) | (Avx2.ShiftRightLogical(h, 1).AsByte() & four), Vector256.Load(xp + 192));
+            }
+            return sum;
         }
     }
 
@@ -124,13 +206,13 @@ public static unsafe class LowBitInt8Row
         where T : struct, IUnpack where TS : struct, ILaneScales
     {
         int full = chunks / Int8Activations.ChunksPerStep;
-        var total = Steps512<T, TS>(row, 0, full, x, laneD, scales, stride, cpg, Vector512<float>.Zero);
+        var total = Steps512<T, TS>(row, 16L * chunks, 0, full, x, laneD, scales, stride, cpg, Vector512<float>.Zero);
         if (full * Int8Activations.ChunksPerStep < chunks) total = Tail512<T, TS>(row, chunks, x, laneD, scales, stride, cpg, total);
         return Vector512.Sum(total);
     }
 
-    private static Vector512<float> Steps512<T, TS>(byte* row, int first, int end, sbyte* x, float* laneD, float* scales,
-        int stride, int cpg, Vector512<float> total) where T : struct, IUnpack where TS : struct, ILaneScales
+    private static Vector512<float> Steps512<T, TS>(byte* row, long planeBytes, int first, int end, sbyte* x, float* laneD,
+        float* scales, int stride, int cpg, Vector512<float> total) where T : struct, IUnpack where TS : struct, ILaneScales
     {
         var ones = Vector512.Create((short)1);
         int stepBytes = 64 * T.Passes;
@@ -145,7 +227,7 @@ public static unsafe class LowBitInt8Row
                 var group = Vector512<float>.Zero;
                 for (; s < groupEnd; s++)
                 {
-                    var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(Vector512.Load(row + 64 * s), x + (long)s * stepBytes), ones);
+                    var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(row + 64 * s, planeBytes, x + (long)s * stepBytes), ones);
                     group = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), Vector512.Load(laneD + 16 * s), group);
                 }
                 total = Avx512F.FusedMultiplyAdd(group, Vector512.Create(scales[(long)g * stride]), total);
@@ -154,7 +236,7 @@ public static unsafe class LowBitInt8Row
         }
         for (int s = first; s < end; s++)
         {
-            var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(Vector512.Load(row + 64 * s), x + (long)s * stepBytes), ones);
+            var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(row + 64 * s, planeBytes, x + (long)s * stepBytes), ones);
             var scaled = Avx512F.ConvertToVector512Single(sums) * Vector512.Load(laneD + 16 * s);
             total = Avx512F.FusedMultiplyAdd(scaled, TS.Lanes512(scales, stride, s, cpg), total);
         }
@@ -166,23 +248,23 @@ public static unsafe class LowBitInt8Row
         int cpg, Vector512<float> total) where T : struct, IUnpack where TS : struct, ILaneScales
     {
         int s = chunks / Int8Activations.ChunksPerStep;
-        byte* copy = stackalloc byte[64];
-        TailCopy(row + 64 * s, chunks - 4 * s, copy);
+        byte* copy = stackalloc byte[64 * 3];
+        for (int p = 0; p < T.Planes; p++) TailCopy(row + 16L * chunks * p + 64 * s, chunks - 4 * s, copy + 64 * p);
         // The copy stands in for step s: Steps512 reads step s at copy − 64·s.
-        return Steps512<T, TS>(copy - 64 * s, s, s + 1, x, laneD, scales, stride, cpg, total);
+        return Steps512<T, TS>(copy - 64 * s, 64, s, s + 1, x, laneD, scales, stride, cpg, total);
     }
 
     private static float RowDot256<T, TS>(byte* row, int chunks, sbyte* x, float* laneD, float* scales, int stride, int cpg)
         where T : struct, IUnpack where TS : struct, ILaneScales
     {
         int full = chunks / Int8Activations.ChunksPerStep;
-        var total = Steps256<T, TS>(row, 0, full, x, laneD, scales, stride, cpg, Vector256<float>.Zero);
+        var total = Steps256<T, TS>(row, 16L * chunks, 0, full, x, laneD, scales, stride, cpg, Vector256<float>.Zero);
         if (full * Int8Activations.ChunksPerStep < chunks) total = Tail256<T, TS>(row, chunks, x, laneD, scales, stride, cpg, total);
         return Vector256.Sum(total);
     }
 
-    private static Vector256<float> Steps256<T, TS>(byte* row, int first, int end, sbyte* x, float* laneD, float* scales,
-        int stride, int cpg, Vector256<float> total) where T : struct, IUnpack where TS : struct, ILaneScales
+    private static Vector256<float> Steps256<T, TS>(byte* row, long planeBytes, int first, int end, sbyte* x, float* laneD,
+        float* scales, int stride, int cpg, Vector256<float> total) where T : struct, IUnpack where TS : struct, ILaneScales
     {
         var ones = Vector256.Create((short)1);
         int stepBytes = 64 * T.Passes;
@@ -196,7 +278,7 @@ public static unsafe class LowBitInt8Row
                 for (; s < groupEnd; s++)
                 for (int h = 0; h < 2; h++)
                 {
-                    var sums = Avx2.MultiplyAddAdjacent(T.Products256(Vector256.Load(row + 64 * s + 32 * h), x + (long)s * stepBytes + 32 * h), ones);
+                    var sums = Avx2.MultiplyAddAdjacent(T.Products256(row + 64 * s + 32 * h, planeBytes, x + (long)s * stepBytes + 32 * h), ones);
                     group = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Load(laneD + 16 * s + 8 * h), group);
                 }
                 total = Fma.MultiplyAdd(group, Vector256.Create(scales[(long)g * stride]), total);
@@ -206,7 +288,7 @@ public static unsafe class LowBitInt8Row
         for (int s = first; s < end; s++)
         for (int h = 0; h < 2; h++)
         {
-            var sums = Avx2.MultiplyAddAdjacent(T.Products256(Vector256.Load(row + 64 * s + 32 * h), x + (long)s * stepBytes + 32 * h), ones);
+            var sums = Avx2.MultiplyAddAdjacent(T.Products256(row + 64 * s + 32 * h, planeBytes, x + (long)s * stepBytes + 32 * h), ones);
             var scaled = Avx.ConvertToVector256Single(sums) * Vector256.Load(laneD + 16 * s + 8 * h);
             total = Fma.MultiplyAdd(scaled, TS.Lanes256(scales, stride, s, h, cpg), total);
         }
@@ -218,9 +300,9 @@ public static unsafe class LowBitInt8Row
         int cpg, Vector256<float> total) where T : struct, IUnpack where TS : struct, ILaneScales
     {
         int s = chunks / Int8Activations.ChunksPerStep;
-        byte* copy = stackalloc byte[64];
-        TailCopy(row + 64 * s, chunks - 4 * s, copy);
-        return Steps256<T, TS>(copy - 64 * s, s, s + 1, x, laneD, scales, stride, cpg, total);
+        byte* copy = stackalloc byte[64 * 3];
+        for (int p = 0; p < T.Planes; p++) TailCopy(row + 16L * chunks * p + 64 * s, chunks - 4 * s, copy + 64 * p);
+        return Steps256<T, TS>(copy - 64 * s, 64, s, s + 1, x, laneD, scales, stride, cpg, total);
     }
 
     private static void TailCopy(byte* bytes, int chunks, byte* buffer)

@@ -7,19 +7,19 @@ using QuantNative.Verification;
 namespace QuantNative.Tests.Inference.LowBit;
 
 /// <summary>
-/// The int8-activation decode GEMV (<see cref="DecodeActivations.Int8"/>): x's rounding against its definition, the
+/// The int8-activation decode GEMV (<see cref="DecodeActivations.Int8"/>, W4, W3 and W2): x's rounding against its definition, the
 /// kernel (AVX-512BW and AVX2, through <see cref="LowBitCpuLinear.Forward"/>) against its specification in double
 /// (<see cref="LowBitInt8Row.Reference"/>: the same rounded x, exact integer dots), and against the float32 product of
-/// the dequantized weights within the bound the rounding of x implies, Σ_k |ŵ_k|·d_c/2 — W4 and W2, groups of one,
-/// two and four chunks and per-channel, act-order, awkward shapes (1, 3, 17, 172 rows and columns, tails of a step).
+/// the dequantized weights within the bound the rounding of x implies, Σ_k |ŵ_k|·d_c/2 — W4, W3 and W2, groups of one,
+/// two and four chunks and per-channel (W3: one chunk, two, four), act-order, awkward shapes (1, 3, 17, 172 rows and columns, tails of a step).
 /// </summary>
 public class LowBitInt8GemvTests
 {
-    private static readonly (int N, int K)[] Shapes = [(1, 1), (3, 3), (17, 17), (172, 172), (37, 200), (20, 300), (5, 1024)];
+    private static readonly (int N, int K)[] Shapes = [(1, 1), (3, 3), (17, 17), (172, 172), (37, 200), (20, 300), (5, 1024), (3, 1664)];
 
     public static IEnumerable<TestCaseData> Cases()
     {
-        foreach (var (bits, group) in new[] { (4, 32), (4, 64), (4, 128), (4, -1), (2, 64), (2, 128), (2, 256), (2, -1) })
+        foreach (var (bits, group) in new[] { (4, 32), (4, 64), (4, 128), (4, -1), (2, 64), (2, 128), (2, 256), (2, -1), (3, 128), (3, 256), (3, 512), (3, -1) })
         foreach (bool actOrder in new[] { false, true })
         foreach (bool avx512 in new[] { true, false })
             yield return new TestCaseData(bits, group, actOrder, avx512).SetName(
@@ -48,7 +48,8 @@ public class LowBitInt8GemvTests
         Assert.That(LowBitInt8Row.Supported(bits, weights.Groups, weights.GroupLength / weights.ChunkLength), Is.True,
             $"W{bits} g{group} [{n}, {k}] should take the int8 kernel");
         var linear = LowBitCpuLinear.Of(weights, "test");
-        Assert.That(linear.DecodeActivations, Is.EqualTo(DecodeActivations.Int8), "the default");
+        Assert.That(linear.DecodeActivations, Is.EqualTo(DecodeActivations.Float32), "the library's default");
+        linear.DecodeActivations = DecodeActivations.Int8;
         var dequantized = weights.Dequantize();
         int kc = weights.ChunkLength, chunks = weights.Chunks;
         foreach (int tokens in new[] { 1, 3 })
@@ -140,6 +141,7 @@ public class LowBitInt8GemvTests
     {
         var weights = LowBitRepack.FromGptq(LowBitInputs.Packed(new Random(1), 4, 256, 4, 128, GptqCheckpointFormat.V2));
         var linear = LowBitCpuLinear.Of(weights, "test");
+        linear.DecodeActivations = DecodeActivations.Int8;
         var x = Enumerable.Range(0, 256).Select(i => (float)Math.Sin(i)).ToArray();
         x[77] = bad;
         var y = new float[4];
