@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using QuantNative.Cpu;
 using QuantNative.Cpu.Weights;
 using QuantNative.Formats.Gptq;
@@ -189,9 +188,6 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         }
     }
 
-    /// <summary>0, 2, …, 30: the even lanes of two vectors (vpermt2ps indices).</summary>
-    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-
     private static T[] Reuse<T>(ref T[]? buffer, int length) =>
         buffer is { } b && b.Length >= length ? b : buffer = new T[length];
 
@@ -227,34 +223,29 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
             float* ys = py, ls = pl, gx = pg;
             sbyte* xs = pa;
             byte* q = (byte*)pq;
-            Half* scaleZero = (Half*)psz;
+            uint* scaleZero = psz;
             ParallelRows.For(blocks, (long)GemvRows * k, b =>
             {
                 int firstRow = b * GemvRows, rows = Math.Min(GemvRows, n - firstRow);
-                // [paddedGroups][GemvRows] scales, [groups][GemvRows] s·z, [GemvRows] zero-point term, [2·GemvRows] halves.
-                var buffer = Reuse(ref t_blockScales, (paddedGroups + groups + 3) * GemvRows);
+                // [paddedGroups][GemvRows] scales, [groups][GemvRows] s·z, [GemvRows] zero-point term.
+                var buffer = Reuse(ref t_blockScales, (paddedGroups + groups + 1) * GemvRows);
                 fixed (float* pb = buffer)
                 {
                     float* scales = pb, zeroTerms = pb + paddedGroups * GemvRows, correction = zeroTerms + groups * GemvRows;
-                    float* pair = correction + GemvRows;
                     new Span<float>(pb + groups * GemvRows, (paddedGroups - groups) * GemvRows).Clear();
                     for (int g = 0; g < groups; g++)
                     {
-                        TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(scaleZero + 2 * ((long)g * n + firstRow), 2 * rows),
-                            new Span<float>(pair, 2 * rows));
-                        if (rows == GemvRows && Avx512F.IsSupported)
+                        uint* words = scaleZero + (long)g * n + firstRow;
+                        if (rows == GemvRows)
                         {
-                            // (s, z) pairs of 16 rows → 16 scales and 16 products s·z, two permutes instead of a loop.
-                            Vector512<float> low = Vector512.Load(pair), high = Vector512.Load(pair + 16);
-                            var scale = Avx512F.PermuteVar16x32x2(low, EvenLanes, high);
-                            scale.Store(scales + g * GemvRows);
-                            (scale * Avx512F.PermuteVar16x32x2(low, EvenLanes + Vector512<int>.One, high)).Store(zeroTerms + g * GemvRows);
+                            ScaleZeroWords.Convert(words, GemvRows, scales + g * GemvRows, zeroTerms + g * GemvRows);
                             continue;
                         }
                         for (int r = 0; r < rows; r++)
                         {
-                            scales[g * GemvRows + r] = pair[2 * r];
-                            zeroTerms[g * GemvRows + r] = pair[2 * r] * pair[2 * r + 1];
+                            float scale = (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] & 0xffff));
+                            scales[g * GemvRows + r] = scale;
+                            zeroTerms[g * GemvRows + r] = scale * (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] >> 16));
                         }
                     }
                     for (int t = 0; t < tokens; t++)
