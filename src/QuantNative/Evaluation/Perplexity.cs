@@ -33,8 +33,11 @@ public static class Perplexity
         Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null)
         => Evaluate(InferenceModel.From(model), tokens, ctx, maxWindows, progress, cancel, linears);
 
+    /// <param name="engine">runs the windows (a device: <see cref="Inference.Device.DeviceDecodeEngine"/>, one window
+    /// at a time, since a device runtime has one stream); null: the CPU engine, windows in parallel</param>
     public static PerplexityResult Evaluate(InferenceModel model, int[] tokens, int ctx, int? maxWindows = null,
-        Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null)
+        Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null,
+        IDecodeEngine? engine = null)
     {
         int available = CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
         if (maxWindows is <= 0)
@@ -42,13 +45,13 @@ public static class Perplexity
         int windows = Math.Min(available, maxWindows ?? available);
         var clock = Stopwatch.StartNew();
         var windowNll = new double[windows];
-        int workers = linears != null ? 1 : SequenceParallelism.Workers(model.Config, windows);
+        int workers = linears != null || engine != null ? 1 : SequenceParallelism.Workers(model.Config, windows);
         int done = 0;
         using (workers > 1 ? Gemm.UseBlasThreads(1) : null)
         {
             Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
             {
-                var session = new InferenceSession(model, ctx, linears);
+                using IDecodeSession session = engine?.Open(ctx) ?? new InferenceSession(model, ctx, linears);
                 for (int w = worker; w < windows; w += workers)
                 {
                     cancel.ThrowIfCancellationRequested();

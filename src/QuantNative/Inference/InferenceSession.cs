@@ -9,7 +9,7 @@ namespace QuantNative.Inference;
 /// of new tokens (a whole evaluation window or prompt in one pass, or one generated token) and returns their logits.
 /// The weights are read in the form the model holds them (<see cref="InferenceModel"/>).
 /// </summary>
-public sealed class InferenceSession
+public sealed class InferenceSession : IDecodeSession
 {
     private readonly InferenceModel _model;
     private readonly Rope _rope;
@@ -39,6 +39,21 @@ public sealed class InferenceSession
 
     /// <summary>Forgets every cached position (a new sequence).</summary>
     public void Reset() => Position = 0;
+
+    public float[] ForwardLast(ReadOnlySpan<int> tokens)
+    {
+        var logits = Forward(tokens);
+        return logits.Length == 0 ? logits : logits[^_model.Config.VocabSize..];
+    }
+
+    public int ForwardGreedy(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length == 0) throw new QuantNativeException("a forward pass needs at least one token to return its logits");
+        return Sampler.ArgMax(ForwardLast(tokens));
+    }
+
+    /// <summary>Nothing to free: the cache is managed memory.</summary>
+    public void Dispose() { }
 
     /// <summary>Appends <paramref name="tokens"/> to the sequence and returns their logits [T, vocab].</summary>
     public float[] Forward(ReadOnlySpan<int> tokens)
