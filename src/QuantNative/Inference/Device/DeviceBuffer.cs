@@ -3,7 +3,7 @@ using QuantNative.Cuda;
 namespace QuantNative.Inference.Device;
 
 /// <summary>A device allocation that grows on demand and keeps its size between calls (a session's workspace).</summary>
-internal sealed unsafe class DeviceBuffer(ICudaRuntime runtime) : IDisposable
+public sealed unsafe class DeviceBuffer(ICudaRuntime runtime) : IDisposable
 {
     public DevicePtr Ptr { get; private set; }
     public long Bytes { get; private set; }
