@@ -19,7 +19,8 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     public string What { get; set; } = "";
 
     [Option("device", HelpText = DeviceOption.HelpText + " (fakequant: default cpu; gemm and svd: default cuda, they " +
-                                   "run on the CUDA runtime only; forward, step and omniquant are CPU only)")]
+                                   "run on the CUDA runtime only; decode: default cpu, cuda and emulate run the device decode path against the " +
+                                   "device's copy bandwidth; forward, step and omniquant are CPU only)")]
     public DeviceKind? DeviceChoice { get; set; }
 
     public DeviceKind Device => DeviceChoice ?? (What is "gemm" or "svd" ? DeviceKind.Cuda : DeviceKind.Cpu);
