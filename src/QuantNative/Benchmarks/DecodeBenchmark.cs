@@ -64,7 +64,7 @@ public static class DecodeBenchmark
             decode.Add(decodeTokens / decodeSeconds);
         }
         return new DecodeResult(model.Form, promptTokens, decodeTokens, Median(prefill), Median(decode),
-            model.WeightBytesPerToken, copy, Environment.ProcessorCount) { CpuSecondsPerToken = Median(cpu) };
+            engine.WeightBytesPerToken, copy, Environment.ProcessorCount) { CpuSecondsPerToken = Median(cpu) };
     }
 
     private static double Median(List<double> values)

@@ -32,6 +32,10 @@ public interface IDecodeEngine : IDisposable
     /// <summary>What runs where, for summaries ("on the CPU: mapped BF16", "every op on the device ...").</summary>
     string Placement { get; }
 
+    /// <summary>Bytes of weights one decode step reads in the form this engine holds them (a device's float32 copies of
+    /// dense tensors count 4 bytes a value).</summary>
+    long WeightBytesPerToken { get; }
+
     IDecodeSession Open(int capacity);
 }
 
@@ -39,6 +43,8 @@ public interface IDecodeEngine : IDisposable
 public sealed class CpuDecodeEngine(InferenceModel model) : IDecodeEngine
 {
     public string Placement => $"on the CPU: {model.Form}";
+
+    public long WeightBytesPerToken => model.WeightBytesPerToken;
 
     public IDecodeSession Open(int capacity) => new InferenceSession(model, capacity);
 

@@ -211,6 +211,8 @@ public sealed class DeviceDecodeEngine(DeviceModel model) : IDecodeEngine
 
     public string Placement => model.Placement();
 
+    public long WeightBytesPerToken => model.WeightBytesPerToken;
+
     public IDecodeSession Open(int capacity) => new DeviceInferenceSession(model, capacity);
 
     /// <summary>Frees the uploaded model (the runtime stays the caller's).</summary>

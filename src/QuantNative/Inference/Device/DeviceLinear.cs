@@ -21,6 +21,9 @@ internal interface IDeviceLinear : IDisposable
     /// <summary>How it runs, for the placement summary ("low-bit W4 g32 kernel", "cuBLAS Sgemm, float32 weights").</summary>
     string Kind { get; }
 
+    /// <summary>Bytes of weights one product reads.</summary>
+    long WeightBytes { get; }
+
     void Forward(DeviceOps ops, DevicePtr y, DevicePtr x, int tokens, bool accumulate, LinearScratch scratch);
 }
 
@@ -41,6 +44,7 @@ internal sealed class DenseDeviceLinear : IDeviceLinear
     public int OutFeatures { get; }
     public int InFeatures { get; }
     public string Kind { get; }
+    public long WeightBytes => (long)OutFeatures * InFeatures * sizeof(float);
 
     /// <summary>Uploads <paramref name="linear"/>'s weights widened to float32, a slice of rows at a time (no float32
     /// copy of the whole tensor on the host for mapped tensors).</summary>
@@ -118,6 +122,7 @@ internal sealed class LowBitBlockLinear(LowBitDeviceLinear linear) : IDeviceLine
     public int OutFeatures => linear.Weights.N;
     public int InFeatures => linear.Weights.K;
     public string Kind => $"low-bit W{linear.Weights.Bits} kernel";
+    public long WeightBytes => (linear.Weights.QWeight.LongLength + linear.Weights.ScaleZero.LongLength) * sizeof(uint);
 
     public void Forward(DeviceOps ops, DevicePtr y, DevicePtr x, int tokens, bool accumulate, LinearScratch scratch)
     {

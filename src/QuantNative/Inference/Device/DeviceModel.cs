@@ -76,6 +76,9 @@ public sealed class DeviceModel : IDisposable
 
     public int OnLowBitKernel { get; private set; }
 
+    /// <summary>Bytes of weights one decode step reads on the device: every block linear and the head as uploaded.</summary>
+    public long WeightBytesPerToken => Blocks.Sum(b => b.Linears.Values.Sum(l => l.WeightBytes)) + Output.WeightBytes;
+
     public string Device => Runtime.DeviceName;
 
     /// <summary>"every op on {device}: 30 of 35 block linears on the low-bit kernel; ..." for eval's and generate's
