@@ -23,7 +23,7 @@
 //   most keys one row sees (firstPosition+T without a window, min(that, W) with one), at most 48 KiB (L ≤ 12288:
 //   longer contexts without a window need a tiled kernel and are refused before the launch); static 32 floats.
 //   heads a multiple of kvHeads; (firstPosition+T)·heads·headDim < 2^31; no alignment beyond float.
-// Cost: correctness first, as the training kernel: one thread per key forms its score sequentially over the head
+// Cost: correctness first, the training forward's row (kernels/common/qn_attention_row.cuh): one thread per key forms its score sequentially over the head
 //   dimension (K rows read strided, from L2), the output loop keeps headDim threads busy reading V column-wise. At
 //   decode (T = 1) a step reads the cache once per query head: heads/kvHeads × the cache bytes, small next to the
 //   weights for contexts of a few thousand tokens; a split-K (flash-decoding) kernel is the next step for long
@@ -33,25 +33,7 @@
 //   float rounding (Tolerances.CudaVsCpuOpRel), not bit for bit. expf of the C library on the emulator, CUDA's
 //   full-precision expf on a GPU. Masked keys are never read.
 #include "qn_cuda.h"
-#include "qn_reduce.cuh"
-
-namespace {
-
-QN_DEVICE float qn_decode_dot(const float* a, const float* b, int n)
-{
-    float s = 0.0f;
-    for (int d = 0; d < n; ++d) s = __fadd_rn(s, __fmul_rn(a[d], b[d]));
-    return s;
-}
-
-// The earliest key position p sees: 0 plain causal (window 0), else max(0, p − W + 1), written without p − W + 1
-// for p < W so that a window up to INT_MAX cannot overflow.
-QN_DEVICE int qn_decode_first_key(int p, int window)
-{
-    return window > 0 && p >= window ? p - window + 1 : 0;
-}
-
-} // namespace
+#include "qn_attention_row.cuh"
 
 QN_KERNEL void qn_attention_decode_f32(float* __restrict__ output, const float* __restrict__ q,
                                        const float* __restrict__ kCache, const float* __restrict__ vCache,
@@ -62,39 +44,14 @@ QN_KERNEL void qn_attention_decode_f32(float* __restrict__ output, const float* 
     __shared__ float part[32];
     const int i = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
     if (i >= tokens || h >= heads) return;
-    const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
     const int position = firstPosition + i;
     const int kvh = h / (heads / kvHeads);
     const long long qWidth = static_cast<long long>(heads) * headDim, kvWidth = static_cast<long long>(kvHeads) * headDim;
     const float* qi = q + i * qWidth + h * headDim;
     const float* kh = kCache + kvh * headDim;
     const float* vh = vCache + kvh * headDim;
-    const int j0 = qn_decode_first_key(position, window);
-
-    float localMax = -INFINITY;
-    for (int j = j0 + tid; j <= position; j += threads)
-    {
-        const float s = __fmul_rn(qn_decode_dot(qi, kh + j * kvWidth, headDim), scale);
-        p[j - j0] = s;
-        localMax = fmaxf(localMax, s);
-    }
-    const float maxS = qn_block_max(localMax, part);
-    float localSum = 0.0f;
-    for (int j = j0 + tid; j <= position; j += threads)
-    {
-        const float e = expf(__fsub_rn(p[j - j0], maxS));
-        p[j - j0] = e;
-        localSum = __fadd_rn(localSum, e);
-    }
-    const float sum = qn_block_sum(localSum, part); // its barriers also publish p
-    const float inv = __fdiv_rn(1.0f, sum);
-    for (int d = tid; d < headDim; d += threads)
-    {
-        float acc = 0.0f;
-        for (int j = j0; j <= position; ++j)
-            acc = __fadd_rn(acc, __fmul_rn(__fmul_rn(p[j - j0], inv), vh[j * kvWidth + d]));
-        output[i * qWidth + h * headDim + d] = acc;
-    }
+    qn_attention_row(output + i * qWidth + h * headDim, qi, kh, vh, kvWidth, headDim,
+                     qn_attn_first_key(position, window), position, scale, p, part);
 }
 
 QN_REGISTER_KERNELS(qn_attention_decode_f32)

@@ -30,13 +30,7 @@ public sealed class DeviceOps
     }
 
     /// <summary>dst [count] fp16 = src [count] float32, round to nearest even.</summary>
-    public void ToHalf(DevicePtr dst, DevicePtr src, long count)
-    {
-        var grid = InferLaunch.Elementwise(InferLaunch.ToHalf, count);
-        using var args = new KernelArguments(3);
-        args.Add(dst).Add(src).Add((int)count);
-        Runtime.Launch(InferLaunch.ToHalf, grid, new Dim3(InferLaunch.Threads), 0, args);
-    }
+    public void ToHalf(DevicePtr dst, DevicePtr src, long count) => Pointwise(InferLaunch.ToHalf, count, dst, src);
 
     /// <summary>Decode attention over the cache (kernels/infer/attention_decode.cu); <paramref name="context"/> is the
     /// session's capacity, which sized the shared memory check.</summary>
@@ -97,21 +91,21 @@ public sealed class DeviceOps
     }
 
     /// <summary>dst [count] += src [count].</summary>
-    public void Add(DevicePtr dst, DevicePtr src, long count)
-    {
-        var grid = InferLaunch.Elementwise(TrainLaunch.Add, count);
-        using var args = new KernelArguments(3);
-        args.Add(dst).Add(src).Add((int)count);
-        Runtime.Launch(TrainLaunch.Add, grid, new Dim3(TrainLaunch.Threads), 0, args);
-    }
+    public void Add(DevicePtr dst, DevicePtr src, long count) => Pointwise(TrainLaunch.Add, count, dst, src);
 
     /// <summary>h [count] = silu(a) ⊙ b (h may alias a).</summary>
-    public void SwiGlu(DevicePtr h, DevicePtr a, DevicePtr b, long count)
+    public void SwiGlu(DevicePtr h, DevicePtr a, DevicePtr b, long count) =>
+        Pointwise(TrainLaunch.SwiGluForward, count, h, a, b);
+
+    /// <summary>A grid-stride kernel over <paramref name="count"/> elements whose parameters are the pointers, then
+    /// the count (the train family's and this family's elementwise kernels; both use 256 threads).</summary>
+    private void Pointwise(string kernel, long count, params DevicePtr[] pointers)
     {
-        var grid = InferLaunch.Elementwise(TrainLaunch.SwiGluForward, count);
-        using var args = new KernelArguments(4);
-        args.Add(h).Add(a).Add(b).Add((int)count);
-        Runtime.Launch(TrainLaunch.SwiGluForward, grid, new Dim3(TrainLaunch.Threads), 0, args);
+        var grid = InferLaunch.Elementwise(kernel, count);
+        using var args = new KernelArguments(pointers.Length + 1);
+        foreach (var p in pointers) args.Add(p);
+        args.Add((int)count);
+        Runtime.Launch(kernel, grid, new Dim3(InferLaunch.Threads), 0, args);
     }
 
     /// <summary>y [tokens, n] (+)= x [tokens, k] · Wᵀ with W [n, k] row-major float32, through cuBLAS Sgemm: in
