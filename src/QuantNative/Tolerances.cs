@@ -368,4 +368,13 @@ public static class Tolerances
     /// stories260K fp32, RTN and GPTQ W4 g32, or the four synthetic families (40-token prompts, 24 tokens each).
     /// </summary>
     public const double DeviceGreedyNearTieLogit = 0.05;
+
+    /// <summary>
+    /// The device decode path's logits of a float32 model (DeviceInferenceSession.Forward) against the CPU session's,
+    /// max |Δ| / max |cpu| over every row: the op differences (RMSNorm's float sums where the CPU sums in double,
+    /// attention's and Sgemm's summation orders, SwiGLU's exp; <see cref="CudaVsCpuOpRel"/> each) through every block
+    /// and the head. Measured 5.6e-7 on stories260K (5 blocks, 7 tokens); 1e-5 is about 18× that. A wrong op, a lost
+    /// residual or a misplaced RoPE position is off by percents.
+    /// </summary>
+    public const double DeviceFp32LogitsRel = 1e-5;
 }
