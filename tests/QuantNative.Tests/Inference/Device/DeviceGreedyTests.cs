@@ -5,6 +5,9 @@ using QuantNative.Formats.Gptq;
 using QuantNative.Inference;
 using QuantNative.Inference.Device;
 using QuantNative.Model;
+using QuantNative.Model.Quantized;
+using QuantNative.Quantization;
+using QuantNative.Quantization.Sequential;
 using QuantNative.Tests.Quantization;
 using QuantNative.Tokenization;
 
@@ -15,7 +18,7 @@ namespace QuantNative.Tests.Inference.Device;
 /// <see cref="TextGenerator"/>, every step on the emulated device) gives the CPU engine's greedy tokens on stories260K
 /// fp32, on W4 g32 quantizations of it made here (RTN; GPTQ with act-order, which adds the device gather), and on every
 /// synthetic family (Llama 3's RoPE scaling, Mistral's sliding window of 48 — the 40-token prompt plus 24 tokens passes
-/// it —, Qwen2's biases, Qwen3's q/k norms). The prompt is prefilled in one pass (M = 40: the tensor-core kernel for
+/// it —, Qwen2's biases, Qwen3's q/k norms), as stored (BF16) and as RTN W4 g32 made here. The prompt is prefilled in one pass (M = 40: the tensor-core kernel for
 /// low-bit linears), then each token decoded (M = 1: the GEMV). Equality is the bar: a step where the engines choose
 /// differently passes only if the CPU's own logits there are a near-tie (<see cref="Tolerances.DeviceGreedyNearTieLogit"/>),
 /// and the comparison stops at that step (the sequences differ after it).
@@ -48,6 +51,20 @@ public class DeviceGreedyTests
     {
         using var model = InferenceModel.Open(ModelLoader.Open(SyntheticFamilies.Dir(family)));
         AssertSameGreedyTokens(model, SyntheticFamilies.Tokens(family)[..PromptTokens], family);
+    }
+
+    /// <summary>RTN W4 g32 of the family (every block linear on the low-bit kernel: the shapes are multiples of 32),
+    /// with Qwen2's biases and Qwen3's q/k norms after low-bit products and Mistral's window over them.</summary>
+    [TestCaseSource(typeof(SyntheticFamilies), nameof(SyntheticFamilies.All))]
+    public void SyntheticFamily_RtnW4G32(string family)
+    {
+        QuantizedModel q;
+        using (var source = ModelLoader.Open(SyntheticFamilies.Dir(family)))
+            q = SequentialQuantizer.Run(source, null, new RtnLayerQuantizer(), new QuantizerConfig(4, 32),
+                GptqCheckpointFormat.V2).Model;
+        using var model = InferenceModel.From(q);
+        var placement = AssertSameGreedyTokens(model, SyntheticFamilies.Tokens(family)[..PromptTokens], family + " RTN W4 g32");
+        Assert.That(placement.OnLowBitKernel, Is.EqualTo(7 * model.Config.NumLayers));
     }
 
     /// <summary>The CPU engine's greedy ids with the margin of each step's choice (best − second logit), then the
