@@ -19,8 +19,9 @@
 #   bench-fakequant, bench-svd
 #   eval-*       qn eval of stories260K fp32 and W4 (RTN g32) on the CPU and on the device
 #   quantize-cqe a small qn quantize --method cqe+ on the CPU and on the device, and the perplexity of both
-#   generate-*   qn generate of stories260K fp32 and W4 (64 greedy tokens) on the CPU and on the device (every step
-#                there: DeviceInferenceSession); the summary says whether the ids are equal
+#   generate-*   qn generate of stories260K fp32 and W4 (64 greedy tokens) on the CPU (W4: fp32 decode activations,
+#                its exact path) and on the device (every step there: DeviceInferenceSession); the summary says
+#                whether the ids are equal
 #   bench-decode TinyLlama and LLaMA-2-7B shapes, W4 and W2, on the device: tokens/s and weight GB/s against the
 #                device's copy bandwidth (emulate: stories260K fp32 and W4, the shapes would take the emulator hours)
 # --device emulate runs the same steps on the CUDA emulator at small sizes: CI's rehearsal (./build.sh test).
@@ -143,7 +144,7 @@ run eval-cqe-from-device 120 "$QN" eval --model "$WORK/cqe-device" "${EVAL[@]}"
 GEN=(--prompt "Once upon a time" --max-tokens 64 --json)
 run generate-fp32-cpu 60 "$QN" generate --model "$MODEL" --tokenizer "$TOKENIZER" "${GEN[@]}"
 run generate-fp32-device 60 "$QN" generate --model "$MODEL" --tokenizer "$TOKENIZER" "${GEN[@]}" --device "$DEVICE"
-run generate-w4-cpu 60 "$QN" generate --model "$WORK/w4" "${GEN[@]}"
+run generate-w4-cpu 60 "$QN" generate --model "$WORK/w4" "${GEN[@]}" --decode-activations fp32
 run generate-w4-device 60 "$QN" generate --model "$WORK/w4" "${GEN[@]}" --device "$DEVICE"
 if [ $SMALL = 1 ]; then
   for m in fp32 w4; do

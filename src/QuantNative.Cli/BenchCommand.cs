@@ -65,6 +65,9 @@ public sealed class BenchCommand : ICommand, IDeviceOption
                                 "tinyllama-1.1b or llama2-7b, with --bits 2|3|4 (low-bit, --group) or 16 (BF16).")]
     public string? Shape { get; set; }
 
+    [Option("decode-activations", HelpText = "decode: " + Inference.LowBit.DecodeActivationsOption.HelpText + ".")]
+    public string? DecodeActivationsText { get; set; }
+
     [Option("prompt-tokens", Default = 16, HelpText = "decode: prompt tokens prefilled before decoding.")]
     public int PromptTokens { get; set; }
 
@@ -196,6 +199,7 @@ public sealed class BenchCommand : ICommand, IDeviceOption
         using var model = Model != null
             ? InferenceModel.Open(Formats.ModelLoader.Open(Model))
             : DecodeBenchmark.Synthetic(ModelShapes.Get(Shape!, "--shape"), Bits, Group, Seed);
+        string activations = device.DecodeActivations(model, DecodeActivationsText);
         var engine = device.Load(model);
         var r = DecodeBenchmark.Run(model, PromptTokens, tokens, runs, Seed, engine, device.Runtime);
         if (Json)
@@ -206,11 +210,11 @@ public sealed class BenchCommand : ICommand, IDeviceOption
                 decode_tokens = r.DecodeTokens, prompt_tokens_per_second = r.PromptTokensPerSecond,
                 tokens_per_second = r.TokensPerSecond, weight_bytes_per_token = r.WeightBytesPerToken,
                 weight_gbps = r.WeightGbps, copy_gbps = r.CopyGbps, fraction_of_copy = r.FractionOfCopy,
-                cpu_seconds_per_token = r.CpuSecondsPerToken,
+                cpu_seconds_per_token = r.CpuSecondsPerToken, decode_activations = activations,
             }));
             return 0;
         }
-        stdout.WriteLine($"weights            {r.Form}");
+        stdout.WriteLine($"weights            {r.Form} (low-bit decode on {activations} activations)");
         stdout.WriteLine($"placement          {engine.Placement}");
         stdout.WriteLine($"prompt             {r.PromptTokens} tokens at {r.PromptTokensPerSecond:F1} tokens/s");
         stdout.WriteLine($"decode             {r.TokensPerSecond:F2} tokens/s (median of {runs} runs of {r.DecodeTokens} tokens), " +

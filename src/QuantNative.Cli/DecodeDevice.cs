@@ -2,6 +2,7 @@ using QuantNative.Backends;
 using QuantNative.Cuda;
 using QuantNative.Inference;
 using QuantNative.Inference.Device;
+using QuantNative.Inference.LowBit;
 
 namespace QuantNative.Cli;
 
@@ -25,6 +26,25 @@ public sealed class DecodeDevice : IDisposable
         DeviceKind.Emulate => new EmulatedCudaRuntime(),
         _ => null,
     });
+
+    /// <summary>
+    /// --decode-activations: on the CPU, the low-bit decode GEMV's activations (int8 by default, or fp32), set on the
+    /// model; on a device the low-bit kernels take fp16 activations, so the option is refused there. Returns the
+    /// activations the low-bit decode runs on ("int8", "float32", "float16").
+    /// </summary>
+    public string DecodeActivations(InferenceModel model, string? option)
+    {
+        if (Runtime == null)
+        {
+            var activations = DecodeActivationsOption.Parse(option, "--decode-activations");
+            model.WithDecodeActivations(activations);
+            return activations.ToString().ToLowerInvariant();
+        }
+        if (option != null)
+            throw new QuantNativeException("--decode-activations chooses the CPU engine's low-bit decode GEMV; with --device " +
+                                           "cuda or emulate the low-bit kernels take fp16 activations (leave the option out)");
+        return "float16";
+    }
 
     /// <summary>Uploads <paramref name="model"/> to the device (nothing for cpu); returns the engine to run.</summary>
     public IDecodeEngine Load(InferenceModel model)

@@ -37,6 +37,9 @@ public sealed class GenerateCommand : ModelOptions, ICommand, IDeviceOption
     [Option("ignore-eos", HelpText = "Do not stop at BOS/EOS: generate --max-tokens tokens.")]
     public bool IgnoreEos { get; set; }
 
+    [Option("decode-activations", HelpText = Inference.LowBit.DecodeActivationsOption.HelpText + ".")]
+    public string? DecodeActivationsText { get; set; }
+
     [Option("json", HelpText = "Print one JSON object (prompt ids, generated ids, text, stop reason) instead of streaming.")]
     public bool Json { get; set; }
 
@@ -46,6 +49,7 @@ public sealed class GenerateCommand : ModelOptions, ICommand, IDeviceOption
         if (MaxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {MaxTokens})");
         using var device = DecodeDevice.OpenRuntime(Device);
         using var model = InferenceModel.Open(OpenModel());
+        device.DecodeActivations(model, DecodeActivationsText);
         var engine = device.Load(model);
         var tokenizer = LoadTokenizer(model.Config.VocabSize);
         if (PromptIds != null && Prompt != "")

@@ -38,6 +38,11 @@ public class GenerateDeviceCliTests
         CliRunner.AssertCleanError(Generate("cuda"), "no CUDA device: ");
     }
 
+    /// <summary>--decode-activations picks the CPU engine's GEMV; the device's kernels take fp16, so it is refused there.</summary>
+    [Test]
+    public void DecodeActivations_WithADevice_IsACleanError() =>
+        CliRunner.AssertCleanError(Generate("emulate", "--decode-activations", "int8"), "--decode-activations", "fp16");
+
     [Test]
     public void BenchDecode_Emulate_ReportsTheDeviceRun()
     {

@@ -4,6 +4,7 @@ using QuantNative.Formats;
 using QuantNative.Formats.Gptq;
 using QuantNative.Inference;
 using QuantNative.Inference.Device;
+using QuantNative.Inference.LowBit;
 using QuantNative.Model;
 using QuantNative.Model.Quantized;
 using QuantNative.Quantization;
@@ -15,7 +16,8 @@ namespace QuantNative.Tests.Inference.Device;
 
 /// <summary>
 /// Issue 15's acceptance: `qn generate --device emulate`'s engine (<see cref="DeviceInferenceSession"/> through
-/// <see cref="TextGenerator"/>, every step on the emulated device) gives the CPU engine's greedy tokens on stories260K
+/// <see cref="TextGenerator"/>, every step on the emulated device) gives the CPU engine's greedy tokens (its low-bit
+/// decode on float32 activations, <see cref="DecodeActivations.Float32"/>) on stories260K
 /// fp32, on W4 g32 quantizations of it made here (RTN; GPTQ with act-order, which adds the device gather), and on every
 /// synthetic family (Llama 3's RoPE scaling, Mistral's sliding window of 48 — the 40-token prompt plus 24 tokens passes
 /// it —, Qwen2's biases, Qwen3's q/k norms), as stored (BF16) and as RTN W4 g32 made here. The prompt is prefilled in one pass (M = 40: the tensor-core kernel for
@@ -71,6 +73,9 @@ public class DeviceGreedyTests
     /// device engine's through TextGenerator, compared step by step.</summary>
     private static DeviceModel AssertSameGreedyTokens(InferenceModel model, int[] prompt, string what)
     {
+        // The CPU engine's exact path: its low-bit decode GEMV on float32 activations (the int8 default rounds them as
+        // llama.cpp does, another computation); the setting does not reach the device, whose kernels take fp16.
+        model.WithDecodeActivations(DecodeActivations.Float32);
         var (cpuIds, margins) = CpuGreedy(model, prompt);
         using var runtime = new EmulatedCudaRuntime();
         using var engine = new DeviceDecodeEngine(new DeviceModel(runtime, model));

@@ -3,6 +3,7 @@ using QuantNative.Cuda;
 using QuantNative.Formats.Gptq;
 using QuantNative.Inference;
 using QuantNative.Inference.Device;
+using QuantNative.Inference.LowBit;
 using QuantNative.Tests.Quantization;
 
 namespace QuantNative.Tests.Inference.Device;
@@ -21,7 +22,7 @@ public class DeviceLogitDifferenceTests
     {
         var q = StoriesSplit.Quantize(method, 4, 32,
             GptqCheckpointFormat.V2, actOrder);
-        using var model = InferenceModel.From(q.Model);
+        using var model = InferenceModel.From(q.Model).WithDecodeActivations(DecodeActivations.Float32);
         using var runtime = new EmulatedCudaRuntime();
         using var device = new DeviceModel(runtime, model);
         var tokens = StoriesSplit.EvalTokens[..48];

@@ -65,7 +65,9 @@ public class LowBitCpuLinearTests
         {
             var packed = Layer(r, n, k, bits, group, actOrder);
             var weights = LowBitRepack.FromGptq(packed);
+            // The float32 decode path (the int8 one has its own tests: LowBitInt8GemvTests).
             var linear = LowBitCpuLinear.Of(weights, "test");
+            linear.DecodeActivations = DecodeActivations.Float32;
             var reference = new LowBitLinear(weights);
             var dequantized = weights.Dequantize();
             foreach (int tokens in new[] { 1, 3, 5, 17 })
