@@ -187,7 +187,7 @@ run_bundle_checks() {
 
 # The tests that launch the project's kernels on the emulator (kernel tests, CUDA backend ops, the block on the CUDA
 # backend), run a second time under the race detector and a random schedule.
-RACECHECK_FILTER="FullyQualifiedName~QuantNative.Tests.Cuda.|FullyQualifiedName~QuantNative.Tests.Inference.LowBit.|FullyQualifiedName~QuantNative.Tests.Backends.|FullyQualifiedName~BackendBlockTests|FullyQualifiedName~OmniQuantBackendTests"
+RACECHECK_FILTER="FullyQualifiedName~QuantNative.Tests.Cuda.|FullyQualifiedName~QuantNative.Tests.Inference.Device.|FullyQualifiedName~QuantNative.Tests.Inference.LowBit.|FullyQualifiedName~QuantNative.Tests.Backends.|FullyQualifiedName~BackendBlockTests|FullyQualifiedName~OmniQuantBackendTests"
 
 run_tests() {
   run_bundle_checks

@@ -404,4 +404,27 @@ public static class Tolerances
     /// tokens whole units below qn's best.
     /// </summary>
     public const double GgufGreedyNearTieLogit = 0.1;
+
+    /// <summary>
+    /// How close (in logits, natural-log units) the CPU engine's best and second-best tokens must be for a greedy step
+    /// where the device decode path (DeviceInferenceSession) chooses differently to count as a near-tie rather than an
+    /// error. The device differs from the CPU only by rounding: low-bit linears take fp16 activations (≤ 2⁻¹¹ relative
+    /// per input), RMSNorm sums in float where the CPU sums in double, attention and the dense GEMMs sum in another
+    /// order. When every logit differs by at most δ, the engines can disagree only where the CPU's top two are within
+    /// 2δ. Measured δ (DeviceLogitDifferenceTests, stories260K W4 g32, 40-token prefill + 8 steps, logits ≲ 15 in
+    /// size): 0.041 RTN, 0.028 GPTQ act-order, so disagreements are possible below ≈ 0.08; 0.1 covers that, and that
+    /// test holds δ below half of it. A wrong op (a lost residual, a misplaced RoPE position) moves logits by whole
+    /// units. Measured: no step differed on stories260K fp32, RTN and GPTQ W4 g32, or the four synthetic families in
+    /// BF16 and RTN W4 g32 (40-token prompts, 24 tokens each), where the CPU's top two logits came as close as 0.0013.
+    /// </summary>
+    public const double DeviceGreedyNearTieLogit = 0.1;
+
+    /// <summary>
+    /// The device decode path's logits of a float32 model (DeviceInferenceSession.Forward) against the CPU session's,
+    /// max |Δ| / max |cpu| over every row: the op differences (RMSNorm's float sums where the CPU sums in double,
+    /// attention's and Sgemm's summation orders, SwiGLU's exp; <see cref="CudaVsCpuOpRel"/> each) through every block
+    /// and the head. Measured 5.6e-7 on stories260K (5 blocks, 7 tokens); 1e-5 is about 18× that. A wrong op, a lost
+    /// residual or a misplaced RoPE position is off by percents.
+    /// </summary>
+    public const double DeviceFp32LogitsRel = 1e-5;
 }
