@@ -20,10 +20,6 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
         "in float32 (the summary says which).")]
     public DeviceKind Device { get; set; }
 
-    [Option("decode-activations", HelpText = "CPU only: the low-bit GEMV's activations for windows of up to 16 tokens " +
-        "(longer windows multiply float32 activations by dequantized tiles): " + Inference.LowBit.DecodeActivationsOption.HelpText + ".")]
-    public string? DecodeActivationsText { get; set; }
-
     [Option("text", HelpText = "UTF-8 evaluation text; default for the built-in model (and models made from it): its held-out TinyStories slice.")]
     public string? Text { get; set; }
 
@@ -44,7 +40,8 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
         using var device = DecodeDevice.OpenRuntime(Device);
         var source = OpenModel();
         using var model = InferenceModel.Open(source);
-        device.DecodeActivations(model, DecodeActivationsText);
+        // Evaluation multiplies float32 activations on the CPU whatever the window length (the library's default):
+        // int8 decode activations are a generator's speed choice, not part of a perplexity.
         var engine = device.Load(model);
         var onDevice = (engine as DeviceDecodeEngine)?.Model;
         var tokenizer = LoadTokenizer(model.Config.VocabSize);

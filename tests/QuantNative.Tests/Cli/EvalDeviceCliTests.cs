@@ -32,7 +32,7 @@ public class EvalDeviceCliTests : SplitTextFixture
     public void Emulate_MatchesCpu_AndSaysWhereEachLinearRan()
     {
         // The CPU's exact path: windows of 8 tokens run its decode GEMV, whose int8 default rounds the activations.
-        var cpu = EvalOn("cpu", "--json", "--decode-activations", "fp32");
+        var cpu = EvalOn("cpu", "--json");
         var emulate = EvalOn("emulate", "--json");
         Assert.That(cpu.ExitCode, Is.EqualTo(0), cpu.ToString());
         Assert.That(emulate.ExitCode, Is.EqualTo(0), emulate.ToString());
