@@ -11,8 +11,9 @@ namespace QuantNative.Quantization.Learned;
 /// The memory a learned run (omniquant, lsi, cqe+) will reach, from the config, the calibration shape and the CQE
 /// options alone, so `qn quantize` can print it before any work and refuse a run that cannot fit, as it does for RTN
 /// and GPTQ (<see cref="QuantizationMemory"/>). The buffers are those of <see cref="BlockwiseLearner"/>:
-/// held for the whole run, the fp32 embedding and <see cref="TrainingActivations"/> (X_q and X_fp of every window,
-/// at 2 bits the aug targets, the targets' forward scratch); per block (<see cref="LearnedBlock"/>) its fp32 weights
+/// held for the whole run, the fp32 embedding, every finished block's learned u, l (the run's
+/// <see cref="Lwc.ClippingParameters"/>, written beside the output at the end) and <see cref="TrainingActivations"/>
+/// (X_q and X_fp of every window, at 2 bits the aug targets, the targets' forward scratch); per block (<see cref="LearnedBlock"/>) its fp32 weights
 /// three times (as loaded, the training copy, the quantized linears), the host parameters (<see cref="BlockParameters"/>:
 /// LWC's u, l and per-group tensors, SDE's W', factors and E), then the larger of the SVD's working set (before the
 /// epochs) and what the epochs hold: the look-ahead blocks and targets of cross-layer learning, each linear's training
@@ -93,10 +94,12 @@ public static class LearnedMemory
             : cqe!.LookAhead == LookAheadWeights.Rtn ? 2 * blockValues * F + weights : blockValues * F;
         if (depth > 0) block.Add(($"look-ahead blocks ({depth}, fp32)", lookAheadBlocks));
 
+        long embedding = (long)c.VocabSize * hidden * F, clipping = c.NumLayers * 2 * groups * F;
         var host = new List<(string, long)>
         {
             ("runtime", QuantizationMemory.RuntimeBytes),
-            ("token embedding (fp32)", (long)c.VocabSize * hidden * F),
+            ("token embedding (fp32)", embedding),
+            ($"learned u, l of every block ({c.NumLayers})", clipping),
         };
         var deviceItems = new List<(string, long)>();
         if (onDevice)
@@ -114,10 +117,11 @@ public static class LearnedMemory
 
         long Sum(IEnumerable<(string, long)> items) => items.Sum(i => i.Item2);
         long epochs = onDevice ? 0 : Sum(training);
-        long held = Sum(host.Take(2)) + (onDevice ? 2 * calibration * F : Sum(calibrationItems)) + Sum(block);
+        long activations = onDevice ? 2 * calibration * F : Sum(calibrationItems); // on the host
+        long held = QuantizationMemory.RuntimeBytes + embedding + clipping + activations + Sum(block);
         long hostPeak = held - lookAheadBlocks + Math.Max(svd, lookAheadBlocks + Math.Max(lookAheadLoading, epochs));
-        long end = (long)c.VocabSize * hidden * F * (c.TieWordEmbeddings ? 1 : 2);
-        long atEnd = QuantizationMemory.RuntimeBytes + end + (onDevice ? 2 * calibration * F : Sum(calibrationItems));
+        long end = embedding * (c.TieWordEmbeddings ? 1 : 2);
+        long atEnd = QuantizationMemory.RuntimeBytes + end + clipping + activations;
         if (atEnd > hostPeak)
         {
             host.Add(("at the end: embedding and lm_head (fp32)", end));
