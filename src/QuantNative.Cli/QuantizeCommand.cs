@@ -44,7 +44,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("type", Default = "auto", HelpText = "--format gguf: the block linears' GGUF type, as qn export --type (auto: the block-32 type that holds the codes exactly; q2_k..q6_k are fitted to the learned W' from the learned clipping ranges).")]
     public string Type { get; set; } = "auto";
 
-    [Option("max-memory", HelpText = "rtn, gptq: refuse to start when the run's estimated peak memory exceeds this (bytes, or with K, M, G: 20G); default: the memory this machine has available.")]
+    [Option("max-memory", HelpText = "Refuse to start when the run's estimated peak (host) memory exceeds this (bytes, or with K, M, G: 20G); default: the memory this machine has available.")]
     public string? MaxMemory { get; set; }
 
     [Option("plot", HelpText = "omniquant, lsi, cqe+: also draw the per-block training loss curves into this PNG (an SVG beside it).")]
@@ -104,7 +104,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
                         (Calib == null && (NSamples == null || SeqLen == null) ? "; the built-in slice's default shape, --nsamples/--seqlen change it" : "");
         }
 
-        if (!learned) CheckMemory(c, settings, windows, stderr);
+        CheckMemory(c, settings, cqe, windows, stderr);
         // A GPTQ directory is written as the run goes, one finished block at a time (the run never holds the
         // quantized model whole); a GGUF file is written at the end from the blocks held in memory.
         using var stream = gguf ? null : GptqCheckpointStream.Begin(c, settings.Quantizer, settings.Format,
@@ -139,15 +139,22 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         return 0;
     }
 
-    /// <summary>Prints the peak memory the per-layer methods will reach, and refuses a run that cannot fit.</summary>
-    private void CheckMemory(Model.LlamaConfig c, QuantizeSettings settings, int[][]? windows, TextWriter stderr)
+    /// <summary>Prints the peak memory the run will reach (with --device, the device's beside the host's), and
+    /// refuses a run whose host peak cannot fit. The device figure is for information: the runtime does not say how
+    /// much device memory is free.</summary>
+    private void CheckMemory(Model.LlamaConfig c, QuantizeSettings settings, Quantization.Learned.Cqe.CqeOptions? cqe,
+        int[][]? windows, TextWriter stderr)
     {
         long? limit = MaxMemory == null ? null : ByteSize.Parse(MaxMemory, "--max-memory");
-        var memory = Quantization.Pipeline.QuantizationMemory.Estimate(c, settings.Quantizer, windows?.Length ?? 0,
-            windows?[0].Length ?? 0, gptq: windows != null, actOrder: ActOrder);
+        int count = windows?.Length ?? 0, length = windows?[0].Length ?? 0;
+        var (memory, device) = settings.Method.IsLearned
+            ? LearnedMemory.Estimate(c, settings.Quantizer, count, length, cqe, Device)
+            : (Quantization.Pipeline.QuantizationMemory.Estimate(c, settings.Quantizer, count, length,
+                gptq: windows != null, actOrder: ActOrder), null);
         if (limit is { } max) memory.EnsureFits(max, $"--max-memory {MaxMemory}");
         else if (Cpu.AvailableMemory.Bytes() is { } available) memory.EnsureFits(available, "this machine's available memory");
         stderr.WriteLine($"memory: {memory.Describe()}");
+        if (device != null) stderr.WriteLine($"device memory: {device.Describe()}");
     }
 
     /// <summary>Where the learned methods keep their resume state: beside the output directory, removed once the

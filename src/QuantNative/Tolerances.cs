@@ -33,6 +33,15 @@ public static class Tolerances
     public const double Bf16MeanNllRelative = 0.0025;
 
     /// <summary>
+    /// The learned methods' memory estimate over the buffers a run counts itself (stories260K, LearnedMemoryTests):
+    /// the estimate also counts what the run's count leaves out (the AdamW moments, the attention tiles, every block's
+    /// learned u, l), so it is above, measured 1.047–1.070× (omniquant W3/W2, lsi, cqe+ with one look-ahead block). The
+    /// lower bound (1×) fails when a buffer larger than that 5–7% slack is left out; 1.15 above fails when a large one
+    /// (a copy of the block's linears, the calibration activations, the look-ahead targets) is counted twice.
+    /// </summary>
+    public const double LearnedMemoryOverCount = 1.15;
+
+    /// <summary>
     /// The same fp32 model along two summation orders (one token at a time, M=1 GEMMs and a growing softmax, against
     /// one whole-sequence GEMM with tiled causal attention). stories260K's logits reach |23.6|, where one float32
     /// ulp is 1.9e-6; every GEMM and softmax rounds differently on the two paths through 5 blocks. Measured: max

@@ -52,6 +52,32 @@ public class CqeCliTests : SplitTextFixture
         Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
         Assert.That(o.Stdout, Does.Contain("cqe+ W3 asym g32").And.Contain("training steps on emulate: CUDA emulator"));
         Assert.That(File.Exists(Path.Combine(outDir, "lwc_clipping.qnclip")), Is.True);
+        // The device's buffers are printed apart, and (emulated: in this process) counted in the host's peak.
+        Assert.That(o.Stderr, Does.Contain("device memory: about").And.Contain("look-ahead targets (1 × 2 windows)")
+            .And.Contain("the emulated device's buffers"));
+    }
+
+    /// <summary>The learned methods print the peak they will reach before any progress, and refuse a run that would
+    /// not fit with that figure (naming the options that shrink it), leaving no output.</summary>
+    [TestCase("omniquant", "LWC training state")]
+    [TestCase("lsi", "SDE training state")]
+    [TestCase("cqe+", "look-ahead chain")]
+    public void ThePeakIsPrintedBeforeAnyProgressAndARunBeyondTheLimitIsRefused(string method, string item)
+    {
+        var fits = Quantize(method, NewOut(), "--nsamples", "2", "--seqlen", "16", "--epochs", "1", "--max-memory", "4G");
+        Assert.That(fits.ExitCode, Is.EqualTo(0), fits.ToString());
+        var lines = fits.Stderr.Split('\n');
+        int memory = Array.FindIndex(lines, l => l.StartsWith("memory: about ", StringComparison.Ordinal));
+        int progress = Array.FindIndex(lines, l => l.StartsWith("quantize: ", StringComparison.Ordinal));
+        Assert.That(memory, Is.GreaterThanOrEqualTo(0), fits.Stderr);
+        Assert.That(lines[memory], Does.Contain(item).And.Contain("calibration inputs and targets X_q, X_fp (2 × 16 tokens × 2)"));
+        Assert.That(progress, Is.GreaterThan(memory), "the figure comes before any progress");
+        Assert.That(fits.Stderr, Does.Not.Contain("device memory"), "a CPU run has no device figure");
+
+        string refused = NewOut();
+        CliRunner.AssertCleanError(Quantize(method, refused, "--max-memory", "1M"),
+            "--max-memory 1M allows 1 MiB", "the run would need about", item, "--nsamples");
+        Assert.That(Directory.Exists(refused), Is.False);
     }
 
     [Test]

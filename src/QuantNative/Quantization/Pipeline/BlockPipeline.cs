@@ -32,6 +32,7 @@ public static class BlockPipeline
             RunBlock(source, layer, learner, committer, sink);
             ReturnBlockMemory();
         }
+        ReturnMemoryToTheSystem();
         return learner.Result(Assemble(source, embedding, committer, learner.Name, sink != null), committer,
             clock.Elapsed.TotalSeconds);
     }
@@ -61,6 +62,15 @@ public static class BlockPipeline
         System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
+
+    /// <summary>
+    /// Before the end (the lm_head loaded beside the embedding, the output finished): hands the memory the blocks used
+    /// back to the system. The collector keeps the regions it freed committed for reuse, and what the end allocated (the
+    /// fp32 lm_head) came on top of them: a TinyLlama-shape omniquant run peaked at 1.93 GiB at the end against 1.59 GiB
+    /// over its blocks; with this, 1.59 GiB over the blocks and 0.63 GiB at the end (the printed peak counts them apart).
+    /// </summary>
+    private static void ReturnMemoryToTheSystem() =>
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     /// <summary>Block <paramref name="layer"/>'s fp32 weights, checked against the config.</summary>
     public static LlamaBlockWeights LoadBlock(IModelSource source, int layer)
