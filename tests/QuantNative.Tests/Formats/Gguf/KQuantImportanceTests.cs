@@ -1,0 +1,97 @@
+using NUnit.Framework;
+using QuantNative.Formats.Gguf;
+
+namespace QuantNative.Tests.Formats.Gguf;
+
+/// <summary>The K-quant searches weighted by a column importance (the calibration inputs' Σx² per column): a uniform
+/// importance is today's unweighted fit to the byte, a non-uniform one lowers the error it weights — the error the
+/// layer's output sees — below the unweighted fit's.</summary>
+public class KQuantImportanceTests
+{
+    private static readonly GgmlType[] Types = [GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+
+    private static float[] Normal(int n, Random r) =>
+        Enumerable.Range(0, n).Select(_ => (float)(Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()))).ToArray();
+
+    /// <summary>Activation-like energies: log-normal over two decades, as Σx² of real hidden states spreads.</summary>
+    private static float[] Importance(int n, Random r) => Normal(n, r).Select(v => MathF.Exp(1.5f * v)).ToArray();
+
+    private static byte[] Quantize(GgmlType type, float[] row, float[]? importance, KQuants.RangeOf? range = null)
+    {
+        var (bs, bb) = type.Traits();
+        var bytes = new byte[row.Length / bs * bb];
+        for (int b = 0; b < row.Length / bs; b++)
+            KQuants.Quantize(type, row.AsSpan(b * bs, bs), bytes.AsSpan(b * bb, bb), b * bs, range,
+                importance is null ? default : importance.AsSpan(b * bs, bs));
+        return bytes;
+    }
+
+    private static double WeightedError(GgmlType type, float[] row, byte[] bytes, float[] importance)
+    {
+        var (bs, bb) = type.Traits();
+        var y = new float[row.Length];
+        for (int b = 0; b < row.Length / bs; b++) KQuants.Dequantize(type, bytes.AsSpan(b * bb, bb), y.AsSpan(b * bs, bs));
+        double e = 0;
+        for (int j = 0; j < row.Length; j++) e += importance[j] * (double)(row[j] - y[j]) * (row[j] - y[j]);
+        return e;
+    }
+
+    [Test]
+    public void AUniformImportanceIsTheUnweightedFitToTheByte([ValueSource(nameof(Types))] GgmlType type)
+    {
+        var r = new Random(11 + (int)type);
+        var row = Normal(256 * 4, r);
+        // Any constant: the exporter scales the importance so its largest value is 1, which makes a constant exactly 1.
+        var uniform = GgufExporter.Normalized(Enumerable.Repeat(3.7f, row.Length).ToArray(), row.Length, "t")!;
+        Assert.That(Quantize(type, row, uniform), Is.EqualTo(Quantize(type, row, null)));
+        // The same with a starting range (the learned clipping) moving the search.
+        KQuants.RangeOf range = column => (row[column] - 2.5f, row[column] + 2.5f);
+        Assert.That(Quantize(type, row, uniform, range), Is.EqualTo(Quantize(type, row, null, range)));
+    }
+
+    [Test]
+    public void TheWeightedFitLowersTheImportanceWeightedError([ValueSource(nameof(Types))] GgmlType type)
+    {
+        var r = new Random(5 + (int)type);
+        const int columns = 256 * 4, rows = 16;
+        var importance = GgufExporter.Normalized(Importance(columns, r), columns, "t")!;
+        double weighted = 0, plain = 0;
+        for (int i = 0; i < rows; i++)
+        {
+            var row = Normal(columns, r);
+            weighted += WeightedError(type, row, Quantize(type, row, importance), importance);
+            plain += WeightedError(type, row, Quantize(type, row, null), importance);
+        }
+        TestContext.Out.WriteLine($"{type}: importance-weighted error {weighted / plain:F3} of the unweighted fit's");
+        // A search that ignored the importance would give the same bytes (ratio 1): it has to be strictly lower.
+        Assert.That(weighted, Is.LessThan(plain));
+    }
+
+    [Test]
+    public void ColumnsNoInputReachedGiveAFiniteFit([ValueSource(nameof(Types))] GgmlType type)
+    {
+        var r = new Random(3);
+        var row = Normal(256, r);
+        // Half the columns dead (importance 0), and one sub-block whose only live columns hold zeros.
+        var importance = Enumerable.Range(0, 256).Select(j => j % 2 == 0 ? 0f : 1f).ToArray();
+        for (int j = 0; j < 16; j++)
+        {
+            if (importance[j] > 0) row[j] = 0;
+        }
+        var bytes = Quantize(type, row, importance);
+        var y = new float[256];
+        KQuants.Dequantize(type, bytes, y);
+        Assert.That(y, Has.All.Matches<float>(float.IsFinite));
+        // The live columns are fitted at least as well as the unweighted fit fits them.
+        Assert.That(WeightedError(type, row, bytes, importance),
+            Is.LessThanOrEqualTo(WeightedError(type, row, Quantize(type, row, null), importance)));
+    }
+
+    [Test]
+    public void TheExporterRefusesANonFiniteImportance()
+    {
+        var e = Assert.Throws<QuantNativeException>(() => GgufExporter.Normalized([1f, float.NaN], 2, "blk.0.attn_q.weight"));
+        Assert.That(e!.Message, Does.Contain("blk.0.attn_q.weight"));
+        Assert.That(GgufExporter.Normalized([0f, 0f], 2, "t"), Is.Null, "no column saw input: no importance");
+    }
+}
