@@ -49,4 +49,43 @@ public class GgufTokenizerTests
             Directory.Delete(dir, true);
         }
     }
+
+    /// <summary>tokenizer.ggml.padding_token_id: written when tokenizer_config.json names a pad_token (Qwen's
+    /// &lt;|endoftext|&gt;), read back by qn's GGUF reader as the same id and token; absent where there is none
+    /// (llama2.c, Llama 3, Mistral's pad_token null).</summary>
+    [TestCase("stories260K", null)]
+    [TestCase("llama3", null)]
+    [TestCase("mistral", null)]
+    [TestCase("qwen2", "<|endoftext|>")]
+    [TestCase("qwen3", "<|endoftext|>")]
+    public void ThePaddingIdRoundTrips(string name, string? pad)
+    {
+        string model = name == "stories260K" ? TestPaths.Stories260K : SyntheticFamilies.Dir(name);
+        using var source = QuantNative.Formats.ModelLoader.Open(model);
+        var tokenizer = TokenizerLoader.Load(model, name == "stories260K" ? TestPaths.Tok512 : null, source.Config.VocabSize);
+        string dir = TestPaths.NewTempDir();
+        try
+        {
+            string path = Path.Combine(dir, "t.gguf");
+            var kv = GgufTokenizerMetadata.From(tokenizer, source.Config);
+            kv.Insert(0, new("general.architecture", GgufValue.Of("llama")));
+            GgufWriter.Write(path, kv, [], overwrite: false);
+            using var back = GgufFile.Open(path);
+            var written = back.Find("tokenizer.ggml.padding_token_id");
+            if (pad == null)
+            {
+                Assert.That(tokenizer.PadId, Is.EqualTo(-1));
+                Assert.That(written, Is.Null, "no pad token: no padding_token_id");
+                return;
+            }
+            Assert.That(written, Is.Not.Null);
+            int id = (int)written!.AsInteger("padding");
+            Assert.That(id, Is.EqualTo(tokenizer.PadId));
+            Assert.That(((string[])back.Require("tokenizer.ggml.tokens").Value)[id], Is.EqualTo(pad));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }
