@@ -6,11 +6,13 @@ namespace QuantNative.Formats.Gguf;
 /// llama-quantize writes without an importance matrix) with one optional change: a starting range per sub-block
 /// (<paramref name="range"/>), which replaces the sub-block's own min/max as the point the search starts from and
 /// scales around — qn passes each group's learned clipping range there, so the search begins where LWC ended.
-/// An importance per column (<paramref name="importance"/>: the calibration inputs' Σx² of each input column, scaled
-/// so that its largest value is 1) multiplies each element's weight in every sub-block search, so the search minimises
-/// the error the layer's output sees (Σ_j imp_j·(w_j − q_j)², the diagonal of XᵀX) rather than the plain weight
-/// error — the objective llama.cpp's importance-matrix quantizer gives its searches. An importance of 1 everywhere
-/// multiplies by 1 and leaves the reference search exactly as it is.
+/// With an importance per column (<paramref name="importance"/>: the calibration inputs' Σx² of each input column,
+/// scaled so that its largest value is 1) each sub-block search weighs element i's squared error as llama.cpp's
+/// importance-matrix quantizer does (quantize_row_q*_K_impl): imp_i·√(σ² + x_i²), σ² the super-block's mean x² (×2
+/// for Q3_K..Q5_K), and imp_i alone for Q6_K — so the search minimises about the error the layer's output sees,
+/// Σ_j imp_j·(w_j − q_j)² (the diagonal of XᵀX), not the plain weight error the reference weights (x², |x|,
+/// rms + |x|) stand in for. The searches themselves stay the reference ones (with the learned starting range);
+/// without an importance nothing changes.
 /// <see cref="Dequantize"/> is dequantize_row_q*_K.
 /// </summary>
 public static class KQuants
@@ -22,7 +24,7 @@ public static class KQuants
     public delegate (float Min, float Max)? RangeOf(int column);
 
     /// <summary>Quantizes one super-block <paramref name="x"/>[256] (columns <paramref name="column0"/>.. of its row),
-    /// weighting each column's error by <paramref name="importance"/>[256] (empty: no importance, every column 1).</summary>
+    /// weighting each column's error by <paramref name="importance"/>[256] (empty: none, the reference search).</summary>
     public static void Quantize(GgmlType type, ReadOnlySpan<float> x, Span<byte> block, int column0 = 0, RangeOf? range = null,
         ReadOnlySpan<float> importance = default)
     {
@@ -52,10 +54,18 @@ public static class KQuants
         return default;
     }
 
-    /// <summary>weights[i] ·= importance[i] (nothing for no importance).</summary>
-    private static void Weigh(Span<float> weights, ReadOnlySpan<float> importance)
+    /// <summary>llama.cpp's importance weights of a sub-block: importance[i]·√(σ² + x[i]²).</summary>
+    private static void ImportanceWeights(Span<float> weights, ReadOnlySpan<float> x, ReadOnlySpan<float> importance, float sigma2)
     {
-        for (int i = 0; i < importance.Length; i++) weights[i] *= importance[i];
+        for (int i = 0; i < importance.Length; i++) weights[i] = importance[i] * MathF.Sqrt(sigma2 + x[i] * x[i]);
+    }
+
+    /// <summary>Σx²/256 of a super-block, times <paramref name="factor"/> (llama.cpp's σ²: 1 for Q2_K, 2 for Q3_K..Q5_K).</summary>
+    private static float Sigma2(ReadOnlySpan<float> x, float factor)
+    {
+        float sum = 0;
+        foreach (float v in x) sum += v * v;
+        return factor * sum / SuperBlock;
     }
 
     /// <summary>ggml's nearest_int: the float add of 1.5·2²³ rounds to nearest, ties to even.</summary>
@@ -71,13 +81,16 @@ public static class KQuants
         Span<byte> laux = stackalloc byte[16];
         Span<float> weights = stackalloc float[16], mins = stackalloc float[16], scales = stackalloc float[16];
         const float q4scale = 15f;
-        float maxScale = 0, maxMin = 0;
+        float maxScale = 0, maxMin = 0, sigma2 = importance.IsEmpty ? 0 : Sigma2(x, 1);
         for (int j = 0; j < 16; j++)
         {
             var xs = x.Slice(16 * j, 16);
-            for (int i = 0; i < 16; i++) weights[i] = MathF.Abs(xs[i]);
-            Weigh(weights, SubBlock(importance, 16 * j, 16));
-            scales[j] = MakeQkx2(16, 3, xs, weights, l.Slice(16 * j, 16), out mins[j], laux, -0.5f, 0.1f, 15, true, range?.Invoke(c0 + 16 * j));
+            var imp = SubBlock(importance, 16 * j, 16);
+            // The reference search weighs |x|·|error|; llama.cpp's importance path the squared error.
+            if (imp.IsEmpty)
+                for (int i = 0; i < 16; i++) weights[i] = MathF.Abs(xs[i]);
+            else ImportanceWeights(weights, xs, imp, sigma2);
+            scales[j] = MakeQkx2(16, 3, xs, weights, l.Slice(16 * j, 16), out mins[j], laux, -0.5f, 0.1f, 15, imp.IsEmpty, range?.Invoke(c0 + 16 * j));
             maxScale = MathF.Max(maxScale, scales[j]);
             maxMin = MathF.Max(maxMin, mins[j]);
         }
@@ -115,14 +128,17 @@ public static class KQuants
     private static void Q3K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range, ReadOnlySpan<float> importance)
     {
         Span<sbyte> l = stackalloc sbyte[SuperBlock];
-        Span<float> scales = stackalloc float[16];
+        Span<float> scales = stackalloc float[16], weights = stackalloc float[16];
         var hmask = y[..32];
         var qs = y.Slice(32, 64);
         var sc = y.Slice(96, 12);
-        float maxScale = 0, amax = 0;
+        float maxScale = 0, amax = 0, sigma2 = importance.IsEmpty ? 0 : Sigma2(x, 2);
         for (int j = 0; j < 16; j++)
         {
-            scales[j] = MakeQ3(16, 4, x.Slice(16 * j, 16), l.Slice(16 * j, 16), range?.Invoke(c0 + 16 * j), SubBlock(importance, 16 * j, 16));
+            var xs = x.Slice(16 * j, 16);
+            var imp = SubBlock(importance, 16 * j, 16);
+            if (!imp.IsEmpty) ImportanceWeights(weights, xs, imp, sigma2);
+            scales[j] = MakeQ3(16, 4, xs, l.Slice(16 * j, 16), range?.Invoke(c0 + 16 * j), imp.IsEmpty ? default : weights);
             float a = MathF.Abs(scales[j]);
             if (a > amax) { amax = a; maxScale = scales[j]; }
         }
@@ -174,15 +190,19 @@ public static class KQuants
         Span<byte> l = stackalloc byte[SuperBlock];
         Span<byte> laux = stackalloc byte[32];
         Span<float> weights = stackalloc float[32], mins = stackalloc float[8], scales = stackalloc float[8];
-        float maxScale = 0, maxMin = 0;
+        float maxScale = 0, maxMin = 0, sigma2 = importance.IsEmpty ? 0 : Sigma2(x, 2);
         for (int j = 0; j < 8; j++)
         {
             var xs = x.Slice(32 * j, 32);
-            float sumX2 = 0;
-            for (int i = 0; i < 32; i++) sumX2 += xs[i] * xs[i];
-            float avX = MathF.Sqrt(sumX2 / 32);
-            for (int i = 0; i < 32; i++) weights[i] = avX + MathF.Abs(xs[i]);
-            Weigh(weights, SubBlock(importance, 32 * j, 32));
+            var imp = SubBlock(importance, 32 * j, 32);
+            if (imp.IsEmpty)
+            {
+                float sumX2 = 0;
+                for (int i = 0; i < 32; i++) sumX2 += xs[i] * xs[i];
+                float avX = MathF.Sqrt(sumX2 / 32);
+                for (int i = 0; i < 32; i++) weights[i] = avX + MathF.Abs(xs[i]);
+            }
+            else ImportanceWeights(weights, xs, imp, sigma2);
             scales[j] = five
                 ? MakeQkx2(32, 31, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -0.5f, 0.1f, 15, false, range?.Invoke(c0 + 32 * j))
                 : MakeQkx2(32, 15, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -1f, 0.1f, 20, false, range?.Invoke(c0 + 32 * j));
@@ -255,6 +275,7 @@ public static class KQuants
         float maxScale = 0, maxAbs = 0;
         for (int ib = 0; ib < 16; ib++)
         {
+            // llama.cpp's Q6_K importance path weighs by the importance alone.
             float s = MakeQx(16, 32, x.Slice(16 * ib, 16), l.Slice(16 * ib, 16), range?.Invoke(c0 + 16 * ib), SubBlock(importance, 16 * ib, 16));
             scales[ib] = s;
             if (MathF.Abs(s) > maxAbs) { maxAbs = MathF.Abs(s); maxScale = s; }
@@ -357,9 +378,9 @@ public static class KQuants
         return scale;
     }
 
-    /// <summary>The symmetric searches' weight of element i: x², times its importance when there is one.</summary>
-    private static float SquareWeight(ReadOnlySpan<float> x, ReadOnlySpan<float> importance, int i) =>
-        importance.IsEmpty ? x[i] * x[i] : x[i] * x[i] * importance[i];
+    /// <summary>The symmetric searches' weight of element i: the reference's x², or the given weights.</summary>
+    private static float SquareWeight(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int i) =>
+        weights.IsEmpty ? x[i] * x[i] : weights[i];
 
     /// <summary>The signed extreme the symmetric searches start from: the data's element of largest magnitude, or
     /// the end of <paramref name="start"/> with the larger magnitude.</summary>
@@ -373,10 +394,10 @@ public static class KQuants
     }
 
     /// <summary>make_q3_quants with do_rmse: signed codes in [−nmax, nmax), then five rounds of per-element moves
-    /// that raise the weighted fit (weights x², times the importance when there is one). Returns the scale; L holds
+    /// that raise the weighted fit (weights x², or <paramref name="weights"/>). Returns the scale; L holds
     /// codes + nmax.</summary>
     private static float MakeQ3(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, (float Min, float Max)? start,
-        ReadOnlySpan<float> importance)
+        ReadOnlySpan<float> weights)
     {
         float max = SignedMax(x, start);
         if (MathF.Abs(max) < GroupMaxEps)
@@ -389,7 +410,7 @@ public static class KQuants
         {
             int li = Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
             L[i] = (sbyte)li;
-            float w = SquareWeight(x, importance, i);
+            float w = SquareWeight(x, weights, i);
             sumlx += w * x[i] * li;
             suml2 += w * li * li;
         }
@@ -398,7 +419,7 @@ public static class KQuants
             int changed = 0;
             for (int i = 0; i < n; i++)
             {
-                float w = SquareWeight(x, importance, i);
+                float w = SquareWeight(x, weights, i);
                 float slx = sumlx - w * x[i] * L[i];
                 if (slx <= 0) continue;
                 float sl2 = suml2 - w * L[i] * L[i];
@@ -417,14 +438,14 @@ public static class KQuants
             if (changed == 0) break;
         }
         for (int i = 0; i < n; i++) L[i] += (sbyte)nmax;
-        // suml2 is 0 only when the importance is 0 wherever x is not (without importance the largest |x| counts).
+        // suml2 is 0 only when the weights are 0 wherever a code is not (the reference's x² never are at the largest |x|).
         return suml2 > 0 ? sumlx / suml2 : 0f;
     }
 
-    /// <summary>make_qx_quants with rmse_type 1 (weights x², times the importance when there is one): 19 scales
-    /// around −nmax/max.</summary>
+    /// <summary>make_qx_quants with rmse_type 1 (weights x², or <paramref name="weights"/>): 19 scales around
+    /// −nmax/max.</summary>
     private static float MakeQx(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, (float Min, float Max)? start,
-        ReadOnlySpan<float> importance)
+        ReadOnlySpan<float> weights)
     {
         float max = SignedMax(x, start);
         if (MathF.Abs(max) < GroupMaxEps)
@@ -437,7 +458,7 @@ public static class KQuants
         {
             int li = Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
             L[i] = (sbyte)(li + nmax);
-            float w = SquareWeight(x, importance, i);
+            float w = SquareWeight(x, weights, i);
             sumlx += w * x[i] * li;
             suml2 += w * li * li;
         }
@@ -450,7 +471,7 @@ public static class KQuants
             for (int i = 0; i < n; i++)
             {
                 int li = Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
-                float w = SquareWeight(x, importance, i);
+                float w = SquareWeight(x, weights, i);
                 sumlx += w * x[i] * li;
                 suml2 += w * li * li;
             }
