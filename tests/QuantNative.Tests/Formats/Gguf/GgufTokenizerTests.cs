@@ -20,6 +20,16 @@ public class GgufTokenizerTests
             yield return new TestCaseData(f, SyntheticFamilies.Dir(f), null).SetName($"{{m}}({f})");
     }
 
+    /// <summary>A GGUF file of the tokenizer's metadata and no tensors, in <paramref name="dir"/>.</summary>
+    private static string WriteTokenizerOnly(ITextTokenizer tokenizer, LlamaConfig config, string dir)
+    {
+        string path = Path.Combine(dir, "t.gguf");
+        var kv = GgufTokenizerMetadata.From(tokenizer, config);
+        kv.Insert(0, new("general.architecture", GgufValue.Of("llama")));
+        GgufWriter.Write(path, kv, [], overwrite: false);
+        return path;
+    }
+
     [TestCaseSource(nameof(Tokenizers))]
     public void GgufTokenizerEncodesAsTheSource(string name, string model, string? tokenizerPath)
     {
@@ -28,10 +38,7 @@ public class GgufTokenizerTests
         string dir = TestPaths.NewTempDir();
         try
         {
-            string path = Path.Combine(dir, "t.gguf");
-            var kv = GgufTokenizerMetadata.From(tokenizer, source.Config);
-            kv.Insert(0, new("general.architecture", GgufValue.Of("llama")));
-            GgufWriter.Write(path, kv, [], overwrite: false);
+            string path = WriteTokenizerOnly(tokenizer, source.Config, dir);
             var back = GgufTokenizer.Load(path);
             Assert.That(back.AddsBos, Is.EqualTo(tokenizer.AddsBos));
             Assert.That(back.VocabSize, Is.EqualTo(source.Config.VocabSize), "padded to the embedding's rows");
@@ -66,10 +73,7 @@ public class GgufTokenizerTests
         string dir = TestPaths.NewTempDir();
         try
         {
-            string path = Path.Combine(dir, "t.gguf");
-            var kv = GgufTokenizerMetadata.From(tokenizer, source.Config);
-            kv.Insert(0, new("general.architecture", GgufValue.Of("llama")));
-            GgufWriter.Write(path, kv, [], overwrite: false);
+            string path = WriteTokenizerOnly(tokenizer, source.Config, dir);
             using var back = GgufFile.Open(path);
             var written = back.Find("tokenizer.ggml.padding_token_id");
             if (pad == null)
