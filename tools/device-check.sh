@@ -19,8 +19,11 @@
 #   bench-fakequant, bench-svd
 #   eval-*       qn eval of stories260K fp32 and W4 (RTN g32) on the CPU and on the device
 #   quantize-cqe a small qn quantize --method cqe+ on the CPU and on the device, and the perplexity of both
-#   generate     qn generate on the device (where the verb takes --device; otherwise said in its record)
-#   bench-decode TinyLlama and LLaMA-2-7B shapes, W4 and W2, on the device (where the verb takes it)
+#   generate-*   qn generate of stories260K fp32 and W4 (64 greedy tokens) on the CPU (W4: fp32 decode activations,
+#                its exact path) and on the device (every step there: DeviceInferenceSession); the summary says
+#                whether the ids are equal
+#   bench-decode TinyLlama and LLaMA-2-7B shapes, W4 and W2, on the device: tokens/s and weight GB/s against the
+#                device's copy bandwidth (emulate: stories260K fp32 and W4, the shapes would take the emulator hours)
 # --device emulate runs the same steps on the CUDA emulator at small sizes: CI's rehearsal (./build.sh test).
 set -uo pipefail
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -137,14 +140,24 @@ run quantize-cqe-device 180 "$QN" "${CQE[@]}" --out "$WORK/cqe-device" --device 
 run eval-cqe-from-cpu 120 "$QN" eval --model "$WORK/cqe-cpu" "${EVAL[@]}"
 run eval-cqe-from-device 120 "$QN" eval --model "$WORK/cqe-device" "${EVAL[@]}"
 
-# 8-9. Generation and decode speed on the device.
-run generate 60 "$QN" generate --model "$MODEL" --tokenizer "$TOKENIZER" --prompt "Once upon a time" --max-tokens 64 --json --device "$DEVICE"
-DECODE_TOKENS=(--tokens 64); [ $SMALL = 1 ] && DECODE_TOKENS=(--tokens 2 --prompt-tokens 2)
-for shape in tinyllama-1.1b llama2-7b; do
-  for bits in 4 2; do
-    run "bench-decode-$shape-w$bits" 120 "$QN" bench decode --device "$DEVICE" --shape "$shape" --bits "$bits" "${DECODE_TOKENS[@]}" "${RUNS[@]}"
+# 8-9. Generation (the device's greedy ids against the CPU's) and decode speed on the device.
+GEN=(--prompt "Once upon a time" --max-tokens 64 --json)
+run generate-fp32-cpu 60 "$QN" generate --model "$MODEL" --tokenizer "$TOKENIZER" "${GEN[@]}"
+run generate-fp32-device 60 "$QN" generate --model "$MODEL" --tokenizer "$TOKENIZER" "${GEN[@]}" --device "$DEVICE"
+run generate-w4-cpu 60 "$QN" generate --model "$WORK/w4" "${GEN[@]}" --decode-activations fp32
+run generate-w4-device 60 "$QN" generate --model "$WORK/w4" "${GEN[@]}" --device "$DEVICE"
+if [ $SMALL = 1 ]; then
+  for m in fp32 w4; do
+    path=$MODEL; [ $m = w4 ] && path=$WORK/w4
+    run "bench-decode-stories260K-$m" 120 "$QN" bench decode --device "$DEVICE" --model "$path" --tokens 8 --prompt-tokens 4 "${RUNS[@]}" --json
   done
-done
+else
+  for shape in tinyllama-1.1b llama2-7b; do
+    for bits in 4 2; do
+      run "bench-decode-$shape-w$bits" 120 "$QN" bench decode --device "$DEVICE" --shape "$shape" --bits "$bits" --tokens 64 --json
+    done
+  done
+fi
 
 # The summary: one line per step, and the figures that matter, from the JSON records.
 python3 - "$OUT" "$DEVICE" "$((SECONDS - START))" <<'PY' | tee "$OUT/summary.txt"
@@ -169,6 +182,11 @@ def note(r):
         sp = [c for c in cases if c.get("speedup") is not None]
         best = max((c["speedup"] for c in sp), default=None)
         return f'{len(cases)} cases, {bad} not ok' + (f', best speed-up vs cuBLAS {best:.2f}x' if best else '')
+    if r["step"].startswith("bench-decode") and isinstance(res, dict):
+        return (f'{res["tokens_per_second"]:.1f} tok/s, {res["weight_gbps"]:.1f} GB/s of weights = '
+                f'{res["fraction_of_copy"]:.0%} of {res["copy_gbps"]:.0f} GB/s copy')
+    if r["step"].startswith("generate") and isinstance(res, dict):
+        return f'{len(res["ids"])} ids, stop {res["stop"]}'
     if r["step"] == "bench-svd" and isinstance(res, dict):
         return f'{len(res.get("cases", []))} cases, all ok: {all(c.get("ok") for c in res.get("cases", []))}'
     if r["status"] != "ok": return (r.get("error") or "")[:90]
@@ -178,12 +196,16 @@ summary = {"device": device, "seconds": total, "steps": {k: v["status"] for k, v
 for a, b, name in [("eval-fp32-cpu", "eval-fp32-device", "fp32"), ("eval-w4-cpu", "eval-w4-device", "w4"),
                    ("eval-cqe-from-cpu", "eval-cqe-from-device", "cqe")]:
     if ppl(a) and ppl(b): summary[f"ppl_{name}_device_minus_cpu"] = ppl(b) - ppl(a)
+for name in ("fp32", "w4"):
+    a, b = (recs.get(f"generate-{name}-{d}", {}).get("result") for d in ("cpu", "device"))
+    if isinstance(a, dict) and isinstance(b, dict): summary[f"generate_{name}_ids_equal"] = a["ids"] == b["ids"]
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=1)
 print(f"{'step':34} {'status':12} {'s':>4}  note")
 for k, r in recs.items():
     print(f"{k:34} {r['status']:12} {r.get('seconds', 0):>4}  {note(r)}")
 for k, v in summary.items():
     if k.startswith("ppl_"): print(f"{k}: {v:+.6f}")
+    if k.startswith("generate_"): print(f"{k}: {v}")
 print(f"device-check ({device}): {total} s in all")
 PY
 rm -rf "$WORK" # the unpacked bundle and the models made here (the records above say what they gave)

@@ -9,30 +9,32 @@
 #     <weights>": each instruction with that opcode from that line decodes that many weights, once per weight. An
 #     iteration handles whole 32-k sub-blocks, and ptxas sometimes attributes a few merged instructions to another line
 #     (62 of 64 seen at W4), so the count is rounded to the nearest multiple of 32;
-#   - its rows: the multiply-adds of x by a weight, FFMA (1 weight) and HFMA2 (2 weights) from the lines tagged
-#     "SASS-BUDGET: dot", divided by the weights decoded (each weight meets x once per row);
+#   - its rows: the multiply-adds of x by a weight, FFMA (1 weight), HFMA2 (2 weights) and HMMA (8: an m16n8k16 whose
+#     A operand holds weights, 8 fp16 per lane) from the lines tagged "SASS-BUDGET: dot", divided by the weights
+#     decoded (each weight meets x once per row);
 #   - instructions per weight = every instruction of the loop body (each is issued once per lane per iteration, so
 #     per lane this is thread-instructions per weight) / weights per iteration.
 # The loop checked for a width is its MR = 1 loop with the most weights per iteration (a tail loop over partial chunks,
-# where the W4 body has one, does fewer). Every candidate loop is listed.
+# where the W4 body has one, does fewer; W2/W3 have one MR = 1 loop, the tensor-core body's). Every candidate loop
+# is listed.
 # Budgets (issue 15, H200 at 4.8 TB/s): W4 g128 3.5, W3 2.7, W2 1.9 thread-instructions per weight. Fails (exit 1)
 # when a loop of a checked width is above its budget, or when a tagged loop cannot be found.
 #
-# usage: tools/gemv-sass-budget.sh [--fatbin artifacts/kernels/gemm.fatbin] [--check 4,3,2] [--report-only 3,2]
-#   --check        the widths whose budget fails the run (default 4: the widths whose loop has been brought under it)
-#   --report-only  widths measured and printed against the budget without failing (the ones not rewritten yet)
+# usage: tools/gemv-sass-budget.sh [--fatbin artifacts/kernels/gemm.fatbin] [--check 4,3,2] [--report-only WIDTHS]
+#   --check        the widths whose budget fails the run (default 4,3,2: every width's loop is under its budget)
+#   --report-only  widths measured and printed against the budget without failing (default none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FATBIN=artifacts/kernels/gemm.fatbin
-CHECK=4
-REPORT=3,2
+CHECK=4,3,2
+REPORT=
 while [ $# -gt 0 ]; do
   case "$1" in
     --fatbin) FATBIN=$2; shift 2 ;;
     --check) CHECK=$2; shift 2 ;;
     --report-only) REPORT=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "gemv-sass-budget.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -93,7 +95,7 @@ for kernel in qn_lowbit_gemv_forward_f16 qn_lowbit_gemv_forward_f32; do
       op = $0; sub(/.*\*\/ */, "", op); sub(/^@!?U?P[T0-9]+ +/, "", op); split(op, w, /[ .;]/); opc[n] = w[1]
       prod[n] = 0; dec[n] = 0; bits[n] = 0
       for (l in here) {
-        if (l in dot) prod[n] = opc[n] == "FFMA" ? 1 : opc[n] == "HFMA2" ? 2 : prod[n]
+        if (l in dot) prod[n] = opc[n] == "FFMA" ? 1 : opc[n] == "HFMA2" ? 2 : opc[n] == "HMMA" ? 8 : prod[n]
         if ((l in bitsAt) && opc[n] == decOp[l]) { bits[n] = bitsAt[l]; dec[n] = decW[l] }
       }
       if (op ~ /BRA/ && match(op, /\.L_x_[0-9]+/)) target[n] = substr(op, RSTART, RLENGTH)

@@ -6,7 +6,8 @@
 // float32 once, y = x·Ŵᵀ by Gemm). Repack (GPTQ layout → this layout): LowBit/LowBitRepack.cs.
 // Tests: tests/QuantNative.Tests/Inference/LowBit/LowBitGemvKernelTests.cs (the kernels on the emulator against the reference,
 // M ∈ {1, 3, 8}, W2/W3/W4, groups 32/64/128/per-channel, K and N off the tile, poisoned outputs, refused shapes; M = 1
-// at W4 with K up to 4120 for the fp16-pair body's two-chunk loop and its tail),
+// at W4 with K up to 4120 for the fp16-pair body's two-chunk loop and its tail; M = 1 at W2/W3 with K up to 4104 and
+// groups 128/256/per-channel for the tensor-core body's tiles, steps and columns past N),
 // LowBit/LowBitRepackTests.cs (the repack bit-exact against GptqPacker.Unpack).
 //
 // Weight layout (made once at load time by LowBitRepack; "chunk" = KC consecutive k of one output column):
@@ -30,7 +31,8 @@
 //
 // Launch configuration (C# checks all of it before launching: src/QuantNative/Inference/LowBit/LowBitGemvLaunch.cs):
 //   grid = (ceil(N / W), 1, 1), block = (32·W, 1, 1), W warps per block (C# uses W = 4); warp w of block b computes
-//   column n = b·W + w for all M rows; its 32 lanes split the chunks (lane l takes chunks l, l + 32, ...), so every
+//   column n = b·W + w for all M rows (the W2/W3 M = 1 tensor-core body: grid ceil(N / 16W), 16 columns per warp, see
+//   its section); its 32 lanes split the chunks (lane l takes chunks l, l + 32, ...), so every
 //   weight byte is read exactly once, with 16-byte loads (LDG.E.128, through the non-coherent path). x is read with
 //   16-byte __ldg loads (the same x vectors are read by every column's warp: they stay in L1/L2; M·K·2 bytes).
 //   No shared memory; the K split is reduced by a warp xor-butterfly (qn_warp_sum, kernels/common/qn_reduce.cuh:
@@ -47,8 +49,9 @@
 //   2 / (bits/8 + 4/g): 7.1× (W2), 4.9× (W3), 3.8× (W4) at g = 128 — i.e. at best 16/bits; reaching it needs the
 //   inner loop to stay below the memory time, see the SASS summary.
 //
-// Rows: the kernel body is instantiated for MR = 1, 2, 4, 8 rows (M = 3 runs the MR = 4 body, M = 5..7 the MR = 8
-//   one, skipping rows ≥ M by uniform branches); M = 1 and 2 run without any row branch.
+// Rows: the kernel body is instantiated for MR = 1 (W4 only), 2, 4, 8 rows (M = 3 runs the MR = 4 body, M = 5..7 the
+//   MR = 8 one, skipping rows ≥ M by uniform branches); M = 1 runs the W4 fp16-pair body or the W2/W3 tensor-core
+//   body below, and at W2/W3 with groups of 32 or 64 k (which a 128-k step would straddle) the MR = 2 body.
 //
 // W4, M = 1 (qn_lb_gemv1_w4, used for K < 65536): a separate body in fp16 pairs. Per pair of codes (one byte of a
 //   word): PRMT copies the byte into bytes 0 and 2, LOP3 keeps the low nibble in the low half and the high nibble
@@ -61,6 +64,26 @@
 //   chunks (partial ones skip 8-k words past K). Scaling before the dot keeps the fp16 partial sums at the size of
 //   the output's own partial dot products (unscaled q − z times activations of several hundred would overflow fp16).
 //   Numerics: Tolerances.LowBitGemvHalf2SumRel (11u of Σ|x·ŵ|, derived there), against LowBitGemvSumRel (float32).
+//
+// W2/W3, M = 1 (qn_lb_gemv1_mma, used when groupLength % 128 == 0 or one group: LowBitGemvLaunch.DotsOnTensorCores):
+//   the dot products on the tensor cores. mma.m16n8k16 with A = weights (its 16 rows are 16 output columns: lane
+//   (g = lane / 4, tig = lane % 4) holds columns g and g + 8 at 4 k each), B = x (the same in all 8 columns), so D's
+//   row r is column r's dot product over the mma's 16 k, summed in float32 with every product exact.
+//   Per 128-k step (one group: the quad's four lanes take 32 consecutive k each, lane tig k 32·tig .. + 31: at W2
+//   words 2(tig % 2), +1 of chunk 2s + tig / 2, at W3 the same words of low-bit plane tig / 2 of chunk s and word tig
+//   of its high-bit plane, so the quad reads 32 contiguous bytes per column at W2):
+//   - decode without subtracting anything: one LOP3 per pair of codes, (word shifted) & field mask | magic, where the
+//     magic's exponent makes the half exactly off + q (a field at mantissa bit b: off = 2^(10 − b)); a word's codes
+//     i and i + 8 sit at the same bit of the two halves, so 3 shifts of a word (<< 4, none, >> 6) put all 8 pairs at
+//     bits 4, 6 or 8 (off 64, 16, 4); W3's high-bit plane pairs bits b, b + 16 of its word at bits 7..9 (off 8, 4, 2;
+//     6 shifts) into a second accumulator, added ×4;
+//   - x is staged once per block (a tile of 2048 k, all 4 warps' 64 columns share it, 8.25 KiB of static shared
+//     memory) in the order of those pairs, (x[a], x[a + 8]) and (x[b], x[b + 16]), with per step O = Σ x·off and
+//     S = Σ x (pairwise) and the step's scaleZero row; one LDS.128 feeds two mma (8 k) for both columns;
+//   - per step and column, y += s·(D − O − z·S) = s·Σ x·(q − z) (no fp16 rounding of any weight; the offsets' price
+//     is float32 rounding of sums up to ≈ 67·Σ|x| at W2: Tolerances.LowBitGemvMmaSumRel).
+//   Columns past N compute on column N − 1 (every warp stages and reaches the barriers) and store nothing; a W2 lane
+//   whose chunk is past the column's last re-reads the last (its staged x are zeros past K).
 //
 // SASS instruction budget (issue 15; checked in CI by tools/gemv-sass-budget.sh on the sm_90 SASS of the fatbin,
 //   CUDA 11.8). The budget: an H200 SM issues 4 warp instructions per cycle; against 4.8 TB/s that is ≈ 7
@@ -75,24 +98,30 @@
 //   2) divided by the weights; of the loops with one row, the one with the most weights per iteration is the MR = 1
 //   inner loop; thread-instructions per weight = its instruction count (each is issued once per lane per
 //   iteration) / weights per iteration. Loop-invariant setup, the tail and the final warp reduction are outside.
-//   Measured (sm_90, 2026-12-06; the same in the _f16 and _f32 kernels):
-//     W4: 209 instructions per 64 weights = 3.27 per weight (budget 3.5: met): 36 PRMT, 32 LOP3, 77 HFMA2 + 20 HMUL2
-//         (ptxas fuses some HMUL2 into HFMA2), 12 LDG (2 weight vectors, 2 scale/zero words, 8 x vectors), 6 HADD2,
+//   Measured (sm_90, 2026-12-06; the same in the _f16 and _f32 kernels; all three checked in CI, --check 4,3,2):
+//     width  per weight  instructions / weights per lane-iteration   before (float32 body at W2/W3)
+//     W4     3.27        209 / 64 (budget 3.5)                       3.27
+//     W3     2.45        157 / 64 (budget 2.7)                       8.56 (1096 / 128)
+//     W2     1.70        109 / 64 (budget 1.9)                       6.75 (432 / 64)
+//     W4: 36 PRMT, 32 LOP3, 64 HFMA2 + 32 HMUL2, 12 LDG (2 weight vectors, 2 scale/zero words, 8 x vectors), 7 HADD2,
 //         2 FADD, 26 integer/address/loop. The tail loop: 155 per 32.
-//     W2: 432 per 64 = 6.75 (budget 1.9: NOT met); W3: 1096 per 128 = 8.56 (budget 2.7: NOT met) — still the float32
-//         body below (per weight: SHF + LOP3 + FADD to decode, HADD2.F32 + FFMA per row; W3 two of each).
-//   Why W2/W3 are not done, and what would do it: the W4 recipe costs PRMT + LOP3 + HFMA2 + HMUL2 + HFMA2 per pair of
-//   weights (2.5 per weight) before loads and per-chunk work. At W2 a byte holds 4 codes (1 PRMT, 2 LOP3 with
-//   multipliers 1/4/16/64 folded into the fix-up HFMA2s), still ≈ 2.1 per weight with the scaling HMUL2 — over 1.9;
-//   dropping the HMUL2 (scale in float32 per chunk) gives ≈ 1.9 but lets the fp16 partial sums of unscaled q − z
-//   overflow for activations of a few hundred. At W3 the third bit lives in another plane and needs a second LOP3 and
-//   a shift per pair. Meeting 1.9 / 2.7 needs the dot products off the FMA pipe: mma.m16n8k16 with x as the A row
-//   (row r of A holding x only at the k of group r, so one HMMA sums up to 16 groups at once in float32, and the
-//   1024 offset of the magic subtracted per group from Σx instead of per weight: ≈ 1 LOP3 per pair + 1/4 HMMA per
-//   weight), or x staged once per block in shared memory in the order the codes pair up. Not done in this change.
-//   The float32 body (MR ≥ 2, and M = 1 at W2/W3), measured the same way: per iteration (one chunk) W2 MR = 2/4/8:
-//   571 / 1071 / 1865, W3: 1376 / 2370 / 3983 (see the tool's listing).
-//   ptxas for the fatbin: 76 registers (sm_80), 77 (sm_90), no spills, no local memory.
+//     W2 (one 128-k step: 2 columns × 32 k per lane): 32 LOP3 + 11 SHF (decode: 4 words), 8 HMMA, 4 LDG (2 × 64-bit
+//         weights, 2 scale/zero words), 5 LDS (4 × 128-bit x, 1 × 128-bit sums), 4 HADD2 (s, z to float32) + 4 FFMA
+//         + 2 FADD (the offsets, zero and scale), 39 integer/address/uniform/loop (IADD3, LEA, IMAD, ULDC, NOP, BRA).
+//     W3: 64 LOP3 + 16 SHF (4 low-plane words, 2 high-plane words), 16 HMMA, 6 LDG (+ the two 32-bit high words),
+//         9 LDS, 4 HADD2 + 6 FFMA + 2 FADD, 34 integer/address/loop.
+//   Outside the loop, per block and 2048-k tile (amortized over its 64 columns): the staging (per thread of the
+//   first 64: 4 LDG.128, 32 conversions, 2 × 31 adds and 32 multiplies, 16 or 32 PRMT, 4 or 8 STS.128, 4 shuffles:
+//   ≈ 150–200 instructions, ≈ 0.1 per weight of the tile's 131072) and 2 barriers; per column 2 stores.
+//   The tensor pipe (an estimate, not measured): an mma covers 256 weight slots of a warp (B's 8 columns repeat x, so
+//   7/8 of its work is redundant); memory-bound at 4.8 TB/s an H200 needs ≈ 0.26 (W2) / 0.35 (W3: two mma per slot)
+//   m16n8k16 per SM-cycle (132 SMs, ~1.9 GHz) against a dense fp16 peak of ≈ 1 (989 TFLOPS); mma.sync reaches only
+//   part of that peak on Hopper, so at W3 the margin is not large — the GPU run has to show it.
+//   The float32 body (MR ≥ 2; M = 1 at W4 with K ≥ 65536), measured the same way: per iteration (one chunk) W2
+//   MR = 2/4/8: 571 / 1071 / 1865, W3: 1376 / 2370 / 3983 (see the tool's listing).
+//   ptxas for the fatbin: 80 registers (sm_80), 72 (sm_86/89/90), 8448 bytes of static shared memory (the W2/W3
+//   stage; every launch of these kernels reserves it: by registers 7 blocks of 128 fit an SM, by shared memory ≥ 11),
+//   no spills, no local memory.
 //
 // Numerics: x and s are fp16 values (exact in float32); c − z is exact; partial sums p_m are float32 FFMA chains of
 //   ≤ 32 terms, y_m += s·p_m by FFMA, then the lanes' sums are added in a butterfly: a different summation order than
@@ -344,6 +373,276 @@ QN_DEVICE void qn_lb_gemv1_w4(OutT* __restrict__ out, const uint4* __restrict__ 
     if (lane == 0) qn_lb_store(out, n, v);
 }
 
+// ---- MR = 1, W2/W3: dot products on the tensor cores (the header's "W2/W3, M = 1" section) -----------------------
+constexpr int QN_LB_MMA_STEP_K = 128;      // k per step: one group's worth for a quad (groupLength % 128 == 0)
+constexpr int QN_LB_MMA_TILE_STEPS = 16;   // steps per staged tile of x (2048 k)
+constexpr int QN_LB_MMA_COLUMNS = 16;      // output columns per warp (the m16 rows of the mma's A)
+
+// x of one tile, staged once per block in the order the lanes' decoded pairs need it, and per step the two sums
+// that remove the magic's offsets and the zero point: O = Σ x·off(k) (+ 4·Σ x·off_hi(k) at W3), S = Σ x, and the
+// step's group row g·N of scaleZero. low[step][j][tig]: component c = (x[a], x[a + 8]) with a = 16(j / 2) + 4(j % 2) + c
+// relative to the lane's 32 k (k0 + 128·step + 32·tig); high[step][j][tig]: component c = (x[b], x[b + 16]),
+// b = 4j + c. j-major, tig-minor: a quad's four 16-byte reads are 64 contiguous bytes (no bank conflict; the eight
+// quads of a warp read the same ones).
+struct QnLbMmaStage
+{
+    uint4 low[QN_LB_MMA_TILE_STEPS][4][4];
+    uint4 high[QN_LB_MMA_TILE_STEPS][4][4];
+    uint4 sums[QN_LB_MMA_TILE_STEPS];
+};
+
+// One buffer for the W2 and W3 bodies (8.25 KiB of static shared memory per block of these kernels).
+QN_DEVICE QnLbMmaStage& qn_lb_mma_stage_buffer()
+{
+    __shared__ QnLbMmaStage stage;
+    return stage;
+}
+
+// The magic for a field whose lowest bit is mantissa bit `bit` of both fp16 halves: the exponent 2^(10 − bit), so
+// the half is 2^(10 − bit) + q exactly (q < 2^(10 − bit) after the shift), e.g. bit 8: 0x4400 | q << 8 = 4 + q.
+__host__ __device__ constexpr uint32_t qn_lb_mma_magic(int bit) { return ((25u - static_cast<uint32_t>(bit)) << 10) * 0x10001u; }
+__host__ __device__ constexpr float qn_lb_mma_offset(int bit) { return static_cast<float>(1 << (10 - bit)); }
+
+// 2-bit pairs: the 16 codes of a word (code i at bits 2i: codes 0..7 in the low half, 8..15 in the high half) become
+// 8 half2 (off + q_p, off + q_{p+8}), pair p's field at mantissa bit qn_lb_mma_low_bit(p) of the word shifted left
+// by 4 (p = 0..2), as it is (p = 3, 4) or right by 6 (p = 5..7): offsets 64, 16, 4, 16, 4, 64, 16, 4.
+__host__ __device__ constexpr int qn_lb_mma_low_bit(int p) { return p < 3 ? 2 * p + 4 : p < 5 ? 2 * p : 2 * p - 6; }
+// 1-bit pairs (W3's high-bit plane): bits b and b + 16 of a word become (off + h_b, off + h_{b+16}), bit b moved to
+// mantissa bit 7, 8 or 9 (offsets 8, 4, 2: small, since these sums count 4× and their offsets join O) by shifting the
+// word by qn_lb_mma_high_shift(b) (left if positive); a shift moves bits across the halves only below bit 7.
+__host__ __device__ constexpr int qn_lb_mma_high_shift(int b)
+{
+    return b == 0 ? 7 : b < 4 ? 6 : b < 7 ? 3 : b < 10 ? 0 : b < 13 ? -3 : -6;
+}
+__host__ __device__ constexpr int qn_lb_mma_high_bit(int b) { return b + qn_lb_mma_high_shift(b); }
+
+// The offset a k at position i (0..31) of a lane's 32 k carries: its low-bit pair's, plus 4× its high-bit pair's at
+// W3 (the high-bit sums are multiplied by 4 before the offsets are removed).
+template <int BITS>
+QN_DEVICE float qn_lb_mma_offset_at(int i)
+{
+    const float low = qn_lb_mma_offset(qn_lb_mma_low_bit(i & 7));
+    return BITS == 3 ? low + 4.0f * qn_lb_mma_offset(qn_lb_mma_high_bit(i & 15)) : low;
+}
+
+QN_DEVICE void qn_lb_mma_decode_low(uint32_t word, uint32_t (&r)[8])
+{
+    const uint32_t up = word << 4, down = word >> 6;
+QN_LB_UNROLL
+    for (int p = 0; p < 8; ++p)
+    {
+        const int bit = qn_lb_mma_low_bit(p);
+        r[p] = qn_lop3<QN_LB_AND_OR>(p < 3 ? up : p < 5 ? word : down, 0x30003u << bit, qn_lb_mma_magic(bit));
+    }
+}
+
+QN_DEVICE void qn_lb_mma_decode_high(uint32_t word, uint32_t (&r)[16])
+{
+    const uint32_t shifted[6] = {word << 7, word << 6, word << 3, word, word >> 3, word >> 6};
+QN_LB_UNROLL
+    for (int b = 0; b < 16; ++b)
+    {
+        const int bit = qn_lb_mma_high_bit(b), shift = qn_lb_mma_high_shift(b);
+        const uint32_t source = shifted[shift == 7 ? 0 : shift == 6 ? 1 : shift == 3 ? 2 : shift == 0 ? 3 : shift == -3 ? 4 : 5];
+        r[b] = qn_lop3<QN_LB_AND_OR>(source, 0x10001u << bit, qn_lb_mma_magic(bit));
+    }
+}
+
+// v[0] + … + v[2W − 1] summed pairwise (v[i] += v[i + W], then W / 2, …: log2(2W) levels); v is overwritten.
+template <int W>
+QN_DEVICE float qn_lb_pairwise_sum(float (&v)[32])
+{
+QN_LB_UNROLL
+    for (int i = 0; i < W; ++i) v[i] += v[i + W];
+    if constexpr (W > 1) return qn_lb_pairwise_sum<W / 2>(v);
+    else return v[0];
+}
+
+// Stages the tile of x at k0 (steps of 128 k; k ≥ K as zeros) and its per-step sums. Unit u = 4·step + tig (one
+// lane's 32 k) is staged by thread u of the block; the four units of a step are adjacent lanes of one warp (the
+// sums meet by two shuffles), so whole warps take part.
+template <int BITS>
+QN_DEVICE void qn_lb_mma_stage(QnLbMmaStage& stage, const __half* __restrict__ x, int k0, int N, int K,
+                               int groupLength, int groups)
+{
+    const uint4* x4 = reinterpret_cast<const uint4*>(x);
+    for (int u = static_cast<int>(threadIdx.x); u < 4 * QN_LB_MMA_TILE_STEPS; u += static_cast<int>(blockDim.x))
+    {
+        const int step = u >> 2, tig = u & 3;
+        const int k = k0 + QN_LB_MMA_STEP_K * step + 32 * tig;
+        uint32_t xw[16]; // xw[m] = (x[k + 2m], x[k + 2m + 1])
+QN_LB_UNROLL
+        for (int v = 0; v < 4; ++v)
+        {
+            const uint4 q = k + 8 * v < K ? __ldg(x4 + k / 8 + v) : make_uint4(0u, 0u, 0u, 0u);
+            xw[4 * v] = q.x;
+            xw[4 * v + 1] = q.y;
+            xw[4 * v + 2] = q.z;
+            xw[4 * v + 3] = q.w;
+        }
+        // Σ x and Σ x·off over the 32 k, pairwise (5 levels; each x·off is exact: off is a sum of two powers of 2).
+        float xs[32], offs[32];
+QN_LB_UNROLL
+        for (int i = 0; i < 32; ++i)
+        {
+            xs[i] = __half2float(i & 1 ? qn_lb_half_hi(xw[i >> 1]) : qn_lb_half_lo(xw[i >> 1]));
+            offs[i] = xs[i] * qn_lb_mma_offset_at<BITS>(i);
+        }
+        float sum = qn_lb_pairwise_sum<16>(xs), offsetSum = qn_lb_pairwise_sum<16>(offs);
+QN_LB_UNROLL
+        for (int j = 0; j < 4; ++j)
+        {
+            uint32_t o[4];
+QN_LB_UNROLL
+            for (int c = 0; c < 4; ++c)
+            {
+                const int a = 16 * (j >> 1) + 4 * (j & 1) + c;
+                o[c] = __byte_perm(xw[a >> 1], xw[(a >> 1) + 4], a & 1 ? 0x7632u : 0x5410u);
+            }
+            stage.low[step][j][tig] = make_uint4(o[0], o[1], o[2], o[3]);
+            if constexpr (BITS == 3)
+            {
+QN_LB_UNROLL
+                for (int c = 0; c < 4; ++c)
+                {
+                    const int b = 4 * j + c;
+                    o[c] = __byte_perm(xw[b >> 1], xw[(b >> 1) + 8], b & 1 ? 0x7632u : 0x5410u);
+                }
+                stage.high[step][j][tig] = make_uint4(o[0], o[1], o[2], o[3]);
+            }
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        offsetSum += __shfl_xor_sync(0xffffffffu, offsetSum, 1);
+        offsetSum += __shfl_xor_sync(0xffffffffu, offsetSum, 2);
+        if (tig == 0)
+        {
+            const int kStep = k0 + QN_LB_MMA_STEP_K * step;
+            const uint32_t groupRow = static_cast<uint32_t>(min(kStep / groupLength, groups - 1)) * static_cast<uint32_t>(N);
+            stage.sums[step] = make_uint4(__float_as_uint(offsetSum), __float_as_uint(sum), groupRow, 0u);
+        }
+    }
+}
+
+// One step's low-bit (W2: all) products of the lane's two words of columns A (rows g) and B (rows g + 8): per word
+// 8 pairs, 4 mma of 16 k (pairs p, p + 1 of each column against x pairs from the stage), into c.
+QN_DEVICE void qn_lb_mma_low(const uint4 (&xs)[4][4], int tig, const uint32_t (&wordsA)[2],
+                             const uint32_t (&wordsB)[2], float (&c)[4])
+{
+QN_LB_UNROLL
+    for (int w = 0; w < 2; ++w)
+    {
+        uint32_t ra[8], rb[8];
+        qn_lb_mma_decode_low(wordsA[w], ra);
+        qn_lb_mma_decode_low(wordsB[w], rb);
+QN_LB_UNROLL
+        for (int h = 0; h < 4; ++h)
+        {
+            const uint4 xv = xs[2 * w + (h >> 1)][tig];
+            const int p = 2 * h;
+            const uint32_t a[4] = {ra[p], rb[p], ra[p + 1], rb[p + 1]};
+            const uint32_t b[2] = {h & 1 ? xv.z : xv.x, h & 1 ? xv.w : xv.y};
+            qn_mma_m16n8k16_f16(c, a, b, c); // SASS-BUDGET: dot
+        }
+    }
+}
+
+// W3's high-bit plane: the lane's word of 32 bits per column, 16 pairs, 8 mma into c (h = 0/1 each; ×4 later).
+QN_DEVICE void qn_lb_mma_high(const uint4 (&xs)[4][4], int tig, uint32_t wordA, uint32_t wordB, float (&c)[4])
+{
+    uint32_t ra[16], rb[16];
+    qn_lb_mma_decode_high(wordA, ra);
+    qn_lb_mma_decode_high(wordB, rb);
+QN_LB_UNROLL
+    for (int h = 0; h < 8; ++h)
+    {
+        const uint4 xv = xs[h >> 1][tig];
+        const int b = 2 * h;
+        const uint32_t a[4] = {ra[b], rb[b], ra[b + 1], rb[b + 1]};
+        const uint32_t bx[2] = {h & 1 ? xv.z : xv.x, h & 1 ? xv.w : xv.y};
+        qn_mma_m16n8k16_f16(c, a, bx, c);
+    }
+}
+
+// Whether M = 1 runs this body (the same rule as LowBitGemvLaunch.DotsOnTensorCores): every 128-k step lies in one
+// group.
+QN_DEVICE bool qn_lb_mma_fits(int K, int groupLength) { return groupLength % QN_LB_MMA_STEP_K == 0 || groupLength >= K; }
+
+// Warp w of block b: columns 16·(W·b + w) + 0..15; lane (g = lane / 4, tig = lane % 4) decodes columns +g (mma rows g)
+// and +g + 8 (rows g + 8) at k 32·tig .. + 31 of each 128-k step.
+template <int BITS, typename OutT>
+QN_DEVICE void qn_lb_gemv1_mma(OutT* __restrict__ out, const uint4* __restrict__ qweight,
+                               const uint32_t* __restrict__ scaleZero, const __half* __restrict__ x, int N, int K,
+                               int groupLength)
+{
+    constexpr int KC = BITS == 2 ? 64 : 128;
+    constexpr int P = BITS == 3 ? 3 : 1;
+    QnLbMmaStage& stage = qn_lb_mma_stage_buffer();
+    const int warps = static_cast<int>(blockDim.x) >> 5;
+    const int lane = static_cast<int>(qn_lane_id());
+    const int g = lane >> 2, tig = lane & 3;
+    const int nA = (static_cast<int>(blockIdx.x) * warps + (static_cast<int>(threadIdx.x) >> 5)) * QN_LB_MMA_COLUMNS + g;
+    const int nB = nA + 8;
+    const int chunks = (K + KC - 1) / KC;
+    const int groups = (K + groupLength - 1) / groupLength;
+    // Columns past N (the last warp's) compute on column N − 1 and store nothing: every warp stages and syncs.
+    const uint4* colA = qweight + static_cast<long long>(min(nA, N - 1)) * P * chunks;
+    const uint4* colB = qweight + static_cast<long long>(min(nB, N - 1)) * P * chunks;
+    const uint32_t* szA = scaleZero + min(nA, N - 1);
+    const uint32_t* szB = scaleZero + min(nB, N - 1);
+    float yA = 0.0f, yB = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += QN_LB_MMA_STEP_K * QN_LB_MMA_TILE_STEPS)
+    {
+        __syncthreads(); // the previous tile is consumed
+        qn_lb_mma_stage<BITS>(stage, x, k0, N, K, groupLength, groups);
+        __syncthreads();
+        const int steps = min(QN_LB_MMA_TILE_STEPS, (K - k0 + QN_LB_MMA_STEP_K - 1) / QN_LB_MMA_STEP_K);
+        int s = k0 / QN_LB_MMA_STEP_K;
+        for (int step = 0; step < steps; ++step, ++s)
+        {
+            const uint4 sums = stage.sums[step];
+            const uint32_t zsA = __ldg(szA + sums.z), zsB = __ldg(szB + sums.z);
+            float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            float dotA, dotB;
+            if constexpr (BITS == 2)
+            {
+                // Chunks 2s, 2s + 1 (the quad's 32 contiguous bytes); a lane past the column's last chunk re-reads
+                // it (its x are the staged zeros past K).
+                const int chunk = min(2 * s + (tig >> 1), chunks - 1);
+                const uint2 wA = __ldg(reinterpret_cast<const uint2*>(colA + chunk) + (tig & 1));
+                const uint2 wB = __ldg(reinterpret_cast<const uint2*>(colB + chunk) + (tig & 1));
+                const uint32_t wordsA[2] = {wA.x, wA.y}, wordsB[2] = {wB.x, wB.y};
+                qn_lb_mma_low(stage.low[step], tig, wordsA, wordsB, c); // SASS-BUDGET: W2 LOP3 2
+                dotA = c[0];
+                dotB = c[2];
+            }
+            else
+            {
+                // Chunk s: low-bit plane tig / 2, words 2(tig % 2), +1; high-bit plane word tig.
+                const uint2 wA = __ldg(reinterpret_cast<const uint2*>(colA + (tig >> 1) * chunks + s) + (tig & 1));
+                const uint2 wB = __ldg(reinterpret_cast<const uint2*>(colB + (tig >> 1) * chunks + s) + (tig & 1));
+                const uint32_t hA = __ldg(reinterpret_cast<const uint32_t*>(colA + 2 * chunks + s) + tig);
+                const uint32_t hB = __ldg(reinterpret_cast<const uint32_t*>(colB + 2 * chunks + s) + tig);
+                const uint32_t wordsA[2] = {wA.x, wA.y}, wordsB[2] = {wB.x, wB.y};
+                qn_lb_mma_low(stage.low[step], tig, wordsA, wordsB, c); // SASS-BUDGET: W3 LOP3 2
+                float ch[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                qn_lb_mma_high(stage.high[step], tig, hA, hB, ch);
+                dotA = fmaf(4.0f, ch[0], c[0]);
+                dotB = fmaf(4.0f, ch[2], c[2]);
+            }
+            // s·(Σ x·(off + q) − O − z·S) = s·Σ x·(q − z) for each column.
+            const float offsetSum = __uint_as_float(sums.x), sum = __uint_as_float(sums.y);
+            yA = fmaf(qn_lb_lo(zsA), dotA - fmaf(qn_lb_hi(zsA), sum, offsetSum), yA);
+            yB = fmaf(qn_lb_lo(zsB), dotB - fmaf(qn_lb_hi(zsB), sum, offsetSum), yB);
+        }
+    }
+    if (tig == 0)
+    {
+        if (nA < N) qn_lb_store(out, nA, yA);
+        if (nB < N) qn_lb_store(out, nB, yB);
+    }
+}
+
 // The body for M rows: MR = 1, 2, 4 or 8 (qn_lb_dispatch_bits picks BITS).
 struct QnLbGemvRows
 {
@@ -351,9 +650,22 @@ struct QnLbGemvRows
     QN_DEVICE static void run(OutT* out, const uint4* qweight, const uint32_t* scaleZero, const __half* x, int M,
                               int N, int K, int groupLength)
     {
-        if (M == 1 && BITS == 4 && K < 65536) qn_lb_gemv1_w4(out, qweight, scaleZero, x, N, K, groupLength);
-        else if (M == 1) qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
-        else if (M == 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
+        if (M == 1)
+        {
+            if constexpr (BITS == 4)
+            {
+                if (K < 65536) qn_lb_gemv1_w4(out, qweight, scaleZero, x, N, K, groupLength);
+                else qn_lb_gemv<BITS, 1>(out, qweight, scaleZero, x, M, N, K, groupLength);
+                return;
+            }
+            else if (qn_lb_mma_fits(K, groupLength))
+            {
+                qn_lb_gemv1_mma<BITS>(out, qweight, scaleZero, x, N, K, groupLength);
+                return;
+            }
+            // W2/W3 with groups of 32 or 64 (a 128-k step spans groups): the two-row body, row 1 skipped.
+        }
+        if (M <= 2) qn_lb_gemv<BITS, 2>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M <= 4) qn_lb_gemv<BITS, 4>(out, qweight, scaleZero, x, M, N, K, groupLength);
         else if (M <= QN_LB_MAX_M) qn_lb_gemv<BITS, QN_LB_MAX_M>(out, qweight, scaleZero, x, M, N, K, groupLength);
     }

@@ -4,6 +4,8 @@
 // window W > 0 (Mistral; Transformers' kv_idx > q_idx − sliding_window) i − W < j ≤ i, the last W keys including
 // itself. The forward saves the log-sum-exp of each row; the backward recomputes P from it.
 //
+// The forward's row (scores, softmax, P·V) is kernels/common/qn_attention_row.cuh, shared with the decode path's
+// kernels/infer/attention_decode.cu.
 // C# reference: src/QuantNative/Cpu/CausalAttention.cs (Forward with firstPosition 0, Backward), through CpuBackend.
 // Tests: tests/QuantNative.Tests/Cuda/TrainKernelTests.cs (against the CPU backend: GQA 4/2 heads, head dim 8,
 //   T = 1, 5, 17, windows 1, 3 and longer than T, poisoned outputs), Training/BackendBlockTests.cs (the whole block).
@@ -49,24 +51,7 @@
 //   The masked keys (j > i, and j ≤ i − W with a window) are never touched: probability 0 without an exp of −inf.
 #include "qn_cuda.h"
 #include "qn_reduce.cuh"
-
-namespace {
-
-QN_DEVICE float qn_attn_dot(const float* a, const float* b, int n)
-{
-    float s = 0.0f;
-    for (int d = 0; d < n; ++d) s = __fadd_rn(s, __fmul_rn(a[d], b[d]));
-    return s;
-}
-
-// The earliest key query i sees: 0 plain causal (window 0), else max(0, i − W + 1). Written without i − W + 1 for
-// i < W, so a window up to INT_MAX cannot overflow.
-QN_DEVICE int qn_attn_first_key(int i, int window)
-{
-    return window > 0 && i >= window ? i - window + 1 : 0;
-}
-
-} // namespace
+#include "qn_attention_row.cuh"
 
 QN_KERNEL void qn_attention_forward_f32(float* __restrict__ output, float* __restrict__ logSumExp,
                                         const float* __restrict__ q, const float* __restrict__ k,
@@ -77,39 +62,16 @@ QN_KERNEL void qn_attention_forward_f32(float* __restrict__ output, float* __res
     __shared__ float part[32];
     const int i = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
     if (i >= tokens || h >= heads) return;
-    const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
+    const int tid = static_cast<int>(threadIdx.x);
     const int kvh = h / (heads / kvHeads);
     const long long qWidth = static_cast<long long>(heads) * headDim, kvWidth = static_cast<long long>(kvHeads) * headDim;
     const float* qi = q + i * qWidth + h * headDim;
     const float* kh = k + kvh * headDim;
     const float* vh = v + kvh * headDim;
     const int j0 = qn_attn_first_key(i, window);
-
-    float localMax = -INFINITY;
-    for (int j = j0 + tid; j <= i; j += threads)
-    {
-        const float s = __fmul_rn(qn_attn_dot(qi, kh + j * kvWidth, headDim), scale);
-        p[j - j0] = s;
-        localMax = fmaxf(localMax, s);
-    }
-    const float maxS = qn_block_max(localMax, part);
-    float localSum = 0.0f;
-    for (int j = j0 + tid; j <= i; j += threads)
-    {
-        const float e = expf(__fsub_rn(p[j - j0], maxS));
-        p[j - j0] = e;
-        localSum = __fadd_rn(localSum, e);
-    }
-    const float sum = qn_block_sum(localSum, part); // its barriers also publish p
-    const float inv = __fdiv_rn(1.0f, sum);
-    if (tid == 0) logSumExp[static_cast<long long>(h) * tokens + i] = __fadd_rn(maxS, logf(sum));
-    for (int d = tid; d < headDim; d += threads)
-    {
-        float acc = 0.0f;
-        for (int j = j0; j <= i; ++j)
-            acc = __fadd_rn(acc, __fmul_rn(__fmul_rn(p[j - j0], inv), vh[j * kvWidth + d]));
-        output[i * qWidth + h * headDim + d] = acc;
-    }
+    const auto row = qn_attention_row(output + i * qWidth + h * headDim, qi, kh, vh, kvWidth, headDim, j0, i, scale, p,
+                                      part);
+    if (tid == 0) logSumExp[static_cast<long long>(h) * tokens + i] = __fadd_rn(row.max, logf(row.sum));
 }
 
 QN_KERNEL void qn_attention_backward_f32(float* __restrict__ dQ, float* __restrict__ delta,

@@ -19,7 +19,8 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     public string What { get; set; } = "";
 
     [Option("device", HelpText = DeviceOption.HelpText + " (fakequant: default cpu; gemm and svd: default cuda, they " +
-                                   "run on the CUDA runtime only; forward, step and omniquant are CPU only)")]
+                                   "run on the CUDA runtime only; decode: default cpu, cuda and emulate run the device decode path against the " +
+                                   "device's copy bandwidth; forward, step and omniquant are CPU only)")]
     public DeviceKind? DeviceChoice { get; set; }
 
     public DeviceKind Device => DeviceChoice ?? (What is "gemm" or "svd" ? DeviceKind.Cuda : DeviceKind.Cpu);
@@ -63,6 +64,9 @@ public sealed class BenchCommand : ICommand, IDeviceOption
     [Option("shape", HelpText = "decode: a synthetic model of a real shape held in memory: " +
                                 "tinyllama-1.1b or llama2-7b, with --bits 2|3|4 (low-bit, --group) or 16 (BF16).")]
     public string? Shape { get; set; }
+
+    [Option("decode-activations", HelpText = "decode: " + Inference.LowBit.DecodeActivationsOption.HelpText + ".")]
+    public string? DecodeActivationsText { get; set; }
 
     [Option("prompt-tokens", Default = 16, HelpText = "decode: prompt tokens prefilled before decoding.")]
     public int PromptTokens { get; set; }
@@ -126,10 +130,7 @@ public sealed class BenchCommand : ICommand, IDeviceOption
             case "fakequant": return FakeQuant(stdout, stderr);
             case "gemm": return Gemm(stdout, stderr);
             case "svd": return Svd(stdout, stderr);
-            case "decode":
-                if (Device != DeviceKind.Cpu)
-                    throw new QuantNativeException("bench decode runs the CPU engine (use --device cpu)");
-                return Decode(stdout, stderr);
+            case "decode": return Decode(stdout, stderr);
             default: throw new QuantNativeException($"bench: unknown benchmark '{What}' (expected: forward, step, omniquant, fakequant, gemm, svd, decode)");
         }
     }
@@ -191,30 +192,36 @@ public sealed class BenchCommand : ICommand, IDeviceOption
         if ((Model == null) == (Shape == null))
             throw new QuantNativeException("bench decode: give --model DIR or --shape tinyllama-1.1b|llama2-7b (one of them)");
         int runs = RunsOption ?? 3, tokens = Tokens ?? 32;
+        using var device = DecodeDevice.OpenRuntime(Device);
         stderr.WriteLine($"bench decode: {(Model ?? $"synthetic {Shape} W{Bits}")}, prompt {PromptTokens} + {tokens} tokens, " +
-                         $"{runs} runs (+1 warm-up), {Environment.ProcessorCount} threads");
+                         $"{runs} runs (+1 warm-up), " +
+                         (device.Runtime == null ? $"{Environment.ProcessorCount} threads" : device.Runtime.DeviceName));
         using var model = Model != null
             ? InferenceModel.Open(Formats.ModelLoader.Open(Model))
             : DecodeBenchmark.Synthetic(ModelShapes.Get(Shape!, "--shape"), Bits, Group, Seed);
-        var r = DecodeBenchmark.Run(model, PromptTokens, tokens, runs, Seed);
+        string activations = device.DecodeActivations(model, DecodeActivationsText);
+        var engine = device.Load(model);
+        var r = DecodeBenchmark.Run(model, PromptTokens, tokens, runs, Seed, engine, device.Runtime);
         if (Json)
         {
             stdout.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
             {
-                model = Model ?? Shape, form = r.Form, threads = r.Threads, prompt_tokens = r.PromptTokens,
+                model = Model ?? Shape, form = r.Form, device = device.Runtime?.DeviceName ?? "cpu", threads = r.Threads, prompt_tokens = r.PromptTokens,
                 decode_tokens = r.DecodeTokens, prompt_tokens_per_second = r.PromptTokensPerSecond,
                 tokens_per_second = r.TokensPerSecond, weight_bytes_per_token = r.WeightBytesPerToken,
                 weight_gbps = r.WeightGbps, copy_gbps = r.CopyGbps, fraction_of_copy = r.FractionOfCopy,
-                cpu_seconds_per_token = r.CpuSecondsPerToken,
+                cpu_seconds_per_token = r.CpuSecondsPerToken, decode_activations = activations,
             }));
             return 0;
         }
-        stdout.WriteLine($"weights            {r.Form}");
+        stdout.WriteLine($"weights            {r.Form} (low-bit decode on {activations} activations)");
+        stdout.WriteLine($"placement          {engine.Placement}");
         stdout.WriteLine($"prompt             {r.PromptTokens} tokens at {r.PromptTokensPerSecond:F1} tokens/s");
         stdout.WriteLine($"decode             {r.TokensPerSecond:F2} tokens/s (median of {runs} runs of {r.DecodeTokens} tokens), " +
                          $"{r.CpuSecondsPerToken * 1e3:F1} ms of processor time per token");
         stdout.WriteLine($"weights per token  {r.WeightBytesPerToken / 1e9:F3} GB → {r.WeightGbps:F2} GB/s");
-        stdout.WriteLine($"copy bandwidth     {r.CopyGbps:F2} GB/s ({r.Threads} threads)");
+        stdout.WriteLine($"copy bandwidth     {r.CopyGbps:F2} GB/s " + (device.Runtime is { IsEmulated: false }
+            ? "(device-to-device, read + write)" : $"({r.Threads} threads, host memory)"));
         stdout.WriteLine($"fraction of copy   {r.FractionOfCopy:P1}");
         return 0;
     }

@@ -4,8 +4,8 @@ namespace QuantNative.Cli;
 
 /// <summary>
 /// `--device cpu|cuda|emulate` (default cpu), for the verbs that compute on a backend (IBackend) or a CUDA runtime:
-/// `bench`, `eval` (the block linears of a GPTQ checkpoint on the low-bit kernel) and `quantize` (the training steps of
-/// omniquant, lsi and cqe+). generate runs the CPU inference engine and does not take it.
+/// `bench`, `eval`, `generate` (the decode path on the device: <see cref="DecodeDevice"/>) and `quantize` (the training
+/// steps of omniquant, lsi and cqe+).
 /// `--device cuda` on a machine without a GPU fails with one line ("no CUDA device: ...") and exit code 1.
 /// </summary>
 public interface IDeviceOption

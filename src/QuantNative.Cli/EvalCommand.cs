@@ -6,6 +6,7 @@ using QuantNative.Cuda;
 using QuantNative.Evaluation;
 using QuantNative.Formats.Gptq;
 using QuantNative.Inference;
+using QuantNative.Inference.Device;
 using QuantNative.Model;
 
 namespace QuantNative.Cli;
@@ -13,9 +14,10 @@ namespace QuantNative.Cli;
 [Verb("eval", HelpText = "Perplexity of a model on a text (non-overlapping windows, DESIGN.md §6).")]
 public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
 {
-    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " cuda and emulate run the block " +
-        "linears of a GPTQ checkpoint through the low-bit kernel (fp16 activations, float32 output); the rest of the " +
-        "forward, and any layer whose shape the kernel refuses, stays on the CPU (the summary says which).")]
+    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " cuda and emulate run the whole " +
+        "forward on the device, activations staying there across layers: quantized linears on the low-bit kernel (fp16 " +
+        "activations, float32 output), dense ones and any low-bit layer whose shape the kernel refuses through cuBLAS " +
+        "in float32 (the summary says which).")]
     public DeviceKind Device { get; set; }
 
     [Option("text", HelpText = "UTF-8 evaluation text; default for the built-in model (and models made from it): its held-out TinyStories slice.")]
@@ -34,60 +36,43 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
     {
         // A given text is read first: a wrong path is one clean line before anything is loaded.
         string? text = Text == null || Text.StartsWith("builtin:", StringComparison.OrdinalIgnoreCase) ? null : TextFile.ReadUtf8(Text, "--text");
-        ICudaRuntime? runtime = null;
-        DeviceBlockLinears? linears = null;
-        try
-        {
-            // The device first: no GPU is one clean line before anything is loaded.
-            runtime = Device switch
-            {
-                DeviceKind.Cuda => DriverCudaRuntime.Create(),
-                DeviceKind.Emulate => new EmulatedCudaRuntime(),
-                _ => null,
-            };
-            var source = OpenModel();
-            using var model = InferenceModel.Open(source);
-            {
-                if (runtime != null)
-                    linears = new DeviceBlockLinears(runtime, source is GptqCheckpoint ? model : throw new QuantNativeException(
-                        $"--device {Device.ToString().ToLowerInvariant()}: eval runs the low-bit linears of a GPTQ " +
-                        $"checkpoint on the device, and {ModelLabel} is a {source.Format} model (quantize it with qn quantize, " +
-                        "or use --device cpu)"));
-            }
-            var tokenizer = LoadTokenizer(model.Config.VocabSize);
-            var (textPath, textLabel) = TextOrBuiltin(Text, "--text", heldOut: true, tokenizer, stderr);
-            text ??= TextFile.ReadUtf8(textPath, "--text");
-            int ctx = Ctx ?? model.Config.MaxPositionEmbeddings;
-            int[] tokens = tokenizer.EncodeAsTemplate(text);
-            Perplexity.CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
+        // The device first: no GPU is one clean line before anything is loaded.
+        using var device = DecodeDevice.OpenRuntime(Device);
+        var source = OpenModel();
+        using var model = InferenceModel.Open(source);
+        // Evaluation multiplies float32 activations on the CPU whatever the window length (the library's default):
+        // int8 decode activations are a generator's speed choice, not part of a perplexity.
+        var engine = device.Load(model);
+        var onDevice = (engine as DeviceDecodeEngine)?.Model;
+        var tokenizer = LoadTokenizer(model.Config.VocabSize);
+        var (textPath, textLabel) = TextOrBuiltin(Text, "--text", heldOut: true, tokenizer, stderr);
+        text ??= TextFile.ReadUtf8(textPath, "--text");
+        int ctx = Ctx ?? model.Config.MaxPositionEmbeddings;
+        int[] tokens = tokenizer.EncodeAsTemplate(text);
+        Perplexity.CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
 
-            var result = new ProgressReporter(stderr).Run("eval",
-                report => Perplexity.Evaluate(model, tokens, ctx, MaxWindows,
-                    (done, total) => report(done, total, "windows"), linears: linears));
+        var result = new ProgressReporter(stderr).Run("eval",
+            report => Perplexity.Evaluate(model, tokens, ctx, MaxWindows,
+                (done, total) => report(done, total, "windows"), engine: onDevice == null ? null : engine));
 
-            if (Json) stdout.WriteLine(ToJson(result, tokenizer.AddsBos, linears));
-            else
-            {
-                stdout.WriteLine($"model        {ModelLabel}");
-                stdout.WriteLine($"text         {textLabel} ({result.TextTokens} tokens)");
-                stdout.WriteLine($"bos          {(tokenizer.AddsBos ? "at the start of the stream (the tokenizer's template adds it)" : "none (the tokenizer's template adds none)")}");
-                stdout.WriteLine($"windows      {result.Windows} of {result.AvailableWindows} × {result.Ctx} tokens");
-                stdout.WriteLine($"linears      {(linears == null ? $"on the CPU: {model.Form}" : linears.Placement())}");
-                stdout.WriteLine($"predicted    {result.Predicted}");
-                stdout.WriteLine($"nll          {result.Nll:F6}");
-                stdout.WriteLine($"perplexity   {result.Ppl:F4}");
-                stdout.WriteLine($"time         {result.Seconds:F2} s ({result.TokensPerSecond:F0} tokens/s)");
-            }
-            return 0;
-        }
-        finally
+        if (Json) stdout.WriteLine(ToJson(result, tokenizer.AddsBos, onDevice));
+        else
         {
-            linears?.Dispose();
-            runtime?.Dispose();
+            stdout.WriteLine($"model        {ModelLabel}");
+            stdout.WriteLine($"text         {textLabel} ({result.TextTokens} tokens)");
+            stdout.WriteLine($"bos          {(tokenizer.AddsBos ? "at the start of the stream (the tokenizer's template adds it)" : "none (the tokenizer's template adds none)")}");
+            stdout.WriteLine($"windows      {result.Windows} of {result.AvailableWindows} × {result.Ctx} tokens");
+            stdout.WriteLine($"weights      {model.Form}");
+            stdout.WriteLine($"placement    {engine.Placement}");
+            stdout.WriteLine($"predicted    {result.Predicted}");
+            stdout.WriteLine($"nll          {result.Nll:F6}");
+            stdout.WriteLine($"perplexity   {result.Ppl:F4}");
+            stdout.WriteLine($"time         {result.Seconds:F2} s ({result.TokensPerSecond:F0} tokens/s)");
         }
+        return 0;
     }
 
-    public static string ToJson(PerplexityResult r, bool bos, DeviceBlockLinears? linears = null)
+    public static string ToJson(PerplexityResult r, bool bos, DeviceModel? device = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -104,12 +89,14 @@ public sealed class EvalCommand : ModelOptions, ICommand, IDeviceOption
             w.WriteBoolean("bos", bos); // whether the stream starts with BOS (the tokenizer's template decides)
             w.WriteNumber("seconds", r.Seconds);
             w.WriteNumber("tokens_per_second", r.TokensPerSecond);
-            if (linears != null)
+            if (device != null)
             {
-                w.WriteString("device", linears.Device);
-                w.WriteNumber("device_linears", linears.OnDevice);
-                w.WriteStartArray("cpu_linears");
-                foreach (var l in linears.OnCpu) w.WriteStringValue($"model.layers.{l.Layer}.{l.Part}");
+                // Every op runs on the device; these say which block linears ran on the low-bit kernel and which
+                // through cuBLAS Sgemm (dense, or a low-bit shape the kernel refuses, dequantized).
+                w.WriteString("device", device.Device);
+                w.WriteNumber("device_linears", device.OnLowBitKernel);
+                w.WriteStartArray("cublas_linears");
+                foreach (var l in device.Dense) w.WriteStringValue($"model.layers.{l.Layer}.{l.Part}");
                 w.WriteEndArray();
             }
             w.WriteEndObject();

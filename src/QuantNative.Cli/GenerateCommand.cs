@@ -1,13 +1,20 @@
 using System.Text.Json;
 using CommandLine;
+using QuantNative.Backends;
 using QuantNative.Inference;
 using QuantNative.Model;
 
 namespace QuantNative.Cli;
 
 [Verb("generate", HelpText = "Continue a prompt, streaming the text as it is produced.")]
-public sealed class GenerateCommand : ModelOptions, ICommand
+public sealed class GenerateCommand : ModelOptions, ICommand, IDeviceOption
 {
+    [Option("device", Default = DeviceKind.Cpu, HelpText = DeviceOption.HelpText + " cuda and emulate run every step " +
+        "of the forward on the device (embedding, norms, RoPE, attention over a device-resident KV cache, the low-bit " +
+        "kernels for quantized linears, cuBLAS for dense ones and the head, the greedy arg-max), sending back only the " +
+        "next token (greedy) or the last logits (sampling).")]
+    public DeviceKind Device { get; set; }
+
     [Option("prompt", Default = "", HelpText = "Text to continue (may be empty).")]
     public string Prompt { get; set; } = "";
 
@@ -30,6 +37,9 @@ public sealed class GenerateCommand : ModelOptions, ICommand
     [Option("ignore-eos", HelpText = "Do not stop at BOS/EOS: generate --max-tokens tokens.")]
     public bool IgnoreEos { get; set; }
 
+    [Option("decode-activations", HelpText = Inference.LowBit.DecodeActivationsOption.HelpText + ".")]
+    public string? DecodeActivationsText { get; set; }
+
     [Option("json", HelpText = "Print one JSON object (prompt ids, generated ids, text, stop reason) instead of streaming.")]
     public bool Json { get; set; }
 
@@ -37,7 +47,10 @@ public sealed class GenerateCommand : ModelOptions, ICommand
     {
         var sampler = new Sampler(Temperature, TopP, Seed);
         if (MaxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {MaxTokens})");
+        using var device = DecodeDevice.OpenRuntime(Device);
         using var model = InferenceModel.Open(OpenModel());
+        device.DecodeActivations(model, DecodeActivationsText);
+        var engine = device.Load(model);
         var tokenizer = LoadTokenizer(model.Config.VocabSize);
         if (PromptIds != null && Prompt != "")
             throw new QuantNativeException("give --prompt or --prompt-ids, not both");
@@ -49,13 +62,13 @@ public sealed class GenerateCommand : ModelOptions, ICommand
         int[]? ids = PromptIds == null ? null : ParseIds(PromptIds);
         var result = ids != null || IgnoreEos
             ? TextGenerator.Generate(model, tokenizer, ids ?? tokenizer.EncodeAsTemplate(Prompt), MaxTokens, sampler,
-                stopAtEnd: !IgnoreEos, onText)
-            : TextGenerator.Generate(model, tokenizer, Prompt, MaxTokens, sampler, onText);
+                stopAtEnd: !IgnoreEos, onText, engine: engine)
+            : TextGenerator.Generate(model, tokenizer, Prompt, MaxTokens, sampler, onText, engine: engine);
         if (Json) stdout.WriteLine(ToJson(ids ?? tokenizer.EncodeAsTemplate(Prompt), result));
         else stdout.WriteLine();
         stderr.WriteLine($"[prompt {result.PromptTokens} tokens at {result.PromptTokensPerSecond:F1} tokens/s; generated " +
                          $"{result.GeneratedTokens} tokens at {result.GeneratedTokensPerSecond:F1} tokens/s; {result.Seconds:F2} s " +
-                         $"in all; stop: {result.StopReason}; weights: {model.Form}]");
+                         $"in all; stop: {result.StopReason}; weights: {model.Form}; {engine.Placement}]");
         return 0;
     }
 

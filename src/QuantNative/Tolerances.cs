@@ -194,6 +194,25 @@ public static class Tolerances
     public const double LowBitGemvHalf2SumRel = 5.4e-3;
 
     /// <summary>
+    /// The M = 1 W2/W3 GEMV on the tensor cores (kernels/gemm/lowbit_gemv.cu, "W2/W3, M = 1"), against the C# reference,
+    /// relative to Σ_k |x_k·ŵ_k| (u = 2⁻²⁴, float32's unit roundoff). Per 128-k step it sums x·(off + q) (off the
+    /// magic's offset of each code's position: ≤ 64 for the 2-bit fields, ≤ 8 for W3's high bits, whose sum counts
+    /// 4×) in float32 — every product exact, one rounding per mma (8 per step, 16 at W3) — then subtracts O = Σ x·off
+    /// and z·S (S = Σ x; both summed pairwise, 7 levels) and scales by s. The offsets make the rounded sums larger than
+    /// the result's: first order, per step, in units of u·s·Σ|x| over the step, W2: mma 8·(64 + 3) + O 7·64 + S 7·3 +
+    /// the two subtractions 2·67 ≈ 1140; W3: 8·67 + 4·8·9 + 103 (the ×4 joining) + 7·96 + 7·7 + 2·103 ≈ 1850 — i.e.
+    /// 6.8e-5 and 1.1e-4 of s·Σ|x|. Against Σ|x·ŵ| = s·Σ|x|·|q − z| this is no bound where q = z throughout (as for
+    /// <see cref="CpuLowBitGemvRel"/>'s factored sums); for the tests' uniform codes and zeros E|q − z| = 1.25 (W2),
+    /// 2.625 (W3), so 5.4e-5 and 4.2e-5 of Σ|x·ŵ|; plus the float32 total over K/128 steps and the reference's own
+    /// float32 sum (the tests add K·2⁻²⁴). A GPU's mma may round its sum less tightly than once to nearest (the
+    /// emulator sums in double and rounds once): twice the emulator's bound, 1.1e-4, plus 1e-5 for the total: 1.2e-4.
+    /// Observed on the emulator: ≤ 5e-7·Σ (float32 outputs, K ≤ 4104). A wrong code layout, offset, x pairing, zero,
+    /// scale or group moves outputs by far more (an offset table or x pairing off by one place fails every W3 case),
+    /// but a single wrong code (≲ 1/K of Σ) can hide in it for K ≳ 2000.
+    /// </summary>
+    public const double LowBitGemvMmaSumRel = 1.2e-4;
+
+    /// <summary>
     /// The CPU low-bit GEMV (y = Σ_g s·(Σ q·x − z·Σ x), codes 0..qmax in float) against the dequantized reference,
     /// relative to Σ_k |x_k·ŵ_k| as <see cref="LowBitGemvSumRel"/>. The factored form sums q·x and x separately, terms
     /// up to qmax·|x| and z·|x| where the reference's are |q − z|·|x|: for random codes and zeros E|q − z| ≈ qmax/3
@@ -202,6 +221,24 @@ public static class Tolerances
     /// 3e-4 bounds it; a wrong code, zero, scale or group moves an output by ≳ 1/K ≈ 5e-3 of Σ.
     /// </summary>
     public const double CpuLowBitGemvRel = 3e-4;
+
+    /// <summary>
+    /// The int8-activation decode GEMV (<see cref="Inference.LowBit.LowBitInt8Row"/>) against its specification in
+    /// double (the same rounded x, exact integer dots): only float32 arithmetic differs — each step's int32 sums
+    /// converted and scaled by d_c·s_g (two roundings), accumulated per lane over ≤ K/128 steps, 16 lanes summed, the
+    /// zero-point term Σ_g s_g·z_g·X̃_g (X̃ summed over a group's chunks) subtracted: ≲ 8 roundings deep on terms of
+    /// magnitude ≤ Σ_c |d_c·s_g|·(|Σ q·xi| + |z·Σ xi|) for the shapes tested (K ≤ 300), 8·6e-8 ≈ 5e-7 of that sum;
+    /// 2e-6 leaves room. A wrong code, lane, chunk scale or group moves y by ≳ 1/K of the sum.
+    /// </summary>
+    public const double CpuInt8GemvRoundingRel = 2e-6;
+
+    /// <summary>
+    /// How far x rounded to int8 (<see cref="Inference.LowBit.Int8Activations"/>) may lie from x, in units of the
+    /// chunk's d/2: round-to-nearest of x·(1/d) is within 1/2 of x/d up to the two float32 roundings of 1/d and the
+    /// product (|x/d| ≤ 127: 127·2·2⁻²⁴ ≈ 1.5e-5 absolute, ×2 in units of 1/2). The bound each output of the int8
+    /// GEMV is held to against the float32 product is Σ_k |ŵ_k|·(d_c/2)·(1 + this).
+    /// </summary>
+    public const double Int8ActivationRoundingSlack = 4e-5;
 
     /// <summary>
     /// The same float32 products summed in two orders (a SIMD dot product against BLAS, or BLAS on a tile against BLAS
@@ -225,6 +262,17 @@ public static class Tolerances
     /// ~1e-5 of the logits' range; 1e-4 leaves room. A wrong cache row or position is off by more than 1e-2.
     /// </summary>
     public const double PackedDecodeVsPrefillLogitsRel = 1e-4;
+
+    /// <summary>
+    /// The same with int8 decode activations (<see cref="Inference.LowBit.DecodeActivations.Int8"/>): each linear's x
+    /// rounded per chunk (32 values at W4), every product moved by up to |ŵ|·d/2 with d = max|x_c|/127 — the per-linear
+    /// bound LowBitInt8GemvTests holds the kernel to. End to end the error is that rounding's, not arithmetic's: an error
+    /// of RMS d/√12 per input is ≈ (max/RMS of x)/440 of a linear's output, ~1 % where max|x| ≈ 5·RMS, and it compounds
+    /// over stories260K's 35 linears and the residual stream: measured 1.72e-2 of the logits' range (40 tokens, GPTQ W4
+    /// g32 act-order). 5e-2 bounds that; the test's use is the int8 path's wiring (the float32 case checks the cache and
+    /// positions to 1e-4): a chunk given its neighbour's scale measured 1.27.
+    /// </summary>
+    public const double PackedInt8DecodeVsPrefillLogitsRel = 5e-2;
 
     /// <summary>
     /// The fp16 output of the low-bit GEMV: the float32 sum is rounded once to nearest fp16, within ½ ulp, i.e.
@@ -367,4 +415,27 @@ public static class Tolerances
     /// before its commit, is off by 10% or more.
     /// </summary>
     public const double InputEnergyRel = 1e-6;
+
+    /// <summary>
+    /// How close (in logits, natural-log units) the CPU engine's best and second-best tokens must be for a greedy step
+    /// where the device decode path (DeviceInferenceSession) chooses differently to count as a near-tie rather than an
+    /// error. The device differs from the CPU only by rounding: low-bit linears take fp16 activations (≤ 2⁻¹¹ relative
+    /// per input), RMSNorm sums in float where the CPU sums in double, attention and the dense GEMMs sum in another
+    /// order. When every logit differs by at most δ, the engines can disagree only where the CPU's top two are within
+    /// 2δ. Measured δ (DeviceLogitDifferenceTests, stories260K W4 g32, 40-token prefill + 8 steps, logits ≲ 15 in
+    /// size): 0.041 RTN, 0.028 GPTQ act-order, so disagreements are possible below ≈ 0.08; 0.1 covers that, and that
+    /// test holds δ below half of it. A wrong op (a lost residual, a misplaced RoPE position) moves logits by whole
+    /// units. Measured: no step differed on stories260K fp32, RTN and GPTQ W4 g32, or the four synthetic families in
+    /// BF16 and RTN W4 g32 (40-token prompts, 24 tokens each), where the CPU's top two logits came as close as 0.0013.
+    /// </summary>
+    public const double DeviceGreedyNearTieLogit = 0.1;
+
+    /// <summary>
+    /// The device decode path's logits of a float32 model (DeviceInferenceSession.Forward) against the CPU session's,
+    /// max |Δ| / max |cpu| over every row: the op differences (RMSNorm's float sums where the CPU sums in double,
+    /// attention's and Sgemm's summation orders, SwiGLU's exp; <see cref="CudaVsCpuOpRel"/> each) through every block
+    /// and the head. Measured 5.6e-7 on stories260K (5 blocks, 7 tokens); 1e-5 is about 18× that. A wrong op, a lost
+    /// residual or a misplaced RoPE position is off by percents.
+    /// </summary>
+    public const double DeviceFp32LogitsRel = 1e-5;
 }

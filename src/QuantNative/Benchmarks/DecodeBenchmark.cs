@@ -27,30 +27,34 @@ public sealed record DecodeResult(string Form, int PromptTokens, int DecodeToken
 /// </summary>
 public static class DecodeBenchmark
 {
-    public static DecodeResult Run(InferenceModel model, int promptTokens, int decodeTokens, int runs, int seed)
+    /// <param name="engine">the engine to time (a device's, <see cref="Inference.Device.DeviceDecodeEngine"/>); null: the CPU</param>
+    /// <param name="device">the device <paramref name="engine"/> runs on: its device-to-device copy bandwidth (read +
+    /// write) is the reference then, where the runtime times work (a GPU; the emulator measures the host's copy)</param>
+    public static DecodeResult Run(InferenceModel model, int promptTokens, int decodeTokens, int runs, int seed,
+        IDecodeEngine? engine = null, Cuda.ICudaRuntime? device = null)
     {
         if (promptTokens < 1 || decodeTokens < 1)
             throw new QuantNativeException($"--prompt-tokens and --tokens must be positive (got {promptTokens}, {decodeTokens})");
         var c = model.Config;
         var random = new Random(seed);
         var prompt = Enumerable.Range(0, promptTokens).Select(_ => random.Next(c.VocabSize)).ToArray();
-        double copy = CopyBandwidth.MeasureGbps();
+        double copy = device is { IsEmulated: false } ? GemmBenchmark.CopyBandwidth(device, 256L << 20, 5) : CopyBandwidth.MeasureGbps();
+        engine ??= new CpuDecodeEngine(model);
         var prefill = new List<double>();
         var decode = new List<double>();
         var cpu = new List<double>();
         var process = Process.GetCurrentProcess();
         for (int run = 0; run <= runs; run++) // run 0 warms up
         {
-            var session = new InferenceSession(model, promptTokens + decodeTokens);
+            using var session = engine.Open(promptTokens + decodeTokens);
             long start = Stopwatch.GetTimestamp();
-            var logits = session.Forward(prompt);
+            int next = session.ForwardGreedy(prompt);
             double prefillSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            int next = Sampler.ArgMax(logits.AsSpan(logits.Length - c.VocabSize));
             process.Refresh();
             var cpuStart = process.TotalProcessorTime;
             start = Stopwatch.GetTimestamp();
             for (int t = 0; t < decodeTokens; t++)
-                next = Sampler.ArgMax(session.Forward([next]));
+                next = session.ForwardGreedy([next]);
             double decodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             process.Refresh();
             cpu.Add((process.TotalProcessorTime - cpuStart).TotalSeconds / decodeTokens);
@@ -60,7 +64,7 @@ public static class DecodeBenchmark
             decode.Add(decodeTokens / decodeSeconds);
         }
         return new DecodeResult(model.Form, promptTokens, decodeTokens, Median(prefill), Median(decode),
-            model.WeightBytesPerToken, copy, Environment.ProcessorCount) { CpuSecondsPerToken = Median(cpu) };
+            engine.WeightBytesPerToken, copy, Environment.ProcessorCount) { CpuSecondsPerToken = Median(cpu) };
     }
 
     private static double Median(List<double> values)

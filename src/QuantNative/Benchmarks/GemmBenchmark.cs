@@ -68,12 +68,17 @@ public static class GemmBenchmark
     /// derived there) plus the float32 reference's K·2⁻²⁴.</summary>
     public static double Half2Tolerance(int k) => 5.4e-3 + (double)k / (1 << 24);
 
+    /// <summary>The GEMV's tensor-core body (M = 1 at W2/W3): Tolerances.LowBitGemvMmaSumRel (derived there) plus the
+    /// float32 reference's K·2⁻²⁴.</summary>
+    public static double MmaGemvTolerance(int k) => Tolerances.LowBitGemvMmaSumRel + (double)k / (1 << 24);
+
     /// <summary>The low-bit kernel against the CPU: the GEMV (M ≤ 8) dequantizes in float32 (<see cref="CpuTolerance"/>),
-    /// except its fp16-pair body (<see cref="Half2Tolerance"/>); the tensor-core kernel feeds the tensor cores fp16
-    /// weights, as the cuBLAS peer does (<see cref="CublasTolerance"/>).</summary>
-    public static double LowBitTolerance(int k, int m, int bits) =>
+    /// except its fp16-pair body (<see cref="Half2Tolerance"/>) and its tensor-core body (<see cref="MmaGemvTolerance"/>);
+    /// the tensor-core kernel feeds the tensor cores fp16 weights, as the cuBLAS peer does (<see cref="CublasTolerance"/>).</summary>
+    public static double LowBitTolerance(int k, int m, int bits, int groupLength) =>
         m > LowBitGemvLaunch.MaxM ? CublasTolerance(k)
-        : LowBitGemvLaunch.SumsInHalf2(m, bits, k) ? Half2Tolerance(k) : CpuTolerance(k);
+        : LowBitGemvLaunch.SumsInHalf2(m, bits, k) ? Half2Tolerance(k)
+        : LowBitGemvLaunch.DotsOnTensorCores(m, bits, k, groupLength) ? MmaGemvTolerance(k) : CpuTolerance(k);
 
     /// <summary>The L2 size assumed where the device cannot be asked (the emulator): 50 MB, an H100's.</summary>
     public const long AssumedL2Bytes = 50L << 20;
@@ -143,7 +148,7 @@ public static class GemmBenchmark
             double cublasVsCpu = MaxRelative(yc, reference, scale);
             var y = arena.Download<float>(dy, (long)m * n);
             return new Row(shape, w.Bits, m, null, new Check(MaxRelative(y, reference, scale),
-                MaxRelative(y, yc, scale), cublasVsCpu, LowBitTolerance(k, m, w.Bits), CublasTolerance(k)));
+                MaxRelative(y, yc, scale), cublasVsCpu, LowBitTolerance(k, m, w.Bits, w.GroupLength), CublasTolerance(k)));
         }
 
         double flops = 2.0 * m * n * k;

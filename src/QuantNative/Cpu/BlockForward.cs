@@ -11,8 +11,7 @@ namespace QuantNative.Cpu;
 /// rows firstPosition.. so the same code serves a whole sequence (firstPosition 0) and one decoded token.
 /// Residual additions are folded into the output GEMMs (beta = 1). The block's linears are whatever the model holds
 /// (<see cref="IInferenceBlock"/>: fp32 arrays, mapped BF16, packed low-bit codes), each multiplying in its own form.
-/// An <see cref="IBlockLinearRunner"/>, when given, may run any of the seven linears instead (the low-bit device
-/// kernel); the rest of the block stays on the CPU.
+/// (The device runs the same block in Inference/Device/DeviceInferenceSession.cs.)
 /// <para>
 /// The block is also available as its six stages, in order, so that sequential quantization can stop after any of
 /// them and read the input of the next linear layers from the workspace (<see cref="BlockStage"/>): the stages are
@@ -22,20 +21,17 @@ namespace QuantNative.Cpu;
 public static class BlockForward
 {
     public static void Forward(float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
-        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
-        int layer = -1, IBlockLinearRunner? linears = null)
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws)
     {
-        RunStages(BlockStage.DownProjection, x, new ArrayBlock(w, c), c, rope, kCache, vCache, firstPosition, tokens, ws,
-            layer, linears);
+        RunStages(BlockStage.DownProjection, x, new ArrayBlock(w, c), c, rope, kCache, vCache, firstPosition, tokens, ws);
     }
 
     /// <summary>The block of any weights form; see <see cref="Forward(float[], LlamaBlockWeights, LlamaConfig, Rope,
-    /// float[], float[], int, int, BlockWorkspace, int, IBlockLinearRunner?)"/>.</summary>
+    /// float[], float[], int, int, BlockWorkspace)"/>.</summary>
     public static void Forward(float[] x, IInferenceBlock w, LlamaConfig c, Rope rope,
-        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
-        int layer = -1, IBlockLinearRunner? linears = null)
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws)
     {
-        RunStages(BlockStage.DownProjection, x, w, c, rope, kCache, vCache, firstPosition, tokens, ws, layer, linears);
+        RunStages(BlockStage.DownProjection, x, w, c, rope, kCache, vCache, firstPosition, tokens, ws);
     }
 
     /// <summary>
@@ -45,19 +41,14 @@ public static class BlockForward
     /// ws.Gate holds down's input; after <see cref="BlockStage.DownProjection"/> x is the block's output.
     /// </summary>
     public static void RunStages(BlockStage last, float[] x, LlamaBlockWeights w, LlamaConfig c, Rope rope,
-        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
-        int layer = -1, IBlockLinearRunner? linears = null)
-        => RunStages(last, x, new ArrayBlock(w, c), c, rope, kCache, vCache, firstPosition, tokens, ws, layer, linears);
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws)
+        => RunStages(last, x, new ArrayBlock(w, c), c, rope, kCache, vCache, firstPosition, tokens, ws);
 
     public static void RunStages(BlockStage last, float[] x, IInferenceBlock w, LlamaConfig c, Rope rope,
-        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws,
-        int layer = -1, IBlockLinearRunner? linears = null)
+        float[] kCache, float[] vCache, int firstPosition, int tokens, BlockWorkspace ws)
     {
-        void Linear(string part, ReadOnlySpan<float> input, Span<float> output, bool accumulate = false)
-        {
-            if (linears == null || !linears.TryForward(layer, part, input, output, tokens, accumulate))
-                w.Linear(part).Forward(input, output, tokens, accumulate);
-        }
+        void Linear(string part, ReadOnlySpan<float> input, Span<float> output, bool accumulate = false) =>
+            w.Linear(part).Forward(input, output, tokens, accumulate);
 
         int d = c.HiddenSize, kv = c.KvDim, f = c.IntermediateSize, qd = c.QDim;
         var extras = w.Extras;

@@ -27,14 +27,14 @@ public static class Perplexity
     }
 
     /// <param name="progress">called after each window with (windows done, windows total)</param>
-    /// <param name="linears">runs some block linears on a device (one window at a time then: a device runtime has one
-    /// stream and is not thread-safe); null: everything on the CPU</param>
     public static PerplexityResult Evaluate(LlamaModel model, int[] tokens, int ctx, int? maxWindows = null,
-        Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null)
-        => Evaluate(InferenceModel.From(model), tokens, ctx, maxWindows, progress, cancel, linears);
+        Action<int, int>? progress = null, CancellationToken cancel = default)
+        => Evaluate(InferenceModel.From(model), tokens, ctx, maxWindows, progress, cancel);
 
+    /// <param name="engine">runs the windows (a device: <see cref="Inference.Device.DeviceDecodeEngine"/>, one window
+    /// at a time, since a device runtime has one stream); null: the CPU engine, windows in parallel</param>
     public static PerplexityResult Evaluate(InferenceModel model, int[] tokens, int ctx, int? maxWindows = null,
-        Action<int, int>? progress = null, CancellationToken cancel = default, IBlockLinearRunner? linears = null)
+        Action<int, int>? progress = null, CancellationToken cancel = default, IDecodeEngine? engine = null)
     {
         int available = CountWindows(tokens.Length, ctx, model.Config.MaxPositionEmbeddings);
         if (maxWindows is <= 0)
@@ -42,13 +42,13 @@ public static class Perplexity
         int windows = Math.Min(available, maxWindows ?? available);
         var clock = Stopwatch.StartNew();
         var windowNll = new double[windows];
-        int workers = linears != null ? 1 : SequenceParallelism.Workers(model.Config, windows);
+        int workers = engine != null ? 1 : SequenceParallelism.Workers(model.Config, windows);
         int done = 0;
         using (workers > 1 ? Gemm.UseBlasThreads(1) : null)
         {
             Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
             {
-                var session = new InferenceSession(model, ctx, linears);
+                using IDecodeSession session = engine?.Open(ctx) ?? new InferenceSession(model, ctx);
                 for (int w = worker; w < windows; w += workers)
                 {
                     cancel.ThrowIfCancellationRequested();

@@ -33,6 +33,16 @@ public sealed class InferenceModel : IDisposable
     /// <summary>Bytes one decode step reads: every block linear and the output head (the embedding row is noise).</summary>
     public long WeightBytesPerToken => Blocks.Sum(b => BlockLinears.All.Sum(l => b.Linear(l.Part).StoredBytes)) + Output.StoredBytes;
 
+    /// <summary>What every low-bit linear's decode GEMV multiplies its codes with (<see cref="LowBit.DecodeActivations"/>;
+    /// float32 unless told otherwise). Returns the model.</summary>
+    public InferenceModel WithDecodeActivations(DecodeActivations activations)
+    {
+        foreach (var block in Blocks)
+        foreach (var linear in BlockLinears.All)
+            if (block.Linear(linear.Part) is LowBitCpuLinear lowBit) lowBit.DecodeActivations = activations;
+        return this;
+    }
+
     /// <summary>The model of <paramref name="source"/>, which it then owns: mapped for Hugging Face checkpoints, low-bit
     /// for GPTQ ones, fp32 arrays otherwise.</summary>
     public static InferenceModel Open(IModelSource source) => source switch

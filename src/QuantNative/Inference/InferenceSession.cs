@@ -9,36 +9,48 @@ namespace QuantNative.Inference;
 /// of new tokens (a whole evaluation window or prompt in one pass, or one generated token) and returns their logits.
 /// The weights are read in the form the model holds them (<see cref="InferenceModel"/>).
 /// </summary>
-public sealed class InferenceSession
+public sealed class InferenceSession : IDecodeSession
 {
     private readonly InferenceModel _model;
     private readonly Rope _rope;
     private readonly KvCache _cache;
-    private readonly IBlockLinearRunner? _linears;
     private BlockWorkspace? _workspace;
     private float[] _residual = [];
 
     public int Position { get; private set; }
     public int Capacity => _cache.Capacity;
 
-    /// <param name="linears">runs some block linears elsewhere (the device); null: all on the CPU</param>
-    public InferenceSession(LlamaModel model, int capacity, IBlockLinearRunner? linears = null)
-        : this(InferenceModel.From(model), capacity, linears) { }
+    public InferenceSession(LlamaModel model, int capacity)
+        : this(InferenceModel.From(model), capacity) { }
 
-    public InferenceSession(InferenceModel model, int capacity, IBlockLinearRunner? linears = null)
+    public InferenceSession(InferenceModel model, int capacity)
     {
         var c = model.Config;
         if (capacity <= 0 || capacity > c.MaxPositionEmbeddings)
             throw new QuantNativeException(
                 $"context of {capacity} tokens is outside 1..{c.MaxPositionEmbeddings}, the model's maximum");
         _model = model;
-        _linears = linears;
         _rope = new Rope(c.HeadDim, capacity, c.Rope);
         _cache = new KvCache(c, capacity, c.NumLayers);
     }
 
     /// <summary>Forgets every cached position (a new sequence).</summary>
     public void Reset() => Position = 0;
+
+    public float[] ForwardLast(ReadOnlySpan<int> tokens)
+    {
+        var logits = Forward(tokens);
+        return logits.Length == 0 ? logits : logits[^_model.Config.VocabSize..];
+    }
+
+    public int ForwardGreedy(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length == 0) throw new QuantNativeException("a forward pass needs at least one token to return its logits");
+        return Sampler.ArgMax(ForwardLast(tokens));
+    }
+
+    /// <summary>Nothing to free: the cache is managed memory.</summary>
+    public void Dispose() { }
 
     /// <summary>Appends <paramref name="tokens"/> to the sequence and returns their logits [T, vocab].</summary>
     public float[] Forward(ReadOnlySpan<int> tokens)
@@ -62,8 +74,7 @@ public sealed class InferenceSession
             _model.Embedding.Lookup(id, x.AsSpan(i * d, d));
         }
         for (int b = 0; b < c.NumLayers; b++)
-            BlockForward.Forward(x, _model.Blocks[b], c, _rope, _cache.Keys[b], _cache.Values[b], Position, t, _workspace,
-                b, _linears);
+            BlockForward.Forward(x, _model.Blocks[b], c, _rope, _cache.Keys[b], _cache.Values[b], Position, t, _workspace);
 
         RmsNorm.Forward(_workspace.Normed, x, _model.FinalNorm, t, d, c.RmsNormEps);
         var logits = new float[(long)t * c.VocabSize];

@@ -21,6 +21,9 @@ public sealed class Sampler
         _random = new Random(seed);
     }
 
+    /// <summary>Temperature 0: the next token is the logits' first arg-max (a device computes it there).</summary>
+    public bool IsGreedy => _temperature == 0;
+
     public int Next(ReadOnlySpan<float> logits)
     {
         if (_temperature == 0) return ArgMax(logits);

@@ -28,14 +28,15 @@ public static class TextGenerator
         Sampler sampler, Action<string> onText, CancellationToken cancel = default)
         => Generate(InferenceModel.From(model), tokenizer, prompt, maxTokens, sampler, onText, cancel);
 
+    /// <param name="engine">runs the forward passes (a device, <see cref="Device.DeviceDecodeEngine"/>); null: the CPU</param>
     public static GenerationResult Generate(InferenceModel model, ITextTokenizer tokenizer, string prompt, int maxTokens,
-        Sampler sampler, Action<string> onText, CancellationToken cancel = default)
+        Sampler sampler, Action<string> onText, CancellationToken cancel = default, IDecodeEngine? engine = null)
     {
         int[] promptIds = tokenizer.EncodeAsTemplate(prompt);
         if (promptIds.Length == 0)
             throw new QuantNativeException("--prompt: the prompt is empty and the tokenizer's template adds no BOS, so there " +
                                            "is nothing to continue from; give a prompt");
-        return Generate(model, tokenizer, promptIds, maxTokens, sampler, stopAtEnd: true, onText, cancel);
+        return Generate(model, tokenizer, promptIds, maxTokens, sampler, stopAtEnd: true, onText, cancel, engine);
     }
 
     /// <summary>Continues the ids <paramref name="promptIds"/> as they are (another stack's tokenization, a
@@ -45,7 +46,8 @@ public static class TextGenerator
         => Generate(InferenceModel.From(model), tokenizer, promptIds, maxTokens, sampler, stopAtEnd, onText, cancel);
 
     public static GenerationResult Generate(InferenceModel model, ITextTokenizer tokenizer, int[] promptIds, int maxTokens,
-        Sampler sampler, bool stopAtEnd, Action<string> onText, CancellationToken cancel = default)
+        Sampler sampler, bool stopAtEnd, Action<string> onText, CancellationToken cancel = default,
+        IDecodeEngine? engine = null)
     {
         if (maxTokens < 0) throw new QuantNativeException($"--max-tokens must be ≥ 0 (got {maxTokens})");
         var c = model.Config;
@@ -57,7 +59,7 @@ public static class TextGenerator
             throw new QuantNativeException(
                 $"the prompt has {promptIds.Length} tokens; the model's context is {c.MaxPositionEmbeddings}");
         int capacity = Math.Min(c.MaxPositionEmbeddings, promptIds.Length + maxTokens);
-        var session = new InferenceSession(model, Math.Max(capacity, promptIds.Length));
+        using var session = (engine ?? new CpuDecodeEngine(model)).Open(Math.Max(capacity, promptIds.Length));
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
         var textIds = new List<int>(promptIds.Skip(promptIds[0] == tokenizer.BosId ? 1 : 0));
@@ -65,15 +67,15 @@ public static class TextGenerator
         var stream = new StreamingText(tokenizer);
         onText(stream.Update(textIds));
 
-        float[] logits = session.Forward(promptIds);
+        // Greedy: the session picks the token (a device sends back 4 bytes); sampling reads the last row's logits.
+        int Step(ReadOnlySpan<int> ids) => sampler.IsGreedy ? session.ForwardGreedy(ids) : sampler.Next(session.ForwardLast(ids));
+        int next = Step(promptIds);
         double promptSeconds = clock.Elapsed.TotalSeconds;
-        var last = logits.AsSpan(logits.Length - c.VocabSize);
         int generated = 0;
         string stop = "max-tokens";
         while (generated < maxTokens)
         {
             cancel.ThrowIfCancellationRequested();
-            int next = sampler.Next(last);
             if (stopAtEnd && (next == tokenizer.BosId || next == tokenizer.EosId)) { stop = "end-of-text"; break; }
             generated++;
             generatedIds.Add(next);
@@ -81,7 +83,7 @@ public static class TextGenerator
             onText(stream.Update(textIds));
             if (generated == maxTokens) break;
             if (session.Position >= session.Capacity) { stop = "context-full"; break; }
-            last = session.Forward([next]);
+            next = Step([next]);
         }
         onText(stream.Flush(textIds));
         return new GenerationResult(promptIds.Length, generated, tokenizer.Decode(textIds.ToArray()),

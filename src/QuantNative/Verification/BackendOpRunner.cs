@@ -7,13 +7,14 @@ namespace QuantNative.Verification;
 
 /// <summary>
 /// `qn test-backend`'s engine, as ggml's test-backend-ops is for ggml: every op the CUDA backend has (the cases of
-/// <see cref="TrainingOpCases"/>, <see cref="LwcOpCases"/>, <see cref="LowBitOpCases"/>, <see cref="LibraryOpCases"/>)
+/// <see cref="TrainingOpCases"/>, <see cref="LwcOpCases"/>, <see cref="LowBitOpCases"/>, <see cref="LibraryOpCases"/>, <see cref="InferenceOpCases"/>)
 /// on fresh random inputs seeded per case, against the C# CPU reference, outputs poisoned first.
 /// </summary>
 public static class BackendOpRunner
 {
     public static IEnumerable<OpCase> AllCases() =>
-        TrainingOpCases.All().Concat(LwcOpCases.All()).Concat(LowBitOpCases.All()).Concat(LibraryOpCases.All());
+        TrainingOpCases.All().Concat(LwcOpCases.All()).Concat(LowBitOpCases.All()).Concat(LibraryOpCases.All())
+            .Concat(InferenceOpCases.All());
 
     /// <summary>The cases whose op matches one of the comma-separated <paramref name="pattern"/>s (a '*' glob over the
     /// op name, or a substring of it; case-insensitive; null: all), without the large ones unless asked.</summary>

@@ -67,8 +67,10 @@ public static class LowBitOpCases
             var actual = LowBitRun.OnDevice(c.Runtime, linear, x, m, output, splits);
             var magnitudes = LowBitRun.Magnitudes(linear.Weights.Dequantize(), x, m, n, k);
             double halfRel = output == LowBitOutput.Float16 ? Tolerances.LowBitGemvHalfOutputRel : 0;
-            // M = 1 at W4 runs the GEMV's fp16-pair body: its bound plus the float32 reference's own K·2⁻²⁴.
+            // M = 1 at W4 runs the GEMV's fp16-pair body, at W2/W3 its tensor-core one: their bounds plus the float32
+            // reference's own K·2⁻²⁴.
             double tolerance = LowBitGemvLaunch.SumsInHalf2(m, bits, k) ? Tolerances.LowBitGemvHalf2SumRel + k * Math.Pow(2, -24)
+                : LowBitGemvLaunch.DotsOnTensorCores(m, bits, k, linear.Weights.GroupLength) ? Tolerances.LowBitGemvMmaSumRel + k * Math.Pow(2, -24)
                 : m <= LowBitGemvLaunch.MaxM ? Tolerances.LowBitGemvSumRel
                 : Tolerances.LowBitMmaSumRel;
             return [new OpCheck("y", OpErrors.WorstSumRelative(actual, expected, magnitudes, halfRel), tolerance, "max |Δ|/Σ|x·ŵ|")];

@@ -3,6 +3,7 @@ using QuantNative.Evaluation;
 using QuantNative.Formats;
 using QuantNative.Formats.Gptq;
 using QuantNative.Inference;
+using QuantNative.Inference.LowBit;
 using QuantNative.Model;
 using QuantNative.Tests.Quantization;
 
@@ -40,25 +41,29 @@ public class PackedInferenceTests
         Assert.That(Math.Abs(fromMemory - expanded) / expanded, Is.LessThanOrEqualTo(Tolerances.PackedVsExpandedNllRel));
     }
 
-    [Test]
-    public void LowBitDecodingTokenByTokenMatchesTheWholeSequence()
+    [TestCase(DecodeActivations.Float32)]
+    [TestCase(DecodeActivations.Int8)]
+    public void LowBitDecodingTokenByTokenMatchesTheWholeSequence(DecodeActivations activations)
     {
         var q = StoriesSplit.Quantize("gptq", 4, 32, GptqCheckpointFormat.V2, actOrder: true);
         string dir = Path.Combine(_dir, "q");
         GptqCheckpointWriter.Write(q.Model, dir);
-        using var model = InferenceModel.Open(ModelLoader.Open(dir));
+        using var model = InferenceModel.Open(ModelLoader.Open(dir)).WithDecodeActivations(activations);
         var tokens = StoriesSplit.EvalTokens[..40];
         var whole = new InferenceSession(model, tokens.Length).Forward(tokens);
         var session = new InferenceSession(model, tokens.Length);
         var stepwise = tokens.SelectMany(t => session.Forward([t])).ToArray();
-        // Decode runs the GEMV (factored group sums), the whole sequence the dequantized-tile GEMM.
+        // Decode runs the GEMV (factored group sums; with int8 activations, x rounded per chunk), the whole sequence the
+        // dequantized-tile GEMM on float32 x.
         double worst = 0, scale = 0;
         for (int i = 0; i < whole.Length; i++)
         {
             worst = Math.Max(worst, Math.Abs(whole[i] - stepwise[i]));
             scale = Math.Max(scale, Math.Abs(whole[i]));
         }
-        Assert.That(worst / scale, Is.LessThanOrEqualTo(Tolerances.PackedDecodeVsPrefillLogitsRel));
+        TestContext.Out.WriteLine($"{activations}: max |Δlogit| / max |logit| = {worst / scale:E2}");
+        Assert.That(worst / scale, Is.LessThanOrEqualTo(activations == DecodeActivations.Int8
+            ? Tolerances.PackedInt8DecodeVsPrefillLogitsRel : Tolerances.PackedDecodeVsPrefillLogitsRel));
     }
 
     [TestCaseSource(typeof(SyntheticFamilies), nameof(SyntheticFamilies.All))]

@@ -41,6 +41,9 @@ public sealed unsafe class MappedLinear : ILinearWeights
     public long StoredBytes => _tensor.ByteCount;
     public FloatDType DType => _tensor.DType;
 
+    /// <summary>The mapped tensor (the device decode path widens it to float32 a slice at a time for its upload).</summary>
+    public MappedTensor Tensor => _tensor;
+
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
         int n = OutFeatures, k = InFeatures;

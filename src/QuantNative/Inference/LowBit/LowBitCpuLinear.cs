@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using QuantNative.Cpu;
 using QuantNative.Cpu.Weights;
 using QuantNative.Formats.Gptq;
@@ -30,6 +31,13 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
     // per call was garbage 154 times per TinyLlama token.
     [ThreadStatic] private static float[]? t_arranged;
     [ThreadStatic] private static float[]? t_groupSums;
+    // The int8 path's: x rounded per chunk, its scales, the kernel's arrangement of it, per-lane scales, and per block
+    // the rows' group scales and zero-point terms.
+    [ThreadStatic] private static sbyte[]? t_rounded;
+    [ThreadStatic] private static float[]? t_chunkScales;
+    [ThreadStatic] private static sbyte[]? t_arrangedInt8;
+    [ThreadStatic] private static float[]? t_laneScales;
+    [ThreadStatic] private static float[]? t_blockScales;
 
     private LowBitCpuLinear(LowBitWeights weights, string name) => (Weights, Name) = (weights, name);
 
@@ -48,6 +56,12 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
     }
 
     public static LowBitCpuLinear Of(LowBitWeights weights, string name) => new(weights, name);
+
+    /// <summary>What the decode GEMV (up to <see cref="GemvTokens"/> tokens) multiplies the codes with
+    /// (<see cref="LowBit.DecodeActivations"/>): float32 unless a generator asks for int8 (`qn generate` and `qn bench
+    /// decode` do), so that evaluation's perplexities never depend on the window length; more tokens always take the
+    /// float32 GEMM.</summary>
+    public DecodeActivations DecodeActivations { get; set; } = DecodeActivations.Float32;
 
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
@@ -71,7 +85,11 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
     private void Gemv(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
         var w = Weights;
-        if (LowBitGemvRow.Supported(w.Bits) && (w.Groups == 1 || w.GroupLength % w.ChunkLength == 0))
+        bool wholeChunks = w.Groups == 1 || w.GroupLength % w.ChunkLength == 0;
+        if (DecodeActivations == DecodeActivations.Int8 && wholeChunks &&
+            LowBitInt8Row.Supported(w.Bits, w.Groups, w.GroupLength / w.ChunkLength) && GemvInt8(x, y, tokens, accumulate))
+            return;
+        if (LowBitGemvRow.Supported(w.Bits) && wholeChunks)
         {
             GemvPacked(x, y, tokens, accumulate);
             return;
@@ -168,6 +186,87 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
                     }
             });
         }
+    }
+
+    private static T[] Reuse<T>(ref T[]? buffer, int length) =>
+        buffer is { } b && b.Length >= length ? b : buffer = new T[length];
+
+    /// <summary>
+    /// The decode GEMV on int8 activations (<see cref="LowBitInt8Row"/>): y_n = Σ_g s_g·Σ_{c∈g} d_c·(Σ q·xi − z_g·Σ xi),
+    /// the zero-point terms Σ_g s_g·z_g·X̃_g formed for the block's rows together. False (nothing written) when x holds
+    /// a non-finite value.
+    /// </summary>
+    private bool GemvInt8(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
+    {
+        var w = Weights;
+        int n = w.N, k = w.K, groups = w.Groups, chunks = w.Chunks, kc = w.ChunkLength, bits = w.Bits;
+        int chunksPerGroup = groups == 1 ? chunks : w.GroupLength / kc;
+        int arrangedBytes = Int8Activations.ArrangedBytes(bits, chunks), lanes = Int8Activations.LaneCount(chunks);
+        var rounded = Reuse(ref t_rounded, chunks * kc);
+        var chunkScales = Reuse(ref t_chunkScales, chunks);
+        var arranged = Reuse(ref t_arrangedInt8, tokens * arrangedBytes);
+        var laneScales = Reuse(ref t_laneScales, tokens * lanes);
+        var groupX = Reuse(ref t_groupSums, tokens * groups);
+        for (int t = 0; t < tokens; t++)
+        {
+            if (!Int8Activations.Quantize(x.Slice(t * k, k), kc, rounded, chunkScales)) return false;
+            Int8Activations.Arrange(bits, chunks, chunksPerGroup, rounded, chunkScales, arranged.AsSpan(t * arrangedBytes, arrangedBytes),
+                laneScales.AsSpan(t * lanes, lanes), groupX.AsSpan(t * groups, groups));
+        }
+        int blocks = (n + GemvRows - 1) / GemvRows;
+        long rowBytes = (long)chunks * 16 * w.Planes;
+        // Past the last group, zero scales: a step's lanes of the padding chunks read them (times d = 0).
+        int paddedGroups = groups + Int8Activations.ChunksPerStep;
+        fixed (float* py = y) fixed (sbyte* pa = arranged) fixed (float* pl = laneScales) fixed (float* pg = groupX)
+        fixed (uint* pq = w.QWeight) fixed (uint* psz = w.ScaleZero)
+        {
+            float* ys = py, ls = pl, gx = pg;
+            sbyte* xs = pa;
+            byte* q = (byte*)pq;
+            uint* scaleZero = psz;
+            ParallelRows.For(blocks, (long)GemvRows * k, b =>
+            {
+                int firstRow = b * GemvRows, rows = Math.Min(GemvRows, n - firstRow);
+                // [paddedGroups][GemvRows] scales, [groups][GemvRows] s·z, [GemvRows] zero-point term.
+                var buffer = Reuse(ref t_blockScales, (paddedGroups + groups + 1) * GemvRows);
+                fixed (float* pb = buffer)
+                {
+                    float* scales = pb, zeroTerms = pb + paddedGroups * GemvRows, correction = zeroTerms + groups * GemvRows;
+                    new Span<float>(pb + groups * GemvRows, (paddedGroups - groups) * GemvRows).Clear();
+                    for (int g = 0; g < groups; g++)
+                    {
+                        uint* words = scaleZero + (long)g * n + firstRow;
+                        if (rows == GemvRows)
+                        {
+                            ScaleZeroWords.Convert(words, GemvRows, scales + g * GemvRows, zeroTerms + g * GemvRows);
+                            continue;
+                        }
+                        for (int r = 0; r < rows; r++)
+                        {
+                            float scale = (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] & 0xffff));
+                            scales[g * GemvRows + r] = scale;
+                            zeroTerms[g * GemvRows + r] = scale * (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] >> 16));
+                        }
+                    }
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        // Σ_g s_g·z_g·X̃_g for the block's rows at once.
+                        var sum = Vector512<float>.Zero;
+                        for (int g = 0; g < groups; g++)
+                            sum += Vector512.Load(zeroTerms + g * GemvRows) * gx[t * groups + g];
+                        sum.Store(correction);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            float acc = LowBitInt8Row.RowDot(bits, q + (firstRow + r) * rowBytes, chunks, xs + (long)t * arrangedBytes,
+                                ls + (long)t * lanes, scales + r, GemvRows, groups, chunksPerGroup) - correction[r];
+                            float* target = ys + (long)t * n + firstRow + r;
+                            *target = accumulate ? *target + acc : acc;
+                        }
+                    }
+                }
+            });
+        }
+        return true;
     }
 
     private void Gemm(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)

@@ -121,21 +121,7 @@ public sealed unsafe class LowBitDeviceLinear : IDisposable
         return buffer;
     }
 
-    private DevicePtr Upload<T>(T[] host) where T : unmanaged
-    {
-        long bytes = host.LongLength * sizeof(T);
-        var d = _runtime.Allocate(bytes);
-        try
-        {
-            fixed (T* p = host) _runtime.CopyHostToDevice(d, p, bytes);
-        }
-        catch
-        {
-            _runtime.Free(d);
-            throw;
-        }
-        return d;
-    }
+    private DevicePtr Upload<T>(T[] host) where T : unmanaged => Device.DeviceBuffer.Upload<T>(_runtime, host);
 
     private void FreeAll()
     {

@@ -13,7 +13,8 @@ public enum LowBitOutput
 /// The launch configuration of kernels/gemm/lowbit_gemv.cu and the C# side of its stated assumptions: 1 ≤ M ≤ 8,
 /// bits ∈ {2, 3, 4}, K % 8 == 0 (x rows are read as 16-byte vectors), the group length a multiple of 32 or the whole
 /// row (per-channel), natural group order (guaranteed by <see cref="LowBitRepack"/>), a 16-byte aligned x. Grid: one
-/// warp per output column, <see cref="WarpsPerBlock"/> warps per block. A shape that breaks them is refused here with a
+/// warp per output column (16 with the tensor-core body, <see cref="DotsOnTensorCores"/>), <see cref="WarpsPerBlock"/>
+/// warps per block. A shape that breaks them is refused here with a
 /// message naming the kernel and the shape, before anything reaches the device. N and K need not be multiples of any
 /// tile: the last chunk of a column is padded in the layout and skipped by the kernel, extra warps exit.
 /// </summary>
@@ -30,6 +31,18 @@ public static class LowBitGemvLaunch
     /// reference within a wider bound (the tests' Tolerances.LowBitGemvHalf2SumRel).
     /// </summary>
     public static bool SumsInHalf2(int m, int bits, int k) => m == 1 && bits == 4 && k < 65536;
+
+    /// <summary>
+    /// Whether the kernel runs its tensor-core body (M = 1 at W2/W3 when every 128-k step lies in one group:
+    /// kernels/gemm/lowbit_gemv.cu, "W2/W3, M = 1", the same rule as its qn_lb_mma_fits), which sums x·(offset + q) in
+    /// float32 per step and removes the offsets and the zero point afterwards: its results agree with the reference
+    /// within <see cref="Tolerances.LowBitGemvMmaSumRel"/>. Each warp then computes <see cref="MmaColumnsPerWarp"/>
+    /// columns instead of one.
+    /// </summary>
+    public static bool DotsOnTensorCores(int m, int bits, int k, int groupLength) =>
+        m == 1 && bits is 2 or 3 && (groupLength % 128 == 0 || groupLength >= k);
+
+    public const int MmaColumnsPerWarp = 16;
     public const int WarpsPerBlock = 4;
 
     public static string Kernel(LowBitOutput output) => output == LowBitOutput.Float16 ? KernelF16 : KernelF32;
@@ -54,7 +67,8 @@ public static class LowBitGemvLaunch
             throw new QuantNativeException(
                 $"{kernel} {shape}: group length {w.GroupLength} is not a multiple of 32; the kernel loads a scale and " +
                 "zero per 32 consecutive inputs (use group sizes 32, 64, 128, ... or per-channel)");
-        long blocks = ((long)w.N + WarpsPerBlock - 1) / WarpsPerBlock;
+        int columnsPerBlock = WarpsPerBlock * (DotsOnTensorCores(m, w.Bits, w.K, w.GroupLength) ? MmaColumnsPerWarp : 1);
+        long blocks = ((long)w.N + columnsPerBlock - 1) / columnsPerBlock;
         if (blocks > int.MaxValue)
             throw new QuantNativeException($"{kernel} {shape}: {blocks} blocks; at most {int.MaxValue}");
         if ((long)m * w.K > int.MaxValue || (long)m * w.N > int.MaxValue)

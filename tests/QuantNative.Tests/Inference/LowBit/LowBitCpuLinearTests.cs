@@ -65,6 +65,7 @@ public class LowBitCpuLinearTests
         {
             var packed = Layer(r, n, k, bits, group, actOrder);
             var weights = LowBitRepack.FromGptq(packed);
+            // The float32 decode path, the default (the int8 one has its own tests: LowBitInt8GemvTests).
             var linear = LowBitCpuLinear.Of(weights, "test");
             var reference = new LowBitLinear(weights);
             var dequantized = weights.Dequantize();

@@ -82,6 +82,25 @@ public class LowBitGemvKernelTests : EmulatorTestBase
             Gemv_MatchesCpu(1, 4, group, k, n, output);
     }
 
+    /// <summary>
+    /// M = 1 at W2/W3 on the tensor-core body: K over one 2048-k tile of staged x and off the 128-k step (2056, 4104:
+    /// a last step of 8 k; at W2 an odd chunk count, so the last step's second chunk is past the column), groups of
+    /// 128 and 256 and per-channel, N off the 64 columns of a block (and a warp of columns all past N); a group of 64
+    /// takes the two-row body instead (a 128-k step would span two groups).
+    /// </summary>
+    [TestCase(2, 128, 2056, 70)]
+    [TestCase(3, 128, 4104, 37)]
+    [TestCase(2, 256, 4104, 129)]
+    [TestCase(3, -1, 2056, 9)]
+    [TestCase(2, -1, 136, 16)]
+    [TestCase(3, 128, 128, 65)]
+    [TestCase(3, 64, 392, 21)]
+    public void Gemv_W2W3SingleRow_MatchesCpu(int bits, int group, int k, int n)
+    {
+        foreach (var output in new[] { LowBitOutput.Float32, LowBitOutput.Float16 })
+            Gemv_MatchesCpu(1, bits, group, k, n, output);
+    }
+
     [Test]
     public unsafe void Gemv_RefusesUnalignedActivations()
     {
@@ -177,9 +196,17 @@ public class LowBitGemvKernelTests : EmulatorTestBase
         return LowBitDeviceHarness.Forward(runtime, linear, x, m, output);
     }
 
-    // M = 1 at W4 runs the fp16-pair body (Tolerances.LowBitGemvHalf2SumRel), everything else the float32 one.
+    // M = 1 at W4 runs the fp16-pair body (Tolerances.LowBitGemvHalf2SumRel), at W2/W3 (groups of 128 k) the
+    // tensor-core body (Tolerances.LowBitGemvMmaSumRel), everything else the float32 one.
     private static void AssertClose(LowBitWeights w, Half[] x, int m, float[] expected, float[] actual, LowBitOutput output)
     {
+        if (LowBitGemvLaunch.DotsOnTensorCores(m, w.Bits, w.K, w.GroupLength))
+        {
+            // The kernel's bound plus the float32 reference's own K·2⁻²⁴.
+            LowBitDeviceHarness.AssertMatchesCpu(w, x, m, expected, actual, output,
+                Tolerances.LowBitGemvMmaSumRel + w.K * Math.Pow(2, -24), maxK: 8192);
+            return;
+        }
         bool half2 = LowBitGemvLaunch.SumsInHalf2(m, w.Bits, w.K);
         if (!half2)
         {

@@ -1,0 +1,115 @@
+using QuantNative.Cuda;
+
+namespace QuantNative.Inference.Device;
+
+/// <summary>
+/// The launches of the device decode path on raw device pointers, one method per kernel: the infer family's own
+/// (<see cref="InferLaunch"/>) and the training family's row and elementwise kernels it shares (RMSNorm, RoPE, SwiGLU,
+/// add, add-bias: kernels/train/, bit-exact or within float rounding of the C# ops the CPU engine runs), plus the dense
+/// products through the runtime's cuBLAS Sgemm. Sizes are checked against the kernels' 32-bit indices; buffer extents
+/// are the caller's (<see cref="DeviceInferenceSession"/> sizes its workspace from the config).
+/// </summary>
+public sealed class DeviceOps
+{
+    public DeviceOps(ICudaRuntime runtime)
+    {
+        Runtime = runtime;
+        runtime.LoadModule(InferLaunch.Family);
+        runtime.LoadModule(TrainLaunch.Family);
+    }
+
+    public ICudaRuntime Runtime { get; }
+
+    /// <summary>x [tokens, hidden] = table[ids[t], :].</summary>
+    public void EmbeddingLookup(DevicePtr x, DevicePtr table, DevicePtr ids, int tokens, int hidden)
+    {
+        var grid = InferLaunch.Elementwise(InferLaunch.EmbeddingLookup, (long)tokens * hidden);
+        using var args = new KernelArguments(5);
+        args.Add(x).Add(table).Add(ids).Add(tokens).Add(hidden);
+        Runtime.Launch(InferLaunch.EmbeddingLookup, grid, new Dim3(InferLaunch.Threads), 0, args);
+    }
+
+    /// <summary>dst [count] fp16 = src [count] float32, round to nearest even.</summary>
+    public void ToHalf(DevicePtr dst, DevicePtr src, long count) => Pointwise(InferLaunch.ToHalf, count, dst, src);
+
+    /// <summary>Decode attention over the cache (kernels/infer/attention_decode.cu); <paramref name="context"/> is the
+    /// session's capacity, which sized the shared memory check.</summary>
+    public void AttentionDecode(DevicePtr output, DevicePtr q, DevicePtr kCache, DevicePtr vCache, int tokens,
+        int firstPosition, int heads, int kvHeads, int headDim, int window)
+    {
+        if (heads % kvHeads != 0)
+            throw new QuantNativeException($"{InferLaunch.AttentionDecode}: {heads} heads is not a multiple of {kvHeads} kv heads");
+        TrainLaunch.Int32Elements(InferLaunch.AttentionDecode, "positions·heads·headDim",
+            (long)(firstPosition + tokens) * heads * headDim);
+        uint shared = InferLaunch.AttentionShared(firstPosition + tokens, window);
+        using var args = new KernelArguments(11);
+        args.Add(output).Add(q).Add(kCache).Add(vCache).Add(tokens).Add(firstPosition).Add(heads).Add(kvHeads)
+            .Add(headDim).Add(window).Add(Scale(headDim));
+        Runtime.Launch(InferLaunch.AttentionDecode, new Dim3((uint)tokens, (uint)heads),
+            new Dim3(InferLaunch.AttentionThreads), shared, args);
+    }
+
+    /// <summary>1/sqrt(headDim) rounded to float, as the C# attention forms it.</summary>
+    public static float Scale(int headDim) => 1f / MathF.Sqrt(headDim);
+
+    /// <summary>result [1] int32 = the first index of the largest of values [count].</summary>
+    public void ArgMax(DevicePtr result, DevicePtr values, int count)
+    {
+        if (count < 1) throw new QuantNativeException($"{InferLaunch.ArgMax}: count {count}; expected at least 1");
+        using var args = new KernelArguments(3);
+        args.Add(result).Add(values).Add(count);
+        Runtime.Launch(InferLaunch.ArgMax, new Dim3(1), new Dim3(InferLaunch.ArgMaxThreads), 0, args);
+    }
+
+    /// <summary>y [rows, dim] = γ ⊙ x / rms(x) per row (y may alias x); <paramref name="inverseRms"/> [rows] scratch.</summary>
+    public void RmsNorm(DevicePtr y, DevicePtr inverseRms, DevicePtr x, DevicePtr gamma, int rows, int dim, double eps)
+    {
+        TrainLaunch.Int32Elements(TrainLaunch.RmsNormForward, "rows·dim", (long)rows * dim);
+        using var args = new KernelArguments(7);
+        args.Add(y).Add(inverseRms).Add(x).Add(gamma).Add(rows).Add(dim).Add((float)eps);
+        Runtime.Launch(TrainLaunch.RmsNormForward, new Dim3((uint)rows), new Dim3(TrainLaunch.Threads), 0, args);
+    }
+
+    /// <summary>Rotates x [rows, heads·headDim] in place, row r at position firstPosition + r, with the session's
+    /// tables [capacity, headDim/2] (the C# Rope's float tables: every scaling type).</summary>
+    public void Rope(DevicePtr x, DevicePtr cos, DevicePtr sin, int firstPosition, int rows, int heads, int headDim)
+    {
+        TrainLaunch.Int32Elements(TrainLaunch.RopeForward, "rows·heads·headDim", (long)rows * heads * headDim);
+        long offset = (long)firstPosition * (headDim / 2) * sizeof(float);
+        using var args = new KernelArguments(6);
+        args.Add(x).Add(cos.Offset(offset)).Add(sin.Offset(offset)).Add(rows).Add(heads).Add(headDim);
+        Runtime.Launch(TrainLaunch.RopeForward, new Dim3((uint)rows), new Dim3(TrainLaunch.Threads), 0, args);
+    }
+
+    /// <summary>y [rows, cols] += bias [cols] on every row.</summary>
+    public void AddBias(DevicePtr y, DevicePtr bias, int rows, int cols)
+    {
+        var grid = InferLaunch.Elementwise(TrainLaunch.AddBias, (long)rows * cols);
+        using var args = new KernelArguments(4);
+        args.Add(y).Add(bias).Add(rows).Add(cols);
+        Runtime.Launch(TrainLaunch.AddBias, grid, new Dim3(TrainLaunch.Threads), 0, args);
+    }
+
+    /// <summary>dst [count] += src [count].</summary>
+    public void Add(DevicePtr dst, DevicePtr src, long count) => Pointwise(TrainLaunch.Add, count, dst, src);
+
+    /// <summary>h [count] = silu(a) ⊙ b (h may alias a).</summary>
+    public void SwiGlu(DevicePtr h, DevicePtr a, DevicePtr b, long count) =>
+        Pointwise(TrainLaunch.SwiGluForward, count, h, a, b);
+
+    /// <summary>A grid-stride kernel over <paramref name="count"/> elements whose parameters are the pointers, then
+    /// the count (the train family's and this family's elementwise kernels; both use 256 threads).</summary>
+    private void Pointwise(string kernel, long count, params DevicePtr[] pointers)
+    {
+        var grid = InferLaunch.Elementwise(kernel, count);
+        using var args = new KernelArguments(pointers.Length + 1);
+        foreach (var p in pointers) args.Add(p);
+        args.Add((int)count);
+        Runtime.Launch(kernel, grid, new Dim3(InferLaunch.Threads), 0, args);
+    }
+
+    /// <summary>y [tokens, n] (+)= x [tokens, k] · Wᵀ with W [n, k] row-major float32, through cuBLAS Sgemm: in
+    /// column-major terms yᵀ (n × tokens) = op(W) · xᵀ with W read as the k × n matrix Wᵀ, transposed.</summary>
+    public void Linear(DevicePtr y, DevicePtr x, DevicePtr w, int tokens, int n, int k, bool accumulate) =>
+        Runtime.Sgemm(true, false, n, tokens, k, 1f, w, k, x, k, accumulate ? 1f : 0f, y, n);
+}
