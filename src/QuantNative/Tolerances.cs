@@ -415,6 +415,17 @@ public static class Tolerances
     public const double GgufGreedyNearTieLogit = 0.1;
 
     /// <summary>
+    /// A linear's input energy Σx² per column as a quantization run keeps it (GGUF K-quant importance) against the
+    /// inference forward of the committed blocks on the same windows, ‖a − r‖/‖r‖ over the columns. GPTQ's is that
+    /// forward (0 up to the summation order of the Hessian's dgemm); a learned run's comes from its training backend's
+    /// float forward, which differs from the inference forward by float rounding that compounds through the blocks
+    /// before it (X_q is propagated on the backend). Measured: GPTQ 0, OmniQuant W3 g32 on the CPU backend ≤ 1.9e-7
+    /// (block 3's down_proj input); 1e-6 is 5× that. A linear given another stage's input, or a block's energy
+    /// before its commit, is off by 10% or more.
+    /// </summary>
+    public const double InputEnergyRel = 1e-6;
+
+    /// <summary>
     /// How close (in logits, natural-log units) the CPU engine's best and second-best tokens must be for a greedy step
     /// where the device decode path (DeviceInferenceSession) chooses differently to count as a near-tie rather than an
     /// error. The device differs from the CPU only by rounding: low-bit linears take fp16 activations (≤ 2⁻¹¹ relative

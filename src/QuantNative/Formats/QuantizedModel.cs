@@ -17,6 +17,11 @@ public sealed class QuantizedBlock
     /// (they are not part of any checkpoint); null otherwise.</summary>
     public IReadOnlyDictionary<string, Gguf.LearnedLinear>? Learned { get; init; }
 
+    /// <summary>Each linear's calibration input energy, Σx² per input column (the diagonal of XᵀX), by part name: the
+    /// importance a GGUF K-quant export weights its fit with. Kept when the method computes it anyway (GPTQ's Hessian)
+    /// or a GGUF K-quant export asks for it (the learned methods); not part of any checkpoint; null otherwise.</summary>
+    public IReadOnlyDictionary<string, float[]>? Importance { get; init; }
+
     /// <summary>fp32 weights as a runtime computes them from the stored tensors.</summary>
     public LlamaBlockWeights Dequantize() => new()
     {

@@ -37,7 +37,7 @@ public sealed partial class HfTokenizerJson
     /// SentencePiece names; -1 where none exists.</summary>
     private (int Bos, int Eos) PipelineSpecialIds(string path)
     {
-        var (configBos, configEos, hasConfig) = ReadConfig(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer_config.json"));
+        var (configBos, configEos, _, hasConfig) = ReadConfig(ConfigPath(path));
         int bos = _spec.Template.FirstSpecialToken is { } first ? Find(first)
             : hasConfig ? (configBos is null ? -1 : Find(configBos))
             : Find("<s>");
@@ -45,25 +45,32 @@ public sealed partial class HfTokenizerJson
             : _spec.Template.LastSpecialToken is { } last ? Find(last)
             : Find("</s>");
         return (bos, eos);
-
-        int Find(string content)
-        {
-            foreach (var t in _spec.AddedTokens)
-                if (t.Content == content) return t.Id;
-            return _spec.Vocab.TryGetValue(content, out int id) ? id : -1;
-        }
     }
 
-    /// <summary>bos_token and eos_token of a tokenizer_config.json (a string or {"content": ...}); not an error
-    /// when the file is missing or unreadable, as tokenizer.json is complete without it.</summary>
-    private static (string? Bos, string? Eos, bool Found) ReadConfig(string configPath)
+    /// <summary>The id of a token by its content (added tokens first), or -1.</summary>
+    private int Find(string content)
     {
-        if (!File.Exists(configPath)) return (null, null, false);
+        foreach (var t in _spec.AddedTokens)
+            if (t.Content == content) return t.Id;
+        return _spec.Vocab.TryGetValue(content, out int id) ? id : -1;
+    }
+
+    /// <summary>The tokenizer_config.json beside a tokenizer.json.</summary>
+    private static string ConfigPath(string path) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer_config.json");
+
+    /// <summary>The padding id: tokenizer_config.json's pad_token (Qwen's &lt;|endoftext|&gt;), -1 without one.</summary>
+    private int ConfigPadId(string path) => ReadConfig(ConfigPath(path)).Pad is { } pad ? Find(pad) : -1;
+
+    /// <summary>bos_token, eos_token and pad_token of a tokenizer_config.json (a string or {"content": ...}); not an
+    /// error when the file is missing or unreadable, as tokenizer.json is complete without it.</summary>
+    private static (string? Bos, string? Eos, string? Pad, bool Found) ReadConfig(string configPath)
+    {
+        if (!File.Exists(configPath)) return (null, null, null, false);
         try
         {
             using var doc = JsonInput.ParseFile(configPath);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) return (null, null, false);
-            return (Token("bos_token"), Token("eos_token"), true);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return (null, null, null, false);
+            return (Token("bos_token"), Token("eos_token"), Token("pad_token"), true);
 
             string? Token(string name) =>
                 !doc.RootElement.TryGetProperty(name, out var v) ? null
@@ -73,7 +80,7 @@ public sealed partial class HfTokenizerJson
         }
         catch (QuantNativeException)
         {
-            return (null, null, false);
+            return (null, null, null, false);
         }
     }
 

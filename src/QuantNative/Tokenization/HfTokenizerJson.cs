@@ -122,6 +122,7 @@ public sealed partial class HfTokenizerJson : ITextTokenizer
             EosId = FindToken("</s>", "EOS", bad);
         }
         AddsBos = BosId >= 0 && spec.Template.Prefix is [var first, ..] && first == BosId;
+        PadId = ConfigPadId(path);
     }
 
     private int FindToken(string content, string role, string bad)
@@ -160,6 +161,9 @@ public sealed partial class HfTokenizerJson : ITextTokenizer
     /// <summary>The EOS id: tokenizer_config.json's eos_token, else the template's last special token, else
     /// "&lt;/s&gt;"; -1 when there is none.</summary>
     public int EosId { get; }
+
+    /// <summary>The padding id: tokenizer_config.json's pad_token beside the file; -1 when there is none.</summary>
+    public int PadId { get; }
 
     /// <summary>Whether the post-processor's template puts BOS first (Hugging Face's add_special_tokens).</summary>
     public bool AddsBos { get; }

@@ -16,6 +16,10 @@ public interface ITextTokenizer
     /// <summary>The EOS id, or -1 when the vocabulary has none.</summary>
     int EosId { get; }
 
+    /// <summary>The padding id (tokenizer_config.json's pad_token, GGUF's padding_token_id), or -1 when the tokenizer
+    /// names none. qn never pads a sequence; it is carried so that an export keeps it.</summary>
+    int PadId => -1;
+
     /// <summary>
     /// Whether the tokenizer's own template starts a sequence with BOS (Hugging Face's add_special_tokens; LLaMA's
     /// SentencePiece add_bos_token): true for LLaMA 1/2, Mistral and Llama 3's later tokenizer.json, false for Llama

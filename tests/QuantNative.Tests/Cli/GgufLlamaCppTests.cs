@@ -28,8 +28,8 @@ namespace QuantNative.Tests.Cli;
 /// stories260K: fp32 (both texts scored), GPTQ W4 g32 (symmetric: Q4_0 from the codes), CQE+ W4 g32 (Q4_1 from the
 /// codes), CQE+ W3 g32 asked as Q3_K (64- and 172-column rows: llama.cpp's fallbacks IQ4_NL and F16), TinyStories scored. Each synthetic
 /// family (SentencePiece-style and byte-level tokenizers, llama3 rope, sliding window, biases, q/k norms) as F32 —
-/// llama.cpp's BF16 product rounds activations to BF16, which flips greedy choices on these untrained models —; the
-/// TinyStories text scored. The K-quants need rows of 256: a random model of hidden size 256 in each type.
+/// llama.cpp's BF16 product rounds activations to BF16, which flips greedy choices on these untrained models — and
+/// quantized (RTN sym g32 codes as Q4_0 or Q8_0, exactly); the TinyStories text scored. The K-quants need rows of 256: a random model of hidden size 256 in each type.
 /// </summary>
 [NonParallelizable]
 public class GgufLlamaCppTests : SplitTextFixture
@@ -63,6 +63,13 @@ public class GgufLlamaCppTests : SplitTextFixture
         foreach (var family in SyntheticFamilies.All)
             all.Add(new Case($"{family} F32", SyntheticFamilies.Dir(family), null, [TestPaths.TinyStories],
                 (gguf, _) => ["export", "--to", "gguf", "--model", SyntheticFamilies.Dir(family), "--type", "f32", "--out", gguf]));
+        // Each family quantized too (every row is a multiple of 32): RTN sym g32 codes stored exactly, W4 as Q4_0
+        // (llama3: byte-level, llama3 rope; mistral: SentencePiece-style, sliding window; qwen3: q/k norms), W8 as Q8_0
+        // (qwen2: biases). RTN needs no calibration, so each case costs one quantize of a 2-block model.
+        foreach (var (family, bits, type) in new[] { ("llama3", 4, "Q4_0"), ("mistral", 4, "Q4_0"), ("qwen2", 8, "Q8_0"), ("qwen3", 4, "Q4_0") })
+            all.Add(new Case($"{family} RTN W{bits} g32 sym as {type}", SyntheticFamilies.Dir(family), null, [TestPaths.TinyStories],
+                (gguf, _) => ["quantize", "--model", SyntheticFamilies.Dir(family), "--method", "rtn", "--wbits", $"{bits}", "--group", "32",
+                              "--sym", "--format", "gguf", "--out", gguf]));
         return all.Select(c => new TestCaseData(c).SetName(c.Name));
     }
 

@@ -20,6 +20,9 @@ public sealed class GgufExportSource
     public required Func<int, LlamaBlockWeights> Block { get; init; }
     public required Func<int, string, QuantizedMatrix?> Codes { get; init; }
     public Func<int, string, LearnedLinear?> Learned { get; init; } = (_, _) => null;
+    /// <summary>A linear's calibration input energy Σx² per input column (K-quant fits weight each column's error by
+    /// it); null when the source has none (a checkpoint, RTN).</summary>
+    public Func<int, string, float[]?> Importance { get; init; } = (_, _) => null;
     /// <summary>The stored dtype of the embedding and output (F32 for quantized or unknown sources).</summary>
     public required FloatDType MatrixDType { get; init; }
 
@@ -47,6 +50,7 @@ public sealed class GgufExportSource
         Block = Cached(layer => model.HeldBlocks()[layer].Dequantize()),
         Codes = (layer, part) => model.HeldBlocks()[layer].Linears[part],
         Learned = (layer, part) => model.HeldBlocks()[layer].Learned?.GetValueOrDefault(part),
+        Importance = (layer, part) => model.HeldBlocks()[layer].Importance?.GetValueOrDefault(part),
         MatrixDType = FloatDTypeExtensions.TryParseSafetensors(model.DTypeOf(HuggingFace.HuggingFaceNames.Embedding), out var d) ? d : FloatDType.F32,
     };
 

@@ -46,7 +46,8 @@ public static class GgufExporter
                 string tensor = GgufArchitecture.Linear(l, linear.Part);
                 var codes = src.Codes(l, linear.Part);
                 // auto without codes: the linears stay in the source's float type.
-                var choice = Choose(requested ?? (codes == null ? matrixType : null), columns, codes, src.Learned(l, linear.Part) != null, tensor);
+                var choice = Choose(requested ?? (codes == null ? matrixType : null), columns, codes, src.Learned(l, linear.Part) != null, tensor,
+                    src.Importance(l, linear.Part) != null);
                 var part = linear.Part;
                 plans.Add(new GgufTensorPlan(tensor, [columns, rows], choice.Type, () =>
                 {
@@ -91,7 +92,8 @@ public static class GgufExporter
     /// <summary>A linear's type and how its blocks are made.</summary>
     public sealed record Choice(GgmlType Type, string How, string? Fallback);
 
-    public static Choice Choose(GgmlType? requested, int columns, QuantizedMatrix? codes, bool learned, string tensor)
+    public static Choice Choose(GgmlType? requested, int columns, QuantizedMatrix? codes, bool learned, string tensor,
+        bool weighted = false)
     {
         if (requested is not { } asked)
         {
@@ -109,7 +111,11 @@ public static class GgufExporter
         if (type.IsFloat()) return fitted with { How = codes != null ? "dequantized codes" : "as stored" };
         if (codes != null && ExactTypes(codes).Contains(type)) return fitted with { How = "exact from codes" };
         if (type.IsKQuant())
-            return fitted with { How = learned ? "from W' with the learned clipping as start" : codes != null ? "from the dequantized weights with the groups' ranges as start" : "from the weights (llama.cpp's reference search)" };
+            return fitted with
+            {
+                How = (learned ? "from W' with the learned clipping as start" : codes != null ? "from the dequantized weights with the groups' ranges as start" : "from the weights (llama.cpp's reference search)")
+                      + (weighted ? ", weighted by the inputs' Σx²" : ""),
+            };
         return fitted with { How = learned ? "from W' (reference quantizer)" : codes != null ? "requantized from the dequantized weights (reference quantizer)" : "from the weights (reference quantizer)" };
     }
 
@@ -181,6 +187,7 @@ public static class GgufExporter
         else
         {
             float[] fit = learned?.Weights ?? reference;
+            var importance = type.IsKQuant() ? Normalized(src.Importance(layer, linear.Part), columns, tensor) : null;
             var (bs, bb) = type.Traits();
             var groups = codes?.Layout ?? new GroupLayout(columns, QuantizerConfig.PerChannelGroupSize);
             for (int r = 0; r < rows; r++)
@@ -191,7 +198,8 @@ public static class GgufExporter
                 {
                     var block = bytes.AsSpan((int)(r * rowBytes + (long)b * bb), bb);
                     if (type.IsKQuant())
-                        KQuants.Quantize(type, row.Slice(b * bs, bs), block, b * bs, Range(codes, learned, qr));
+                        KQuants.Quantize(type, row.Slice(b * bs, bs), block, b * bs, Range(codes, learned, qr),
+                            importance is null ? default : importance.AsSpan(b * bs, bs));
                     else
                         Block32Codec.QuantizeReference(type, row.Slice(b * bs, bs), block);
                 }
@@ -199,6 +207,24 @@ public static class GgufExporter
         }
         var (rel, maxAbs) = Distance(bytes, type, rows, columns, reference, rowOf);
         return new Made(bytes, new GgufTensorReport(tensor, rows, columns, type, choice.How, choice.Fallback, rel, maxAbs, maxOffset));
+    }
+
+    /// <summary>A linear's column importance (the calibration inputs' Σx² per input column) over its largest value, so
+    /// that the largest is 1 and a uniform importance is 1 everywhere (the reference search exactly); null for none or
+    /// when no column saw any input.</summary>
+    internal static float[]? Normalized(float[]? importance, int columns, string tensor)
+    {
+        if (importance == null) return null;
+        if (importance.Length != columns)
+            throw new InvalidOperationException($"{tensor}: importance of {importance.Length} columns for {columns}");
+        float max = 0;
+        foreach (float v in importance)
+        {
+            if (!float.IsFinite(v) || v < 0)
+                throw new QuantNativeException($"{tensor}: input energy {v}: expected a finite Σx² ≥ 0 per column");
+            max = MathF.Max(max, v);
+        }
+        return max > 0 ? importance.Select(v => v / max).ToArray() : null;
     }
 
     /// <summary>A sub-block's starting range: its group's learned clipping range (W' runs), or the range the stored

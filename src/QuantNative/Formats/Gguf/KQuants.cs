@@ -6,6 +6,13 @@ namespace QuantNative.Formats.Gguf;
 /// llama-quantize writes without an importance matrix) with one optional change: a starting range per sub-block
 /// (<paramref name="range"/>), which replaces the sub-block's own min/max as the point the search starts from and
 /// scales around — qn passes each group's learned clipping range there, so the search begins where LWC ended.
+/// With an importance per column (<paramref name="importance"/>: the calibration inputs' Σx² of each input column,
+/// scaled so that its largest value is 1) each sub-block search weighs element i's squared error as llama.cpp's
+/// importance-matrix quantizer does (quantize_row_q*_K_impl): imp_i·√(σ² + x_i²), σ² the super-block's mean x² (×2
+/// for Q3_K..Q5_K), and imp_i alone for Q6_K — so the search minimises about the error the layer's output sees,
+/// Σ_j imp_j·(w_j − q_j)² (the diagonal of XᵀX), not the plain weight error the reference weights (x², |x|,
+/// rms + |x|) stand in for. The searches themselves stay the reference ones (with the learned starting range);
+/// without an importance nothing changes.
 /// <see cref="Dequantize"/> is dequantize_row_q*_K.
 /// </summary>
 public static class KQuants
@@ -16,19 +23,49 @@ public static class KQuants
     /// <summary>A range for the sub-block starting at a column of the row, or null for the data's own.</summary>
     public delegate (float Min, float Max)? RangeOf(int column);
 
-    /// <summary>Quantizes one super-block <paramref name="x"/>[256] (columns <paramref name="column0"/>.. of its row).</summary>
-    public static void Quantize(GgmlType type, ReadOnlySpan<float> x, Span<byte> block, int column0 = 0, RangeOf? range = null)
+    /// <summary>Quantizes one super-block <paramref name="x"/>[256] (columns <paramref name="column0"/>.. of its row),
+    /// weighting each column's error by <paramref name="importance"/>[256] (empty: none, the reference search).</summary>
+    public static void Quantize(GgmlType type, ReadOnlySpan<float> x, Span<byte> block, int column0 = 0, RangeOf? range = null,
+        ReadOnlySpan<float> importance = default)
     {
+        if (!importance.IsEmpty && importance.Length != SuperBlock)
+            throw new ArgumentException($"importance of {importance.Length} columns for a super-block of {SuperBlock}", nameof(importance));
         block.Clear();
         switch (type)
         {
-            case GgmlType.Q2_K: Q2K(x, block, column0, range); break;
-            case GgmlType.Q3_K: Q3K(x, block, column0, range); break;
-            case GgmlType.Q4_K: Q45K(x, block, 15, column0, range); break;
-            case GgmlType.Q5_K: Q45K(x, block, 31, column0, range); break;
-            case GgmlType.Q6_K: Q6K(x, block, column0, range); break;
+            case GgmlType.Q2_K: Q2K(x, block, column0, range, importance); break;
+            case GgmlType.Q3_K: Q3K(x, block, column0, range, importance); break;
+            case GgmlType.Q4_K: Q45K(x, block, 15, column0, range, importance); break;
+            case GgmlType.Q5_K: Q45K(x, block, 31, column0, range, importance); break;
+            case GgmlType.Q6_K: Q6K(x, block, column0, range, importance); break;
             default: throw new ArgumentOutOfRangeException(nameof(type), type, "not a K-quant");
         }
+    }
+
+    /// <summary>The importance of the n columns of a sub-block at <paramref name="at"/>: empty for none, and empty too
+    /// when every column there has importance 0 (no calibration input reached them, so no fit is better than another
+    /// for the output and the sub-block keeps the reference search's).</summary>
+    private static ReadOnlySpan<float> SubBlock(ReadOnlySpan<float> importance, int at, int n)
+    {
+        if (importance.IsEmpty) return default;
+        var sub = importance.Slice(at, n);
+        foreach (float v in sub)
+            if (v > 0) return sub;
+        return default;
+    }
+
+    /// <summary>llama.cpp's importance weights of a sub-block: importance[i]·√(σ² + x[i]²).</summary>
+    private static void ImportanceWeights(Span<float> weights, ReadOnlySpan<float> x, ReadOnlySpan<float> importance, float sigma2)
+    {
+        for (int i = 0; i < importance.Length; i++) weights[i] = importance[i] * MathF.Sqrt(sigma2 + x[i] * x[i]);
+    }
+
+    /// <summary>Σx²/256 of a super-block, times <paramref name="factor"/> (llama.cpp's σ²: 1 for Q2_K, 2 for Q3_K..Q5_K).</summary>
+    private static float Sigma2(ReadOnlySpan<float> x, float factor)
+    {
+        float sum = 0;
+        foreach (float v in x) sum += v * v;
+        return factor * sum / SuperBlock;
     }
 
     /// <summary>ggml's nearest_int: the float add of 1.5·2²³ rounds to nearest, ties to even.</summary>
@@ -38,18 +75,22 @@ public static class KQuants
 
     // ---------------- Q2_K: 16 sub-blocks of 16, 2-bit codes, 4-bit scale and min per sub-block
 
-    private static void Q2K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range)
+    private static void Q2K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range, ReadOnlySpan<float> importance)
     {
         Span<byte> l = stackalloc byte[SuperBlock];
         Span<byte> laux = stackalloc byte[16];
         Span<float> weights = stackalloc float[16], mins = stackalloc float[16], scales = stackalloc float[16];
         const float q4scale = 15f;
-        float maxScale = 0, maxMin = 0;
+        float maxScale = 0, maxMin = 0, sigma2 = importance.IsEmpty ? 0 : Sigma2(x, 1);
         for (int j = 0; j < 16; j++)
         {
             var xs = x.Slice(16 * j, 16);
-            for (int i = 0; i < 16; i++) weights[i] = MathF.Abs(xs[i]);
-            scales[j] = MakeQkx2(16, 3, xs, weights, l.Slice(16 * j, 16), out mins[j], laux, -0.5f, 0.1f, 15, true, range?.Invoke(c0 + 16 * j));
+            var imp = SubBlock(importance, 16 * j, 16);
+            // The reference search weighs |x|·|error|; llama.cpp's importance path the squared error.
+            if (imp.IsEmpty)
+                for (int i = 0; i < 16; i++) weights[i] = MathF.Abs(xs[i]);
+            else ImportanceWeights(weights, xs, imp, sigma2);
+            scales[j] = MakeQkx2(16, 3, xs, weights, l.Slice(16 * j, 16), out mins[j], laux, -0.5f, 0.1f, 15, imp.IsEmpty, range?.Invoke(c0 + 16 * j));
             maxScale = MathF.Max(maxScale, scales[j]);
             maxMin = MathF.Max(maxMin, mins[j]);
         }
@@ -84,17 +125,20 @@ public static class KQuants
 
     // ---------------- Q3_K: 16 sub-blocks of 16, signed 3-bit codes, 6-bit signed scales
 
-    private static void Q3K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range)
+    private static void Q3K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range, ReadOnlySpan<float> importance)
     {
         Span<sbyte> l = stackalloc sbyte[SuperBlock];
-        Span<float> scales = stackalloc float[16];
+        Span<float> scales = stackalloc float[16], weights = stackalloc float[16];
         var hmask = y[..32];
         var qs = y.Slice(32, 64);
         var sc = y.Slice(96, 12);
-        float maxScale = 0, amax = 0;
+        float maxScale = 0, amax = 0, sigma2 = importance.IsEmpty ? 0 : Sigma2(x, 2);
         for (int j = 0; j < 16; j++)
         {
-            scales[j] = MakeQ3(16, 4, x.Slice(16 * j, 16), l.Slice(16 * j, 16), range?.Invoke(c0 + 16 * j));
+            var xs = x.Slice(16 * j, 16);
+            var imp = SubBlock(importance, 16 * j, 16);
+            if (!imp.IsEmpty) ImportanceWeights(weights, xs, imp, sigma2);
+            scales[j] = MakeQ3(16, 4, xs, l.Slice(16 * j, 16), range?.Invoke(c0 + 16 * j), imp.IsEmpty ? default : weights);
             float a = MathF.Abs(scales[j]);
             if (a > amax) { amax = a; maxScale = scales[j]; }
         }
@@ -140,20 +184,25 @@ public static class KQuants
 
     // ---------------- Q4_K / Q5_K: 8 sub-blocks of 32, 4/5-bit codes, 6-bit scale and min
 
-    private static void Q45K(ReadOnlySpan<float> x, Span<byte> y, int nmax, int c0, RangeOf? range)
+    private static void Q45K(ReadOnlySpan<float> x, Span<byte> y, int nmax, int c0, RangeOf? range, ReadOnlySpan<float> importance)
     {
         bool five = nmax == 31;
         Span<byte> l = stackalloc byte[SuperBlock];
         Span<byte> laux = stackalloc byte[32];
         Span<float> weights = stackalloc float[32], mins = stackalloc float[8], scales = stackalloc float[8];
-        float maxScale = 0, maxMin = 0;
+        float maxScale = 0, maxMin = 0, sigma2 = importance.IsEmpty ? 0 : Sigma2(x, 2);
         for (int j = 0; j < 8; j++)
         {
             var xs = x.Slice(32 * j, 32);
-            float sumX2 = 0;
-            for (int i = 0; i < 32; i++) sumX2 += xs[i] * xs[i];
-            float avX = MathF.Sqrt(sumX2 / 32);
-            for (int i = 0; i < 32; i++) weights[i] = avX + MathF.Abs(xs[i]);
+            var imp = SubBlock(importance, 32 * j, 32);
+            if (imp.IsEmpty)
+            {
+                float sumX2 = 0;
+                for (int i = 0; i < 32; i++) sumX2 += xs[i] * xs[i];
+                float avX = MathF.Sqrt(sumX2 / 32);
+                for (int i = 0; i < 32; i++) weights[i] = avX + MathF.Abs(xs[i]);
+            }
+            else ImportanceWeights(weights, xs, imp, sigma2);
             scales[j] = five
                 ? MakeQkx2(32, 31, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -0.5f, 0.1f, 15, false, range?.Invoke(c0 + 32 * j))
                 : MakeQkx2(32, 15, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -1f, 0.1f, 20, false, range?.Invoke(c0 + 32 * j));
@@ -219,14 +268,15 @@ public static class KQuants
 
     // ---------------- Q6_K: 16 sub-blocks of 16, signed 6-bit codes, int8 scales
 
-    private static void Q6K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range)
+    private static void Q6K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range, ReadOnlySpan<float> importance)
     {
         Span<sbyte> l = stackalloc sbyte[SuperBlock];
         Span<float> scales = stackalloc float[16];
         float maxScale = 0, maxAbs = 0;
         for (int ib = 0; ib < 16; ib++)
         {
-            float s = MakeQx(16, 32, x.Slice(16 * ib, 16), l.Slice(16 * ib, 16), range?.Invoke(c0 + 16 * ib));
+            // llama.cpp's Q6_K importance path weighs by the importance alone.
+            float s = MakeQx(16, 32, x.Slice(16 * ib, 16), l.Slice(16 * ib, 16), range?.Invoke(c0 + 16 * ib), SubBlock(importance, 16 * ib, 16));
             scales[ib] = s;
             if (MathF.Abs(s) > maxAbs) { maxAbs = MathF.Abs(s); maxScale = s; }
         }
@@ -328,6 +378,10 @@ public static class KQuants
         return scale;
     }
 
+    /// <summary>The symmetric searches' weight of element i: the reference's x², or the given weights.</summary>
+    private static float SquareWeight(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, int i) =>
+        weights.IsEmpty ? x[i] * x[i] : weights[i];
+
     /// <summary>The signed extreme the symmetric searches start from: the data's element of largest magnitude, or
     /// the end of <paramref name="start"/> with the larger magnitude.</summary>
     private static float SignedMax(ReadOnlySpan<float> x, (float Min, float Max)? start)
@@ -340,8 +394,10 @@ public static class KQuants
     }
 
     /// <summary>make_q3_quants with do_rmse: signed codes in [−nmax, nmax), then five rounds of per-element moves
-    /// that raise the weighted fit. Returns the scale; L holds codes + nmax.</summary>
-    private static float MakeQ3(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, (float Min, float Max)? start)
+    /// that raise the weighted fit (weights x², or <paramref name="weights"/>). Returns the scale; L holds
+    /// codes + nmax.</summary>
+    private static float MakeQ3(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, (float Min, float Max)? start,
+        ReadOnlySpan<float> weights)
     {
         float max = SignedMax(x, start);
         if (MathF.Abs(max) < GroupMaxEps)
@@ -354,7 +410,7 @@ public static class KQuants
         {
             int li = Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
             L[i] = (sbyte)li;
-            float w = x[i] * x[i];
+            float w = SquareWeight(x, weights, i);
             sumlx += w * x[i] * li;
             suml2 += w * li * li;
         }
@@ -363,7 +419,7 @@ public static class KQuants
             int changed = 0;
             for (int i = 0; i < n; i++)
             {
-                float w = x[i] * x[i];
+                float w = SquareWeight(x, weights, i);
                 float slx = sumlx - w * x[i] * L[i];
                 if (slx <= 0) continue;
                 float sl2 = suml2 - w * L[i] * L[i];
@@ -382,11 +438,14 @@ public static class KQuants
             if (changed == 0) break;
         }
         for (int i = 0; i < n; i++) L[i] += (sbyte)nmax;
-        return sumlx / suml2;
+        // suml2 is 0 only when the weights are 0 wherever a code is not (the reference's x² never are at the largest |x|).
+        return suml2 > 0 ? sumlx / suml2 : 0f;
     }
 
-    /// <summary>make_qx_quants with rmse_type 1 (weights x²), no importance: 19 scales around −nmax/max.</summary>
-    private static float MakeQx(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, (float Min, float Max)? start)
+    /// <summary>make_qx_quants with rmse_type 1 (weights x², or <paramref name="weights"/>): 19 scales around
+    /// −nmax/max.</summary>
+    private static float MakeQx(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, (float Min, float Max)? start,
+        ReadOnlySpan<float> weights)
     {
         float max = SignedMax(x, start);
         if (MathF.Abs(max) < GroupMaxEps)
@@ -399,7 +458,7 @@ public static class KQuants
         {
             int li = Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
             L[i] = (sbyte)(li + nmax);
-            float w = x[i] * x[i];
+            float w = SquareWeight(x, weights, i);
             sumlx += w * x[i] * li;
             suml2 += w * li * li;
         }
@@ -412,7 +471,7 @@ public static class KQuants
             for (int i = 0; i < n; i++)
             {
                 int li = Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
-                float w = x[i] * x[i];
+                float w = SquareWeight(x, weights, i);
                 sumlx += w * x[i] * li;
                 suml2 += w * li * li;
             }

@@ -51,6 +51,15 @@ public sealed unsafe class HessianAccumulator
         Samples += rows;
     }
 
+    /// <summary>Σx² of each input column so far (the diagonal of XᵀX): the importance a GGUF K-quant fit weights each
+    /// column's error by, as llama.cpp's importance matrix does.</summary>
+    public float[] ColumnEnergy()
+    {
+        var energy = new float[Columns];
+        for (int j = 0; j < Columns; j++) energy[j] = (float)_sum[(long)j * Columns + j];
+        return energy;
+    }
+
     /// <summary>A fresh copy of H = 2·XᵀX/n, row-major [Columns, Columns].</summary>
     public double[] Hessian()
     {

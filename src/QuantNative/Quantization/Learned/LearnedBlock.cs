@@ -92,6 +92,15 @@ internal sealed class LearnedBlock : IBlockLearning
             committer.Commit(_layer, BlockLinears.All[i], () => (lwc.Commit(_run.Quantizer), 0), _fpLinears[i],
                 _quantizedLinears[i]);
         }
+        if (_run.Options.KeepLearnedWeights)
+        {
+            // The K-quant fit weights each column by the energy of its inputs through the committed block (one more
+            // forward of the windows, against the epochs' forward and backward of each).
+            Progress($"block {_layer} input energy");
+            using var committed = BlockBuffers<float>.Bind(_run.Backend, _quantized);
+            foreach (var (part, energy) in InputEnergy.Of(_run.Activations, committed, committer.Config))
+                committer.AddImportance(part, energy);
+        }
     }
 
     public void Propagate()

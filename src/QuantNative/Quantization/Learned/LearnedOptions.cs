@@ -36,7 +36,8 @@ public sealed class LearnedOptions
     public int? StopAfterBlock { get; init; }
 
     /// <summary>Keep each committed linear's W' and learned clipping ranges in the result (for a GGUF K-quant export,
-    /// which fits W' rather than the committed grid): one fp32 copy of every linear, so only when asked.</summary>
+    /// which fits W' rather than the committed grid), and each linear's input energy Σx² per column (which weights that
+    /// fit; one more forward per block): one fp32 copy of every linear, so only when asked.</summary>
     public bool KeepLearnedWeights { get; init; }
 
     /// <summary>What CQE+ adds (SDE, cross-layer learning, initial clipping); null: plain OmniQuant.</summary>

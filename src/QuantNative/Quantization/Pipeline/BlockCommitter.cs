@@ -19,6 +19,7 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
     private readonly Dictionary<string, QuantizedMatrix> _linears = new();
     private readonly List<LayerReport> _reports = [];
     private readonly Dictionary<string, Formats.Gguf.LearnedLinear> _learned = new();
+    private readonly Dictionary<string, float[]> _importance = new();
 
     public LlamaConfig Config { get; } = config;
     public QuantizerConfig Quantizer { get; } = quantizer;
@@ -52,6 +53,9 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
     /// <summary>A learned linear's W' and clipping ranges, kept with the block (GGUF K-quant exports).</summary>
     public void AddLearned(string part, Formats.Gguf.LearnedLinear learned) => _learned[part] = learned;
 
+    /// <summary>A linear's calibration input energy Σx² per column, kept with the block (GGUF K-quant exports).</summary>
+    public void AddImportance(string part, float[] columnEnergy) => _importance[part] = columnEnergy;
+
     /// <summary>Closes block <paramref name="layer"/>: its committed linears with the norms and extras as they were.</summary>
     public void Finish(int layer, LlamaBlockWeights block)
     {
@@ -62,9 +66,11 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
             AttnNorm = block.AttnNorm, FfnNorm = block.FfnNorm, Extras = block.Extras,
             Linears = new Dictionary<string, QuantizedMatrix>(_linears),
             Learned = _learned.Count > 0 ? new Dictionary<string, Formats.Gguf.LearnedLinear>(_learned) : null,
+            Importance = _importance.Count > 0 ? new Dictionary<string, float[]>(_importance) : null,
         };
         _linears.Clear();
         _learned.Clear();
+        _importance.Clear();
     }
 
     /// <summary>Hands finished block <paramref name="layer"/> to <paramref name="sink"/> and forgets it, so a run

@@ -69,6 +69,7 @@ public sealed class SequentialLearner(ILayerQuantizer method, CaptureObserver? o
                             BlockLinears.Name(layer, linear));
                         return (result.Matrix, result.DeadColumns);
                     }, original, weights);
+                    if (hessian != null) committer.AddImportance(linear.Part, hessian.ColumnEnergy());
                     start.Progress?.Invoke(++learner._done, total, $"block {layer} {linear.Part}");
                 }
             }

@@ -15,7 +15,7 @@ namespace QuantNative.Tokenization.Gguf;
 /// <item>byte-level tokenizer.json (Llama 3, Qwen): model "gpt2" with tokens, merges, token types and the pre-tokenizer
 ///   name llama.cpp knows the Split regex by (llama-bpe, qwen2); any other regex is refused by name.</item>
 /// </list>
-/// Plus bos/eos (and unk) ids and add_bos_token as the tokenizer's template decides; the vocabulary is padded to the
+/// Plus bos/eos (and unk, and padding when the tokenizer names one) ids and add_bos_token as the tokenizer's template decides; the vocabulary is padded to the
 /// embedding's rows with [PADn] tokens of type UNUSED, as convert_hf_to_gguf does.
 /// </summary>
 public static class GgufTokenizerMetadata
@@ -58,6 +58,7 @@ public static class GgufTokenizerMetadata
         if (tokenizer.BosId >= 0) kv.Add(new("tokenizer.ggml.bos_token_id", GgufValue.Of((uint)tokenizer.BosId)));
         int eos = config.Identity.EosTokenIds.Count > 0 ? config.Identity.EosTokenIds[0] : tokenizer.EosId;
         if (eos >= 0) kv.Add(new("tokenizer.ggml.eos_token_id", GgufValue.Of((uint)eos)));
+        if (tokenizer.PadId >= 0) kv.Add(new("tokenizer.ggml.padding_token_id", GgufValue.Of((uint)tokenizer.PadId)));
         kv.Add(new("tokenizer.ggml.add_bos_token", GgufValue.Of(tokenizer.AddsBos)));
         kv.Add(new("tokenizer.ggml.add_eos_token", GgufValue.Of(false)));
         return kv;
