@@ -29,7 +29,7 @@ public class LowBitCpuLinearTests
 
     /// <summary>A random matrix; with act-order its columns are assigned to groups in a random order (as GPTQ's
     /// desc_act does by Hessian diagonal), so g_idx is not monotone.</summary>
-    private static PackedGptqLinear Layer(Random r, int n, int k, int bits, int group, bool actOrder)
+    internal static PackedGptqLinear Layer(Random r, int n, int k, int bits, int group, bool actOrder)
     {
         var m = LowBitInputs.Matrix(r, n, k, bits, group, GptqCheckpointFormat.V2);
         if (actOrder && group > 0)

@@ -44,7 +44,7 @@ public class LowBitInt8GemvTests
 
     private static void Check(Random r, int n, int k, int bits, int group, bool actOrder)
     {
-        var weights = LowBitRepack.FromGptq(Layer(r, n, k, bits, group, actOrder));
+        var weights = LowBitRepack.FromGptq(LowBitCpuLinearTests.Layer(r, n, k, bits, group, actOrder));
         Assert.That(LowBitInt8Row.Supported(bits, weights.Groups, weights.GroupLength / weights.ChunkLength), Is.True,
             $"W{bits} g{group} [{n}, {k}] should take the int8 kernel");
         var linear = LowBitCpuLinear.Of(weights, "test");
@@ -92,20 +92,6 @@ public class LowBitInt8GemvTests
             for (int i = 0; i < accumulated.Length; i++)
                 Assert.That(accumulated[i], Is.EqualTo(actual[i] + 1f).Within(1e-5 * Math.Max(1, Math.Abs(actual[i]))));
         }
-    }
-
-    private static PackedGptqLinear Layer(Random r, int n, int k, int bits, int group, bool actOrder)
-    {
-        var m = LowBitInputs.Matrix(r, n, k, bits, group, GptqCheckpointFormat.V2);
-        if (actOrder && group > 0)
-        {
-            var order = Enumerable.Range(0, k).ToArray();
-            r.Shuffle(order);
-            var gidx = new int[k];
-            for (int j = 0; j < k; j++) gidx[order[j]] = j / group;
-            m = new QuantizedMatrix(n, k, m.Config, m.Codes, m.Scales, m.Zeros, gidx);
-        }
-        return GptqPacker.Pack(m, GptqCheckpointFormat.V2);
     }
 
     [Test]
