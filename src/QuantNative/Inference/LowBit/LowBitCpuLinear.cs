@@ -227,11 +227,12 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
             ParallelRows.For(blocks, (long)GemvRows * k, b =>
             {
                 int firstRow = b * GemvRows, rows = Math.Min(GemvRows, n - firstRow);
-                // [paddedGroups][GemvRows] scales, [groups][GemvRows] s·z, [GemvRows] zero-point term.
-                var buffer = Reuse(ref t_blockScales, (paddedGroups + groups + 1) * GemvRows);
+                // [paddedGroups][GemvRows] scales, [groups][GemvRows] s·z, [GemvRows] zero-point term, [GemvRows] dots.
+                var buffer = Reuse(ref t_blockScales, (paddedGroups + groups + 2) * GemvRows);
                 fixed (float* pb = buffer)
                 {
                     float* scales = pb, zeroTerms = pb + paddedGroups * GemvRows, correction = zeroTerms + groups * GemvRows;
+                    float* dots = correction + GemvRows;
                     new Span<float>(pb + groups * GemvRows, (paddedGroups - groups) * GemvRows).Clear();
                     for (int g = 0; g < groups; g++)
                     {
@@ -255,10 +256,11 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
                         for (int g = 0; g < groups; g++)
                             sum += Vector512.Load(zeroTerms + g * GemvRows) * gx[t * groups + g];
                         sum.Store(correction);
+                        LowBitInt8Row.Rows(bits, q + firstRow * rowBytes, rowBytes, rows, chunks, xs + (long)t * arrangedBytes,
+                            ls + (long)t * lanes, scales, GemvRows, groups, chunksPerGroup, dots);
                         for (int r = 0; r < rows; r++)
                         {
-                            float acc = LowBitInt8Row.RowDot(bits, q + (firstRow + r) * rowBytes, chunks, xs + (long)t * arrangedBytes,
-                                ls + (long)t * lanes, scales + r, GemvRows, groups, chunksPerGroup) - correction[r];
+                            float acc = dots[r] - correction[r];
                             float* target = ys + (long)t * n + firstRow + r;
                             *target = accumulate ? *target + acc : acc;
                         }

@@ -48,6 +48,44 @@ public static unsafe class LowBitInt8Row
         };
     }
 
+    /// <summary>
+    /// <see cref="RowDot"/> of <paramref name="rows"/> consecutive rows (<paramref name="rowBytes"/> apart; row r's scales
+    /// at <paramref name="scales"/> + r) into <paramref name="dots"/>: the dispatch on width, group layout and vector
+    /// length made once for the rows instead of once per row, the same arithmetic (bit-identical results).
+    /// </summary>
+    public static void Rows(int bits, byte* row, long rowBytes, int rows, int chunks, sbyte* arranged, float* laneD,
+        float* scales, int scaleStride, int groups, int chunksPerGroup, float* dots)
+    {
+        int cpg = groups == 1 ? int.MaxValue : chunksPerGroup;
+        switch (UseAvx512, bits)
+        {
+            case (true, 4): Rows512<Nibbles>(row, rowBytes, rows, chunks, arranged, laneD, scales, scaleStride, cpg, dots); break;
+            case (true, 2): Rows512<BitPairs>(row, rowBytes, rows, chunks, arranged, laneD, scales, scaleStride, cpg, dots); break;
+            case (true, _): Rows512<BitPlanes>(row, rowBytes, rows, chunks, arranged, laneD, scales, scaleStride, cpg, dots); break;
+            default:
+                for (int r = 0; r < rows; r++)
+                    dots[r] = RowDot(bits, row + r * rowBytes, chunks, arranged, laneD, scales + r, scaleStride, groups, chunksPerGroup);
+                break;
+        }
+    }
+
+    private static void Rows512<T>(byte* row, long rowBytes, int rows, int chunks, sbyte* x, float* laneD, float* scales,
+        int stride, int cpg, float* dots) where T : struct, IUnpack
+    {
+        switch (cpg)
+        {
+            case 1:
+                for (int r = 0; r < rows; r++) dots[r] = RowDot512<T, QuadScales>(row + r * rowBytes, chunks, x, laneD, scales + r, stride, cpg);
+                break;
+            case 2:
+                for (int r = 0; r < rows; r++) dots[r] = RowDot512<T, PairScales>(row + r * rowBytes, chunks, x, laneD, scales + r, stride, cpg);
+                break;
+            default:
+                for (int r = 0; r < rows; r++) dots[r] = RowDot512<T, OneScale>(row + r * rowBytes, chunks, x, laneD, scales + r, stride, cpg);
+                break;
+        }
+    }
+
     /// <summary>How a step's packed bytes become byte lanes of codes, pass by pass.</summary>
     private interface IUnpack
     {
@@ -202,6 +240,7 @@ public static unsafe class LowBitInt8Row
 
     /// <summary>The whole steps, then the last one's fewer than four chunks from a copy (reading past them could leave
     /// the array at the last row), kept out of the loop's method so that its frame holds no stack buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float RowDot512<T, TS>(byte* row, int chunks, sbyte* x, float* laneD, float* scales, int stride, int cpg)
         where T : struct, IUnpack where TS : struct, ILaneScales
     {
