@@ -71,6 +71,12 @@ public sealed record LlamaConfig(
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings must be positive (got {MaxPositionEmbeddings})");
         Require(HeadDim > 0 && HeadDim % 2 == 0, $"head_dim must be positive and even for RoPE (got {HeadDim})");
         Require(NumHeads % NumKvHeads == 0, $"num_attention_heads {NumHeads} is not a multiple of num_key_value_heads {NumKvHeads}");
+        // q's and k/v's rows: a product beyond int would wrap and could pass a shape check by accident (fuzzing found a
+        // GGUF with 1,073,741,828 heads of 8 whose q rows "were" 32).
+        Require((long)NumHeads * HeadDim <= int.MaxValue,
+            $"num_attention_heads × head_dim = {NumHeads} × {HeadDim} is more rows than a tensor can have");
+        Require((long)NumKvHeads * HeadDim <= int.MaxValue,
+            $"num_key_value_heads × head_dim = {NumKvHeads} × {HeadDim} is more rows than a tensor can have");
         Require(RmsNormEps > 0 && float.IsFinite(RmsNormEps), $"rms_norm_eps must be positive (got {RmsNormEps})");
         Require(RopeTheta > 0 && float.IsFinite(RopeTheta), $"rope_theta must be positive (got {RopeTheta})");
         Require(SlidingWindow >= 0, $"sliding_window must be positive or null (got {SlidingWindow})");
