@@ -31,6 +31,8 @@ public static unsafe class Bf16Dot
         int i = 0;
         for (; i + 64 <= k; i += 64)
         {
+            StreamPrefetch.Ahead(w + i);
+            StreamPrefetch.Ahead(w + i + 32);
             a0 = Avx512F.FusedMultiplyAdd(Widen512(w + i), Avx512F.LoadVector512(x + i), a0);
             a1 = Avx512F.FusedMultiplyAdd(Widen512(w + i + 16), Avx512F.LoadVector512(x + i + 16), a1);
             a2 = Avx512F.FusedMultiplyAdd(Widen512(w + i + 32), Avx512F.LoadVector512(x + i + 32), a2);
@@ -49,6 +51,7 @@ public static unsafe class Bf16Dot
         int i = 0;
         for (; i + 32 <= k; i += 32)
         {
+            StreamPrefetch.Ahead(w + i);
             a0 = Fma.MultiplyAdd(Widen256(w + i), Avx.LoadVector256(x + i), a0);
             a1 = Fma.MultiplyAdd(Widen256(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
             a2 = Fma.MultiplyAdd(Widen256(w + i + 16), Avx.LoadVector256(x + i + 16), a2);

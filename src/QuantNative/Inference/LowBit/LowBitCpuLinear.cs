@@ -209,9 +209,9 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         var groupX = Reuse(ref t_groupSums, tokens * groups);
         for (int t = 0; t < tokens; t++)
         {
-            if (!Int8Activations.Quantize(x.Slice(t * k, k), kc, rounded, chunkScales)) return false;
-            Int8Activations.Arrange(bits, chunks, chunksPerGroup, rounded, chunkScales, arranged.AsSpan(t * arrangedBytes, arrangedBytes),
-                laneScales.AsSpan(t * lanes, lanes), groupX.AsSpan(t * groups, groups));
+            if (!Int8Activations.Prepare(bits, chunks, chunksPerGroup, x.Slice(t * k, k), rounded, chunkScales,
+                    arranged.AsSpan(t * arrangedBytes, arrangedBytes), laneScales.AsSpan(t * lanes, lanes), groupX.AsSpan(t * groups, groups)))
+                return false;
         }
         int blocks = (n + GemvRows - 1) / GemvRows;
         long rowBytes = (long)chunks * 16 * w.Planes;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using QuantNative.Cpu;
 
 namespace QuantNative.Inference.LowBit;
 
@@ -58,6 +59,7 @@ public static unsafe class LowBitGemvRow
             int end = Math.Min(chunks, first + chunksPerGroup);
             for (int c = first; c < end; c++)
             {
+                StreamPrefetch.Ahead(row + 16 * c);
                 var v = Sse2.LoadVector128(row + 16 * c);
                 float* xc = x + (long)kc * c;
                 if (bits == 4)
@@ -94,6 +96,7 @@ public static unsafe class LowBitGemvRow
             int end = Math.Min(chunks, first + chunksPerGroup);
             for (int c = first; c < end; c++)
             {
+                StreamPrefetch.Ahead(row + 16 * c);
                 var v = Sse2.LoadVector128(row + 16 * c);
                 float* xc = x + (long)kc * c;
                 if (bits == 4)

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using QuantNative.Cpu;
 
 namespace QuantNative.Inference.LowBit;
 
@@ -259,13 +260,32 @@ public static unsafe class LowBitInt8Row
         {
             // Steps within a group share its scale: Σ_steps d·sums first, then one multiply by s_g per group (and no
             // division per step to find the group).
-            int stepsPerGroup = cpg == int.MaxValue ? int.MaxValue : cpg / Int8Activations.ChunksPerStep;
-            for (int s = first; s < end;)
+            // The group index advances with the loop: a division per group (one step at W4 g128) was an idiv per
+            // 128 weights, the loop's largest cost.
+            long stepsPerGroup = cpg == int.MaxValue ? int.MaxValue : cpg / Int8Activations.ChunksPerStep;
+            if (stepsPerGroup == 1)
             {
-                int g = 4 * s / cpg, groupEnd = (int)Math.Min(end, (long)(g + 1) * stepsPerGroup);
+                // A group per step (W4 g128): the same arithmetic as below with the loop's bookkeeping in pointers,
+                // since the group loop's per-group setup cost as much as the step itself.
+                byte* w = row + 64L * first;
+                sbyte* xs = x + (long)first * stepBytes;
+                float* d = laneD + 16L * first, scale = scales + (long)first * stride;
+                for (int s = first; s < end; s++, w += 64, xs += stepBytes, d += 16, scale += stride)
+                {
+                    Prefetch<T>(w, planeBytes);
+                    var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(w, planeBytes, xs), ones);
+                    total = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums) * Vector512.Load(d), Vector512.Create(*scale), total);
+                }
+                return total;
+            }
+            int g = (int)(first / stepsPerGroup);
+            for (int s = first; s < end; g++)
+            {
+                int groupEnd = (int)Math.Min(end, (g + 1) * stepsPerGroup);
                 var group = Vector512<float>.Zero;
                 for (; s < groupEnd; s++)
                 {
+                    Prefetch<T>(row + 64 * s, planeBytes);
                     var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(row + 64 * s, planeBytes, x + (long)s * stepBytes), ones);
                     group = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sums), Vector512.Load(laneD + 16 * s), group);
                 }
@@ -273,13 +293,19 @@ public static unsafe class LowBitInt8Row
             }
             return total;
         }
-        for (int s = first; s < end; s++)
         {
-            var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(row + 64 * s, planeBytes, x + (long)s * stepBytes), ones);
-            var scaled = Avx512F.ConvertToVector512Single(sums) * Vector512.Load(laneD + 16 * s);
-            total = Avx512F.FusedMultiplyAdd(scaled, TS.Lanes512(scales, stride, s, cpg), total);
+            byte* w = row + 64L * first;
+            sbyte* xs = x + (long)first * stepBytes;
+            float* d = laneD + 16L * first;
+            for (int s = first; s < end; s++, w += 64, xs += stepBytes, d += 16)
+            {
+                Prefetch<T>(w, planeBytes);
+                var sums = Avx512BW.MultiplyAddAdjacent(T.Products512(w, planeBytes, xs), ones);
+                var scaled = Avx512F.ConvertToVector512Single(sums) * Vector512.Load(d);
+                total = Avx512F.FusedMultiplyAdd(scaled, TS.Lanes512(scales, stride, s, cpg), total);
+            }
+            return total;
         }
-        return total;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -309,27 +335,52 @@ public static unsafe class LowBitInt8Row
         int stepBytes = 64 * T.Passes;
         if (typeof(TS) == typeof(OneScale))
         {
-            int stepsPerGroup = cpg == int.MaxValue ? int.MaxValue : cpg / Int8Activations.ChunksPerStep;
-            for (int s = first; s < end;)
+            long stepsPerGroup = cpg == int.MaxValue ? int.MaxValue : cpg / Int8Activations.ChunksPerStep;
+            if (stepsPerGroup == 1)
             {
-                int g = 4 * s / cpg, groupEnd = (int)Math.Min(end, (long)(g + 1) * stepsPerGroup);
+                byte* w = row + 64L * first;
+                sbyte* xs = x + (long)first * stepBytes;
+                float* d = laneD + 16L * first, scale = scales + (long)first * stride;
+                for (int s = first; s < end; s++, w += 64, xs += stepBytes, d += 16, scale += stride)
+                {
+                    Prefetch<T>(w, planeBytes);
+                    var group = Vector256<float>.Zero;
+                    for (int h = 0; h < 2; h++)
+                    {
+                        var sums = Avx2.MultiplyAddAdjacent(T.Products256(w + 32 * h, planeBytes, xs + 32 * h), ones);
+                        group = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Load(d + 8 * h), group);
+                    }
+                    total = Fma.MultiplyAdd(group, Vector256.Create(*scale), total);
+                }
+                return total;
+            }
+            int g = (int)(first / stepsPerGroup);
+            for (int s = first; s < end; g++)
+            {
+                int groupEnd = (int)Math.Min(end, (g + 1) * stepsPerGroup);
                 var group = Vector256<float>.Zero;
                 for (; s < groupEnd; s++)
-                for (int h = 0; h < 2; h++)
                 {
-                    var sums = Avx2.MultiplyAddAdjacent(T.Products256(row + 64 * s + 32 * h, planeBytes, x + (long)s * stepBytes + 32 * h), ones);
-                    group = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Load(laneD + 16 * s + 8 * h), group);
+                    Prefetch<T>(row + 64 * s, planeBytes);
+                    for (int h = 0; h < 2; h++)
+                    {
+                        var sums = Avx2.MultiplyAddAdjacent(T.Products256(row + 64 * s + 32 * h, planeBytes, x + (long)s * stepBytes + 32 * h), ones);
+                        group = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Load(laneD + 16 * s + 8 * h), group);
+                    }
                 }
                 total = Fma.MultiplyAdd(group, Vector256.Create(scales[(long)g * stride]), total);
             }
             return total;
         }
         for (int s = first; s < end; s++)
-        for (int h = 0; h < 2; h++)
         {
-            var sums = Avx2.MultiplyAddAdjacent(T.Products256(row + 64 * s + 32 * h, planeBytes, x + (long)s * stepBytes + 32 * h), ones);
-            var scaled = Avx.ConvertToVector256Single(sums) * Vector256.Load(laneD + 16 * s + 8 * h);
-            total = Fma.MultiplyAdd(scaled, TS.Lanes256(scales, stride, s, h, cpg), total);
+            Prefetch<T>(row + 64 * s, planeBytes);
+            for (int h = 0; h < 2; h++)
+            {
+                var sums = Avx2.MultiplyAddAdjacent(T.Products256(row + 64 * s + 32 * h, planeBytes, x + (long)s * stepBytes + 32 * h), ones);
+                var scaled = Avx.ConvertToVector256Single(sums) * Vector256.Load(laneD + 16 * s + 8 * h);
+                total = Fma.MultiplyAdd(scaled, TS.Lanes256(scales, stride, s, h, cpg), total);
+            }
         }
         return total;
     }
@@ -342,6 +393,13 @@ public static unsafe class LowBitInt8Row
         byte* copy = stackalloc byte[64 * 3];
         for (int p = 0; p < T.Planes; p++) TailCopy(row + 16L * chunks * p + 64 * s, chunks - 4 * s, copy + 64 * p);
         return Steps256<T, TS>(copy - 64 * s, 64, s, s + 1, x, laneD, scales, stride, cpg, total);
+    }
+
+    /// <summary>The line <see cref="StreamPrefetch.Distance"/> ahead in every plane of the step at <paramref name="step"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch<T>(byte* step, long planeBytes) where T : struct, IUnpack
+    {
+        for (int p = 0; p < T.Planes; p++) StreamPrefetch.Ahead(step + p * planeBytes);
     }
 
     private static void TailCopy(byte* bytes, int chunks, byte* buffer)
