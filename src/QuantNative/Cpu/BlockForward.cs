@@ -58,9 +58,8 @@ public static class BlockForward
         RmsNorm.Forward(ws.Normed, x, w.AttnNorm, tokens, d, c.RmsNormEps);
         if (last == BlockStage.AttentionNorm) return;
 
-        Linear(BlockLinears.Q, normed, ws.Q);
-        Linear(BlockLinears.K, normed, ws.K);
-        Linear(BlockLinears.V, normed, ws.V);
+        SharedInputLinears.Forward(normed, tokens, w.Linear(BlockLinears.Q), ws.Q, w.Linear(BlockLinears.K), ws.K,
+            w.Linear(BlockLinears.V), ws.V);
         AddBias(ws.Q, extras.QBias, tokens);
         AddBias(ws.K, extras.KBias, tokens);
         AddBias(ws.V, extras.VBias, tokens);
@@ -79,8 +78,7 @@ public static class BlockForward
         RmsNorm.Forward(ws.Normed, x, w.FfnNorm, tokens, d, c.RmsNormEps);
         if (last == BlockStage.MlpNorm) return;
 
-        Linear(BlockLinears.Gate, normed, ws.Gate);
-        Linear(BlockLinears.Up, normed, ws.Up);
+        SharedInputLinears.Forward(normed, tokens, w.Linear(BlockLinears.Gate), ws.Gate, w.Linear(BlockLinears.Up), ws.Up);
         SwiGlu.Forward(ws.Gate, ws.Gate, ws.Up, (long)tokens * f);
         if (last == BlockStage.MlpActivation) return;
 

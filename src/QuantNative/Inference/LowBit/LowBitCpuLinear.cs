@@ -18,7 +18,7 @@ namespace QuantNative.Inference.LowBit;
 /// layout order. Against the reference (<see cref="LowBitLinear.ForwardCpu"/>: the whole matrix dequantized, one GEMM)
 /// the GEMM path differs only in summation order and the GEMV path by the factored group sum (bounds in the tests).
 /// </summary>
-public sealed unsafe class LowBitCpuLinear : ILinearWeights
+public sealed unsafe class LowBitCpuLinear : ISharedInputLinear
 {
     public const int GemvTokens = 16;
     private const int GemvRows = 16;
@@ -198,8 +198,74 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
     /// </summary>
     private bool GemvInt8(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)
     {
+        if (!PrepareInt8(x, tokens)) return false;
+        int blocks = (OutFeatures + GemvRows - 1) / GemvRows;
+        fixed (float* py = y)
+        {
+            float* ys = py;
+            var prepared = Int8Inputs.OfThisThread();
+            ParallelRows.For(blocks, (long)GemvRows * InFeatures, b => Int8Block(b, prepared, ys, tokens, accumulate));
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Linears that read the same x (a block's q, k and v; gate and up) as one decode GEMV: x rounded and arranged once,
+    /// and one parallel loop over all their blocks of rows instead of one per linear (each hand-off between threads
+    /// cost about as much as a 256-row linear's arithmetic). The results are those of each linear's own
+    /// <see cref="Forward"/>, bit for bit. False, with nothing written, where that is not possible: another decode mode,
+    /// more than <see cref="GemvTokens"/> tokens, act-order, or weights of different shapes or layouts (the caller
+    /// then runs them one by one).
+    /// </summary>
+    public bool TryForwardTogether(ReadOnlySpan<float> x, int tokens, Span<float> ya, ILinearWeights b, Span<float> yb,
+        ILinearWeights? c, Span<float> yc)
+    {
+        var la = this;
+        if (b is not LowBitCpuLinear lb || (c != null && c is not LowBitCpuLinear)) return false;
+        var lc = c as LowBitCpuLinear;
+        if (tokens < 1 || tokens > GemvTokens || !la.TakesInt8Path() || !la.SharesInputWith(lb) || (lc != null && !la.SharesInputWith(lc)))
+            return false;
+        int k = la.InFeatures;
+        if (x.Length < (long)tokens * k || ya.Length < (long)tokens * la.OutFeatures || yb.Length < (long)tokens * lb.OutFeatures ||
+            (lc != null && yc.Length < (long)tokens * lc.OutFeatures))
+            throw new ArgumentException($"{la.Name}, {lb.Name}{(lc != null ? ", " + lc.Name : "")}: x or an output is too short for {tokens} tokens");
+        if (!la.PrepareInt8(x[..(tokens * k)], tokens)) return false;
+        int blocksA = (la.OutFeatures + GemvRows - 1) / GemvRows, blocksB = (lb.OutFeatures + GemvRows - 1) / GemvRows;
+        int blocksC = lc == null ? 0 : (lc.OutFeatures + GemvRows - 1) / GemvRows;
+        fixed (float* pa = ya) fixed (float* pb = yb) fixed (float* pc = yc)
+        {
+            float* ysa = pa, ysb = pb, ysc = pc;
+            var prepared = Int8Inputs.OfThisThread();
+            ParallelRows.For(blocksA + blocksB + blocksC, (long)GemvRows * k, i =>
+            {
+                if (i < blocksA) la.Int8Block(i, prepared, ysa, tokens, false);
+                else if (i < blocksA + blocksB) lb.Int8Block(i - blocksA, prepared, ysb, tokens, false);
+                else lc!.Int8Block(i - blocksA - blocksB, prepared, ysc, tokens, false);
+            });
+        }
+        return true;
+    }
+
+    /// <summary>Whether the decode GEMV of this linear runs on int8 activations here.</summary>
+    private bool TakesInt8Path()
+    {
         var w = Weights;
-        int n = w.N, k = w.K, groups = w.Groups, chunks = w.Chunks, kc = w.ChunkLength, bits = w.Bits;
+        return DecodeActivations == DecodeActivations.Int8 && Weights.Permutation == null &&
+               (w.Groups == 1 || w.GroupLength % w.ChunkLength == 0) &&
+               LowBitInt8Row.Supported(w.Bits, w.Groups, w.GroupLength / w.ChunkLength);
+    }
+
+    /// <summary>Whether <paramref name="other"/>'s int8 GEMV reads x arranged exactly as this one's does.</summary>
+    private bool SharesInputWith(LowBitCpuLinear other) =>
+        other.TakesInt8Path() && other.Weights.K == Weights.K && other.Weights.Bits == Weights.Bits &&
+        other.Weights.GroupLength == Weights.GroupLength;
+
+    /// <summary>x of every token rounded and arranged for this linear's layout into the calling thread's buffers
+    /// (<see cref="Int8Inputs"/>); false for a non-finite value.</summary>
+    private bool PrepareInt8(ReadOnlySpan<float> x, int tokens)
+    {
+        var w = Weights;
+        int k = w.K, groups = w.Groups, chunks = w.Chunks, kc = w.ChunkLength, bits = w.Bits;
         int chunksPerGroup = groups == 1 ? chunks : w.GroupLength / kc;
         int arrangedBytes = Int8Activations.ArrangedBytes(bits, chunks), lanes = Int8Activations.LaneCount(chunks);
         var rounded = Reuse(ref t_rounded, chunks * kc);
@@ -208,67 +274,78 @@ public sealed unsafe class LowBitCpuLinear : ILinearWeights
         var laneScales = Reuse(ref t_laneScales, tokens * lanes);
         var groupX = Reuse(ref t_groupSums, tokens * groups);
         for (int t = 0; t < tokens; t++)
-        {
             if (!Int8Activations.Prepare(bits, chunks, chunksPerGroup, x.Slice(t * k, k), rounded, chunkScales,
                     arranged.AsSpan(t * arrangedBytes, arrangedBytes), laneScales.AsSpan(t * lanes, lanes), groupX.AsSpan(t * groups, groups)))
                 return false;
-        }
-        int blocks = (n + GemvRows - 1) / GemvRows;
+        return true;
+    }
+
+    /// <summary>The arrays <see cref="PrepareInt8"/> filled on the calling thread, handed to the parallel loop's
+    /// threads (which have their own thread-static buffers).</summary>
+    private sealed record Int8Inputs(sbyte[] Arranged, float[] LaneScales, float[] GroupX)
+    {
+        public static Int8Inputs OfThisThread() => new(t_arrangedInt8!, t_laneScales!, t_groupSums!);
+    }
+
+    /// <summary>Rows [b·GemvRows, …) of y for every token, from the prepared x.</summary>
+    private void Int8Block(int b, Int8Inputs prepared, float* ys, int tokens, bool accumulate)
+    {
+        var w = Weights;
+        int n = w.N, groups = w.Groups, chunks = w.Chunks, bits = w.Bits;
+        int chunksPerGroup = groups == 1 ? chunks : w.GroupLength / w.ChunkLength;
+        int arrangedBytes = Int8Activations.ArrangedBytes(bits, chunks), lanes = Int8Activations.LaneCount(chunks);
         long rowBytes = (long)chunks * 16 * w.Planes;
         // Past the last group, zero scales: a step's lanes of the padding chunks read them (times d = 0).
         int paddedGroups = groups + Int8Activations.ChunksPerStep;
-        fixed (float* py = y) fixed (sbyte* pa = arranged) fixed (float* pl = laneScales) fixed (float* pg = groupX)
-        fixed (uint* pq = w.QWeight) fixed (uint* psz = w.ScaleZero)
+        int firstRow = b * GemvRows, rows = Math.Min(GemvRows, n - firstRow);
+        // [paddedGroups][GemvRows] scales, [groups][GemvRows] s·z, [GemvRows] zero-point term, [GemvRows] dots.
+        var buffer = Reuse(ref t_blockScales, (paddedGroups + groups + 2) * GemvRows);
+        fixed (float* pb = buffer) fixed (sbyte* xs = prepared.Arranged) fixed (float* ls = prepared.LaneScales)
+        fixed (float* gx = prepared.GroupX) fixed (uint* pq = w.QWeight) fixed (uint* scaleZero = w.ScaleZero)
         {
-            float* ys = py, ls = pl, gx = pg;
-            sbyte* xs = pa;
             byte* q = (byte*)pq;
-            uint* scaleZero = psz;
-            ParallelRows.For(blocks, (long)GemvRows * k, b =>
+            float* scales = pb, zeroTerms = pb + paddedGroups * GemvRows, correction = zeroTerms + groups * GemvRows;
+            float* dots = correction + GemvRows;
+            new Span<float>(pb + groups * GemvRows, (paddedGroups - groups) * GemvRows).Clear();
+            for (int g = 0; g < groups; g++)
             {
-                int firstRow = b * GemvRows, rows = Math.Min(GemvRows, n - firstRow);
-                // [paddedGroups][GemvRows] scales, [groups][GemvRows] s·z, [GemvRows] zero-point term, [GemvRows] dots.
-                var buffer = Reuse(ref t_blockScales, (paddedGroups + groups + 2) * GemvRows);
-                fixed (float* pb = buffer)
+                uint* words = scaleZero + (long)g * n + firstRow;
+                if (rows == GemvRows)
                 {
-                    float* scales = pb, zeroTerms = pb + paddedGroups * GemvRows, correction = zeroTerms + groups * GemvRows;
-                    float* dots = correction + GemvRows;
-                    new Span<float>(pb + groups * GemvRows, (paddedGroups - groups) * GemvRows).Clear();
-                    for (int g = 0; g < groups; g++)
-                    {
-                        uint* words = scaleZero + (long)g * n + firstRow;
-                        if (rows == GemvRows)
-                        {
-                            ScaleZeroWords.Convert(words, GemvRows, scales + g * GemvRows, zeroTerms + g * GemvRows);
-                            continue;
-                        }
-                        for (int r = 0; r < rows; r++)
-                        {
-                            float scale = (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] & 0xffff));
-                            scales[g * GemvRows + r] = scale;
-                            zeroTerms[g * GemvRows + r] = scale * (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] >> 16));
-                        }
-                    }
-                    for (int t = 0; t < tokens; t++)
-                    {
-                        // Σ_g s_g·z_g·X̃_g for the block's rows at once.
-                        var sum = Vector512<float>.Zero;
-                        for (int g = 0; g < groups; g++)
-                            sum += Vector512.Load(zeroTerms + g * GemvRows) * gx[t * groups + g];
-                        sum.Store(correction);
-                        LowBitInt8Row.Rows(bits, q + firstRow * rowBytes, rowBytes, rows, chunks, xs + (long)t * arrangedBytes,
-                            ls + (long)t * lanes, scales, GemvRows, groups, chunksPerGroup, dots);
-                        for (int r = 0; r < rows; r++)
-                        {
-                            float acc = dots[r] - correction[r];
-                            float* target = ys + (long)t * n + firstRow + r;
-                            *target = accumulate ? *target + acc : acc;
-                        }
-                    }
+                    ScaleZeroWords.Convert(words, GemvRows, scales + g * GemvRows, zeroTerms + g * GemvRows);
+                    continue;
                 }
-            });
+                for (int r = 0; r < rows; r++)
+                {
+                    float scale = (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] & 0xffff));
+                    scales[g * GemvRows + r] = scale;
+                    zeroTerms[g * GemvRows + r] = scale * (float)BitConverter.UInt16BitsToHalf((ushort)(words[r] >> 16));
+                }
+            }
+            for (int t = 0; t < tokens; t++)
+            {
+                // Σ_g s_g·z_g·X̃_g for the block's rows at once (two 256-bit halves: every x86-64 machine with the
+                // int8 kernel has AVX2, not all have AVX-512).
+                var low = Vector256<float>.Zero;
+                var high = Vector256<float>.Zero;
+                for (int g = 0; g < groups; g++)
+                {
+                    float xg = gx[t * groups + g];
+                    low += Vector256.Load(zeroTerms + g * GemvRows) * xg;
+                    high += Vector256.Load(zeroTerms + g * GemvRows + 8) * xg;
+                }
+                low.Store(correction);
+                high.Store(correction + 8);
+                LowBitInt8Row.Rows(bits, q + firstRow * rowBytes, rowBytes, rows, chunks, xs + (long)t * arrangedBytes,
+                    ls + (long)t * lanes, scales, GemvRows, groups, chunksPerGroup, dots);
+                for (int r = 0; r < rows; r++)
+                {
+                    float acc = dots[r] - correction[r];
+                    float* target = ys + (long)t * n + firstRow + r;
+                    *target = accumulate ? *target + acc : acc;
+                }
+            }
         }
-        return true;
     }
 
     private void Gemm(ReadOnlySpan<float> x, Span<float> y, int tokens, bool accumulate)

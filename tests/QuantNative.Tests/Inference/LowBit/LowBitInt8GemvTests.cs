@@ -134,4 +134,70 @@ public class LowBitInt8GemvTests
         linear.Forward(x, y, 1, accumulate: false);
         Assert.That(y.All(v => !float.IsFinite(v)), Is.True, $"y = [{string.Join(", ", y)}]: the {bad} in x vanished");
     }
+
+    /// <summary>q, k and v (and gate, up) through one shared preparation of x and one parallel loop give what each
+    /// linear's own Forward gives, bit for bit, for 1 and 3 tokens, with row counts that end inside a block.</summary>
+    [TestCase(4, 128)]
+    [TestCase(3, 128)]
+    [TestCase(2, 64)]
+    [TestCase(4, -1)]
+    public void LinearsReadingTheSameXTogetherEqualEachAlone(int bits, int group)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) Assert.Ignore("no AVX2 here: the float path runs");
+        var r = new Random(bits + group);
+        int k = 384;
+        var linears = new[] { 40, 17, 33 }.Select((n, i) =>
+        {
+            var l = LowBitCpuLinear.Of(LowBitRepack.FromGptq(LowBitCpuLinearTests.Layer(r, n, k, bits, group, false)), $"l{i}");
+            l.DecodeActivations = DecodeActivations.Int8;
+            return l;
+        }).ToArray();
+        foreach (int tokens in new[] { 1, 3 })
+        {
+            var x = Enumerable.Range(0, tokens * k).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
+            var alone = linears.Select(l =>
+            {
+                var y = new float[tokens * l.OutFeatures];
+                l.Forward(x, y, tokens, accumulate: false);
+                return y;
+            }).ToArray();
+            var together = linears.Select(l => Enumerable.Repeat(float.NaN, tokens * l.OutFeatures).ToArray()).ToArray();
+            Assert.That(linears[0].TryForwardTogether(x, tokens, together[0], linears[1], together[1], linears[2], together[2]), Is.True);
+            for (int i = 0; i < 3; i++) Assert.That(together[i], Is.EqualTo(alone[i]), $"linear {i}, {tokens} tokens, three together");
+            var pair = linears.Take(2).Select(l => Enumerable.Repeat(float.NaN, tokens * l.OutFeatures).ToArray()).ToArray();
+            QuantNative.Cpu.Weights.SharedInputLinears.Forward(x, tokens, linears[0], pair[0], linears[1], pair[1]);
+            for (int i = 0; i < 2; i++) Assert.That(pair[i], Is.EqualTo(alone[i]), $"linear {i}, {tokens} tokens, two together");
+        }
+    }
+
+    [Test]
+    public void LinearsThatCannotShareXAreRunOneByOne()
+    {
+        var r = new Random(9);
+        LowBitCpuLinear Make(int n, int k, int bits, int group, bool actOrder, DecodeActivations mode = DecodeActivations.Int8)
+        {
+            var l = LowBitCpuLinear.Of(LowBitRepack.FromGptq(LowBitCpuLinearTests.Layer(r, n, k, bits, group, actOrder)), "l");
+            l.DecodeActivations = mode;
+            return l;
+        }
+        var a = Make(16, 256, 4, 128, false);
+        var x = Enumerable.Range(0, 256 * 17).Select(i => (float)Math.Sin(i)).ToArray();
+        var y1 = new float[17 * 16];
+        var y2 = new float[17 * 16];
+        var cases = new (string Why, LowBitCpuLinear Other, int Tokens)[]
+        {
+            ("another width", Make(16, 256, 2, 128, false), 1),
+            ("another group size", Make(16, 256, 4, 64, false), 1),
+            ("another K", Make(16, 128, 4, 128, false), 1),
+            ("act-order", Make(16, 256, 4, 128, true), 1),
+            ("float32 decode", Make(16, 256, 4, 128, false, DecodeActivations.Float32), 1),
+            ("more tokens than the GEMV takes", Make(16, 256, 4, 128, false), LowBitCpuLinear.GemvTokens + 1),
+        };
+        foreach (var (why, other, tokens) in cases)
+        {
+            Array.Fill(y1, float.NaN);
+            Assert.That(a.TryForwardTogether(x.AsSpan(0, tokens * 256), tokens, y1, other, y2, null, default), Is.False, why);
+            Assert.That(y1.All(float.IsNaN), Is.True, $"{why}: nothing may be written");
+        }
+    }
 }
