@@ -105,17 +105,19 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         }
 
         CheckMemory(c, settings, cqe, windows, stderr);
-        // A GPTQ directory is written as the run goes, one finished block at a time (the run never holds the
-        // quantized model whole); a GGUF file is written at the end from the blocks held in memory.
+        // The output is written as the run goes, one finished block at a time, so the run never holds the quantized
+        // model whole: a GPTQ directory's safetensors file, or a GGUF file from a writer thread.
         using var stream = gguf ? null : GptqCheckpointStream.Begin(c, settings.Quantizer, settings.Format,
             Quantization.Pipeline.BlockPipeline.SourceDTypes(source), Out, Force);
-        var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report, sink: stream));
+        using var ggufStream = gguf ? new GgufBlockStream(source, settings.MethodName, Out, ggufType,
+            GgufTokenizerMetadata.From(tokenizer, c), Path.GetFileNameWithoutExtension(Out), Force) : null;
+        var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report,
+            sink: (IQuantizedBlockSink?)stream ?? ggufStream));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IReadOnlyList<GgufTensorReport>? ggufReports = null;
-        if (gguf)
-            ggufReports = new ProgressReporter(stderr).Run("write gguf", report => GgufExporter.Write(
-                GgufExportSource.FromQuantized(model.Model), Out, ggufType, GgufTokenizerMetadata.From(tokenizer, c),
-                Path.GetFileNameWithoutExtension(Out), Force, progress: (done, total, _) => report(done, total, "tensors")));
+        if (ggufStream != null)
+            ggufReports = new ProgressReporter(stderr).Run("write gguf", report => ggufStream.Finish(model.Model,
+                progress: (done, total, _) => report(done, total, "tensors")));
         else
         {
             var extra = TokenizerFiles.For(tokenizer).Concat(CheckpointCompanions.For(Model)).ToList();

@@ -23,6 +23,10 @@ public sealed class GgufExportSource
     /// <summary>A linear's calibration input energy Σx² per input column (K-quant fits weight each column's error by
     /// it); null when the source has none (a checkpoint, RTN).</summary>
     public Func<int, string, float[]?> Importance { get; init; } = (_, _) => null;
+    /// <summary>What a linear's GGUF type is chosen from — its codes, and whether it has a learned W' and input
+    /// energies — when its block is not there yet (a streaming export chooses every type from the first block);
+    /// null: from the block's own.</summary>
+    public Func<int, string, (QuantizedMatrix? Codes, bool Learned, bool Weighted)>? ChoiceOf { get; init; }
     /// <summary>The stored dtype of the embedding and output (F32 for quantized or unknown sources).</summary>
     public required FloatDType MatrixDType { get; init; }
 

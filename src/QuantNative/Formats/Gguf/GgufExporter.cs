@@ -44,10 +44,10 @@ public static class GgufExporter
             {
                 var (rows, columns) = linear.Shape(c);
                 string tensor = GgufArchitecture.Linear(l, linear.Part);
-                var codes = src.Codes(l, linear.Part);
+                var (codes, learned, weighted) = src.ChoiceOf?.Invoke(l, linear.Part)
+                    ?? (src.Codes(l, linear.Part), src.Learned(l, linear.Part) != null, src.Importance(l, linear.Part) != null);
                 // auto without codes: the linears stay in the source's float type.
-                var choice = Choose(requested ?? (codes == null ? matrixType : null), columns, codes, src.Learned(l, linear.Part) != null, tensor,
-                    src.Importance(l, linear.Part) != null);
+                var choice = Choose(requested ?? (codes == null ? matrixType : null), columns, codes, learned, tensor, weighted);
                 var part = linear.Part;
                 plans.Add(new GgufTensorPlan(tensor, [columns, rows], choice.Type, () =>
                 {
@@ -181,6 +181,10 @@ public static class GgufExporter
         }
         else if (choice.How.StartsWith("exact", StringComparison.Ordinal))
         {
+            // A streaming export chose the type from the first block's codes; every block must hold it the same way.
+            if (!ExactTypes(codes!).Contains(type))
+                throw new QuantNativeException($"{tensor}: its codes are not in natural column order (act-order g_idx) as the " +
+                                               $"first block's were, so {type} cannot hold them exactly; give --type to requantize");
             double offset = EncodeExact(codes!, type, rowOf, bytes);
             if (type is GgmlType.Q4_1 or GgmlType.Q5_1) maxOffset = offset; // Q4_0/Q8_0 have no m
         }
