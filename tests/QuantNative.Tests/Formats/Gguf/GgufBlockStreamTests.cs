@@ -8,6 +8,7 @@ using QuantNative.Quantization;
 using QuantNative.Quantization.Gptq;
 using QuantNative.Quantization.Pipeline;
 using QuantNative.Quantization.Sequential;
+using QuantNative.Tests.Formats.Gptq;
 using QuantNative.Tests.Inference;
 
 namespace QuantNative.Tests.Formats.Gguf;
@@ -113,15 +114,7 @@ public class GgufBlockStreamTests
     }
 
     private static QuantizationResult Run(IModelSource source, int[][]? windows, string method, QuantizerConfig quantizer,
-        IQuantizedBlockSink? sink)
-    {
-        ILayerQuantizer layer = method == "rtn" ? new RtnLayerQuantizer() : new GptqLayerQuantizer(new GptqOptions());
-        return BlockPipeline.Run(source, windows, new SequentialLearner(layer), quantizer, GptqCheckpointFormat.V2, sink: sink);
-    }
+        IQuantizedBlockSink? sink) => GptqCheckpointStreamTests.Run(source, windows, method, quantizer, GptqCheckpointFormat.V2, sink);
 
-    private static int[][] Windows(IModelSource source)
-    {
-        int length = Math.Min(32, source.Config.MaxPositionEmbeddings);
-        return [.. Enumerable.Range(0, 2).Select(w => Enumerable.Range(0, length).Select(i => 1 + (i * 7 + w * 13) % (source.Config.VocabSize - 1)).ToArray())];
-    }
+    private static int[][] Windows(IModelSource source) => GptqCheckpointStreamTests.SyntheticWindows(source);
 }

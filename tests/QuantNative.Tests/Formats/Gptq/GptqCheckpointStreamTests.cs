@@ -105,7 +105,8 @@ public class GptqCheckpointStreamTests
         Assert.That(File.Exists(Path.Combine(outDir, "model.safetensors")));
     }
 
-    private static QuantizationResult Run(IModelSource source, int[][]? windows, string method, QuantizerConfig quantizer,
+    /// <summary>A sequential RTN or GPTQ run of the source, its blocks handed to the sink when one is given.</summary>
+    internal static QuantizationResult Run(IModelSource source, int[][]? windows, string method, QuantizerConfig quantizer,
         GptqCheckpointFormat format, IQuantizedBlockSink? sink)
     {
         ILayerQuantizer layer = method == "rtn" ? new RtnLayerQuantizer() : new GptqLayerQuantizer(new GptqOptions());
@@ -113,7 +114,7 @@ public class GptqCheckpointStreamTests
     }
 
     /// <summary>Two short windows of token ids 1.. (any ids the model has serve a Hessian).</summary>
-    private static int[][] SyntheticWindows(IModelSource source)
+    internal static int[][] SyntheticWindows(IModelSource source)
     {
         int length = Math.Min(32, source.Config.MaxPositionEmbeddings);
         return [.. Enumerable.Range(0, 2).Select(w => Enumerable.Range(0, length).Select(i => 1 + (i * 7 + w * 13) % (source.Config.VocabSize - 1)).ToArray())];
