@@ -109,7 +109,8 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         // model whole: a GPTQ directory's safetensors file, or a GGUF file from a writer thread.
         using var stream = gguf ? null : GptqCheckpointStream.Begin(c, settings.Quantizer, settings.Format,
             Quantization.Pipeline.BlockPipeline.SourceDTypes(source), Out, Force);
-        using var ggufStream = gguf ? new GgufBlockStream(source, settings.MethodName, Out, ggufType,
+        using var ggufStream = gguf ? new GgufBlockStream(source, Quantization.Pipeline.BlockPipeline.SourceDTypes(source),
+            settings.MethodName, Out, ggufType,
             GgufTokenizerMetadata.From(tokenizer, c), Path.GetFileNameWithoutExtension(Out), Force) : null;
         var model = new ProgressReporter(stderr).Run("quantize", report => quantizer.Quantize(source, windows, report,
             sink: (IQuantizedBlockSink?)stream ?? ggufStream));

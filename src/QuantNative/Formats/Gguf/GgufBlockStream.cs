@@ -34,14 +34,15 @@ public sealed class GgufBlockStream : IQuantizedBlockSink, IDisposable
     public int MostHeld { get; private set; }
 
     /// <summary>Starts writing <paramref name="path"/> for a model of <paramref name="source"/>'s config quantized by
-    /// <paramref name="method"/>; the token embedding is read now (it is the file's first tensor).</summary>
-    public GgufBlockStream(IModelSource source, string method, string path, GgmlType? type,
-        IReadOnlyList<KeyValuePair<string, GgufValue>> tokenizerMetadata, string name, bool overwrite)
+    /// <paramref name="method"/>, its unquantized tensors stored in <paramref name="sourceDTypes"/> (by Hugging Face
+    /// name; F32 when absent); the token embedding is read now (it is the file's first tensor).</summary>
+    public GgufBlockStream(IModelSource source, IReadOnlyDictionary<string, string> sourceDTypes, string method, string path,
+        GgmlType? type, IReadOnlyList<KeyValuePair<string, GgufValue>> tokenizerMetadata, string name, bool overwrite)
     {
         _method = method;
         var c = source.Config;
         var embedding = source.LoadTokenEmbedding();
-        var dtypes = Quantization.Pipeline.BlockPipeline.SourceDTypes(source);
+        var dtypes = sourceDTypes;
         var cached = new Dictionary<int, LlamaBlockWeights>();
         var src = new GgufExportSource
         {

@@ -46,7 +46,7 @@ public class GgufBlockStreamTests
         IReadOnlyList<GgufTensorReport> streamedReports;
         int mostHeld;
         QuantizationResult result;
-        using (var stream = new GgufBlockStream(source, method, streamed, type, [], "m", overwrite: false))
+        using (var stream = new GgufBlockStream(source, BlockPipeline.SourceDTypes(source), method, streamed, type, [], "m", overwrite: false))
         {
             result = Run(source, windows, method, quantizer, stream);
             Assert.That(File.Exists(streamed), Is.False, "nothing appears under the output name before the end");
@@ -71,7 +71,7 @@ public class GgufBlockStreamTests
         var whole = Run(source, Windows(source), "gptq", new QuantizerConfig(4, 128), sink: null);
         string held = Path.Combine(_dir, "held.gguf"), streamed = Path.Combine(_dir, "streamed.gguf");
         GgufExporter.Write(GgufExportSource.FromQuantized(whole.Model), held, GgmlType.Q4_K, [], "m", overwrite: false);
-        using (var stream = new GgufBlockStream(source, "gptq", streamed, GgmlType.Q4_K, [], "m", overwrite: false))
+        using (var stream = new GgufBlockStream(source, BlockPipeline.SourceDTypes(source), "gptq", streamed, GgmlType.Q4_K, [], "m", overwrite: false))
         {
             var blocks = whole.Model.HeldBlocks();
             Assert.That(blocks, Has.Length.GreaterThan(GgufBlockStream.MaxPending + 1));
@@ -88,7 +88,7 @@ public class GgufBlockStreamTests
         using var source = ModelLoader.Open(TestPaths.Stories260K);
         var quantizer = new QuantizerConfig(4, 32);
         using var cancel = new CancellationTokenSource();
-        using (var stream = new GgufBlockStream(source, "rtn", Path.Combine(_dir, "q.gguf"), null, [], "q", overwrite: false))
+        using (var stream = new GgufBlockStream(source, BlockPipeline.SourceDTypes(source), "rtn", Path.Combine(_dir, "q.gguf"), null, [], "q", overwrite: false))
         {
             Assert.Throws<OperationCanceledException>(() => BlockPipeline.Run(source, null,
                 new SequentialLearner(new RtnLayerQuantizer()), quantizer, GptqCheckpointFormat.V2,
@@ -105,7 +105,7 @@ public class GgufBlockStreamTests
         Directory.CreateDirectory(target); // a directory where the file should go: the writer refuses it
         var e = Assert.Throws<QuantNativeException>(() =>
         {
-            using var stream = new GgufBlockStream(source, "rtn", target, null, [], "q", overwrite: true);
+            using var stream = new GgufBlockStream(source, BlockPipeline.SourceDTypes(source), "rtn", target, null, [], "q", overwrite: true);
             var result = Run(source, null, "rtn", new QuantizerConfig(4, 32), stream);
             stream.Finish(result.Model);
         });
