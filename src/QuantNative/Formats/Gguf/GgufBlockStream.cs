@@ -129,15 +129,7 @@ public sealed class GgufBlockStream : IQuantizedBlockSink, IDisposable
             if (_total > 0) progress?.Invoke(_done, _total, "tensors");
         }
         _model.TrySetResult(model);
-        try
-        {
-            return _writer.GetAwaiter().GetResult();
-        }
-        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
-        {
-            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            throw;
-        }
+        return _writer.GetAwaiter().GetResult(); // the writer's own exception, not wrapped
     }
 
     /// <summary>Stops a writer the run did not finish (the quantization failed): it deletes its temporary file.</summary>

@@ -86,8 +86,7 @@ public sealed unsafe class LowBitCpuLinear : ISharedInputLinear
     {
         var w = Weights;
         bool wholeChunks = w.Groups == 1 || w.GroupLength % w.ChunkLength == 0;
-        if (DecodeActivations == DecodeActivations.Int8 && wholeChunks &&
-            LowBitInt8Row.Supported(w.Bits, w.Groups, w.GroupLength / w.ChunkLength) && GemvInt8(x, y, tokens, accumulate))
+        if (TakesInt8Path() && GemvInt8(x, y, tokens, accumulate))
             return;
         if (LowBitGemvRow.Supported(w.Bits) && wholeChunks)
         {
@@ -246,19 +245,19 @@ public sealed unsafe class LowBitCpuLinear : ISharedInputLinear
         return true;
     }
 
-    /// <summary>Whether the decode GEMV of this linear runs on int8 activations here.</summary>
+    /// <summary>Whether the decode GEMV of this linear runs on int8 activations here (else the float kernels).</summary>
     private bool TakesInt8Path()
     {
         var w = Weights;
-        return DecodeActivations == DecodeActivations.Int8 && Weights.Permutation == null &&
-               (w.Groups == 1 || w.GroupLength % w.ChunkLength == 0) &&
+        return DecodeActivations == DecodeActivations.Int8 && (w.Groups == 1 || w.GroupLength % w.ChunkLength == 0) &&
                LowBitInt8Row.Supported(w.Bits, w.Groups, w.GroupLength / w.ChunkLength);
     }
 
-    /// <summary>Whether <paramref name="other"/>'s int8 GEMV reads x arranged exactly as this one's does.</summary>
+    /// <summary>Whether <paramref name="other"/>'s int8 GEMV reads x arranged exactly as this one's does (act-order
+    /// weights permute x each their own way, so neither may have a permutation).</summary>
     private bool SharesInputWith(LowBitCpuLinear other) =>
-        other.TakesInt8Path() && other.Weights.K == Weights.K && other.Weights.Bits == Weights.Bits &&
-        other.Weights.GroupLength == Weights.GroupLength;
+        Weights.Permutation == null && other.Weights.Permutation == null && other.TakesInt8Path() &&
+        other.Weights.K == Weights.K && other.Weights.Bits == Weights.Bits && other.Weights.GroupLength == Weights.GroupLength;
 
     /// <summary>x of every token rounded and arranged for this linear's layout into the calling thread's buffers
     /// (<see cref="Int8Inputs"/>); false for a non-finite value.</summary>

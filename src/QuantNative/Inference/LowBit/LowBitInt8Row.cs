@@ -258,10 +258,9 @@ public static unsafe class LowBitInt8Row
         int stepBytes = 64 * T.Passes;
         if (typeof(TS) == typeof(OneScale))
         {
-            // Steps within a group share its scale: Σ_steps d·sums first, then one multiply by s_g per group (and no
-            // division per step to find the group).
-            // The group index advances with the loop: a division per group (one step at W4 g128) was an idiv per
-            // 128 weights, the loop's largest cost.
+            // Steps within a group share its scale: Σ_steps d·sums first, then one multiply by s_g per group. The
+            // group index advances with the loop: a division per group (one step at W4 g128) was an idiv per 128
+            // weights, the loop's largest cost.
             long stepsPerGroup = cpg == int.MaxValue ? int.MaxValue : cpg / Int8Activations.ChunksPerStep;
             if (stepsPerGroup == 1)
             {
