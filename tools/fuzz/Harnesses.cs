@@ -147,8 +147,8 @@ public static class Harnesses
         WithChecksum(Path.Combine(dir, "block-0.bin"), data.AsSpan(4 + n));
         var state = new LearnedWorkDirectory(dir, Fingerprint).TryLoad(TinyConfig, TinyQuantizer, GptqCheckpointFormat.V1, 1, 4);
         if (state != null)
-            foreach (var block in state.Blocks.Take(state.NextBlock))
-                foreach (var m in block.Linears.Values) m.Dequantize();
+            for (int b = 0; b < state.NextBlock; b++)
+                foreach (var m in state.LoadBlock(b).Linears.Values) m.Dequantize();
     }
 
     private static void ExportGguf(string llama2c, string gguf, GgmlType type)
@@ -201,7 +201,7 @@ public static class Harnesses
         using var state = new MemoryStream();
         using (var w = new BinaryWriter(state, Encoding.UTF8, leaveOpen: true))
         {
-            w.Write(0x32514E51); // magic
+            w.Write(0x33514E51); // magic
             w.Write(1);          // one finished block
             w.Write(1); w.Write("model.layers.0.self_attn.q_proj"); w.Write(8); w.Write(8); w.Write(0.1); w.Write(0.5);
             w.Write(0); w.Write(0); w.Write(0); w.Write(false);
@@ -223,6 +223,19 @@ public static class Harnesses
                 for (int i = 0; i < rows * cols; i++) w.Write((byte)random.Next(16));
                 for (int i = 0; i < rows; i++) w.Write(0.0625f); // exact in fp16, as stored scales are
                 for (int i = 0; i < rows; i++) w.Write(8);
+            }
+            w.Write(true); // the K-quant fit's inputs: W', ranges (per channel: one group a row), then input energy
+            foreach (var linear in BlockLinears.All)
+            {
+                var (rows, cols) = linear.Shape(TinyConfig);
+                w.Write(rows * cols); for (int i = 0; i < rows * cols; i++) w.Write(Next());
+                for (int bound = 0; bound < 2; bound++) { w.Write(rows); for (int i = 0; i < rows; i++) w.Write(0.5f * (2 * bound - 1)); }
+            }
+            w.Write(true);
+            foreach (var linear in BlockLinears.All)
+            {
+                int cols = linear.Shape(TinyConfig).Columns;
+                w.Write(cols); for (int i = 0; i < cols; i++) w.Write(1f);
             }
         }
         var seed = new byte[4];

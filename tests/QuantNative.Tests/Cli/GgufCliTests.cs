@@ -17,6 +17,34 @@ public class GgufCliTests : SplitTextFixture
             "--type q4_k", "--format gguf");
     }
 
+    /// <summary>A learned run writing a K-quant GGUF, stopped after block 1 and started again, writes the same file
+    /// as an uninterrupted run: the resumed blocks are fitted from their saved W', clipping ranges and input energy,
+    /// not from their codes. Resuming it as --type auto, which keeps none of them, is refused.</summary>
+    [Test]
+    public void AResumedLearnedRunWritesTheSameKQuantGguf()
+    {
+        string[] Args(string gguf, string type, params string[] more) =>
+        [
+            "quantize", "--model", WideModel(), "--tokenizer", TestPaths.Tok512, "--method", "omniquant", "--wbits", "3",
+            "--group", "32", "--calib", Calib, "--nsamples", "2", "--seqlen", "32", "--epochs", "1", "--format", "gguf",
+            "--type", type, "--out", gguf, .. more,
+        ];
+        // One file name (it is the GGUF's general.name) in two directories.
+        string whole = Path.Combine(Directory.CreateDirectory(NewOut()).FullName, "model.gguf");
+        string resumed = Path.Combine(Directory.CreateDirectory(NewOut()).FullName, "model.gguf");
+        var full = CliRunner.Run(Args(whole, "q3_k"));
+        Assert.That(full.ExitCode, Is.EqualTo(0), full.ToString());
+        var stopped = CliRunner.Run(Args(resumed, "q3_k", "--stop-after-block", "1"));
+        Assert.That(stopped.ExitCode, Is.EqualTo(1), stopped.ToString());
+
+        CliRunner.AssertCleanError(CliRunner.Run(Args(resumed, "auto")), "another model or other settings",
+            "kept for a K-quant fit");
+        var again = CliRunner.Run(Args(resumed, "q3_k"));
+        Assert.That(again.ExitCode, Is.EqualTo(0), again.ToString());
+        Assert.That(again.Stdout, Does.Contain("resumed at block 2"));
+        Assert.That(File.ReadAllBytes(resumed), Is.EqualTo(File.ReadAllBytes(whole)), "the resumed run's GGUF");
+    }
+
     [Test]
     public void ActOrderCodesNeedAnExplicitType()
     {

@@ -189,16 +189,4 @@ public class GgufLlamaCppTests : SplitTextFixture
         using var stories = ModelLoader.Open(TestPaths.Stories260K);
         HuggingFaceWriter.Write(PaddedModel.Widen(stories, 256), dir);
     }
-
-    private string? _wide;
-
-    /// <summary>stories260K zero-padded to rows of 256 (<see cref="PaddedModel"/>), as a Hugging Face directory.</summary>
-    private string WideModel()
-    {
-        if (_wide != null) return _wide;
-        using var stories = ModelLoader.Open(TestPaths.Stories260K);
-        _wide = NewOut();
-        HuggingFaceWriter.Write(PaddedModel.Widen(stories, 256), _wide);
-        return _wide;
-    }
 }

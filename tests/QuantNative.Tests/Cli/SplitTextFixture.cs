@@ -1,5 +1,7 @@
 using NUnit.Framework;
 using QuantNative.Evaluation;
+using QuantNative.Formats;
+using QuantNative.Formats.HuggingFace;
 
 namespace QuantNative.Tests.Cli;
 
@@ -28,4 +30,17 @@ public abstract class SplitTextFixture
 
     /// <summary>A fresh output path inside the fixture's directory.</summary>
     protected string NewOut() => Path.Combine(Dir, "out-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private string? _wide;
+
+    /// <summary>stories260K zero-padded to rows of 256 (<see cref="PaddedModel"/>: every block linear fits the
+    /// K-quants), as a Hugging Face directory, written once per fixture.</summary>
+    protected string WideModel()
+    {
+        if (_wide != null) return _wide;
+        using var stories = ModelLoader.Open(TestPaths.Stories260K);
+        _wide = NewOut();
+        HuggingFaceWriter.Write(PaddedModel.Widen(stories, 256), _wide);
+        return _wide;
+    }
 }

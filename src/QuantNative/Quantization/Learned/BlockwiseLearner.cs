@@ -93,7 +93,7 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
             return 0;
         }
         Activations = new TrainingActivations(Backend, c, resumed.Xq, resumed.Xfp, aug);
-        committer.Resume(resumed.Blocks, resumed.NextBlock, resumed.Layers);
+        committer.Resume(resumed.LoadBlock, resumed.NextBlock, resumed.Layers);
         _losses.AddRange(resumed.Losses);
         for (int i = 0; i < resumed.NextBlock; i++) State!.LoadClipping(i, Clipping);
         _resumedAt = resumed.NextBlock;
@@ -112,7 +112,7 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
             var windows = Start.Calibration!;
             long floats = (long)windows.Length * windows[0].Length * Start.Source.Config.HiddenSize;
             state.EnsureSpace(layer, LearnedWorkDirectory.BlockSaveBytes(Start.Source.Config, quantizer, floats,
-                options.Cqe?.Sde != null));
+                options.Cqe?.Sde != null, options.KeepLearnedWeights));
         }
         return new LearnedBlock(this, layer, block);
     }

@@ -25,8 +25,9 @@ namespace QuantNative.Quantization.Learned;
 public sealed class LearnedWorkDirectory(string path, string fingerprint)
 {
     private const string FingerprintFile = "fingerprint.txt", StateFile = "state.bin";
-    // "QNQ2": the layout with a checksum after every file; an earlier version's "QONQ" files are refused as damaged.
-    private const int Magic = 0x32514E51;
+    // "QNQ3": block files end with the K-quant fit's inputs (W', ranges, importance) when the run keeps them; earlier
+    // versions' "QNQ2"/"QONQ" states are refused as damaged (their blocks lack that section).
+    private const int Magic = 0x33514E51;
 
     public string Path { get; } = path;
     public string FingerprintText { get; } = fingerprint;
@@ -56,11 +57,15 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             $"lwc-lr {options.LearningRate.ToString("R", inv)}",
             $"seed {options.Seed}",
             $"cqe {options.Cqe?.Describe() ?? "off"}",
+            // A K-quant GGUF is fitted to each block's W', ranges and input energy: a resume must find them saved.
+            $"kept for a K-quant fit {(options.KeepLearnedWeights ? "W', ranges, input energy" : "nothing")}",
             // Another device computes the same steps within float rounding, not bit for bit: a resume must not mix them.
             $"device {options.Backend?.Kind.ToString().ToLowerInvariant() ?? "cpu"}") + "\n";
     }
 
-    public sealed record State(int NextBlock, QuantizedBlock[] Blocks, IReadOnlyList<LayerReport> Layers,
+    /// <summary>A saved state; the finished blocks are read one at a time by <see cref="LoadBlock"/> (with W' each
+    /// holds an fp32 copy of its weights, so all at once would be the whole model in fp32).</summary>
+    public sealed record State(int NextBlock, Func<int, QuantizedBlock> LoadBlock, IReadOnlyList<LayerReport> Layers,
         IReadOnlyList<BlockLoss> Losses, float[][] Xq, float[][] Xfp);
 
     /// <summary>
@@ -110,9 +115,10 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             xfp = ReadWindows(r, c, windows, windowLength, "X_fp");
             r.Finish();
         }
-        var blocks = new QuantizedBlock[c.NumLayers];
-        for (int b = 0; b < next; b++) blocks[b] = ReadBlock(BlockFile(b), quantizer, c, next);
-        return new State(next, blocks, layers, losses, xq, xfp);
+        for (int b = 0; b < next; b++) // missing files refused now; each is verified against its checksum when read
+            if (!File.Exists(BlockFile(b)))
+                throw WorkFile.Damaged(BlockFile(b), Path, $"missing, though the state records {next} finished blocks");
+        return new State(next, b => ReadBlock(BlockFile(b), quantizer, c, next), layers, losses, xq, xfp);
     }
 
     /// <summary>Saves the state after block <paramref name="nextBlock"/> − 1 was committed.</summary>
@@ -230,7 +236,8 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
     }
 
     /// <summary>What <see cref="EnsureSpace"/> asks for one block: see there; 1 MiB covers the reports and headers.</summary>
-    public static long BlockSaveBytes(LlamaConfig c, QuantizerConfig quantizer, long windowFloats, bool withFactors)
+    public static long BlockSaveBytes(LlamaConfig c, QuantizerConfig quantizer, long windowFloats, bool withFactors,
+        bool withLearned)
     {
         long bytes = 2 * windowFloats * sizeof(float) + (1 << 20);
         foreach (var linear in BlockLinears.All)
@@ -240,6 +247,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             bytes += (long)rows * cols + groups * (sizeof(float) + sizeof(int)) // codes, scales, zeros
                      + 2 * groups * sizeof(float); // the clipping's u and l
             if (withFactors) bytes += (long)Math.Min(rows, cols) * (rows + cols + 1) * sizeof(float);
+            if (withLearned) bytes += ((long)rows * cols + 2 * groups + cols) * sizeof(float); // W', ranges, energy
         }
         return bytes + (2 + BlockExtraParts.Of(c).Count()) * (long)c.HiddenSize * sizeof(float) * 4;
     }
@@ -314,6 +322,17 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             w.Write(MemoryMarshal.AsBytes(m.Scales.AsSpan()));
             w.Write(MemoryMarshal.AsBytes(m.Zeros.AsSpan()));
         }
+        // What a K-quant export fits (a run that keeps them: every linear has both, BlockCommitter.Finish).
+        w.Write(b.Learned != null);
+        if (b.Learned != null)
+            foreach (var linear in BlockLinears.All)
+            {
+                var l = b.Learned[linear.Part];
+                WriteFloats(w, l.Weights); WriteFloats(w, l.RangeMin); WriteFloats(w, l.RangeMax);
+            }
+        w.Write(b.Importance != null);
+        if (b.Importance != null)
+            foreach (var linear in BlockLinears.All) WriteFloats(w, b.Importance[linear.Part]);
     }
 
     private QuantizedBlock ReadBlock(string file, QuantizerConfig quantizer, LlamaConfig c, int finished)
@@ -349,8 +368,36 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             linears[linear.Part] = new QuantizedMatrix(rows, columns, quantizer, codes, scales, zeros,
                 QuantizedMatrix.NaturalGroupIndex(layout), $"{file} {linear.Part}");
         }
+        float[] Floats(BlockLinear linear, string what, long expected)
+        {
+            var a = r.Floats($"{linear.Part} {what}");
+            if (a.Length != expected) throw r.Damaged($"{linear.Part} {what} has {a.Length} values, expected {expected}");
+            return a;
+        }
+        Dictionary<string, Formats.Gguf.LearnedLinear>? learned = null;
+        if (r.Bool())
+        {
+            learned = new();
+            foreach (var linear in BlockLinears.All)
+            {
+                var (rows, columns) = linear.Shape(c);
+                long groups = (long)rows * quantizer.Layout(columns).Groups;
+                learned[linear.Part] = new Formats.Gguf.LearnedLinear(Floats(linear, "W'", (long)rows * columns),
+                    Floats(linear, "range min", groups), Floats(linear, "range max", groups));
+            }
+        }
+        Dictionary<string, float[]>? importance = null;
+        if (r.Bool())
+        {
+            importance = new();
+            foreach (var linear in BlockLinears.All)
+                importance[linear.Part] = Floats(linear, "input energy", linear.Shape(c).Columns);
+        }
         r.Finish();
-        return new QuantizedBlock { AttnNorm = attn, FfnNorm = ffn, Extras = extras, Linears = linears };
+        return new QuantizedBlock
+        {
+            AttnNorm = attn, FfnNorm = ffn, Extras = extras, Linears = linears, Learned = learned, Importance = importance,
+        };
     }
 
     private static void WriteFloats(BinaryWriter w, float[] a)

@@ -20,6 +20,8 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
     private readonly List<LayerReport> _reports = [];
     private readonly Dictionary<string, Formats.Gguf.LearnedLinear> _learned = new();
     private readonly Dictionary<string, float[]> _importance = new();
+    private Func<int, QuantizedBlock>? _loadResumed; // a resumed run's finished blocks, read when needed
+    private int _resumedCount;
 
     public LlamaConfig Config { get; } = config;
     public QuantizerConfig Quantizer { get; } = quantizer;
@@ -74,17 +76,29 @@ public sealed class BlockCommitter(LlamaConfig config, QuantizerConfig quantizer
     }
 
     /// <summary>Hands finished block <paramref name="layer"/> to <paramref name="sink"/> and forgets it, so a run
-    /// that streams its output holds one quantized block at a time.</summary>
+    /// that streams its output holds one quantized block at a time (a resumed block is read from its file here).</summary>
     public void Stream(int layer, IQuantizedBlockSink sink)
     {
-        sink.Write(layer, Blocks[layer] ?? throw new InvalidOperationException($"block {layer} is not finished"));
+        sink.Write(layer, Blocks[layer] ?? Resumed(layer));
         Blocks[layer] = null!; // streamed: the model this run assembles holds no blocks (QuantizedModel.BlocksStreamed)
     }
 
-    /// <summary>Restores the blocks and reports of a resumed run.</summary>
-    public void Resume(IReadOnlyList<QuantizedBlock> blocks, int count, IEnumerable<LayerReport> reports)
+    /// <summary>Restores the reports of a resumed run and how to read its <paramref name="count"/> finished blocks:
+    /// one at a time as they are streamed, or all by <see cref="LoadResumed"/>.</summary>
+    public void Resume(Func<int, QuantizedBlock> load, int count, IEnumerable<LayerReport> reports)
     {
-        for (int i = 0; i < count; i++) Blocks[i] = blocks[i];
+        (_loadResumed, _resumedCount) = (load, count);
         _reports.AddRange(reports);
     }
+
+    /// <summary>Reads every block a resumed run finished before, for a result that holds all blocks.</summary>
+    public void LoadResumed()
+    {
+        for (int i = 0; i < _resumedCount; i++) Blocks[i] ??= Resumed(i);
+    }
+
+    private QuantizedBlock Resumed(int layer) =>
+        layer < _resumedCount && _loadResumed != null
+            ? _loadResumed(layer)
+            : throw new InvalidOperationException($"block {layer} is not finished");
 }

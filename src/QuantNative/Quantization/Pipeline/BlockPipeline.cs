@@ -26,6 +26,7 @@ public static class BlockPipeline
         int first = learner.Start(new PipelineStart(source, embedding, calibration, progress, cancel), committer);
         if (sink != null)
             for (int layer = 0; layer < first; layer++) committer.Stream(layer, sink); // a resumed run's finished blocks
+        else committer.LoadResumed();
         for (int layer = first; layer < c.NumLayers; layer++)
         {
             cancel.ThrowIfCancellationRequested();
