@@ -155,6 +155,19 @@ public static class Tolerances
     /// </summary>
     public const double Fp32VsFloat64OpRel = 2e-6;
 
+    /// <summary>The longest sum <see cref="Fp32VsFloat64OpRel"/> was measured on.</summary>
+    public const int Fp32VsFloat64OpTerms = 688;
+
+    /// <summary>
+    /// The device decode attention of a row split into chunks of keys (kernels/infer/attention_decode.cu, split-K)
+    /// against the float64 path of the C# attention, ‖device − f64‖/‖f64‖, for rows longer than
+    /// <see cref="Fp32VsFloat64OpTerms"/> keys: float32 sums of up to 20,001 terms, whose rounding grows about as the
+    /// square root of their length, √(20001/688) ≈ 5.4 × <see cref="Fp32VsFloat64OpRel"/> ≈ 1.1e-5. Measured: 1.3e-6
+    /// (20,001 keys, head dim 128) on the emulator; the C# float path itself is 3.6e-6 from float64 at 13,001 keys. A
+    /// chunk dropped or combined without its exp(m_s − M) weight is off by 1e-2 or more.
+    /// </summary>
+    public const double LongAttentionRowVsFloat64Rel = 1e-5;
+
     /// <summary>
     /// The whole block's float forward and backward (y, dx, every dW and dγ) against the double path, ‖f − d‖/‖d‖:
     /// the op errors above compound through the ~20 ops of a forward and backward. Measured ≤ 2.5e-6 (dγ of the

@@ -43,6 +43,8 @@ public class InferKernelTests
     [TestCase("f32-to-f16", "qn_f32_to_f16")]
     [TestCase("argmax", "qn_argmax_f32")]
     [TestCase("attention-decode", "qn_attention_decode_f32")]
+    [TestCase("attention-decode-split", "qn_attention_decode_split_f32")]
+    [TestCase("attention-decode-split", "qn_attention_combine_f32")]
     public void ACorruptedOutputFails(string op, string kernel)
     {
         using var device = new CudaBackend(new CorruptingRuntime(new EmulatedCudaRuntime(), kernel));

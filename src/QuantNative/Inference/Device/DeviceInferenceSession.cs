@@ -28,6 +28,7 @@ public sealed unsafe class DeviceInferenceSession : IDecodeSession, IDisposable
     private readonly DevicePtr[] _keys, _values;
     private readonly DevicePtr _cos, _sin;
     private readonly DeviceBuffer _x, _normed, _q, _attention, _gate, _up, _inverseRms, _ids, _logits, _result;
+    private readonly DeviceBuffer _attentionChunks; // split rows' partial results (contexts past 12,288 keys)
     private readonly LinearScratch _scratch;
     private int _rows; // tokens the workspace holds
     private bool _disposed;
@@ -38,7 +39,6 @@ public sealed unsafe class DeviceInferenceSession : IDecodeSession, IDisposable
         if (capacity <= 0 || capacity > c.MaxPositionEmbeddings)
             throw new QuantNativeException(
                 $"context of {capacity} tokens is outside 1..{c.MaxPositionEmbeddings}, the model's maximum");
-        InferLaunch.AttentionShared(capacity, c.SlidingWindow); // refused now, not at the step that reaches it
         _model = model;
         _rt = model.Runtime;
         _ops = model.Ops;
@@ -52,6 +52,7 @@ public sealed unsafe class DeviceInferenceSession : IDecodeSession, IDisposable
         (_x, _normed, _q, _attention, _gate, _up, _inverseRms, _ids, _logits, _result) =
             (Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer());
         _scratch = new LinearScratch(Buffer(), Buffer());
+        _attentionChunks = Buffer();
         try
         {
             var rope = new Rope(c.HeadDim, capacity, c.Rope);
@@ -75,6 +76,10 @@ public sealed unsafe class DeviceInferenceSession : IDecodeSession, IDisposable
 
     public int Position { get; private set; }
     public int Capacity { get; }
+
+    /// <summary>Tests: the decode attention's keys per chunk, so that short rows run the split kernels too
+    /// (<see cref="InferLaunch.AttentionSplit"/>; null: split only rows past one block's shared memory).</summary>
+    internal int? AttentionChunkOverride { get; set; }
 
     public void Reset() => Position = 0;
 
@@ -158,7 +163,7 @@ public sealed unsafe class DeviceInferenceSession : IDecodeSession, IDisposable
         _ops.Rope(q, _cos, _sin, first, t, c.NumHeads, c.HeadDim);
         _ops.Rope(k, _cos, _sin, first, t, c.NumKvHeads, c.HeadDim);
         _ops.AttentionDecode(attention, q, _keys[layer], _values[layer], t, first, c.NumHeads, c.NumKvHeads, c.HeadDim,
-            c.SlidingWindow);
+            c.SlidingWindow, _attentionChunks, AttentionChunkOverride);
 
         Linear(w, BlockLinears.O, x, attention, t, accumulate: true);
         if (e.OBias != null) _ops.AddBias(x, e.OBias.Ptr, t, d);

@@ -32,21 +32,44 @@ public sealed class DeviceOps
     /// <summary>dst [count] fp16 = src [count] float32, round to nearest even.</summary>
     public void ToHalf(DevicePtr dst, DevicePtr src, long count) => Pointwise(InferLaunch.ToHalf, count, dst, src);
 
-    /// <summary>Decode attention over the cache (kernels/infer/attention_decode.cu); <paramref name="context"/> is the
-    /// session's capacity, which sized the shared memory check.</summary>
+    /// <summary>Decode attention over the cache (kernels/infer/attention_decode.cu): one block per (row, head) while a
+    /// row's keys fit its shared memory, else split into chunks of keys whose results <paramref name="partials"/>
+    /// holds until they are combined (<see cref="InferLaunch.AttentionSplit"/>; <paramref name="chunk"/>: tests
+    /// split short rows too).</summary>
     public void AttentionDecode(DevicePtr output, DevicePtr q, DevicePtr kCache, DevicePtr vCache, int tokens,
-        int firstPosition, int heads, int kvHeads, int headDim, int window)
+        int firstPosition, int heads, int kvHeads, int headDim, int window, DeviceBuffer partials, int? chunk = null)
     {
         if (heads % kvHeads != 0)
             throw new QuantNativeException($"{InferLaunch.AttentionDecode}: {heads} heads is not a multiple of {kvHeads} kv heads");
         TrainLaunch.Int32Elements(InferLaunch.AttentionDecode, "positions·heads·headDim",
             (long)(firstPosition + tokens) * heads * headDim);
-        uint shared = InferLaunch.AttentionShared(firstPosition + tokens, window);
-        using var args = new KernelArguments(11);
-        args.Add(output).Add(q).Add(kCache).Add(vCache).Add(tokens).Add(firstPosition).Add(heads).Add(kvHeads)
-            .Add(headDim).Add(window).Add(Scale(headDim));
-        Runtime.Launch(InferLaunch.AttentionDecode, new Dim3((uint)tokens, (uint)heads),
-            new Dim3(InferLaunch.AttentionThreads), shared, args);
+        var (keys, splits) = InferLaunch.AttentionSplit(firstPosition + tokens, window, chunk);
+        uint shared = (uint)(keys * sizeof(float));
+        var rows = new Dim3((uint)tokens, (uint)heads);
+        var threads = new Dim3(InferLaunch.AttentionThreads);
+        if (splits == 1)
+        {
+            using var args = new KernelArguments(11);
+            args.Add(output).Add(q).Add(kCache).Add(vCache).Add(tokens).Add(firstPosition).Add(heads).Add(kvHeads)
+                .Add(headDim).Add(window).Add(Scale(headDim));
+            Runtime.Launch(InferLaunch.AttentionDecode, rows, threads, shared, args);
+            return;
+        }
+        long partialFloats = (long)tokens * heads * splits * (headDim + 2);
+        TrainLaunch.Int32Elements(InferLaunch.AttentionDecodeSplit, "tokens·heads·splits·(headDim+2)", partialFloats);
+        var partial = partials.Ensure(partialFloats * sizeof(float));
+        using (var args = new KernelArguments(13))
+        {
+            args.Add(partial).Add(q).Add(kCache).Add(vCache).Add(tokens).Add(firstPosition).Add(heads).Add(kvHeads)
+                .Add(headDim).Add(window).Add(Scale(headDim)).Add(keys).Add(splits);
+            Runtime.Launch(InferLaunch.AttentionDecodeSplit, new Dim3((uint)tokens, (uint)heads, (uint)splits), threads,
+                shared, args);
+        }
+        using (var args = new KernelArguments(6))
+        {
+            args.Add(output).Add(partial).Add(tokens).Add(heads).Add(headDim).Add(splits);
+            Runtime.Launch(InferLaunch.AttentionCombine, rows, threads, 0, args);
+        }
     }
 
     /// <summary>1/sqrt(headDim) rounded to float, as the C# attention forms it.</summary>

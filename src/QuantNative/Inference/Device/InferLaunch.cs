@@ -6,7 +6,8 @@ namespace QuantNative.Inference.Device;
 /// Kernel names and launch configurations of kernels/infer/ (the device decode path's own kernels: embedding lookup,
 /// float32 → fp16, decode attention over the KV cache, argmax) and the C# side of their stated assumptions (each .cu
 /// file's header): 32-bit element indices, grid-stride loops for the elementwise kernels, one block per (query row,
-/// head) for the attention with its row of scores in at most 48 KiB of dynamic shared memory, one block for the argmax.
+/// head) for the attention with its row of scores in at most 48 KiB of dynamic shared memory (longer rows split into
+/// chunks of keys and combined: <see cref="AttentionSplit"/>), one block for the argmax.
 /// A call that breaks them is refused here with a message naming the kernel and the sizes.
 /// </summary>
 public static class InferLaunch
@@ -16,6 +17,8 @@ public static class InferLaunch
     public const string EmbeddingLookup = "qn_embedding_lookup_f32";
     public const string ToHalf = "qn_f32_to_f16";
     public const string AttentionDecode = "qn_attention_decode_f32";
+    public const string AttentionDecodeSplit = "qn_attention_decode_split_f32";
+    public const string AttentionCombine = "qn_attention_combine_f32";
     public const string ArgMax = "qn_argmax_f32";
 
     /// <summary>Threads of the elementwise kernels (grid-stride).</summary>
@@ -31,18 +34,23 @@ public static class InferLaunch
     /// context without a window, at most W with one.</summary>
     public static long AttentionKeys(int context, int window) => window > 0 ? Math.Min(context, window) : context;
 
-    /// <summary>The decode attention's dynamic shared memory for a context of <paramref name="context"/> positions,
-    /// refused above <see cref="TrainLaunch.MaxDynamicShared"/> (checked when a session is made, not per step).</summary>
-    public static uint AttentionShared(int context, int window)
+    /// <summary>Keys one block of the decode attention holds in its shared memory: a longer row is split.</summary>
+    public const int AttentionMaxKeys = TrainLaunch.MaxDynamicShared / sizeof(float);
+
+    /// <summary>Keys per chunk of a split row: 4096 (16 KiB of shared memory, several blocks per SM) gives a 32-head
+    /// model's 13k-key row 128 blocks where one block per head would leave most of an H100's 132 SMs idle.</summary>
+    public const int AttentionSplitChunk = 4096;
+
+    /// <summary>How the decode attention runs a context of <paramref name="context"/> positions: one block per row
+    /// (chunk = the row's keys, 1 split) up to <see cref="AttentionMaxKeys"/>, else chunks of
+    /// <paramref name="chunk"/> keys (<see cref="AttentionSplitChunk"/> unless a test asks for another).</summary>
+    public static (int Chunk, int Splits) AttentionSplit(int context, int window, int? chunk = null)
     {
-        long bytes = AttentionKeys(context, window) * sizeof(float);
-        if (bytes > TrainLaunch.MaxDynamicShared)
-            throw new QuantNativeException(
-                $"{AttentionDecode}: a context of {context} tokens{(window > 0 ? $" (window {window})" : "")} needs " +
-                $"{bytes} bytes of shared memory per query row, more than {TrainLaunch.MaxDynamicShared}: the device decode " +
-                $"path holds at most {TrainLaunch.MaxDynamicShared / sizeof(float)} keys per row (a longer context needs a " +
-                "split-K attention kernel; use --device cpu or a shorter context)");
-        return (uint)bytes;
+        long keys = AttentionKeys(context, window);
+        int c = chunk ?? (keys <= AttentionMaxKeys ? (int)keys : AttentionSplitChunk);
+        if (c < 1 || c > AttentionMaxKeys)
+            throw new QuantNativeException($"{AttentionDecodeSplit}: chunk of {c} keys; expected 1..{AttentionMaxKeys}");
+        return (c, (int)((keys + c - 1) / c));
     }
 
     /// <summary>Blocks of <see cref="Threads"/> for a grid-stride loop over <paramref name="count"/>, which must fit
