@@ -1,4 +1,6 @@
 using QuantNative.Cpu;
+using QuantNative.Cpu.Weights;
+using QuantNative.Formats;
 using QuantNative.Cuda;
 using QuantNative.Inference;
 using QuantNative.Inference.Device;
@@ -10,7 +12,9 @@ namespace QuantNative.Verification;
 /// C# references, on fresh random inputs with awkward shapes and outputs poisoned first: the embedding lookup
 /// (<see cref="TokenEmbedding.Lookup"/>, bit for bit), float32 → fp16 (C#'s (Half)x, bit for bit), the decode attention
 /// over a KV cache (<see cref="CausalAttention"/> with a first position, within float rounding) and the arg-max
-/// (<see cref="Sampler.ArgMax"/>, the exact index, with planted ties and NaNs).
+/// (<see cref="Sampler.ArgMax"/>, the exact index, with planted ties and NaNs); for BF16/F16 checkpoints the lookup
+/// from the stored table and its widening (bit for bit) and the dense GEMV on stored weights (the CPU engine's
+/// <see cref="MappedLinear"/> over the same bytes, within float rounding).
 /// </summary>
 public static unsafe class InferenceOpCases
 {
@@ -19,6 +23,22 @@ public static unsafe class InferenceOpCases
         foreach (var (vocab, hidden, tokens) in new[] { (7, 1, 1), (5, 17, 9), (33, 300, 4), (1000, 64, 33) })
             yield return new OpCase("embedding-lookup", $"vocab {vocab} hidden {hidden} tokens {tokens}",
                 c => Embedding(c, vocab, hidden, tokens));
+        foreach (var dtype in new[] { FloatDType.BF16, FloatDType.F16 })
+        {
+            string name = dtype.ToString().ToLowerInvariant();
+            foreach (var (vocab, hidden, tokens) in new[] { (7, 1, 1), (33, 300, 4) })
+                yield return new OpCase($"embedding-lookup-{name}", $"vocab {vocab} hidden {hidden} tokens {tokens}",
+                    c => Embedding(c, vocab, hidden, tokens, dtype));
+            foreach (int count in new[] { 1, 17, 4099 })
+                yield return new OpCase($"widen16-{name}", $"count {count}", c => Widen(c, count, dtype));
+            foreach (var (tokens, n, k, accumulate, large) in new[]
+                     {
+                         (1, 1, 1, false, false), (1, 17, 3, true, false), (3, 130, 172, false, false),
+                         (8, 17, 172, true, false), (5, 33, 64, false, false), (1, 64, 2048, false, false), (2, 2048, 5632, true, true),
+                     })
+                yield return new OpCase($"dense16-gemv-{name}", $"tokens {tokens} n {n} k {k}{(accumulate ? " accumulate" : "")}",
+                    c => Dense16(c, tokens, n, k, accumulate, dtype), large);
+        }
         foreach (int count in new[] { 1, 17, 4099 })
             yield return new OpCase("f32-to-f16", $"count {count}", c => ToHalf(c, count));
         foreach (var (count, plant) in new[]
@@ -58,19 +78,61 @@ public static unsafe class InferenceOpCases
         AllNegativeInfinity,
     }
 
-    private static IReadOnlyList<OpCheck> Embedding(OpContext c, int vocab, int hidden, int tokens)
+    private static IReadOnlyList<OpCheck> Embedding(OpContext c, int vocab, int hidden, int tokens,
+        FloatDType dtype = FloatDType.F32)
     {
         var r = c.Random;
         var table = Random(r, vocab * hidden);
         // Repeated ids and both ends of the table.
         var ids = Enumerable.Range(0, tokens).Select(i => i == 0 ? vocab - 1 : i == 1 ? 0 : r.Next(vocab)).ToArray();
         var expected = new float[tokens * hidden];
-        var embedding = new TokenEmbedding(table, hidden);
+        var stored = Stored(table, dtype);
+        var embedding = dtype == FloatDType.F32
+            ? new TokenEmbedding(table, hidden)
+            : new TokenEmbedding(MappedTensor.InMemory("table", dtype, [vocab, hidden], stored));
         for (int t = 0; t < tokens; t++) embedding.Lookup(ids[t], expected.AsSpan(t * hidden, hidden));
         using var scope = new Scope(c.Runtime);
         var x = scope.Poisoned(tokens * hidden);
-        new DeviceOps(c.Runtime).EmbeddingLookup(x, scope.Upload<float>(table), scope.Upload<int>(ids), tokens, hidden);
+        new DeviceOps(c.Runtime).EmbeddingLookup(x, scope.Upload<byte>(stored), scope.Upload<int>(ids), tokens, hidden, dtype);
         return [OpCheck.BitExact("x", OpErrors.BitMismatches(scope.Download(x, tokens * hidden), expected))];
+    }
+
+    /// <summary><paramref name="values"/> as a checkpoint of <paramref name="dtype"/> stores them (rounded).</summary>
+    private static byte[] Stored(float[] values, FloatDType dtype)
+    {
+        var bytes = new byte[values.Length * dtype.ByteSize()];
+        FloatConversion.Encode(values, dtype, bytes);
+        return bytes;
+    }
+
+    private static IReadOnlyList<OpCheck> Widen(OpContext c, int count, FloatDType dtype)
+    {
+        var r = c.Random;
+        var values = Random(r, count, 70000); // past fp16's range: ±inf after rounding
+        // NaN, an fp16 subnormal, −0 at the end (element 0 stays an ordinary value a corrupted kernel output changes).
+        if (count > 3) (values[^1], values[^2], values[^3]) = (float.NaN, 3e-7f, -0f);
+        var stored = Stored(values, dtype);
+        var expected = new float[count];
+        FloatConversion.Decode(stored, dtype, expected);
+        using var scope = new Scope(c.Runtime);
+        var dst = scope.Poisoned(count);
+        new DeviceOps(c.Runtime).Widen(dst, scope.Upload<byte>(stored), dtype, count);
+        return [OpCheck.BitExact("dst", OpErrors.BitMismatchesAnyNaN(scope.Download(dst, count), expected))];
+    }
+
+    private static IReadOnlyList<OpCheck> Dense16(OpContext c, int tokens, int n, int k, bool accumulate, FloatDType dtype)
+    {
+        var r = c.Random;
+        var stored = Stored(Random(r, n * k), dtype);
+        var x = Random(r, tokens * k);
+        var y0 = Random(r, tokens * n);
+        var expected = accumulate ? (float[])y0.Clone() : new float[tokens * n];
+        new MappedLinear(MappedTensor.InMemory("w", dtype, [n, k], stored), n, k).Forward(x, expected, tokens, accumulate);
+        using var scope = new Scope(c.Runtime);
+        var y = accumulate ? scope.Upload<float>(y0) : scope.Poisoned(tokens * n);
+        new DeviceOps(c.Runtime).Dense16Gemv(y, scope.Upload<float>(x), scope.Upload<byte>(stored), dtype, tokens, n, k,
+            accumulate);
+        return [OpCheck.Relative("y", OpErrors.RelativeL2(scope.Download(y, tokens * n), expected), Tolerances.CudaVsCpuOpRel)];
     }
 
     private static IReadOnlyList<OpCheck> ToHalf(OpContext c, int count)

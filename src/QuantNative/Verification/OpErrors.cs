@@ -42,6 +42,17 @@ public static class OpErrors
         return n;
     }
 
+    /// <summary><see cref="BitMismatches(ReadOnlySpan{float}, ReadOnlySpan{float})"/> with every NaN equal to every
+    /// other: CUDA's conversions give the canonical NaN (0x7fffffff) where C#'s keep the payload.</summary>
+    public static int BitMismatchesAnyNaN(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    {
+        int n = 0;
+        for (int i = 0; i < expected.Length; i++)
+            if (float.IsNaN(expected[i]) ? !float.IsNaN(actual[i])
+                : BitConverter.SingleToInt32Bits(actual[i]) != BitConverter.SingleToInt32Bits(expected[i])) n++;
+        return n;
+    }
+
     public static int BitMismatches(ReadOnlySpan<byte> actual, ReadOnlySpan<byte> expected)
     {
         int n = 0;

@@ -6,7 +6,7 @@ namespace QuantNative.Tests.Cuda;
 
 /// <summary>
 /// The kernels of the device decode path (kernels/infer/: embedding lookup, f32 → fp16, decode attention over a KV
-/// cache, argmax) on the emulator against their C# references: every case `qn test-backend` runs for them
+/// cache, argmax, the dense GEMV and widening of 16-bit weights) on the emulator against their C# references: every case `qn test-backend` runs for them
 /// (<see cref="InferenceOpCases"/>, the large ones included: they take about a second here), each with fresh random
 /// inputs and poisoned outputs; and a deliberately wrong kernel planted in place of one must fail its cases, so the
 /// comparison can fail. CI reruns this fixture under QN_EMU_RACECHECK=1 with a random schedule.
@@ -40,6 +40,12 @@ public class InferKernelTests
     /// 2⁻⁸ below its leading one, a half's sign, an index ± 32768) must fail every case of its op: the comparisons
     /// see a one-bit error in one element.</summary>
     [TestCase("embedding-lookup", "qn_embedding_lookup_f32")]
+    [TestCase("embedding-lookup-bf16", "qn_embedding_lookup_bf16")]
+    [TestCase("embedding-lookup-f16", "qn_embedding_lookup_f16")]
+    [TestCase("widen16-bf16", "qn_widen_bf16_f32")]
+    [TestCase("widen16-f16", "qn_widen_f16_f32")]
+    [TestCase("dense16-gemv-bf16", "qn_dense16_gemv_bf16")]
+    [TestCase("dense16-gemv-f16", "qn_dense16_gemv_f16")]
     [TestCase("f32-to-f16", "qn_f32_to_f16")]
     [TestCase("argmax", "qn_argmax_f32")]
     [TestCase("attention-decode", "qn_attention_decode_f32")]

@@ -51,7 +51,7 @@ public sealed unsafe class DeviceInferenceSession : IDecodeSession, IDisposable
         }
         (_x, _normed, _q, _attention, _gate, _up, _inverseRms, _ids, _logits, _result) =
             (Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer(), Buffer());
-        _scratch = new LinearScratch(Buffer(), Buffer());
+        _scratch = new LinearScratch(Buffer(), Buffer(), Buffer());
         _attentionChunks = Buffer();
         try
         {
@@ -128,7 +128,7 @@ public sealed unsafe class DeviceInferenceSession : IDecodeSession, IDisposable
         fixed (int* ids = tokens) _rt.CopyHostToDevice(_ids.Ptr, ids, (long)t * sizeof(int));
 
         DevicePtr x = _x.Ptr;
-        _ops.EmbeddingLookup(x, _model.Embedding, _ids.Ptr, t, d);
+        _ops.EmbeddingLookup(x, _model.Embedding, _ids.Ptr, t, d, _model.EmbeddingDType);
         for (int b = 0; b < c.NumLayers; b++) Block(b, x, t, first);
 
         int rows = allRows ? t : 1;

@@ -1,15 +1,17 @@
 using QuantNative.Cpu.Weights;
 using QuantNative.Cuda;
+using QuantNative.Formats;
 using QuantNative.Inference.LowBit;
 
 namespace QuantNative.Inference.Device;
 
 /// <summary>The session's scratch a linear may use: fp16 activations for the low-bit kernel, a float32 product to be
-/// added to the residual.</summary>
-internal sealed class LinearScratch(DeviceBuffer half, DeviceBuffer product)
+/// added to the residual, a slice of 16-bit weights widened to float32.</summary>
+internal sealed class LinearScratch(DeviceBuffer half, DeviceBuffer product, DeviceBuffer wide)
 {
     public DeviceBuffer Half { get; } = half;
     public DeviceBuffer Product { get; } = product;
+    public DeviceBuffer Wide { get; } = wide;
 }
 
 /// <summary>One linear of the model on the device: y [tokens, out] (+)= x [tokens, in] · Wᵀ, float32 x and y.</summary>
@@ -28,45 +30,67 @@ internal interface IDeviceLinear : IDisposable
 }
 
 /// <summary>
-/// A dense linear through cuBLAS Sgemm on float32 weights uploaded once. Float32 because the CPU engine multiplies
-/// float32 weights (fp32 arrays, or BF16/F16 widened exactly) with float32 activations: the same values on both
-/// sides, so the greedy tokens can be equal; fp16 would round BF16's 8-bit exponent range and every activation.
+/// A dense linear on weights uploaded once, in the dtype the checkpoint stores them: BF16/F16 tensors keep their 2
+/// bytes per weight (the dense GEMV of kernels/infer/dense16.cu for up to 8 tokens; for more, slices of rows widened
+/// to float32 into scratch and multiplied by cuBLAS Sgemm), float32 ones (and dequantized low-bit layers the kernels
+/// refuse) go through Sgemm. Activations and sums stay float32 and BF16/F16 → float32 is exact, so the device
+/// multiplies the values the CPU engine multiplies (MappedLinear reads the same BF16 rows): the greedy tokens can be
+/// equal, which fp16 activations or an fp16 head would not allow (the synthetic families' top two logits differ by as
+/// little as 0.0013).
 /// </summary>
 internal sealed class DenseDeviceLinear : IDeviceLinear
 {
     private readonly ICudaRuntime _runtime;
     private readonly bool _owns;
 
-    private DenseDeviceLinear(ICudaRuntime runtime, DevicePtr weights, int outFeatures, int inFeatures, bool owns, string kind)
-        => (_runtime, Weights, OutFeatures, InFeatures, _owns, Kind) = (runtime, weights, outFeatures, inFeatures, owns, kind);
+    private DenseDeviceLinear(ICudaRuntime runtime, DevicePtr weights, FloatDType storage, int outFeatures,
+        int inFeatures, bool owns, string kind)
+        => (_runtime, Weights, Storage, OutFeatures, InFeatures, _owns, Kind) =
+            (runtime, weights, storage, outFeatures, inFeatures, owns, kind);
 
     public DevicePtr Weights { get; }
+
+    /// <summary>How the weights are held on the device: F32, or BF16/F16 as stored.</summary>
+    public FloatDType Storage { get; }
+
     public int OutFeatures { get; }
     public int InFeatures { get; }
     public string Kind { get; }
-    public long WeightBytes => (long)OutFeatures * InFeatures * sizeof(float);
+    public long WeightBytes => (long)OutFeatures * InFeatures * Storage.ByteSize();
 
-    /// <summary>Uploads <paramref name="linear"/>'s weights widened to float32, a slice of rows at a time (no float32
-    /// copy of the whole tensor on the host for mapped tensors).</summary>
-    public static DenseDeviceLinear Upload(ICudaRuntime runtime, ILinearWeights linear, string kind)
+    /// <summary>How a dense linear of <paramref name="storage"/> runs, for the placement summary.</summary>
+    public static string KindOf(FloatDType storage, string what = "weights") => storage == FloatDType.F32
+        ? $"cuBLAS Sgemm, float32 {what}"
+        : $"{storage} {what} as stored (dense GEMV up to {InferLaunch.Dense16MaxTokens} tokens, widened slices through cuBLAS Sgemm above)";
+
+    /// <summary>The dtype <paramref name="linear"/> keeps on the device: its stored BF16/F16, else float32.</summary>
+    public static FloatDType StorageOf(ILinearWeights linear) =>
+        linear is MappedLinear { DType: FloatDType.BF16 or FloatDType.F16 } m ? m.DType : FloatDType.F32;
+
+    /// <summary>Uploads <paramref name="linear"/>'s weights in <see cref="StorageOf"/>, a slice of rows at a time (no
+    /// float32 copy of the whole tensor on the host for mapped tensors).</summary>
+    public static DenseDeviceLinear Upload(ICudaRuntime runtime, ILinearWeights linear, string? kind = null)
     {
         int n = linear.OutFeatures, k = linear.InFeatures;
-        var weights = runtime.Allocate(Math.Max(1, (long)n * k * sizeof(float)));
+        var storage = StorageOf(linear);
+        var weights = runtime.Allocate(Math.Max(1, (long)n * k * storage.ByteSize()));
         try
         {
-            UploadRows(runtime, weights, n, k, RowReader(linear));
+            if (storage == FloatDType.F32) UploadRows(runtime, weights, n, k, RowReader(linear));
+            else UploadStored(runtime, weights, ((MappedLinear)linear).Tensor);
         }
         catch
         {
             runtime.Free(weights);
             throw;
         }
-        return new DenseDeviceLinear(runtime, weights, n, k, owns: true, kind);
+        return new DenseDeviceLinear(runtime, weights, storage, n, k, owns: true, kind ?? KindOf(storage));
     }
 
-    /// <summary>A linear over float32 weights already on the device (a head tied to the embedding), not freed here.</summary>
-    public static DenseDeviceLinear Shared(ICudaRuntime runtime, DevicePtr weights, int outFeatures, int inFeatures, string kind)
-        => new(runtime, weights, outFeatures, inFeatures, owns: false, kind);
+    /// <summary>A linear over weights already on the device (a head tied to the embedding), not freed here.</summary>
+    public static DenseDeviceLinear Shared(ICudaRuntime runtime, DevicePtr weights, FloatDType storage, int outFeatures,
+        int inFeatures, string kind)
+        => new(runtime, weights, storage, outFeatures, inFeatures, owns: false, kind);
 
     /// <summary>Copies rows [n, k] produced by <paramref name="read"/>(first, count, destination) to the device.</summary>
     public static unsafe void UploadRows(ICudaRuntime runtime, DevicePtr target, int n, int k,
@@ -81,6 +105,20 @@ internal sealed class DenseDeviceLinear : IDeviceLinear
             read(first, count, span);
             fixed (float* p = span)
                 runtime.CopyHostToDevice(target.Offset((long)first * k * sizeof(float)), p, (long)span.Length * sizeof(float));
+        }
+    }
+
+    /// <summary>Copies a mapped tensor's stored bytes to the device, ≤ 4 MiB of rows at a time (straight from the
+    /// mapping: no host copy).</summary>
+    public static unsafe void UploadStored(ICudaRuntime runtime, DevicePtr target, MappedTensor tensor)
+    {
+        long rowBytes = tensor.Columns * tensor.DType.ByteSize();
+        int rowsPerSlice = (int)Math.Max(1, (4L << 20) / Math.Max(rowBytes, 1));
+        for (long first = 0; first < tensor.Rows; first += rowsPerSlice)
+        {
+            int count = (int)Math.Min(rowsPerSlice, tensor.Rows - first);
+            var bytes = tensor.RowBytes(first, count);
+            fixed (byte* p = bytes) runtime.CopyHostToDevice(target.Offset(first * rowBytes), p, bytes.Length);
         }
     }
 
@@ -103,8 +141,27 @@ internal sealed class DenseDeviceLinear : IDeviceLinear
         }
     }
 
-    public void Forward(DeviceOps ops, DevicePtr y, DevicePtr x, int tokens, bool accumulate, LinearScratch scratch) =>
-        ops.Linear(y, x, Weights, tokens, OutFeatures, InFeatures, accumulate);
+    public void Forward(DeviceOps ops, DevicePtr y, DevicePtr x, int tokens, bool accumulate, LinearScratch scratch)
+    {
+        int n = OutFeatures, k = InFeatures;
+        if (Storage == FloatDType.F32)
+            ops.Linear(y, x, Weights, tokens, n, k, accumulate);
+        else if (tokens <= InferLaunch.Dense16MaxTokens)
+            ops.Dense16Gemv(y, x, Weights, Storage, tokens, n, k, accumulate);
+        else
+        {
+            // Prefill: compute-bound, so widening a slice (one read, one write) costs little beside its product.
+            int rowsPerSlice = Math.Max(1, Math.Min(n, InferLaunch.WidenSliceWeights / Math.Max(k, 1)));
+            var wide = scratch.Wide.Ensure((long)rowsPerSlice * k * sizeof(float));
+            long rowBytes = (long)k * Storage.ByteSize();
+            for (int first = 0; first < n; first += rowsPerSlice)
+            {
+                int count = Math.Min(rowsPerSlice, n - first);
+                ops.Widen(wide, Weights.Offset(first * rowBytes), Storage, (long)count * k);
+                ops.LinearRows(y, x, wide, tokens, n, k, first, count, accumulate);
+            }
+        }
+    }
 
     public void Dispose()
     {

@@ -1,5 +1,6 @@
 using QuantNative.Cpu.Weights;
 using QuantNative.Cuda;
+using QuantNative.Formats;
 using QuantNative.Inference.LowBit;
 using QuantNative.Model;
 
@@ -15,12 +16,13 @@ internal sealed record DeviceVector(DevicePtr Ptr);
 
 /// <summary>
 /// An <see cref="InferenceModel"/> uploaded once to an <see cref="ICudaRuntime"/> (a GPU or the emulator) for
-/// <see cref="DeviceInferenceSession"/>s, which share it: the embedding as a float32 table (the lookup kernel's
-/// input; a head tied to it multiplies the same buffer), norms and biases float32, each block linear on the low-bit
-/// kernels where the model holds it packed and the kernel takes its shape, else through cuBLAS Sgemm on float32
-/// weights (dense tensors widened exactly; a low-bit layer whose shape the kernel refuses, e.g. stories260K's
-/// down_proj with K = 172, as its exactly dequantized Ŵ — the values the CPU engine multiplies), and the head through
-/// Sgemm in float32 (see <see cref="DenseDeviceLinear"/> for why float32). <see cref="Placement"/> says which ran where.
+/// <see cref="DeviceInferenceSession"/>s, which share it: the embedding table in its stored dtype (BF16/F16 as the
+/// checkpoint holds it, else float32; a head tied to it multiplies the same buffer), norms and biases float32, each
+/// block linear on the low-bit kernels where the model holds it packed and the kernel takes its shape, else dense
+/// (<see cref="DenseDeviceLinear"/>: BF16/F16 tensors as stored, float32 ones and low-bit layers whose shape the kernel
+/// refuses, e.g. stories260K's down_proj with K = 172, as float32 — the exactly dequantized Ŵ the CPU engine
+/// multiplies), and the head the same way. Nothing is widened to a float32 copy of a 16-bit tensor on the device
+/// (prefill widens one slice of rows at a time into scratch). <see cref="Placement"/> says which ran where.
 /// </summary>
 public sealed class DeviceModel : IDisposable
 {
@@ -37,8 +39,13 @@ public sealed class DeviceModel : IDisposable
         {
             Ops = new DeviceOps(runtime);
             var c = Config;
-            Embedding = Own(runtime.Allocate((long)c.VocabSize * c.HiddenSize * sizeof(float)));
-            DenseDeviceLinear.UploadRows(runtime, Embedding, c.VocabSize, c.HiddenSize, model.Embedding.ReadRows);
+            // As stored: a BF16/F16 table keeps its 2 bytes per weight (the lookup widens the rows it copies).
+            var mapped = model.Embedding.Source as MappedTensor;
+            EmbeddingDType = mapped is { DType: FloatDType.BF16 or FloatDType.F16 } ? mapped.DType : FloatDType.F32;
+            Embedding = Own(runtime.Allocate((long)c.VocabSize * c.HiddenSize * EmbeddingDType.ByteSize()));
+            if (EmbeddingDType == FloatDType.F32)
+                DenseDeviceLinear.UploadRows(runtime, Embedding, c.VocabSize, c.HiddenSize, model.Embedding.ReadRows);
+            else DenseDeviceLinear.UploadStored(runtime, Embedding, mapped!);
             var blocks = new DeviceBlock[c.NumLayers];
             for (int layer = 0; layer < c.NumLayers; layer++)
             {
@@ -51,9 +58,9 @@ public sealed class DeviceModel : IDisposable
             }
             Blocks = blocks;
             FinalNorm = Vector(model.FinalNorm);
-            Output = Track(Tied(model) ? DenseDeviceLinear.Shared(runtime, Embedding, c.VocabSize, c.HiddenSize,
-                    "cuBLAS Sgemm, float32 weights (tied to the embedding)")
-                : DenseDeviceLinear.Upload(runtime, model.Output, "cuBLAS Sgemm, float32 weights"));
+            Output = Track(Tied(model) ? DenseDeviceLinear.Shared(runtime, Embedding, EmbeddingDType, c.VocabSize,
+                    c.HiddenSize, DenseDeviceLinear.KindOf(EmbeddingDType) + " (tied to the embedding)")
+                : DenseDeviceLinear.Upload(runtime, model.Output));
         }
         catch
         {
@@ -67,6 +74,9 @@ public sealed class DeviceModel : IDisposable
     public LlamaConfig Config { get; }
     internal DeviceOps Ops { get; } = null!;
     internal DevicePtr Embedding { get; }
+
+    /// <summary>The embedding table's dtype on the device (the checkpoint's BF16/F16, else float32).</summary>
+    internal FloatDType EmbeddingDType { get; }
     internal DeviceBlock[] Blocks { get; } = [];
     internal DevicePtr FinalNorm { get; }
     internal IDeviceLinear Output { get; } = null!;
@@ -92,7 +102,9 @@ public sealed class DeviceModel : IDisposable
         var groups = Dense.GroupBy(c => c.Reason).Select(g => g.Count() == total ? $"all ({g.Key})" : string.Join("; ",
             g.GroupBy(c => c.Part).Select(p =>
                 $"{p.Key} of layer{(p.Count() > 1 ? "s" : "")} {string.Join(",", p.Select(c => c.Layer))}")) + $" ({g.Key})");
-        if (Dense.Count > 0) s += $"; {Dense.Count} through cuBLAS Sgemm on float32 weights: " + string.Join("; ", groups);
+        if (Dense.Count > 0)
+            s += $"; {Dense.Count} dense ({string.Join("; ", _linears.OfType<DenseDeviceLinear>().Where(l => l != Output).Select(l => l.Kind).Distinct())}): " +
+                 string.Join("; ", groups);
         return s + $"; lm_head: {Output.Kind}";
     }
 
@@ -110,11 +122,11 @@ public sealed class DeviceModel : IDisposable
             catch (QuantNativeException e)
             {
                 Dense.Add((layer, l.Part, "dequantized: " + e.Message));
-                return DenseDeviceLinear.Upload(Runtime, w, "cuBLAS Sgemm, dequantized float32 weights");
+                return DenseDeviceLinear.Upload(Runtime, w, DenseDeviceLinear.KindOf(FloatDType.F32, "dequantized weights"));
             }
         }
         Dense.Add((layer, l.Part, "not a 2-, 3- or 4-bit linear"));
-        return DenseDeviceLinear.Upload(Runtime, w, "cuBLAS Sgemm, float32 weights");
+        return DenseDeviceLinear.Upload(Runtime, w);
     }
 
     private static bool Tied(InferenceModel model) => model.Output switch

@@ -1,4 +1,5 @@
 using QuantNative.Cuda;
+using QuantNative.Formats;
 
 namespace QuantNative.Inference.Device;
 
@@ -20,14 +21,38 @@ public sealed class DeviceOps
 
     public ICudaRuntime Runtime { get; }
 
-    /// <summary>x [tokens, hidden] = table[ids[t], :].</summary>
-    public void EmbeddingLookup(DevicePtr x, DevicePtr table, DevicePtr ids, int tokens, int hidden)
+    /// <summary>x [tokens, hidden] = table[ids[t], :], the table float32 or as stored (BF16/F16, widened).</summary>
+    public void EmbeddingLookup(DevicePtr x, DevicePtr table, DevicePtr ids, int tokens, int hidden,
+        FloatDType dtype = FloatDType.F32)
     {
-        var grid = InferLaunch.Elementwise(InferLaunch.EmbeddingLookup, (long)tokens * hidden);
+        string kernel = InferLaunch.EmbeddingLookupOf(dtype);
+        var grid = InferLaunch.Elementwise(kernel, (long)tokens * hidden);
         using var args = new KernelArguments(5);
         args.Add(x).Add(table).Add(ids).Add(tokens).Add(hidden);
-        Runtime.Launch(InferLaunch.EmbeddingLookup, grid, new Dim3(InferLaunch.Threads), 0, args);
+        Runtime.Launch(kernel, grid, new Dim3(InferLaunch.Threads), 0, args);
     }
+
+    /// <summary>y [tokens, n] (+)= x [tokens, k] · Wᵀ for 16-bit W [n, k] (kernels/infer/dense16.cu), at most
+    /// <see cref="InferLaunch.Dense16MaxTokens"/> tokens.</summary>
+    public void Dense16Gemv(DevicePtr y, DevicePtr x, DevicePtr w, FloatDType dtype, int tokens, int n, int k,
+        bool accumulate)
+    {
+        string kernel = InferLaunch.Dense16Gemv(dtype);
+        if (tokens < 1 || tokens > InferLaunch.Dense16MaxTokens)
+            throw new QuantNativeException($"{kernel}: {tokens} tokens; expected 1..{InferLaunch.Dense16MaxTokens}");
+        TrainLaunch.Int32Elements(kernel, "n·k", (long)n * k);
+        TrainLaunch.Int32Elements(kernel, "tokens·k", (long)tokens * k);
+        int lanes = InferLaunch.Dense16LanesPerRow(k);
+        int rowsPerBlock = InferLaunch.Dense16Threads / 32 * (32 / lanes);
+        using var args = new KernelArguments(8);
+        args.Add(y).Add(x).Add(w).Add(tokens).Add(n).Add(k).Add(accumulate ? 1 : 0).Add(lanes);
+        Runtime.Launch(kernel, new Dim3((uint)((n + rowsPerBlock - 1) / rowsPerBlock)), new Dim3(InferLaunch.Dense16Threads),
+            0, args);
+    }
+
+    /// <summary>dst [count] float32 = src [count] BF16/F16, exactly.</summary>
+    public void Widen(DevicePtr dst, DevicePtr src, FloatDType dtype, long count) =>
+        Pointwise(InferLaunch.Widen(dtype), count, dst, src);
 
     /// <summary>dst [count] fp16 = src [count] float32, round to nearest even.</summary>
     public void ToHalf(DevicePtr dst, DevicePtr src, long count) => Pointwise(InferLaunch.ToHalf, count, dst, src);
@@ -134,5 +159,12 @@ public sealed class DeviceOps
     /// <summary>y [tokens, n] (+)= x [tokens, k] · Wᵀ with W [n, k] row-major float32, through cuBLAS Sgemm: in
     /// column-major terms yᵀ (n × tokens) = op(W) · xᵀ with W read as the k × n matrix Wᵀ, transposed.</summary>
     public void Linear(DevicePtr y, DevicePtr x, DevicePtr w, int tokens, int n, int k, bool accumulate) =>
-        Runtime.Sgemm(true, false, n, tokens, k, 1f, w, k, x, k, accumulate ? 1f : 0f, y, n);
+        LinearRows(y, x, w, tokens, n, k, 0, n, accumulate);
+
+    /// <summary>Output columns first..first+count−1 of y [tokens, n] (+)= x [tokens, k] · W_sliceᵀ, W_slice the float32
+    /// rows [count, k] at <paramref name="wSlice"/> (cuBLAS Sgemm on a sub-block of y, leading dimension n).</summary>
+    public void LinearRows(DevicePtr y, DevicePtr x, DevicePtr wSlice, int tokens, int n, int k, int first, int count,
+        bool accumulate) =>
+        Runtime.Sgemm(true, false, count, tokens, k, 1f, wSlice, k, x, k, accumulate ? 1f : 0f,
+            y.Offset((long)first * sizeof(float)), n);
 }

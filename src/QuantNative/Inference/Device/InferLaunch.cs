@@ -1,4 +1,5 @@
 using QuantNative.Cuda;
+using QuantNative.Formats;
 
 namespace QuantNative.Inference.Device;
 
@@ -20,6 +21,46 @@ public static class InferLaunch
     public const string AttentionDecodeSplit = "qn_attention_decode_split_f32";
     public const string AttentionCombine = "qn_attention_combine_f32";
     public const string ArgMax = "qn_argmax_f32";
+
+    /// <summary>The embedding lookup of a table stored as <paramref name="dtype"/> (kernels/infer/embedding.cu).</summary>
+    public static string EmbeddingLookupOf(FloatDType dtype) => dtype switch
+    {
+        FloatDType.BF16 => "qn_embedding_lookup_bf16", FloatDType.F16 => "qn_embedding_lookup_f16", _ => EmbeddingLookup,
+    };
+
+    /// <summary>The dense GEMV on 16-bit weights (kernels/infer/dense16.cu).</summary>
+    public static string Dense16Gemv(FloatDType dtype) => dtype switch
+    {
+        FloatDType.BF16 => "qn_dense16_gemv_bf16", FloatDType.F16 => "qn_dense16_gemv_f16",
+        _ => throw new ArgumentException($"{dtype}: the dense GEMV takes BF16 or F16 weights"),
+    };
+
+    /// <summary>16-bit → float32 widening (kernels/infer/dense16.cu).</summary>
+    public static string Widen(FloatDType dtype) => dtype switch
+    {
+        FloatDType.BF16 => "qn_widen_bf16_f32", FloatDType.F16 => "qn_widen_f16_f32",
+        _ => throw new ArgumentException($"{dtype}: only BF16 and F16 are widened"),
+    };
+
+    /// <summary>Tokens the dense GEMV takes at once (one float32 sum per token per lane); more go through Sgemm.</summary>
+    public const int Dense16MaxTokens = 8;
+
+    /// <summary>Threads of the dense GEMV: 4 warps.</summary>
+    public const int Dense16Threads = 128;
+
+    /// <summary>Lanes of a warp that share one output row of the dense GEMV: the smallest power of two ≥ k/16 (each
+    /// lane sums ≥ ~16 weights), 1..32. Narrow rows pack several per warp, so few lanes idle and — on the emulator —
+    /// few warp shuffles per row.</summary>
+    public static int Dense16LanesPerRow(int k)
+    {
+        int lanes = 1;
+        while (lanes < 32 && lanes * 16 < k) lanes *= 2;
+        return lanes;
+    }
+
+    /// <summary>Weights widened to float32 at a time for a 16-bit product of more than <see cref="Dense16MaxTokens"/>
+    /// tokens (16 MiB of scratch): the float32 copy is one slice of rows, never the tensor.</summary>
+    public const int WidenSliceWeights = 4 << 20;
 
     /// <summary>Threads of the elementwise kernels (grid-stride).</summary>
     public const int Threads = 256;

@@ -52,7 +52,15 @@ public class DeviceGreedyTests
     public void SyntheticFamily(string family)
     {
         using var model = InferenceModel.Open(ModelLoader.Open(SyntheticFamilies.Dir(family)));
-        AssertSameGreedyTokens(model, SyntheticFamilies.Tokens(family)[..PromptTokens], family);
+        var device = AssertSameGreedyTokens(model, SyntheticFamilies.Tokens(family)[..PromptTokens], family);
+        // The checkpoints are BF16: every dense product and the head read 2 bytes per weight on the device, as stored
+        // (the prompt's 40 tokens through widened slices and Sgemm, each decoded token through the dense GEMV).
+        var c = model.Config;
+        long weights = 0;
+        foreach (var l in BlockLinears.All) weights += (long)l.Shape(c).Rows * l.Shape(c).Columns * c.NumLayers;
+        weights += (long)c.VocabSize * c.HiddenSize;
+        Assert.That(device.WeightBytesPerToken, Is.EqualTo(2 * weights));
+        Assert.That(device.Placement(), Does.Contain("BF16 weights as stored"));
     }
 
     /// <summary>RTN W4 g32 of the family (every block linear on the low-bit kernel: the shapes are multiples of 32),
