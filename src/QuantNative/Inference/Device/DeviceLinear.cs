@@ -64,8 +64,11 @@ internal sealed class DenseDeviceLinear : IDeviceLinear
         : $"{storage} {what} as stored (dense GEMV up to {InferLaunch.Dense16MaxTokens} tokens, widened slices through cuBLAS Sgemm above)";
 
     /// <summary>The dtype <paramref name="linear"/> keeps on the device: its stored BF16/F16, else float32.</summary>
-    public static FloatDType StorageOf(ILinearWeights linear) =>
-        linear is MappedLinear { DType: FloatDType.BF16 or FloatDType.F16 } m ? m.DType : FloatDType.F32;
+    public static FloatDType StorageOf(ILinearWeights linear) => StorageOf((linear as MappedLinear)?.Tensor);
+
+    /// <summary>The dtype a mapped tensor keeps on the device: its BF16/F16, else (float32 or not mapped) float32.</summary>
+    public static FloatDType StorageOf(MappedTensor? tensor) =>
+        tensor is { DType: FloatDType.BF16 or FloatDType.F16 } ? tensor.DType : FloatDType.F32;
 
     /// <summary>Uploads <paramref name="linear"/>'s weights in <see cref="StorageOf"/>, a slice of rows at a time (no
     /// float32 copy of the whole tensor on the host for mapped tensors).</summary>

@@ -41,7 +41,7 @@ public sealed class DeviceModel : IDisposable
             var c = Config;
             // As stored: a BF16/F16 table keeps its 2 bytes per weight (the lookup widens the rows it copies).
             var mapped = model.Embedding.Source as MappedTensor;
-            EmbeddingDType = mapped is { DType: FloatDType.BF16 or FloatDType.F16 } ? mapped.DType : FloatDType.F32;
+            EmbeddingDType = DenseDeviceLinear.StorageOf(mapped);
             Embedding = Own(runtime.Allocate((long)c.VocabSize * c.HiddenSize * EmbeddingDType.ByteSize()));
             if (EmbeddingDType == FloatDType.F32)
                 DenseDeviceLinear.UploadRows(runtime, Embedding, c.VocabSize, c.HiddenSize, model.Embedding.ReadRows);
