@@ -13,7 +13,7 @@
 //   (the last group is shorter when groupSize does not divide cols; per-channel is groupSize = cols).
 //
 // qn_fakequant_lwc_forward_f32(wq, codes, scale, zero, wmax, wmin, w, u, l, rows, cols, groupSize, bits,
-//                              minScale, maxScale)
+//                              symmetric, minScale, maxScale)
 //   wq     float32 [rows, cols]  out: ŵ = (q − z)·s
 //   codes  uint8   [rows, cols]  out: q = clamp(rint(w/s) + z, 0, qmax)
 //   scale  float32 [rows, G]     out (saved): s = clamp((γ·max(w) − β·min(w)) / qmax, minScale, maxScale)
@@ -24,9 +24,12 @@
 //   u, l   float32 [rows, G]     in: raw clipping parameters, γ = σ(u), β = σ(l)
 //   rows, cols, groupSize, bits  int (groupSize: the group length, cols for per-channel); minScale, maxScale float
 //                                (the §7.1 clamp on s, 1e-5 and 1e4). Constants come after the sizes.
+//   symmetric    int             0: as above; 1: qn's symmetric clipping (LwcFakeQuant's summary), h = 2^(bits−1):
+//                                if −min(w) ≥ max(w): s = clamp(γ·(−min(w))/h), z = h, else s = clamp(γ·max(w)/h),
+//                                z = h − 1; l is not read.
 //
 // qn_fakequant_lwc_backward_f32(dW, du, dl, dWq, w, u, l, scale, zero, wmax, wmin, rows, cols, groupSize, bits,
-//                               minScale, maxScale)
+//                               symmetric, minScale, maxScale)
 //   dW     float32 [rows, cols]  out: dL/dw (SDE path): g·[inside] + (dL/dxmax)·γ/nmax on every element equal to
 //                                max(w), + (dL/dxmin)·β/nmin on every element equal to min(w) (ties split evenly)
 //   du, dl float32 [rows, G]     out: dL/du = (gs/qmax)·max(w)·γ(1−γ), dL/dl = (−gs/qmax)·min(w)·β(1−β)
@@ -34,6 +37,8 @@
 //   w, u, l                      in, as in the forward; scale, zero, wmax, wmin: the forward's saved state
 //   gs = Σ g_i·(inside ? rint(r_i) − r_i : q_i − z), r_i = w_i/s; gs = 0 when the clamp on s is active (recomputed
 //   from u, l, wmax, wmin with the forward's operations, so the decision is the forward's).
+//   symmetric: dL/dx = −gs/h on the negative side (du = dL/dx·min(w)·γ(1−γ), arg-min elements + dL/dx·γ/nmin), gs/h
+//   on the positive side (max(w), arg-max elements); dl = 0.
 //
 // Launch configuration (both kernels; C# checks all of it before launching, src/QuantNative/Cuda/LwcLaunch.cs):
 //   grid = (rows·G, 1, 1): one block per (row, group), block b is row b / G, group b % G;
@@ -45,7 +50,7 @@
 //   Each thread handles columns start + tid, start + tid + T, ... of its group; the per-group max/min (forward) and
 //   the sum gs and the tie counts (backward) are reduced by the warp butterflies of kernels/common/qn_reduce.cuh and
 //   then across warps in warp order through shared memory, one barrier for all of a kernel's reductions (ptxas,
-//   CUDA 11.8: forward 32/34/34/34 registers on sm_80/86/89/90, backward 32/41/41/34, no spills, no local memory).
+//   CUDA 11.8: forward 32/38/38/34 registers on sm_80/86/89/90, backward 32/41/41/34, no spills, no local memory).
 //   The group is read twice (the second read from L1/L2); each output is written once (dW of a tied max/min element
 //   is written twice by the same thread).
 //
@@ -64,20 +69,30 @@ namespace {
 
 QN_DEVICE float qn_lwc_sigmoid(float x) { return __fdiv_rn(1.0f, __fadd_rn(1.0f, expf(-x))); }
 
-// The group's scale before and after the clamp (the forward's operations, shared by the backward).
+// The group's scale before its clamp (the forward's operations, shared by the backward); symmetric: the side of the
+// largest magnitude (negative: −min(w) ≥ max(w)), β = 0 and l unread.
 struct QnLwcGroup
 {
     float gamma, beta, rawScale;
+    bool negative;
 };
 
-QN_DEVICE QnLwcGroup qn_lwc_group(float u, float l, float maxW, float minW, float qmax)
+QN_DEVICE QnLwcGroup qn_lwc_group(const float* l, long long p, float u, float maxW, float minW, int bits, int symmetric)
 {
     QnLwcGroup g;
     g.gamma = qn_lwc_sigmoid(u);
-    g.beta = qn_lwc_sigmoid(l);
+    if (symmetric)
+    {
+        g.beta = 0.0f;
+        g.negative = -minW >= maxW;
+        g.rawScale = __fdiv_rn(__fmul_rn(g.gamma, g.negative ? -minW : maxW), static_cast<float>(1 << (bits - 1)));
+        return g;
+    }
+    g.beta = qn_lwc_sigmoid(l[p]);
+    g.negative = false;
     const float xmax = __fmul_rn(g.gamma, maxW);
     const float xmin = __fmul_rn(g.beta, minW);
-    g.rawScale = __fdiv_rn(__fsub_rn(xmax, xmin), qmax);
+    g.rawScale = __fdiv_rn(__fsub_rn(xmax, xmin), static_cast<float>((1 << bits) - 1));
     return g;
 }
 
@@ -112,7 +127,7 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
                                             float* __restrict__ wmax, float* __restrict__ wmin,
                                             const float* __restrict__ w, const float* __restrict__ u,
                                             const float* __restrict__ l, int rows, int cols, int groupSize, int bits,
-                                            float minScale, float maxScale)
+                                            int symmetric, float minScale, float maxScale)
 {
     __shared__ float partMax[32];
     __shared__ float partMin[32];
@@ -139,9 +154,11 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
     const float minW = qn_block_combine_min(partMin);
 
     const float qmax = static_cast<float>((1 << bits) - 1);
-    const QnLwcGroup g = qn_lwc_group(u[p], l[p], maxW, minW, qmax);
+    const QnLwcGroup g = qn_lwc_group(l, p, u[p], maxW, minW, bits, symmetric);
     const float s = fminf(fmaxf(g.rawScale, minScale), maxScale);
-    const float z = fminf(fmaxf(rintf(__fdiv_rn(-__fmul_rn(g.beta, minW), s)), 0.0f), qmax);
+    const float half = static_cast<float>(1 << (bits - 1));
+    const float z = symmetric ? (g.negative ? half : __fsub_rn(half, 1.0f))
+                              : fminf(fmaxf(rintf(__fdiv_rn(-__fmul_rn(g.beta, minW), s)), 0.0f), qmax);
     if (tid == 0)
     {
         scale[p] = s;
@@ -164,7 +181,8 @@ QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __re
                                              const float* __restrict__ u, const float* __restrict__ l,
                                              const float* __restrict__ scale, const float* __restrict__ zero,
                                              const float* __restrict__ wmax, const float* __restrict__ wmin, int rows,
-                                             int cols, int groupSize, int bits, float minScale, float maxScale)
+                                             int cols, int groupSize, int bits, int symmetric, float minScale,
+                                             float maxScale)
 {
     __shared__ float partSum[32];
     __shared__ int partMaxTies[32];
@@ -205,19 +223,36 @@ QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __re
     maxTies = qn_block_combine_sum(partMaxTies);
     minTies = qn_block_combine_sum(partMinTies);
 
-    const QnLwcGroup g = qn_lwc_group(u[p], l[p], maxW, minW, qmax);
+    const QnLwcGroup g = qn_lwc_group(l, p, u[p], maxW, minW, bits, symmetric);
     if (g.rawScale < minScale || g.rawScale > maxScale) gs = 0.0f;
-    const float dXmax = __fdiv_rn(gs, qmax);
-    const float dXmin = -dXmax;
-    if (tid == 0)
+    float addMax, addMin;
+    if (symmetric)
     {
-        du[p] = __fmul_rn(__fmul_rn(__fmul_rn(dXmax, maxW), g.gamma), __fsub_rn(1.0f, g.gamma));
-        dl[p] = __fmul_rn(__fmul_rn(__fmul_rn(dXmin, minW), g.beta), __fsub_rn(1.0f, g.beta));
+        // One side's range sets s = ±x/h; only that side's extreme and factor γ carry the gradient.
+        const float q = __fdiv_rn(gs, static_cast<float>(1 << (bits - 1)));
+        const float dX = g.negative ? -q : q;
+        if (tid == 0)
+        {
+            du[p] = __fmul_rn(__fmul_rn(__fmul_rn(dX, g.negative ? minW : maxW), g.gamma), __fsub_rn(1.0f, g.gamma));
+            dl[p] = 0.0f;
+        }
+        addMax = g.negative ? 0.0f : __fdiv_rn(__fmul_rn(dX, g.gamma), static_cast<float>(max(maxTies, 1)));
+        addMin = g.negative ? __fdiv_rn(__fmul_rn(dX, g.gamma), static_cast<float>(max(minTies, 1))) : 0.0f;
+    }
+    else
+    {
+        const float dXmax = __fdiv_rn(gs, qmax);
+        const float dXmin = -dXmax;
+        if (tid == 0)
+        {
+            du[p] = __fmul_rn(__fmul_rn(__fmul_rn(dXmax, maxW), g.gamma), __fsub_rn(1.0f, g.gamma));
+            dl[p] = __fmul_rn(__fmul_rn(__fmul_rn(dXmin, minW), g.beta), __fsub_rn(1.0f, g.beta));
+        }
+        addMax = __fdiv_rn(__fmul_rn(dXmax, g.gamma), static_cast<float>(max(maxTies, 1)));
+        addMin = __fdiv_rn(__fmul_rn(dXmin, g.beta), static_cast<float>(max(minTies, 1)));
     }
 
     // Pass 2: the arg-max / arg-min paths, on this thread's own elements (no other thread touches them).
-    const float addMax = __fdiv_rn(__fmul_rn(dXmax, g.gamma), static_cast<float>(max(maxTies, 1)));
-    const float addMin = __fdiv_rn(__fmul_rn(dXmin, g.beta), static_cast<float>(max(minTies, 1)));
     for (int i = tid; i < length; i += threads)
     {
         const float v = w[base + i];

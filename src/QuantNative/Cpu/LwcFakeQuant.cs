@@ -22,6 +22,14 @@ namespace QuantNative.Cpu;
 /// + dL/dxmin·β/nmin on each element equal to min(w). Ties: every element that compares equal (float ==, so −0 and +0
 /// tie) to the group's max (min) is an arg-max (arg-min) and gets an equal share; an element that is both (a constant
 /// group) gets both shares.</para>
+/// <para>Symmetric (<see cref="LwcShape.Symmetric"/>, qn's addition to §7.3 for GGUF's Q4_0/Q3_K grids, which have no
+/// zero point: x = d·(q − 2^(b−1)), d of either sign): one learned factor γ = σ(u) per group (l is not read, dl = 0),
+/// h = 2^(bits−1). The side of the group's largest magnitude gets h levels, the other h − 1, as llama.cpp's
+/// d = max/−8 does: if −min(w) ≥ max(w), xmin = γ·min(w), s = −xmin/h, z = h; otherwise xmax = γ·max(w), s = xmax/h,
+/// z = h − 1. The side is a discrete decision (constant, like z). Backward: gs as above; dL/dxmin = −gs/h (du =
+/// dL/dxmin·min(w)·γ(1−γ), arg-min elements + dL/dxmin·γ/nmin) or dL/dxmax = gs/h (du = dL/dxmax·max(w)·γ(1−γ),
+/// arg-max elements + dL/dxmax·γ/nmax). Stored (<see cref="QuantNative.Quantization.Learned.Lwc.LwcLinear.Commit(QuantNative.Model.Quantized.QuantizerConfig)"/>)
+/// a z = h − 1 group becomes codes qmax − q with scale −s and zero h: every symmetric group then has GPTQ's zero.</para>
 /// <para>Every float operation is written so the kernel can reproduce it exactly (no FMA contraction in .NET; the
 /// kernel uses __f*_rn): codes, ŵ, s, z, max, min are bit-exact on the emulator; gs is summed here sequentially and
 /// in a tree on the GPU, so du, dl and the tie terms agree within float rounding.</para>
@@ -34,14 +42,28 @@ public static unsafe class LwcFakeQuant
 
     private static float Clamp(float x, float lo, float hi) => MathF.Min(MathF.Max(x, lo), hi);
 
-    /// <summary>γ, β and the scale before its clamp, with the kernel's operations.</summary>
-    internal static (float Gamma, float Beta, float RawScale) Group(float u, float l, float maxW, float minW, float qmax)
+    /// <summary>γ, β and the scale before its clamp, with the kernel's operations; for the symmetric quantizer also the
+    /// side of the largest magnitude (<c>NegativeSide</c>: −min(w) ≥ max(w)), β = 0.</summary>
+    internal static (float Gamma, float Beta, float RawScale, bool NegativeSide) Group(float u, float l, float maxW,
+        float minW, LwcShape shape)
     {
-        float gamma = Sigmoid(u), beta = Sigmoid(l);
+        float gamma = Sigmoid(u);
+        if (shape.Symmetric)
+        {
+            bool negative = -minW >= maxW;
+            return (gamma, 0f, gamma * (negative ? -minW : maxW) / shape.Half, negative);
+        }
+        float beta = Sigmoid(l);
         float xmax = gamma * maxW;
         float xmin = beta * minW;
-        return (gamma, beta, (xmax - xmin) / qmax);
+        return (gamma, beta, (xmax - xmin) / shape.MaxCode, false);
     }
+
+    /// <summary>The zero point of a group whose clamped scale is <paramref name="s"/>.</summary>
+    private static float Zero(float beta, float minW, float s, bool negativeSide, LwcShape shape) =>
+        shape.Symmetric
+            ? negativeSide ? shape.Half : shape.Half - 1
+            : Clamp(RoundEven(-(beta * minW) / s), 0f, shape.MaxCode);
 
     /// <summary>The forward pass (argument order of DESIGN.md §9: outputs, saved state, inputs, parameters, sizes).
     /// wq, codes [rows, cols]; scale, zero, wmax, wmin, u, l [rows, groups].</summary>
@@ -73,9 +95,9 @@ public static unsafe class LwcFakeQuant
             var gw = new ReadOnlySpan<float>(t.W + start, length);
             // max and min are exact whatever the order (IEEE maximum/minimum, +0 above −0), so SIMD changes nothing.
             float maxW = TensorPrimitives.Max(gw), minW = TensorPrimitives.Min(gw);
-            var (_, beta, raw) = Group(t.U[p], t.L[p], maxW, minW, qmax);
+            var (_, beta, raw, negative) = Group(t.U[p], t.L[p], maxW, minW, shape);
             float s = Clamp(raw, clamp.Min, clamp.Max);
-            float z = Clamp(RoundEven(-(beta * minW) / s), 0f, qmax);
+            float z = Zero(beta, minW, s, negative, shape);
             t.Scale[p] = s;
             t.Zero[p] = z;
             t.Wmax[p] = maxW;
@@ -178,14 +200,27 @@ public static unsafe class LwcFakeQuant
                 if (v == minW) minTies++;
                 dW[i] = inside ? g : 0f;
             }
-            var (gamma, beta, raw) = Group(t.U[p], t.L[p], maxW, minW, qmax);
+            var (gamma, beta, raw, negative) = Group(t.U[p], t.L[p], maxW, minW, shape);
             if (raw < clamp.Min || raw > clamp.Max) gs = 0f;
-            float dXmax = gs / qmax;
-            float dXmin = -dXmax;
-            t.DU[p] = dXmax * maxW * gamma * (1f - gamma);
-            t.DL[p] = dXmin * minW * beta * (1f - beta);
-            float addMax = dXmax * gamma / Math.Max(maxTies, 1);
-            float addMin = dXmin * beta / Math.Max(minTies, 1);
+            float addMax, addMin;
+            if (shape.Symmetric)
+            {
+                // One side's range sets s = ±x/h; only that side's extreme and factor γ carry the gradient.
+                float dX = negative ? -(gs / shape.Half) : gs / shape.Half, extreme = negative ? minW : maxW;
+                t.DU[p] = dX * extreme * gamma * (1f - gamma);
+                t.DL[p] = 0f;
+                addMax = negative ? 0f : dX * gamma / Math.Max(maxTies, 1);
+                addMin = negative ? dX * gamma / Math.Max(minTies, 1) : 0f;
+            }
+            else
+            {
+                float dXmax = gs / qmax;
+                float dXmin = -dXmax;
+                t.DU[p] = dXmax * maxW * gamma * (1f - gamma);
+                t.DL[p] = dXmin * minW * beta * (1f - beta);
+                addMax = dXmax * gamma / Math.Max(maxTies, 1);
+                addMin = dXmin * beta / Math.Max(minTies, 1);
+            }
             // The arg-max/arg-min terms: a few elements per group; whole vectors without one are skipped.
             int e = start;
             if (Vector256.IsHardwareAccelerated)

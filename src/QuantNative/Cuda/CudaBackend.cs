@@ -51,10 +51,10 @@ public sealed partial class CudaBackend : IBackend
     {
         BackendChecks.ForwardLengths(LwcLaunch.ForwardKernel, this, wq, codes, saved, w, u, l, shape);
         var (grid, block) = LwcLaunch.Plan(LwcLaunch.ForwardKernel, shape, LwcThreads);
-        using var args = new KernelArguments(15);
+        using var args = new KernelArguments(16);
         args.Add(P(wq)).Add(P(codes)).Add(P(saved.Scale)).Add(P(saved.Zero)).Add(P(saved.Max)).Add(P(saved.Min))
             .Add(P(w)).Add(P(u)).Add(P(l)).Add(shape.Rows).Add(shape.Cols).Add(shape.GroupLength).Add(shape.Bits)
-            .Add(clamp.Min).Add(clamp.Max);
+            .Add(shape.Symmetric ? 1 : 0).Add(clamp.Min).Add(clamp.Max);
         Launch(LwcLaunch.ForwardKernel, grid, block, args);
     }
 
@@ -64,10 +64,10 @@ public sealed partial class CudaBackend : IBackend
     {
         BackendChecks.BackwardLengths(LwcLaunch.BackwardKernel, this, dW, du, dl, dWq, w, u, l, saved, shape);
         var (grid, block) = LwcLaunch.Plan(LwcLaunch.BackwardKernel, shape, LwcThreads);
-        using var args = new KernelArguments(17);
+        using var args = new KernelArguments(18);
         args.Add(P(dW)).Add(P(du)).Add(P(dl)).Add(P(dWq)).Add(P(w)).Add(P(u)).Add(P(l)).Add(P(saved.Scale))
             .Add(P(saved.Zero)).Add(P(saved.Max)).Add(P(saved.Min)).Add(shape.Rows).Add(shape.Cols)
-            .Add(shape.GroupLength).Add(shape.Bits).Add(clamp.Min).Add(clamp.Max);
+            .Add(shape.GroupLength).Add(shape.Bits).Add(shape.Symmetric ? 1 : 0).Add(clamp.Min).Add(clamp.Max);
         Launch(LwcLaunch.BackwardKernel, grid, block, args);
     }
 

@@ -57,7 +57,8 @@ public static class LwcComparison
             BitExact("min", OpErrors.BitMismatches(actual.Min, expected.Min)),
         };
         double[] terms = GsTermMagnitudes(x, expected);
-        float qmax = shape.MaxCode;
+        // gs reaches du through 1/qmax (asymmetric) or 1/h (symmetric, one side's extreme and factor γ).
+        double divisor = shape.Symmetric ? shape.Half : shape.MaxCode;
         int[] maxTies = new int[shape.GroupCount], minTies = new int[shape.GroupCount];
         for (int i = 0; i < shape.Elements; i++)
         {
@@ -70,10 +71,11 @@ public static class LwcComparison
         var dwScale = new double[shape.GroupCount];
         for (int p = 0; p < shape.GroupCount; p++)
         {
-            double gamma = LwcFakeQuant.Sigmoid(x.U[p]), beta = LwcFakeQuant.Sigmoid(x.L[p]);
-            double dx = terms[p] / qmax;
-            duScale[p] = dx * Math.Abs(expected.Max[p]) * gamma * (1 - gamma);
-            dlScale[p] = dx * Math.Abs(expected.Min[p]) * beta * (1 - beta);
+            double gamma = LwcFakeQuant.Sigmoid(x.U[p]);
+            double beta = shape.Symmetric ? gamma : LwcFakeQuant.Sigmoid(x.L[p]);
+            double dx = terms[p] / divisor;
+            duScale[p] = dx * Math.Max(Math.Abs(expected.Max[p]), shape.Symmetric ? Math.Abs(expected.Min[p]) : 0) * gamma * (1 - gamma);
+            dlScale[p] = shape.Symmetric ? 0 : dx * Math.Abs(expected.Min[p]) * beta * (1 - beta);
             dwScale[p] = dx * (gamma / Math.Max(maxTies[p], 1) + beta / Math.Max(minTies[p], 1));
         }
         checks.Add(Scaled("du", expected.Du, actual.Du, i => duScale[i]));
@@ -134,19 +136,22 @@ public static class LwcComparison
     }
 }
 
-/// <summary>LWC cases for `qn test-backend`: rows × group × bits, row lengths that groups divide and that they do not.</summary>
+/// <summary>LWC cases for `qn test-backend`: rows × group × bits, row lengths that groups divide and that they do
+/// not, asymmetric and symmetric clipping.</summary>
 public static class LwcOpCases
 {
     public static IEnumerable<OpCase> All()
     {
-        foreach (var (rows, cols, group, bits, large) in new[]
+        foreach (var (rows, cols, group, bits, large, sym) in new[]
                  {
-                     (1, 33, 32, 2, false), (3, 256, 32, 4, false), (17, 300, 64, 3, false), (17, 256, -1, 8, false),
-                     (172, 300, 100, 3, false), (3, 300, 128, 2, false), (4096, 4096, 128, 4, true),
-                     (1024, 11008, 128, 2, true),
+                     (1, 33, 32, 2, false, false), (3, 256, 32, 4, false, false), (17, 300, 64, 3, false, false),
+                     (17, 256, -1, 8, false, false), (172, 300, 100, 3, false, false), (3, 300, 128, 2, false, false),
+                     (4096, 4096, 128, 4, true, false), (1024, 11008, 128, 2, true, false),
+                     (3, 256, 32, 4, false, true), (17, 300, 16, 3, false, true), (17, 256, -1, 8, false, true),
+                     (4096, 4096, 32, 4, true, true),
                  })
         {
-            var shape = new LwcShape(rows, cols, group, bits);
+            var shape = new LwcShape(rows, cols, group, bits, sym);
             yield return new OpCase("fakequant-lwc", shape.ToString(), c =>
             {
                 var x = LwcInputs.Create(c.Random, shape);

@@ -29,9 +29,19 @@ public static class LwcFakeQuantDouble
                 maxW = Math.Max(maxW, w[i]);
                 minW = Math.Min(minW, w[i]);
             }
-            double beta = Sigmoid(l[p]);
-            double s = Clamp((Sigmoid(u[p]) * maxW - beta * minW) / qmax, minScale, maxScale);
-            double z = Clamp(Math.Round(-(beta * minW) / s, MidpointRounding.ToEven), 0, qmax);
+            double s, z;
+            if (shape.Symmetric)
+            {
+                bool negative = -minW >= maxW;
+                s = Clamp(Sigmoid(u[p]) * (negative ? -minW : maxW) / shape.Half, minScale, maxScale);
+                z = negative ? shape.Half : shape.Half - 1;
+            }
+            else
+            {
+                double beta = Sigmoid(l[p]);
+                s = Clamp((Sigmoid(u[p]) * maxW - beta * minW) / qmax, minScale, maxScale);
+                z = Clamp(Math.Round(-(beta * minW) / s, MidpointRounding.ToEven), 0, qmax);
+            }
             (scale[p], zero[p], wmax[p], wmin[p]) = (s, z, maxW, minW);
             for (int i = start; i < start + length; i++)
             {
@@ -67,15 +77,31 @@ public static class LwcFakeQuantDouble
                 dW[i] = inside ? dWq[i] : 0;
             }
             double gamma = Sigmoid(u[p]), beta = Sigmoid(l[p]);
-            double raw = (gamma * maxW - beta * minW) / qmax;
+            bool negative = -minW >= maxW;
+            double raw = shape.Symmetric ? gamma * (negative ? -minW : maxW) / shape.Half : (gamma * maxW - beta * minW) / qmax;
             if (raw < minScale || raw > maxScale) gs = 0;
-            double dXmax = gs / qmax, dXmin = -dXmax;
-            du[p] = dXmax * maxW * gamma * (1 - gamma);
-            dl[p] = dXmin * minW * beta * (1 - beta);
+            double dXmax, dXmin, factorMin;
+            if (shape.Symmetric)
+            {
+                // s = −γ·min/h (negative side) or γ·max/h: one extreme, one factor.
+                dXmax = negative ? 0 : gs / shape.Half;
+                dXmin = negative ? -gs / shape.Half : 0;
+                du[p] = (negative ? dXmin * minW : dXmax * maxW) * gamma * (1 - gamma);
+                dl[p] = 0;
+                factorMin = gamma;
+            }
+            else
+            {
+                dXmax = gs / qmax;
+                dXmin = -dXmax;
+                du[p] = dXmax * maxW * gamma * (1 - gamma);
+                dl[p] = dXmin * minW * beta * (1 - beta);
+                factorMin = beta;
+            }
             for (int i = start; i < start + length; i++)
             {
                 if (w[i] == maxW) dW[i] += dXmax * gamma / maxTies;
-                if (w[i] == minW) dW[i] += dXmin * beta / minTies;
+                if (w[i] == minW) dW[i] += dXmin * factorMin / minTies;
             }
         }
     }

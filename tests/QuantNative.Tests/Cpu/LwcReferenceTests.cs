@@ -21,9 +21,13 @@ public class LwcReferenceTests
     [TestCase(2, 64, 64, 4)]
     [TestCase(4, 45, -1, 8)]
     [TestCase(3, 100, 48, 4)]
-    public void DoubleBackward_MatchesCentralFiniteDifferences(int rows, int cols, int group, int bits)
+    [TestCase(3, 70, 32, 2, true)]
+    [TestCase(3, 64, 16, 3, true)]
+    [TestCase(2, 64, 32, 4, true)]
+    [TestCase(4, 45, -1, 8, true)]
+    public void DoubleBackward_MatchesCentralFiniteDifferences(int rows, int cols, int group, int bits, bool symmetric = false)
     {
-        var shape = new LwcShape(rows, cols, group, bits);
+        var shape = new LwcShape(rows, cols, group, bits, symmetric);
         var rng = TestRandom.New();
         // Continuous random weights (no ties, so max/min are differentiable); row 1 tiny so the scale clamp acts there.
         var x = LwcInputs.Create(rng, shape, special: false);
@@ -33,6 +37,12 @@ public class LwcReferenceTests
         if (rows > 1)
             for (int c = 0; c < cols; c++) w[cols + c] *= 1e-6;
         int n = (int)shape.Elements, groups = (int)shape.GroupCount;
+        if (symmetric)
+        {
+            // Both sides of the symmetric quantizer: group 0's largest magnitude negative, the last group's positive.
+            SetSide(w, shape, 0, negative: true);
+            SetSide(w, shape, groups - 1, negative: false);
+        }
 
         var wq = new double[n]; var codes = new double[n];
         double[] s = new double[groups], z = new double[groups], mx = new double[groups], mn = new double[groups];
@@ -110,16 +120,36 @@ public class LwcReferenceTests
                 Assert.That(dl[shape.Groups + j], Is.Zero, "the clamp kills dl");
             }
         Assert.That(du.Count(v => v != 0), Is.GreaterThan(0), "some du are nonzero");
+        if (symmetric)
+        {
+            Assert.That(dl, Is.All.Zero, "symmetric clipping has no second factor");
+            Assert.That(Enumerable.Range(0, groups).Select(p => z[p]).Distinct().Count(), Is.EqualTo(2),
+                "groups of both sides (zero h and h − 1)");
+        }
         Assert.That(Enumerable.Range(0, n).Count(i => dW[i] == 0), Is.GreaterThan(0), "some elements are clipped");
+    }
+
+    /// <summary>Negates group p where needed so that its element of largest magnitude has the asked sign.</summary>
+    private static void SetSide(double[] w, LwcShape shape, int p, bool negative)
+    {
+        int r = p / shape.Groups, j = p % shape.Groups;
+        int start = r * shape.Cols + shape.Layout.StartOf(j), end = start + shape.Layout.LengthOf(j);
+        double extreme = 0;
+        for (int i = start; i < end; i++)
+            if (Math.Abs(w[i]) > Math.Abs(extreme)) extreme = w[i];
+        if (extreme < 0 != negative)
+            for (int i = start; i < end; i++) w[i] = -w[i];
     }
 
     [TestCase(2)]
     [TestCase(3)]
     [TestCase(4)]
     [TestCase(8)]
-    public void Float32Reference_AgreesWithFloat64(int bits)
+    [TestCase(3, true)]
+    [TestCase(4, true)]
+    public void Float32Reference_AgreesWithFloat64(int bits, bool symmetric = false)
     {
-        var shape = new LwcShape(17, 300, 128, bits);
+        var shape = new LwcShape(17, 300, 128, bits, symmetric);
         var x = LwcInputs.Create(TestRandom.New(), shape);
         var o = LwcOutputs.Reference(x, ScaleClamp.Default);
         int n = (int)shape.Elements, groups = (int)shape.GroupCount;
@@ -158,6 +188,64 @@ public class LwcReferenceTests
                 Assert.That(o.Wq[r * shape.Cols + j * 32 + i], Is.EqualTo(UniformQuantizer.Dequantize(q, s, (int)o.Zero[p])));
             }
         }
+    }
+
+    /// <summary>The symmetric quantizer at γ = 1 (u = 20) is llama.cpp's Q4_0/Q3_K grid: the element of largest
+    /// magnitude is a level (its own value, h steps from zero), the other side has h − 1 levels, and every code is the
+    /// §7.1 quantizer's against that scale and zero.</summary>
+    [TestCase(4)]
+    [TestCase(3)]
+    public void Forward_SymmetricPutsTheLargestMagnitudeOnTheLongSide(int bits)
+    {
+        var shape = new LwcShape(6, 96, 32, bits, symmetric: true);
+        var x = LwcInputs.Create(TestRandom.New(), shape, special: false);
+        Array.Fill(x.U, 20f);
+        for (int c = 0; c < 32; c++) x.W[c] = c == 5 ? 0.9f : c * 0.01f - 0.1f; // row 0 group 0: the max 0.9 is the largest
+        var o = LwcOutputs.Reference(x, ScaleClamp.Default);
+        int h = 1 << (bits - 1), qmax = (1 << bits) - 1, sides = 0;
+        for (int p = 0; p < shape.GroupCount; p++)
+        {
+            int r = p / shape.Groups, j = p % shape.Groups, start = r * shape.Cols + j * 32;
+            var group = x.W.AsSpan(start, 32);
+            float mx = float.MinValue, mn = float.MaxValue;
+            foreach (var v in group) { mx = Math.Max(mx, v); mn = Math.Min(mn, v); }
+            bool negative = -mn >= mx;
+            sides |= negative ? 1 : 2;
+            Assert.That(o.Zero[p], Is.EqualTo(negative ? h : h - 1), $"zero of group {p}");
+            Assert.That(o.Scale[p], Is.EqualTo((negative ? -mn : mx) / h), $"scale of group {p}");
+            for (int i = 0; i < 32; i++)
+            {
+                int q = UniformQuantizer.Quantize(group[i], o.Scale[p], (int)o.Zero[p], qmax);
+                Assert.That(o.Codes[start + i], Is.EqualTo(q));
+                Assert.That(o.Wq[start + i], Is.EqualTo(UniformQuantizer.Dequantize(q, o.Scale[p], (int)o.Zero[p])));
+                if (group[i] == (negative ? mn : mx))
+                    Assert.That(o.Wq[start + i], Is.EqualTo(group[i]), $"the extreme of group {p} is a level");
+            }
+        }
+        Assert.That(sides, Is.EqualTo(3), "groups of both sides");
+        Assert.That(o.Dl, Is.All.Zero);
+    }
+
+    /// <summary>Symmetric, max = −min (a tie between the sides): the negative side (zero h, as GPTQ's convention puts
+    /// the extra level below zero), so only the arg-min elements carry the range's gradient, shared evenly.</summary>
+    [Test]
+    public void Symmetric_ATieBetweenTheSidesTakesTheNegativeOne()
+    {
+        var shape = new LwcShape(1, 8, 8, 4, symmetric: true);
+        float[] w = [1f, -1f, 0.25f, 0.5f, -1f, 0.1f, 1f, 0f];
+        var dwq = new float[] { 0.3f, -0.2f, 0.7f, 0.1f, 0.4f, -0.9f, 0.5f, 0.2f };
+        var x = new LwcInputs { Shape = shape, W = w, U = [2f], L = [0f], DWq = dwq };
+        var o = LwcOutputs.Reference(x, ScaleClamp.Default);
+        Assert.That(o.Zero[0], Is.EqualTo(8f));
+        float gamma = LwcFakeQuant.Sigmoid(2f);
+        Assert.That(o.Scale[0], Is.EqualTo(gamma * 1f / 8));
+        // γ < 1: both −1 elements are clipped (code 0), the +1 elements are clipped at the top (code 15).
+        float dxmin = o.Du[0] / (-1f * gamma * (1f - gamma));
+        foreach (int i in new[] { 1, 4 })
+            Assert.That(o.DW[i], Is.EqualTo(dxmin * gamma / 2).Within(1e-4).Percent, $"min tie {i}");
+        foreach (int i in new[] { 0, 6 }) Assert.That(o.DW[i], Is.Zero, $"clipped max element {i}: no path");
+        Assert.That(o.Du[0], Is.Not.Zero);
+        Assert.That(o.Dl[0], Is.Zero);
     }
 
     [Test]

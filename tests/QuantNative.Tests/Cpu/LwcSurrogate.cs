@@ -5,7 +5,8 @@ namespace QuantNative.Tests.Cpu;
 /// <summary>
 /// The straight-through definition as a smooth function of (w, u, l) around a base point: rounding offsets
 /// δ_i = round(r_i) − r_i, the zero z, which elements are inside, and the codes of clipped elements are frozen at
-/// the base; then ŵ_i = w_i + δ_i·s inside and (q_i − z)·s when clipped, s = clamp((σ(u)·max w − σ(l)·min w)/qmax).
+/// the base; then ŵ_i = w_i + δ_i·s inside and (q_i − z)·s when clipped, s = clamp((σ(u)·max w − σ(l)·min w)/qmax)
+/// (symmetric: clamp(σ(u)·(−min w)/h) or clamp(σ(u)·max w/h), the side frozen at the base).
 /// Its derivatives are exactly what §7.3 prescribes; L = Σ g_i·ŵ_i.
 /// </summary>
 internal sealed class LwcSurrogate
@@ -57,8 +58,11 @@ internal sealed class LwcSurrogate
             int start = r * _shape.Cols + layout.StartOf(j), end = start + layout.LengthOf(j), p = r * _shape.Groups + j;
             double mx = double.NegativeInfinity, mn = double.PositiveInfinity;
             for (int i = start; i < end; i++) { mx = Math.Max(mx, w[i]); mn = Math.Min(mn, w[i]); }
-            double s = Math.Clamp((LwcFakeQuantDouble.Sigmoid(u[p]) * mx - LwcFakeQuantDouble.Sigmoid(l[p]) * mn)
-                                  / _shape.MaxCode, _minScale, _maxScale);
+            // Symmetric: the side is the base point's decision (z is frozen with it).
+            double raw = _shape.Symmetric
+                ? LwcFakeQuantDouble.Sigmoid(u[p]) * (_zero[p] == _shape.Half ? -mn : mx) / _shape.Half
+                : (LwcFakeQuantDouble.Sigmoid(u[p]) * mx - LwcFakeQuantDouble.Sigmoid(l[p]) * mn) / _shape.MaxCode;
+            double s = Math.Clamp(raw, _minScale, _maxScale);
             for (int i = start; i < end; i++)
                 loss += _g[i] * (_inside[i] ? w[i] + _delta[i] * s : (_clippedCode[i] - _zero[p]) * s);
         }
