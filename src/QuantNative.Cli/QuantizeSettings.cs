@@ -21,8 +21,6 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
         if (!double.IsFinite(damp) || damp < 0)
             throw new QuantNativeException($"--damp {damp}: expected a finite fraction ≥ 0 (default 0.01)");
         var entry = QuantizationMethods.Find(method);
-        if (entry.IsLearned && sym)
-            throw new QuantNativeException($"--sym: {entry.Name}'s learnable weight clipping is asymmetric; leave --sym out");
         if (!QuantizerConfig.SupportedBits.Contains(bits))
             throw new QuantNativeException(
                 $"--wbits {bits}: expected one of {string.Join(", ", QuantizerConfig.SupportedBits)}");

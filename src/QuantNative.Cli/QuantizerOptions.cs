@@ -9,7 +9,7 @@ namespace QuantNative.Cli;
 /// <summary>The quantizer, GPTQ, calibration and OmniQuant options `qn quantize` and `qn ablate` share.</summary>
 public abstract class QuantizerOptions : ModelOptions
 {
-    [Option("sym", HelpText = "Symmetric quantization (default asymmetric).")]
+    [Option("sym", HelpText = "Symmetric quantization (default asymmetric): no zero point, as GGUF Q4_0/Q3_K hold; for learned methods one clipping factor per group.")]
     public bool Sym { get; set; }
 
     [Option("act-order", HelpText = "GPTQ: quantize columns by descending Hessian diagonal (desc_act).")]

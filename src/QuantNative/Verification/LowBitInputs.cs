@@ -7,10 +7,12 @@ namespace QuantNative.Verification;
 public static class LowBitInputs
 {
     /// <summary>Codes uniform in [0, qmax], fp16 scales in [0.005, 0.055], zeros uniform (≥ 1 for v1, which cannot
-    /// store 0), natural g_idx.</summary>
-    public static QuantizedMatrix Matrix(Random r, int n, int k, int bits, int groupSize, GptqCheckpointFormat format)
+    /// store 0), natural g_idx. <paramref name="signedSymmetric"/>: a symmetric matrix as learned symmetric clipping
+    /// stores it, zeros 2^(bits−1) and scales of either sign.</summary>
+    public static QuantizedMatrix Matrix(Random r, int n, int k, int bits, int groupSize, GptqCheckpointFormat format,
+        bool signedSymmetric = false)
     {
-        var config = new QuantizerConfig(bits, groupSize, symmetric: false);
+        var config = new QuantizerConfig(bits, groupSize, symmetric: signedSymmetric);
         var layout = config.Layout(k);
         int qmax = config.MaxCode, groups = layout.Groups;
         var codes = new byte[n * k];
@@ -22,12 +24,16 @@ public static class LowBitInputs
         {
             scales[i] = (float)(Half)(0.005 + 0.05 * r.NextDouble());
             zeros[i] = r.Next(minZero, qmax + 1);
+            if (!signedSymmetric) continue;
+            zeros[i] = 1 << (bits - 1);
+            if (r.Next(2) == 1) scales[i] = -scales[i];
         }
         return new QuantizedMatrix(n, k, config, codes, scales, zeros, QuantizedMatrix.NaturalGroupIndex(layout));
     }
 
-    public static PackedGptqLinear Packed(Random r, int n, int k, int bits, int groupSize, GptqCheckpointFormat format) =>
-        GptqPacker.Pack(Matrix(r, n, k, bits, groupSize, format), format);
+    public static PackedGptqLinear Packed(Random r, int n, int k, int bits, int groupSize, GptqCheckpointFormat format,
+        bool signedSymmetric = false) =>
+        GptqPacker.Pack(Matrix(r, n, k, bits, groupSize, format, signedSymmetric), format);
 
     /// <summary>fp16 activations uniform in [−2, 2].</summary>
     public static Half[] Activations(Random r, int m, int k)

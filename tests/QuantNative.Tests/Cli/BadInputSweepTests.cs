@@ -200,7 +200,7 @@ public class BadInputSweepTests : StoriesCheckpoints
             [.. quantize, "--method", "gptq", "--wbits", "4", "--damp", "-1", "--out", Out()],
             [.. quantize, "--method", "gptq", "--wbits", "4", "--format", "v3", "--out", Out()],
             [.. quantize, "--method", "omniquant", "--wbits", "3", "--epochs", "-1", "--out", Out()],
-            [.. quantize, "--method", "omniquant", "--wbits", "3", "--sym", "--out", Out()],
+            [.. quantize, "--method", "omniquant", "--wbits", "3", "--sym", "--init-from", Out(), "--out", Out()],
             [.. quantize, "--method", "cqe+", "--wbits", "3", "--sde", "band:-1", "--out", Out()],
             [.. quantize, "--method", "cqe+", "--wbits", "3", "--cll", "-1", "--out", Out()],
             [.. quantize, "--method", "rtn", "--wbits", "4", "--out", ""],

@@ -111,6 +111,8 @@ public class CqeCliTests : SplitTextFixture
         CliRunner.AssertCleanError(Quantize("cqe+", NewOut(), "--group", "32", "--wbits", "4", "--init-from", omni),
             "--init-from", "W3 group 32", "W4 group 32");
         CliRunner.AssertCleanError(Quantize("cqe+", NewOut(), "--group", "-1", "--init-from", omni), "--init-from", "group -1");
+        CliRunner.AssertCleanError(Quantize("cqe+", NewOut(), "--group", "32", "--sym", "--init-from", omni),
+            "--init-from", "asymmetric", "--sym");
 
         string other = Path.Combine(Dir, "other-" + Guid.NewGuid().ToString("N")[..8] + ".bin");
         var bytes = File.ReadAllBytes(TestPaths.Stories260K);

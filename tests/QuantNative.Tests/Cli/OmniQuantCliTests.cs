@@ -124,9 +124,44 @@ public class OmniQuantCliTests : SplitTextFixture
     public void CalibrationWindowsLongerThanTheContext() =>
         AssertCleanError(Quantize(NewOut(), "--wbits", "3", "--seqlen", "1024"), "--seqlen 1024", "context of 512");
 
+    /// <summary>--sym: symmetric learned clipping (one factor per group) writes a GPTQ checkpoint marked sym with GPTQ's
+    /// zero 2^(bits−1) in every group — the groups whose largest magnitude is positive with a negative scale — and it
+    /// evaluates close to the fp32 model (a sign lost anywhere on the way would not).</summary>
     [Test]
-    public void SymmetricIsRefused() =>
-        AssertCleanError(Quantize(NewOut(), "--wbits", "3", "--sym"), "--sym");
+    public void SymmetricWritesGptqZerosWithSignedScales()
+    {
+        string outDir = NewOut();
+        var o = Quantize(outDir, "--wbits", "4", "--group", "32", "--sym");
+        Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+        Assert.That(o.Stdout, Does.Contain("omniquant W4 sym g32"));
+        using (var source = QuantNative.Formats.ModelLoader.Open(outDir))
+        {
+            var gptq = (QuantNative.Formats.Gptq.GptqCheckpoint)source;
+            Assert.That(gptq.Quantization.Quantizer.Symmetric, Is.True);
+            int negative = 0, positive = 0;
+            foreach (var linear in QuantNative.Model.BlockLinears.All)
+            {
+                var m = gptq.LoadMatrix(0, linear.Part);
+                Assert.That(m.Zeros, Is.All.EqualTo(8), linear.Part);
+                negative += m.Scales.Count(s => s < 0);
+                positive += m.Scales.Count(s => s > 0);
+            }
+            Assert.That(negative, Is.GreaterThan(0), "groups whose largest magnitude is positive: negative scales");
+            Assert.That(positive, Is.GreaterThan(0), "groups whose largest magnitude is negative: positive scales");
+        }
+        double Ppl(params string[] model)
+        {
+            var e = CliRunner.Run(["eval", .. model, "--text", Eval, "--ctx", "128", "--max-windows", "4", "--json"]);
+            Assert.That(e.ExitCode, Is.EqualTo(0), e.ToString());
+            using var json = System.Text.Json.JsonDocument.Parse(e.Stdout);
+            return json.RootElement.GetProperty("ppl").GetDouble();
+        }
+        double fp32 = Ppl("--model", TestPaths.Stories260K, "--tokenizer", TestPaths.Tok512), w4 = Ppl("--model", outDir);
+        TestContext.Out.WriteLine($"perplexity fp32 {fp32:F4}, omniquant W4 sym g32 {w4:F4}");
+        // stories260K loses about 12% at W4 g32 on these windows with any method (asymmetric omniquant 6.34, GPTQ sym
+        // 6.23 against fp32 5.67, the same run's settings); a group's sign lost would cost far more than 25%.
+        Assert.That(w4, Is.LessThan(fp32 * 1.25), "W4 g32 stays within 25% of fp32");
+    }
 
     [Test]
     public void AblateRunsOmniQuant()

@@ -48,9 +48,11 @@ public sealed class QuantizedMatrix
         for (int i = 0; i < scales.Length; i++)
         {
             float s = scales[i];
-            if (!(s > 0f) || float.IsInfinity(s) || (float)(Half)s != s)
+            // Symmetric groups may have negative scales: (q − h)·s with s < 0 is the grid whose extra level is above
+            // zero (learned symmetric clipping; GGUF's Q4_0/Q3_K scales are signed the same way).
+            if (!(config.Symmetric ? s != 0f : s > 0f) || !float.IsFinite(s) || (float)(Half)s != s)
                 throw new QuantNativeException($"{tensor}: scale {s:R} at [{i / layout.Groups}, {i % layout.Groups}]: " +
-                                               "expected a positive, finite value exactly representable in fp16");
+                                               $"expected a {(config.Symmetric ? "nonzero" : "positive")}, finite value exactly representable in fp16");
             if (zeros[i] < 0 || zeros[i] > qmax)
                 throw new QuantNativeException($"{tensor}: zero {zeros[i]} at [{i / layout.Groups}, {i % layout.Groups}]: " +
                                                $"expected 0..{qmax}");

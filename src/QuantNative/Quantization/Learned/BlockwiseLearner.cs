@@ -57,9 +57,6 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
         Start = start;
         options.Validate();
         if (Transfers is { } counters) _transfersAtStart = (counters.ToDevice, counters.ToHost);
-        if (quantizer.Symmetric)
-            throw new QuantNativeException($"--sym: {Name}'s learnable weight clipping is asymmetric (xmin = β·min(w), " +
-                                           "xmax = γ·max(w)); leave --sym out");
         var c = start.Source.Config;
         var windows = CalibrationWindows.Require(start.Calibration, c, Name);
         Epochs = options.EpochsFor(quantizer.Bits);

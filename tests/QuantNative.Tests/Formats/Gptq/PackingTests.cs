@@ -12,8 +12,9 @@ public class PackingTests
 
     /// <summary>
     /// An arbitrary valid matrix: every code and zero in the full range 0..qmax (v1 excludes zero 0), random fp16
-    /// scales over many binades (subnormals included), and with <paramref name="shuffledGroups"/> an act-order-like
-    /// g_idx (a random permutation of the natural one).
+    /// scales over many binades (subnormals included; of either sign for a symmetric config, as learned symmetric
+    /// clipping stores them), and with <paramref name="shuffledGroups"/> an act-order-like g_idx (a random permutation
+    /// of the natural one).
     /// </summary>
     private static QuantizedMatrix RandomMatrix(Random random, int rows, int columns, QuantizerConfig config,
         bool shuffledGroups, int minZero)
@@ -24,7 +25,7 @@ public class PackingTests
         for (int i = 0; i < codes.Length; i++) codes[i] = (byte)random.Next(qmax + 1);
         var scales = new float[rows * layout.Groups];
         for (int i = 0; i < scales.Length; i++)
-            scales[i] = (float)(Half)(MathF.Exp(random.NextSingle() * 20f - 14f) + 1e-7f);
+            scales[i] = (float)(Half)(MathF.Exp(random.NextSingle() * 20f - 14f) + 1e-7f) * (config.Symmetric && random.Next(2) == 1 ? -1 : 1);
         var zeros = new int[rows * layout.Groups];
         for (int i = 0; i < zeros.Length; i++) zeros[i] = random.Next(minZero, qmax + 1);
         var gIdx = QuantizedMatrix.NaturalGroupIndex(layout);
@@ -227,6 +228,16 @@ public class PackingTests
         scales[1] = 0.1f; // not an fp16 value
         Assert.That(() => new QuantizedMatrix(3, 64, m.Config, m.Codes, scales, m.Zeros, m.GroupIndex, "blk.1.wq"),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("blk.1.wq").And.Message.Contains("fp16"));
+        scales = (float[])m.Scales.Clone();
+        scales[2] = -scales[2];
+        Assert.That(() => new QuantizedMatrix(3, 64, m.Config, m.Codes, scales, m.Zeros, m.GroupIndex, "blk.1.wq"),
+            Throws.InstanceOf<QuantNativeException>().With.Message.Contains("positive"), "an asymmetric group's scale is positive");
+        var sym = new QuantizerConfig(m.Config.Bits, m.Config.GroupSize, symmetric: true);
+        Assert.That(new QuantizedMatrix(3, 64, sym, m.Codes, scales, m.Zeros, m.GroupIndex).Scales[2], Is.Negative,
+            "a symmetric group's scale may be negative");
+        scales[2] = 0f;
+        Assert.That(() => new QuantizedMatrix(3, 64, sym, m.Codes, scales, m.Zeros, m.GroupIndex, "blk.1.wq"),
+            Throws.InstanceOf<QuantNativeException>().With.Message.Contains("nonzero"));
         var codes = (byte[])m.Codes.Clone();
         codes[2] = 16;
         Assert.That(() => new QuantizedMatrix(3, 64, m.Config, codes, m.Scales, m.Zeros, m.GroupIndex),

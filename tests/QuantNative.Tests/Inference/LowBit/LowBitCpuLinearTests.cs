@@ -29,9 +29,9 @@ public class LowBitCpuLinearTests
 
     /// <summary>A random matrix; with act-order its columns are assigned to groups in a random order (as GPTQ's
     /// desc_act does by Hessian diagonal), so g_idx is not monotone.</summary>
-    internal static PackedGptqLinear Layer(Random r, int n, int k, int bits, int group, bool actOrder)
+    internal static PackedGptqLinear Layer(Random r, int n, int k, int bits, int group, bool actOrder, bool signed = false)
     {
-        var m = LowBitInputs.Matrix(r, n, k, bits, group, GptqCheckpointFormat.V2);
+        var m = LowBitInputs.Matrix(r, n, k, bits, group, GptqCheckpointFormat.V2, signed);
         if (actOrder && group > 0)
         {
             var order = Enumerable.Range(0, k).ToArray();
@@ -58,13 +58,28 @@ public class LowBitCpuLinearTests
         finally { LowBitGemvRow.UseAvx512 = true; }
     }
 
-    private static void Check(int bits, int group, bool actOrder)
+    /// <summary>Symmetric groups with negative scales (learned symmetric clipping's z = h − 1 groups, stored flipped):
+    /// the layout keeps the sign, and the forward is the signed matrix's.</summary>
+    [TestCase(4, 32)]
+    [TestCase(3, 128)]
+    [TestCase(2, -1)]
+    public void SignedSymmetricScalesMatchTheDequantizedReference(int bits, int group) =>
+        Check(bits, group, actOrder: false, signed: true);
+
+    private static void Check(int bits, int group, bool actOrder, bool signed = false)
     {
         var r = new Random(bits * 100 + group + (actOrder ? 7 : 0));
+        int negativeScales = 0;
         foreach (var (n, k) in Shapes)
         {
-            var packed = Layer(r, n, k, bits, group, actOrder);
+            var packed = Layer(r, n, k, bits, group, actOrder, signed);
             var weights = LowBitRepack.FromGptq(packed);
+            if (signed)
+            {
+                var m = GptqPacker.Unpack(packed);
+                negativeScales += m.Scales.Count(s => s < 0);
+                QuantNative.Tests.Quantization.RtnTests.AssertBitwiseEqual(weights.Dequantize(), m.Dequantize(), "the layout holds the signed matrix");
+            }
             // The float32 decode path, the default (the int8 one has its own tests: LowBitInt8GemvTests).
             var linear = LowBitCpuLinear.Of(weights, "test");
             var reference = new LowBitLinear(weights);
@@ -94,6 +109,7 @@ public class LowBitCpuLinearTests
                     Assert.That(accumulated[i], Is.EqualTo(actual[i] + 1f).Within(1e-5 * Math.Max(1, Math.Abs(actual[i]))));
             }
         }
+        if (signed) Assert.That(negativeScales, Is.GreaterThan(0), "some scales were negative");
     }
 
     [TestCase(2)]

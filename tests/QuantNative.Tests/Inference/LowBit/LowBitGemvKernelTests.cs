@@ -132,6 +132,23 @@ public class LowBitGemvKernelTests : EmulatorTestBase
         AssertClose(linear.Weights, x, m, expected, actual, output);
     }
 
+    /// <summary>Symmetric groups with negative scales (learned symmetric clipping): the kernel multiplies by the signed
+    /// scale as the CPU path does.</summary>
+    [TestCase(4, 32)]
+    [TestCase(3, 64)]
+    public void Gemv_SignedSymmetricScales_MatchCpu(int bits, int group)
+    {
+        var r = NewRandom();
+        const int m = 3, n = 37, k = 256;
+        var linear = LowBitLinear.FromGptq(LowBitInputs.Packed(r, n, k, bits, group, GptqCheckpointFormat.V2, signedSymmetric: true));
+        Assert.That(linear.Weights.Dequantize(), Has.Some.Not.EqualTo(0f));
+        var x = LowBitInputs.Activations(r, m, k);
+        var expected = new float[m * n];
+        linear.ForwardCpu(x, m, expected);
+        foreach (var output in new[] { LowBitOutput.Float32, LowBitOutput.Float16 })
+            AssertClose(linear.Weights, x, m, expected, RunKernel(linear.Weights, x, m, output), output);
+    }
+
     [Test]
     public void CpuPath_MatchesFloat64StraightLine()
     {

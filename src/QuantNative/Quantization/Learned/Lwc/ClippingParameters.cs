@@ -20,7 +20,7 @@ namespace QuantNative.Quantization.Learned.Lwc;
 public sealed class ClippingParameters
 {
     public const string FileName = "lwc_clipping.qnclip";
-    private const string ModelKey = "model_identity", BitsKey = "bits", GroupKey = "group_size";
+    private const string ModelKey = "model_identity", BitsKey = "bits", GroupKey = "group_size", SymKey = "sym";
 
     private readonly Dictionary<string, (float[] U, float[] L)> _byLinear = new();
 
@@ -70,6 +70,7 @@ public sealed class ClippingParameters
                 {
                     [ModelKey] = ModelIdentity, [BitsKey] = Quantizer.Bits.ToString(inv),
                     [GroupKey] = Quantizer.GroupSize.ToString(inv),
+                    [SymKey] = Quantizer.Symmetric ? "true" : "false",
                 });
             using var source = File.OpenRead(temp);
             source.CopyTo(stream);
@@ -98,6 +99,12 @@ public sealed class ClippingParameters
         if (bits != quantizer.Bits || group != quantizer.GroupSize)
             throw new QuantNativeException($"--init-from {directory}: its clipping parameters are for W{bits} group {group}, " +
                                            $"this run is W{quantizer.Bits} group {quantizer.GroupSize}; expected the same bits and group size");
+        // Files from before symmetric clipping existed have no key: they are asymmetric.
+        bool sym = meta.GetValueOrDefault(SymKey, "false") == "true";
+        if (sym != quantizer.Symmetric)
+            throw new QuantNativeException($"--init-from {directory}: its clipping parameters are {(sym ? "symmetric" : "asymmetric")} " +
+                                           $"(one factor per group{(sym ? "" : " per side")}), this run is {(quantizer.Symmetric ? "symmetric (--sym)" : "asymmetric")}; " +
+                                           "expected the same quantizer");
         var result = new ClippingParameters(identity, quantizer);
         foreach (var t in file.Tensors.Where(t => t.Name.EndsWith(".lwc_u", StringComparison.Ordinal)))
         {

@@ -25,7 +25,7 @@ public sealed class LwcLinear
     public LwcLinear(string name, float[] weights, int rows, int columns, QuantizerConfig config)
     {
         Name = name;
-        Shape = new LwcShape(rows, columns, config.GroupSize, config.Bits);
+        Shape = new LwcShape(rows, columns, config.GroupSize, config.Bits, config.Symmetric);
         Weights = weights;
         long groups = Shape.GroupCount;
         U = new Parameter<float>($"{name}.u", Filled(groups));
@@ -44,7 +44,10 @@ public sealed class LwcLinear
     /// <summary>
     /// The stored matrix: per group xmax = γ·max(w), xmin = β·min(w) with the fake quantizer's float operations
     /// (<see cref="LwcFakeQuant.Group"/>), then <see cref="UniformQuantizer.Params"/> (scale rounded to fp16, zero
-    /// clamped to [0, qmax]) and its codes, so the checkpoint stores exactly what dequantizes.
+    /// clamped to [0, qmax]) and its codes, so the checkpoint stores exactly what dequantizes. Symmetric: s = fp16(γ·a/h)
+    /// with a the group's largest magnitude, codes against z = h or h − 1 as the fake quantizer chose; a z = h − 1 group
+    /// is stored as codes qmax − q, scale −s, zero h (the same values: (q − h + 1)·s = ((qmax − q) − h)·(−s)), so every
+    /// symmetric group has GPTQ's zero 2^(bits−1), as GPTQ checkpoints, Q4_0 and Q8_0 require.
     /// </summary>
     public QuantizedMatrix Commit(QuantizerConfig config) => Commit(Weights, Shape, U.Value, L.Value, config, Name);
 
@@ -60,18 +63,35 @@ public sealed class LwcLinear
         for (int g = 0; g < groups; g++)
         {
             int start = r * columns + layout.StartOf(g), length = layout.LengthOf(g), p = r * groups + g;
-            var (xmax, xmin) = ClipRange(weights.AsSpan(start, length), u[p], l[p]);
-            var (s, z) = UniformQuantizer.Params(xmin, xmax, config);
-            scales[p] = s;
-            zeros[p] = z;
+            var group = weights.AsSpan(start, length);
+            if (config.Symmetric)
+            {
+                var (extreme, negative) = Extreme(group);
+                float s = UniformQuantizer.StoredScale(LwcFakeQuant.Sigmoid(u[p]) * extreme / shape.Half);
+                int z = negative ? shape.Half : shape.Half - 1;
+                scales[p] = negative ? s : -s;
+                zeros[p] = shape.Half;
+                for (int i = start; i < start + length; i++)
+                {
+                    int q = UniformQuantizer.Quantize(weights[i], s, z, qmax);
+                    codes[i] = (byte)(negative ? q : qmax - q);
+                }
+                continue;
+            }
+            var (xmax, xmin) = ClipRange(group, u[p], l[p]);
+            var (s0, z0) = UniformQuantizer.Params(xmin, xmax, config);
+            scales[p] = s0;
+            zeros[p] = z0;
             for (int i = start; i < start + length; i++)
-                codes[i] = (byte)UniformQuantizer.Quantize(weights[i], s, z, qmax);
+                codes[i] = (byte)UniformQuantizer.Quantize(weights[i], s0, z0, qmax);
         }
         return new QuantizedMatrix(rows, columns, config, codes, scales, zeros, QuantizedMatrix.NaturalGroupIndex(layout),
             tensor);
     }
 
-    /// <summary>Every group's learned range (β·min, γ·max), [rows·groups]: what a GGUF K-quant export starts from.</summary>
+    /// <summary>Every group's learned range (β·min, γ·max), [rows·groups]: what a GGUF K-quant export starts from.
+    /// Symmetric: the range the grid spans, [−z·s, (qmax − z)·s] with s = γ·a/h unrounded, so the side of the largest
+    /// magnitude is the larger one (a K-quant search starts from it with the learned scale).</summary>
     public (float[] Min, float[] Max) ClipRanges()
     {
         var layout = Shape.Layout;
@@ -82,9 +102,31 @@ public sealed class LwcLinear
         for (int g = 0; g < groups; g++)
         {
             int p = r * groups + g;
-            (max[p], min[p]) = ClipRange(Weights.AsSpan(r * columns + layout.StartOf(g), layout.LengthOf(g)), U.Value[p], L.Value[p]);
+            var group = Weights.AsSpan(r * columns + layout.StartOf(g), layout.LengthOf(g));
+            if (Shape.Symmetric)
+            {
+                var (extreme, negative) = Extreme(group);
+                float s = LwcFakeQuant.Sigmoid(U.Value[p]) * extreme / Shape.Half;
+                int z = negative ? Shape.Half : Shape.Half - 1;
+                (min[p], max[p]) = (-z * s, (Shape.MaxCode - z) * s);
+            }
+            else (max[p], min[p]) = ClipRange(group, U.Value[p], L.Value[p]);
         }
         return (min, max);
+    }
+
+    /// <summary>The symmetric quantizer's side (<see cref="LwcFakeQuant"/>): the group's largest magnitude a, and
+    /// whether it is the negative extreme (−min(w) ≥ max(w)).</summary>
+    private static (float Extreme, bool Negative) Extreme(ReadOnlySpan<float> group)
+    {
+        float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
+        foreach (float v in group)
+        {
+            maxW = MathF.Max(maxW, v);
+            minW = MathF.Min(minW, v);
+        }
+        bool negative = -minW >= maxW;
+        return (negative ? -minW : maxW, negative);
     }
 
     /// <summary>(γ·max(w), β·min(w)) of one group, γ = σ(u), β = σ(l).</summary>
