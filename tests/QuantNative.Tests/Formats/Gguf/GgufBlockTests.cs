@@ -46,6 +46,25 @@ public class GgufBlockTests
         RandomModels.AssertBits(m.Dequantize(), gguf, $"{type} from sym W{bits} g32");
     }
 
+    /// <summary>Learned symmetric clipping stores its z = h − 1 groups with negative scales: Q4_0/Q8_0's signed d holds
+    /// them, still bit for bit.</summary>
+    [TestCase(4, GgmlType.Q4_0)]
+    [TestCase(3, GgmlType.Q4_0)]
+    [TestCase(8, GgmlType.Q8_0)]
+    public void LearnedSymmetricCodesWithSignedScalesDequantizeExactly(int bits, GgmlType type)
+    {
+        var config = new QuantizerConfig(bits, 32, symmetric: true);
+        var w = RandomModels.Floats(new Random(20 + bits), 13L * 128);
+        var lwc = new QuantNative.Quantization.Learned.Lwc.LwcLinear("blk.0.wq", w, 13, 128, config);
+        var random = new Random(bits);
+        for (int p = 0; p < lwc.U.Value.Length; p++) lwc.U.Value[p] = 1f + 4f * random.NextSingle();
+        var m = lwc.Commit(config);
+        Assert.That(m.Scales, Has.Some.Negative.And.Some.Positive, "groups of both sides");
+        Assert.That(GgufExporter.ExactTypes(m), Does.Contain(type));
+        var gguf = Decode(type, Export(m, type), m.Rows * m.Columns);
+        RandomModels.AssertBits(m.Dequantize(), gguf, $"{type} from learned sym W{bits} g32");
+    }
+
     [TestCase(4, GgmlType.Q4_1)]
     [TestCase(4, GgmlType.Q5_1)]
     [TestCase(3, GgmlType.Q4_1)]
