@@ -19,10 +19,10 @@ namespace QuantNative.Tests.Quantization.Learned;
 public class OmniQuantBackendTests
 {
     private static QuantizationResult Run(int[][] windows, int bits, int group, int epochs, IBackend? backend,
-        CqeOptions? cqe = null)
+        CqeOptions? cqe = null, bool symmetric = false)
     {
         using var source = StoriesSplit.Open();
-        return LearnedQuantizer.Run(source, windows, new QuantizerConfig(bits, group), GptqCheckpointFormat.V2,
+        return LearnedQuantizer.Run(source, windows, new QuantizerConfig(bits, group, symmetric), GptqCheckpointFormat.V2,
             new LearnedOptions { Epochs = epochs, Backend = backend, Cqe = cqe });
     }
 
@@ -32,12 +32,13 @@ public class OmniQuantBackendTests
     /// loop and MSE).</summary>
     [TestCase(3, 32)]
     [TestCase(2, -1)]
-    public void OnCpuBackend_EqualsTheCpuLoop(int bits, int group)
+    [TestCase(4, 32, true)]
+    public void OnCpuBackend_EqualsTheCpuLoop(int bits, int group, bool symmetric = false)
     {
         var windows = StoriesSplit.Windows();
-        var expected = Run(windows, bits, group, 2, null);
+        var expected = Run(windows, bits, group, 2, null, symmetric: symmetric);
         using var cpu = new CpuBackend();
-        var actual = Run(windows, bits, group, 2, cpu);
+        var actual = Run(windows, bits, group, 2, cpu, symmetric: symmetric);
         for (int b = 0; b < expected.Model.Blocks.Length; b++)
             foreach (var (part, e) in expected.Model.Blocks[b].Linears)
             {
@@ -59,13 +60,14 @@ public class OmniQuantBackendTests
     /// <summary>On the emulated CUDA backend (two windows, one epoch: the emulator runs attention slowly) the
     /// epochs' losses match the CPU path within <see cref="Tolerances.OmniQuantEpochCudaVsCpuRel"/> and the
     /// committed codes agree except where float rounding moved a value across a rounding boundary.</summary>
-    [Test]
-    public void OnEmulatedCudaBackend_MatchesTheCpuLoop()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void OnEmulatedCudaBackend_MatchesTheCpuLoop(bool symmetric)
     {
         var windows = StoriesSplit.Windows().Take(2).ToArray();
-        var expected = Run(windows, 3, 32, 1, null);
+        var expected = Run(windows, 3, 32, 1, null, symmetric: symmetric);
         using var cuda = Backend.Create(DeviceKind.Emulate);
-        var actual = Run(windows, 3, 32, 1, cuda);
+        var actual = Run(windows, 3, 32, 1, cuda, symmetric: symmetric);
         long codes = 0, differing = 0;
         for (int b = 0; b < expected.Model.Blocks.Length; b++)
             foreach (var (part, e) in expected.Model.Blocks[b].Linears)
