@@ -232,7 +232,7 @@ public static class GgufExporter
     }
 
     /// <summary>A sub-block's starting range: its group's learned clipping range (W' runs), or the range the stored
-    /// scale and zero span, [−z·s, (qmax − z)·s]; null without either.</summary>
+    /// scale and zero span, [−z·s, (qmax − z)·s] (in order when s &lt; 0); null without either.</summary>
     private static KQuants.RangeOf? Range(QuantizedMatrix? codes, LearnedLinear? learned, int qnRow)
     {
         if (codes == null) return null;
@@ -244,7 +244,9 @@ public static class GgufExporter
             if (learned != null) return (learned.RangeMin[p], learned.RangeMax[p]);
             float s = codes.Scales[p];
             int z = codes.Zeros[p];
-            return (-z * s, (qmax - z) * s);
+            // A symmetric learned group may have s < 0 (its long side above zero): the range is then [(qmax − z)·s, −z·s].
+            float a = -z * s, b = (qmax - z) * s;
+            return (MathF.Min(a, b), MathF.Max(a, b));
         };
     }
 
