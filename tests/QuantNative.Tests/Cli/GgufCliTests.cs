@@ -45,6 +45,40 @@ public class GgufCliTests : SplitTextFixture
         Assert.That(File.ReadAllBytes(resumed), Is.EqualTo(File.ReadAllBytes(whole)), "the resumed run's GGUF");
     }
 
+    /// <summary>A learned symmetric W3 g16 run trains on Q3_K's own grid, so its Q3_K file is its codes (sub-block
+    /// scales rounded to 6 bits), not a new search on W': every tensor byte for byte what exporting the same run's GPTQ
+    /// checkpoint from its codes gives. (The asymmetric runs' K-quants are fitted to W' instead, as the resume test
+    /// above checks.)</summary>
+    [Test]
+    public void ALearnedSymmetricRunIsItsOwnQ3KGrid()
+    {
+        string[] Args(string output, params string[] more) =>
+        [
+            "quantize", "--model", WideModel(), "--tokenizer", TestPaths.Tok512, "--method", "cqe+", "--wbits", "3",
+            "--group", "16", "--sym", "--calib", Calib, "--nsamples", "2", "--seqlen", "32", "--epochs", "1", "--out", output, .. more,
+        ];
+        string direct = NewOut() + ".gguf", checkpoint = NewOut(), exported = NewOut() + ".gguf";
+        var run = CliRunner.Run(Args(direct, "--format", "gguf", "--type", "q3_k"));
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
+        Assert.That(run.Stdout, Does.Contain("from the learned symmetric codes (Q3_K's grid"));
+        var gptq = CliRunner.Run(Args(checkpoint));
+        Assert.That(gptq.ExitCode, Is.EqualTo(0), gptq.ToString());
+        var export = CliRunner.Run("export", "--to", "gguf", "--model", checkpoint, "--type", "q3_k", "--out", exported);
+        Assert.That(export.ExitCode, Is.EqualTo(0), export.ToString());
+
+        using var a = QuantNative.Formats.Gguf.GgufFile.Open(direct);
+        using var b = QuantNative.Formats.Gguf.GgufFile.Open(exported);
+        Assert.That(b.Tensors.Select(t => t.Name), Is.EqualTo(a.Tensors.Select(t => t.Name)));
+        int q3k = 0;
+        foreach (var t in a.Tensors)
+        {
+            Assert.That(b.Tensor(t.Name).Type, Is.EqualTo(t.Type), t.Name);
+            Assert.That(b.Bytes(b.Tensor(t.Name)).ToArray(), Is.EqualTo(a.Bytes(t).ToArray()), t.Name);
+            if (t.Type == QuantNative.Formats.Gguf.GgmlType.Q3_K) q3k++;
+        }
+        Assert.That(q3k, Is.EqualTo(35), "every block linear of the widened model is Q3_K");
+    }
+
     [Test]
     public void ActOrderCodesNeedAnExplicitType()
     {

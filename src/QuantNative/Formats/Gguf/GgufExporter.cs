@@ -110,6 +110,11 @@ public static class GgufExporter
         var type = fitted.Type;
         if (type.IsFloat()) return fitted with { How = codes != null ? "dequantized codes" : "as stored" };
         if (codes != null && ExactTypes(codes).Contains(type)) return fitted with { How = "exact from codes" };
+        if (learned && OnLearnedGrid(type, codes))
+            return fitted with
+            {
+                How = $"from the learned symmetric codes ({type}'s grid; its sub-block scales to 6 bits)" + (weighted ? ", weighted by the inputs' Σx²" : ""),
+            };
         if (type.IsKQuant())
             return fitted with
             {
@@ -117,6 +122,23 @@ public static class GgufExporter
                       + (weighted ? ", weighted by the inputs' Σx²" : ""),
             };
         return fitted with { How = learned ? "from W' (reference quantizer)" : codes != null ? "requantized from the dequantized weights (reference quantizer)" : "from the weights (reference quantizer)" };
+    }
+
+    /// <summary>
+    /// Whether a symmetric K-quant holds <paramref name="codes"/>' grid: Q3_K (16-weight sub-blocks, codes −4..3, signed
+    /// scales) for symmetric W≤3, Q6_K (−32..31) for W≤6, groups a multiple of 16 in natural column order, so each
+    /// sub-block lies in one group. A learned symmetric run then trained against that grid itself: its codes are the
+    /// fit (only the sub-block scales are rounded to the type's 6 or 8 bits), not a new search on W', which measured
+    /// worse (docs/gguf.md: CQE+ W3 g16 --sym → Q3_K 9.10 from the codes, 9.47 refitted to W').
+    /// </summary>
+    internal static bool OnLearnedGrid(GgmlType type, QuantizedMatrix? codes)
+    {
+        if (codes is not { Config.Symmetric: true } m) return false;
+        int maxBits = type switch { GgmlType.Q3_K => 3, GgmlType.Q6_K => 6, _ => 0 };
+        if (m.Config.Bits > maxBits || m.Layout.Length % 16 != 0) return false;
+        for (int col = 0; col < m.Columns; col++)
+            if (m.GroupIndex[col] != m.Layout.GroupOf(col)) return false;
+        return true;
     }
 
     /// <summary>auto's type for a quantizer: the block-32 type its g32 codes fit (by the config; a row that is not a
@@ -166,7 +188,8 @@ public static class GgufExporter
         var c = src.Config;
         var (rows, columns) = linear.Shape(c);
         var codes = src.Codes(layer, linear.Part);
-        var learned = src.Learned(layer, linear.Part);
+        // On a symmetric K-quant's own grid the stored codes are the fit (the learned range lives in their scales).
+        var learned = OnLearnedGrid(choice.Type, codes) ? null : src.Learned(layer, linear.Part);
         float[] reference = linear.Weights(src.Block(layer)); // qn's weights (dequantized when quantized)
         int[] rowOf = RowMap(arch, linear.Part, c, rows);      // GGUF row → qn row
         var type = choice.Type;
