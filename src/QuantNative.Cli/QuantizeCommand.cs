@@ -23,7 +23,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("method", Default = "gptq", HelpText = "rtn, gptq, omniquant (learnable weight clipping, block-wise training), lsi (+ learnable singular values) or cqe+ (+ SDE and cross-layer learning).")]
     public string Method { get; set; } = "gptq";
 
-    [Option("wbits", Required = true, HelpText = "Weight bits: 2, 3, 4 or 8.")]
+    [Option("wbits", Required = true, HelpText = "Weight bits: 2, 3, 4 or 8 (5 and 6 with --format gguf).")]
     public int WBits { get; set; }
 
     [Option("group", Default = -1, HelpText = "Group size along the input dimension; -1 for per-channel.")]
@@ -62,7 +62,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var ggufType = gguf ? ExportCommand.ParseType(Type) : null;
         if (!gguf && !string.Equals(Type, "auto", StringComparison.OrdinalIgnoreCase))
             throw new QuantNativeException($"--type {Type}: only with --format gguf");
-        var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, gguf ? "v2" : Format);
+        var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, gguf ? "v2" : Format, gguf);
         var cqe = QuantizeSettings.Cqe(settings.Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
         bool learned = settings.Method.IsLearned;
         if (Plot != null && !learned)

@@ -15,7 +15,7 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
     public string MethodName => Method.Name;
 
     public static QuantizeSettings Parse(string method, int bits, int group, bool sym, bool actOrder, bool staticGroups,
-        double damp, string format)
+        double damp, string format, bool gguf = false)
     {
         var gptq = new GptqOptions { DampPercent = damp, ActOrder = actOrder, StaticGroups = staticGroups };
         if (!double.IsFinite(damp) || damp < 0)
@@ -24,6 +24,9 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
         if (!QuantizerConfig.SupportedBits.Contains(bits))
             throw new QuantNativeException(
                 $"--wbits {bits}: expected one of {string.Join(", ", QuantizerConfig.SupportedBits)}");
+        if (!gguf && !QuantizerConfig.GptqBits.Contains(bits))
+            throw new QuantNativeException($"--wbits {bits}: a GPTQ checkpoint holds {string.Join(", ", QuantizerConfig.GptqBits)} bits; " +
+                                           $"{bits}-bit codes are written as GGUF only (--format gguf: Q5_0/Q5_1 exactly, or --type q5_k/q6_k)");
         if (group <= 0 && group != QuantizerConfig.PerChannelGroupSize)
             throw new QuantNativeException($"--group {group}: expected a positive group size, or -1 for per-channel");
         var checkpointFormat = format.ToLowerInvariant() switch

@@ -79,6 +79,35 @@ public class GgufCliTests : SplitTextFixture
         Assert.That(q3k, Is.EqualTo(35), "every block linear of the widened model is Q3_K");
     }
 
+    /// <summary>W5 and W6 exist for GGUF's 5- and 6-bit types: W5 g32 codes are Q5_1 (asymmetric) or Q5_0 (--sym)
+    /// exactly, a symmetric W6 g16 run is its own Q6_K grid; a GPTQ checkpoint cannot hold them, so without
+    /// --format gguf they are refused before any work.</summary>
+    [Test]
+    public void FiveAndSixBitCodesAreGgufOnly()
+    {
+        string[] Run(string output, params string[] more) =>
+        [
+            "quantize", "--model", WideModel(), "--tokenizer", TestPaths.Tok512, "--calib", Calib, "--nsamples", "2",
+            "--seqlen", "32", "--epochs", "1", "--out", output, .. more,
+        ];
+        CliRunner.AssertCleanError(CliRunner.Run(Run(NewOut(), "--method", "rtn", "--wbits", "5")), "--wbits 5", "--format gguf");
+        CliRunner.AssertCleanError(CliRunner.Run(Run(NewOut(), "--method", "cqe+", "--wbits", "6", "--sym")), "--wbits 6", "--format gguf");
+
+        foreach (var (sym, type) in new[] { (false, "Q5_1"), (true, "Q5_0") })
+        {
+            string gguf = NewOut() + ".gguf";
+            var o = CliRunner.Run(Run(gguf, ["--method", "omniquant", "--wbits", "5", "--group", "32", "--format", "gguf", .. sym ? new[] { "--sym" } : []]));
+            Assert.That(o.ExitCode, Is.EqualTo(0), o.ToString());
+            Assert.That(o.Stdout, Does.Contain($"blk.0.attn_q.weight       {type}").And.Contain("exact from codes"), o.Stdout);
+        }
+        string q6k = NewOut() + ".gguf";
+        var six = CliRunner.Run(Run(q6k, "--method", "cqe+", "--wbits", "6", "--group", "16", "--sym", "--format", "gguf", "--type", "q6_k"));
+        Assert.That(six.ExitCode, Is.EqualTo(0), six.ToString());
+        Assert.That(six.Stdout, Does.Contain("from the learned symmetric codes (Q6_K's grid"));
+        var eval = CliRunner.Run("eval", "--model", q6k, "--text", Eval, "--ctx", "64", "--max-windows", "2");
+        Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
+    }
+
     [Test]
     public void ActOrderCodesNeedAnExplicitType()
     {

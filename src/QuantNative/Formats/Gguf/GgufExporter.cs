@@ -99,8 +99,8 @@ public static class GgufExporter
         {
             if (codes == null) return Fits(GgmlType.F32, columns, tensor) with { How = "as stored" };
             asked = AutoType(codes.Config)
-                    ?? throw new QuantNativeException($"{tensor}: {codes.Config} codes fit no GGUF block type exactly (Q4_0/Q8_0 hold " +
-                                                      "symmetric W≤4/W≤8 g32, Q4_1/Q5_1 W≤4 g32); give --type");
+                    ?? throw new QuantNativeException($"{tensor}: {codes.Config} codes fit no GGUF block type exactly (Q4_0/Q5_0/Q8_0 hold " +
+                                                      "symmetric W≤4/W5/W≤8 g32, Q4_1/Q5_1 W≤4/W5 g32); give --type");
             var auto = Fits(asked, columns, tensor);
             if (!auto.Type.IsFloat() && !ExactTypes(codes).Contains(auto.Type))
                 throw new QuantNativeException($"{tensor}: its codes are not in natural column order (act-order g_idx), so no " +
@@ -146,8 +146,10 @@ public static class GgufExporter
     private static GgmlType? AutoType(QuantizerConfig q) =>
         q.GroupSize != Block32Codec.Size ? null
         : q.Symmetric && q.Bits <= 4 ? GgmlType.Q4_0
+        : q.Symmetric && q.Bits == 5 ? GgmlType.Q5_0
         : q.Symmetric ? GgmlType.Q8_0
         : q.Bits <= 4 ? GgmlType.Q4_1
+        : q.Bits == 5 ? GgmlType.Q5_1
         : null;
 
     /// <summary>llama-quant.cpp's fallbacks for a row length that does not fit the type's block.</summary>
@@ -167,8 +169,8 @@ public static class GgufExporter
     }
 
     /// <summary>The block-32 types that hold <paramref name="m"/>'s integers and fp16 scales exactly: groups of 32 in
-    /// natural column order; Q4_0 for symmetric codes within ±8 of the zero, Q8_0 within ±128, Q4_1/Q5_1 for codes
-    /// below 16/32 (any zero point: m = −z·s).</summary>
+    /// natural column order; Q4_0/Q5_0 for symmetric codes within ±8/±16 of the zero, Q8_0 within ±128, Q4_1/Q5_1 for
+    /// codes below 16/32 (any zero point: m = −z·s).</summary>
     public static IEnumerable<GgmlType> ExactTypes(QuantizedMatrix m)
     {
         var q = m.Config;
@@ -176,9 +178,10 @@ public static class GgufExporter
         for (int col = 0; col < m.Columns; col++)
             if (m.GroupIndex[col] != col / Block32Codec.Size) yield break;
         if (q.Symmetric && q.Bits <= 4) yield return GgmlType.Q4_0;
+        if (q.Symmetric && q.Bits <= 5) yield return GgmlType.Q5_0;
         if (q.Symmetric && q.Bits <= 8) yield return GgmlType.Q8_0;
         if (q.Bits <= 4) yield return GgmlType.Q4_1;
-        if (q.Bits <= 4) yield return GgmlType.Q5_1;
+        if (q.Bits <= 5) yield return GgmlType.Q5_1;
     }
 
     private sealed record Made(byte[] Bytes, GgufTensorReport Report);
@@ -294,12 +297,13 @@ public static class GgufExporter
                     q[j] = type switch
                     {
                         GgmlType.Q4_0 => (byte)(code - z + 8),
+                        GgmlType.Q5_0 => (byte)(code - z + 16),
                         GgmlType.Q8_0 => (byte)(code - z + 128),
                         _ => (byte)code,
                     };
                 }
-                // GPTQ's symmetric zero is 2^(bits−1); Q4_0/Q8_0 have no zero of their own, so it must be that.
-                if (type is GgmlType.Q4_0 or GgmlType.Q8_0 && z != half)
+                // GPTQ's symmetric zero is 2^(bits−1); Q4_0/Q5_0/Q8_0 have no zero of their own, so it must be that.
+                if (type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 && z != half)
                     throw new InvalidOperationException($"symmetric zero {z} at row {qr} group {g}, expected {half}");
                 float mOffset = Fp16.Round(-z * s);
                 if (type is GgmlType.Q4_1 or GgmlType.Q5_1)

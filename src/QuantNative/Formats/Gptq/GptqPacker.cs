@@ -15,9 +15,17 @@ namespace QuantNative.Formats.Gptq;
 /// </summary>
 public static class GptqPacker
 {
+    private static void RequireGptqBits(int bits, string tensor)
+    {
+        if (!QuantizerConfig.GptqBits.Contains(bits))
+            throw new QuantNativeException($"{tensor}: {bits}-bit codes: a GPTQ checkpoint packs {string.Join(", ", QuantizerConfig.GptqBits)} bits " +
+                                           "(AutoGPTQ, vLLM); W5 and W6 are written as GGUF (--format gguf)");
+    }
+
     public static PackedGptqLinear Pack(QuantizedMatrix m, GptqCheckpointFormat format, string tensor = "weight")
     {
         int bits = m.Config.Bits, rows = m.Rows, columns = m.Columns, groups = m.Groups;
+        RequireGptqBits(bits, tensor);
         int zeroShift = ZeroShift(format, tensor);
         if (zeroShift == 1)
         {
@@ -63,6 +71,7 @@ public static class GptqPacker
 
     public static QuantizedMatrix Unpack(PackedGptqLinear p, string tensor = "weight")
     {
+        RequireGptqBits(p.Bits, tensor);
         var config = new QuantizerConfig(p.Bits, p.GroupSize, p.Symmetric);
         int rows = p.OutFeatures, columns = p.InFeatures;
         if (rows <= 0 || columns <= 0)

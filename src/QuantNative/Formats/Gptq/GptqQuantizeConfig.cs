@@ -106,9 +106,9 @@ public sealed record GptqQuantizeConfig(int Bits, int GroupSize, bool Symmetric,
     {
         if (e.ValueKind != JsonValueKind.Object) throw new QuantNativeException($"{where}: expected a JSON object");
         int bits = Int(e, "bits", where) ?? throw new QuantNativeException($"{where}: missing required field 'bits'");
-        if (!QuantizerConfig.SupportedBits.Contains(bits))
+        if (!QuantizerConfig.GptqBits.Contains(bits))
             throw new QuantNativeException(
-                $"{where}: bits = {bits} is not supported: expected one of {string.Join(", ", QuantizerConfig.SupportedBits)}");
+                $"{where}: bits = {bits} is not supported: expected one of {string.Join(", ", QuantizerConfig.GptqBits)}");
         int group = Int(e, "group_size", where) ?? throw new QuantNativeException($"{where}: missing required field 'group_size'");
         if (group < -1)
             throw new QuantNativeException($"{where}: group_size = {group}: expected a positive size or -1 (per-channel)");

@@ -8,7 +8,14 @@ namespace QuantNative.Model.Quantized;
 public sealed class QuantizerConfig
 {
     /// <summary>The bit widths the GPTQ checkpoint convention (and its runtimes) can pack.</summary>
-    public static readonly IReadOnlyList<int> SupportedBits = [2, 3, 4, 8];
+    public static readonly IReadOnlyList<int> SupportedBits = [2, 3, 4, 5, 6, 8];
+
+    /// <summary>The widths a GPTQ checkpoint packs (AutoGPTQ, vLLM, Transformers: 2, 3, 4, 8). W5 and W6 exist for
+    /// GGUF's 5- and 6-bit types (Q5_0/Q5_1 exactly, Q5_K/Q6_K fitted), written only as GGUF.</summary>
+    public static readonly IReadOnlyList<int> GptqBits = [2, 3, 4, 8];
+
+    /// <summary>Whether a GPTQ checkpoint can hold this width (<see cref="GptqBits"/>).</summary>
+    public bool HasGptqPacking => GptqBits.Contains(Bits);
 
     public const int PerChannelGroupSize = -1;
 

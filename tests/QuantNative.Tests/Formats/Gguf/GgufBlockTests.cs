@@ -38,6 +38,9 @@ public class GgufBlockTests
     [TestCase(8, GgmlType.Q8_0)]
     [TestCase(3, GgmlType.Q4_0)]
     [TestCase(2, GgmlType.Q8_0)]
+    [TestCase(5, GgmlType.Q5_0)]
+    [TestCase(4, GgmlType.Q5_0)]
+    [TestCase(6, GgmlType.Q8_0)]
     public void SymmetricCodesDequantizeToQnsBitsExactly(int bits, GgmlType type)
     {
         var m = Rtn(17, 96, new QuantizerConfig(bits, 32, symmetric: true), seed: bits);
@@ -69,6 +72,7 @@ public class GgufBlockTests
     [TestCase(4, GgmlType.Q5_1)]
     [TestCase(3, GgmlType.Q4_1)]
     [TestCase(2, GgmlType.Q5_1)]
+    [TestCase(5, GgmlType.Q5_1)]
     public void AsymmetricCodesKeepIntegersAndScalesWithMRoundedToFp16(int bits, GgmlType type)
     {
         var m = Rtn(9, 64, new QuantizerConfig(bits, 32), seed: 10 + bits);

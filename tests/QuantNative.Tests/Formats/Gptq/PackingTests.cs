@@ -218,6 +218,10 @@ public class PackingTests
             QWeight = packed.QWeight, QZeros = packed.QZeros, Scales = packed.Scales, GIdx = packed.GIdx,
         };
         Assert.That(() => GptqPacker.Unpack(badBits), Throws.InstanceOf<QuantNativeException>().With.Message.Contains("5"));
+        // W5/W6 codes exist (for GGUF) but have no GPTQ packing.
+        var w5 = RandomMatrix(new Random(5), 3, 64, new QuantizerConfig(5, 32), false, 0);
+        Assert.That(() => GptqPacker.Pack(w5, GptqCheckpointFormat.V2, "blk.0.wq"), Throws.InstanceOf<QuantNativeException>()
+            .With.Message.Contains("blk.0.wq").And.Message.Contains("5-bit").And.Message.Contains("--format gguf"));
     }
 
     [Test]
