@@ -35,9 +35,40 @@ public class Int8ActivationsTests
         }
     }
 
+    /// <summary>The specification against its definition: each chunk's scale is max|x|/127, every x rounds to the
+    /// nearest multiple of it (within half a step, |q| ≤ 127, ±127 at the chunk's largest magnitude), the padding past K
+    /// is zero. Then the scalar fallback (no AVX2, or UseVectors off) gives exactly those outputs through Prepare.</summary>
     [Test]
-    public void TheFallbackIsTheSpecification()
+    public void TheSpecificationRoundsEachChunkToInt8OfItsMax()
     {
+        foreach (var (bits, k, kind, seed) in new[] { (4, 300, "uniform", 5), (3, 200, "ties", 6), (2, 172, "zeros", 7) })
+        {
+            var x = Values(new Random(seed), k, kind);
+            int kc = LowBitWeights.ChunkLengthOf(bits), chunks = (k + kc - 1) / kc;
+            var xi = new sbyte[chunks * kc];
+            var d = new float[chunks];
+            Assert.That(Int8Activations.Quantize(x, kc, xi, d), Is.True);
+            for (int c = 0; c < chunks; c++)
+            {
+                int first = c * kc, len = Math.Min(kc, k - first);
+                float amax = 0;
+                for (int i = first; i < first + len; i++) amax = Math.Max(amax, Math.Abs(x[i]));
+                Assert.That(d[c], Is.EqualTo(amax / 127f), $"W{bits} chunk {c}: d = max|x|/127");
+                for (int i = first; i < first + kc; i++)
+                {
+                    if (i >= first + len)
+                    {
+                        Assert.That(xi[i], Is.Zero, $"padding {i}");
+                        continue;
+                    }
+                    Assert.That(Math.Abs((int)xi[i]), Is.LessThanOrEqualTo(127));
+                    double err = Math.Abs(xi[i] * (double)d[c] - x[i]);
+                    Assert.That(err, Is.LessThanOrEqualTo(0.5 * d[c] * (1 + 1e-6) + 1e-30), $"W{bits} x[{i}] = {x[i]}, q {xi[i]}, d {d[c]}");
+                    if (amax > 0 && Math.Abs(x[i]) == amax) Assert.That(Math.Abs((int)xi[i]), Is.EqualTo(127), $"the largest |x| of chunk {c}");
+                }
+            }
+        }
+
         bool saved = Int8Activations.UseVectors;
         Int8Activations.UseVectors = false;
         try
