@@ -291,7 +291,7 @@ internal sealed record HfTokenizerJsonSpec(
             if (specials.ValueKind == JsonValueKind.Object && specials.TryGetProperty(name, out var entry)
                 && entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty("ids", out var ids)
                 && ids.ValueKind == JsonValueKind.Array)
-                return ids.EnumerateArray().Select(i => i.TryGetInt32(out int v) && v >= 0 ? v
+                return ids.EnumerateArray().Select(i => IsInt(i, out int v) && v >= 0 ? v
                     : throw new QuantNativeException($"{bad}: post_processor special token \"{name}\" has an id that is not a non-negative integer")).ToArray();
             // Older files: no special_tokens map; the token's own id.
             if (vocab.TryGetValue(name, out int id)) return [id];
@@ -301,7 +301,7 @@ internal sealed record HfTokenizerJsonSpec(
 
         int PairId(JsonElement e, string field) =>
             e.TryGetProperty(field, out var pair) && pair.ValueKind == JsonValueKind.Array && pair.GetArrayLength() == 2
-            && pair[1].TryGetInt32(out int id) ? id
+            && IsInt(pair[1], out int id) ? id
                 : throw new QuantNativeException($"{bad}: post_processor field \"{field}\" is not [token, id]");
     }
 
@@ -340,8 +340,15 @@ internal sealed record HfTokenizerJsonSpec(
 
         int OptionalCount(JsonElement e, string name) =>
             !e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? 0
-            : v.TryGetInt32(out int n) && n >= 0 ? n
+            : IsInt(v, out int n) && n >= 0 ? n
             : throw new QuantNativeException($"{bad}: a Strip decoder's \"{name}\" is not a non-negative integer");
+    }
+
+    /// <summary>An int32 JSON number (TryGetInt32 itself throws on a string or any other kind).</summary>
+    private static bool IsInt(JsonElement e, out int value)
+    {
+        value = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out value);
     }
 
     private static (List<(int, string, bool)>, HashSet<int>) ParseAddedTokens(JsonElement root, string bad)
@@ -353,7 +360,7 @@ internal sealed record HfTokenizerJsonSpec(
             throw new QuantNativeException($"{bad}: added_tokens is not an array");
         foreach (var t in list.EnumerateArray())
         {
-            if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("id", out var id) || !id.TryGetInt32(out int i) || i < 0)
+            if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("id", out var id) || !IsInt(id, out int i) || i < 0)
                 throw new QuantNativeException($"{bad}: an entry of added_tokens has no non-negative integer \"id\"");
             string content = RequiredString(t, "content", bad);
             foreach (string flag in new[] { "lstrip", "rstrip", "single_word" })
