@@ -56,7 +56,8 @@ for h in "${HARNESSES[@]}"; do
   for f in $(find "$findings/default/crashes" "$findings/default/hangs" -type f -name 'id:*' 2>/dev/null); do
     failed=1
     echo "FOUND ($h): $f"
-    od -An -tx1 -v "$f" | head -64
+    # head closes the pipe after 64 lines: od's SIGPIPE must not end the script (pipefail, set -e) before the verdict.
+    { od -An -tx1 -v "$f" | head -64; } || true
     # The exception, replayed by the uninstrumented build (the instrumented one needs AFL's shared memory):
     dotnet "$OUT/replay/QuantNative.Fuzz.dll" "$h" "$f" 2>&1 | head -20 || true
   done
