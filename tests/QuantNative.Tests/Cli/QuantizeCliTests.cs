@@ -60,11 +60,14 @@ public class QuantizeCliTests : SplitTextFixture
     [Test]
     public void UnknownMethod() => AssertCleanError(Quantize(NewOut(), "--method", "awq", "--wbits", "4"), "--method", "awq");
 
-    [TestCase(1)]
-    [TestCase(5)]
-    [TestCase(16)]
-    public void BitsOutsideTheSupportedSet(int bits) =>
-        AssertCleanError(Quantize(NewOut(), "--method", "rtn", "--wbits", bits.ToString()), $"--wbits {bits}", "2, 3, 4, 8");
+    /// <summary>No such width at all; or (5, 6) one that only GGUF holds, asked for a GPTQ checkpoint.</summary>
+    [TestCase(1, "expected one of 2, 3, 4, 5, 6, 8")]
+    [TestCase(7, "expected one of 2, 3, 4, 5, 6, 8")]
+    [TestCase(16, "expected one of 2, 3, 4, 5, 6, 8")]
+    [TestCase(5, "a GPTQ checkpoint holds 2, 3, 4, 8 bits")]
+    [TestCase(6, "--format gguf")]
+    public void BitsOutsideTheSupportedSet(int bits, string expected) =>
+        AssertCleanError(Quantize(NewOut(), "--method", "rtn", "--wbits", bits.ToString()), $"--wbits {bits}", expected);
 
     [TestCase("0")]
     [TestCase("-4")]

@@ -6,7 +6,7 @@ namespace QuantNative.Tests.Model.Quantized;
 
 public class QuantizerConfigTests
 {
-    [TestCase(0)] [TestCase(1)] [TestCase(5)] [TestCase(6)] [TestCase(16)] [TestCase(-4)]
+    [TestCase(0)] [TestCase(1)] [TestCase(7)] [TestCase(9)] [TestCase(16)] [TestCase(-4)]
     public void BitsOutsideTheSupportedSetAreRefused(int bits) =>
         Assert.That(() => new QuantizerConfig(bits),
             Throws.InstanceOf<QuantNativeException>().With.Message.Contains("--wbits").And.Message.Contains($"{bits}"));
