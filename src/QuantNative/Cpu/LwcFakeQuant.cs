@@ -62,7 +62,7 @@ public static unsafe class LwcFakeQuant
     /// <summary>The zero point of a group whose clamped scale is <paramref name="s"/>.</summary>
     private static float Zero(float beta, float minW, float s, bool negativeSide, LwcShape shape) =>
         shape.Symmetric
-            ? negativeSide ? shape.Half : shape.Half - 1
+            ? shape.SymmetricZero(negativeSide)
             : Clamp(RoundEven(-(beta * minW) / s), 0f, shape.MaxCode);
 
     /// <summary>The forward pass (argument order of DESIGN.md §9: outputs, saved state, inputs, parameters, sizes).

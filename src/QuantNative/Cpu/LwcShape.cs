@@ -42,6 +42,10 @@ public readonly record struct LwcShape
     /// <summary>2^(bits−1): the symmetric quantizer's levels on the side of the group's largest magnitude.</summary>
     public int Half => 1 << (Bits - 1);
 
+    /// <summary>The symmetric quantizer's zero: h when the group's largest magnitude is negative (h levels below zero),
+    /// else h − 1 (h levels above).</summary>
+    public int SymmetricZero(bool negativeSide) => negativeSide ? Half : Half - 1;
+
     public long Elements => (long)Rows * Cols;
 
     public long GroupCount => (long)Rows * Groups;

@@ -113,7 +113,7 @@ public static class GgufExporter
         if (learned && OnLearnedGrid(type, codes))
             return fitted with
             {
-                How = $"from the learned symmetric codes ({type}'s grid; its sub-block scales to 6 bits)" + (weighted ? ", weighted by the inputs' Σx²" : ""),
+                How = $"from the learned symmetric codes ({type}'s grid; its sub-block scales to {(type == GgmlType.Q3_K ? 6 : 8)} bits)" + (weighted ? ", weighted by the inputs' Σx²" : ""),
             };
         if (type.IsKQuant())
             return fitted with

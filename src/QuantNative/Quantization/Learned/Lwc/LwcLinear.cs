@@ -66,9 +66,11 @@ public sealed class LwcLinear
             var group = weights.AsSpan(start, length);
             if (config.Symmetric)
             {
-                var (extreme, negative) = Extreme(group);
-                float s = UniformQuantizer.StoredScale(LwcFakeQuant.Sigmoid(u[p]) * extreme / shape.Half);
-                int z = negative ? shape.Half : shape.Half - 1;
+                // The fake quantizer's own side and scale (LwcFakeQuant.Group), rounded to fp16 for storage.
+                var (maxW, minW) = MaxMin(group);
+                var (_, _, raw, negative) = LwcFakeQuant.Group(u[p], l[p], maxW, minW, shape);
+                float s = UniformQuantizer.StoredScale(raw);
+                int z = shape.SymmetricZero(negative);
                 scales[p] = negative ? s : -s;
                 zeros[p] = shape.Half;
                 for (int i = start; i < start + length; i++)
@@ -105,9 +107,9 @@ public sealed class LwcLinear
             var group = Weights.AsSpan(r * columns + layout.StartOf(g), layout.LengthOf(g));
             if (Shape.Symmetric)
             {
-                var (extreme, negative) = Extreme(group);
-                float s = LwcFakeQuant.Sigmoid(U.Value[p]) * extreme / Shape.Half;
-                int z = negative ? Shape.Half : Shape.Half - 1;
+                var (maxW, minW) = MaxMin(group);
+                var (_, _, s, negative) = LwcFakeQuant.Group(U.Value[p], L.Value[p], maxW, minW, Shape);
+                int z = Shape.SymmetricZero(negative);
                 (min[p], max[p]) = (-z * s, (Shape.MaxCode - z) * s);
             }
             else (max[p], min[p]) = ClipRange(group, U.Value[p], L.Value[p]);
@@ -115,9 +117,7 @@ public sealed class LwcLinear
         return (min, max);
     }
 
-    /// <summary>The symmetric quantizer's side (<see cref="LwcFakeQuant"/>): the group's largest magnitude a, and
-    /// whether it is the negative extreme (−min(w) ≥ max(w)).</summary>
-    private static (float Extreme, bool Negative) Extreme(ReadOnlySpan<float> group)
+    private static (float Max, float Min) MaxMin(ReadOnlySpan<float> group)
     {
         float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
         foreach (float v in group)
@@ -125,19 +125,13 @@ public sealed class LwcLinear
             maxW = MathF.Max(maxW, v);
             minW = MathF.Min(minW, v);
         }
-        bool negative = -minW >= maxW;
-        return (negative ? -minW : maxW, negative);
+        return (maxW, minW);
     }
 
     /// <summary>(γ·max(w), β·min(w)) of one group, γ = σ(u), β = σ(l).</summary>
     public static (float Xmax, float Xmin) ClipRange(ReadOnlySpan<float> group, float u, float l)
     {
-        float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
-        foreach (float v in group)
-        {
-            maxW = MathF.Max(maxW, v);
-            minW = MathF.Min(minW, v);
-        }
+        var (maxW, minW) = MaxMin(group);
         float gamma = LwcFakeQuant.Sigmoid(u), beta = LwcFakeQuant.Sigmoid(l);
         return (gamma * maxW, beta * minW);
     }
