@@ -13,7 +13,7 @@
 //   (the last group is shorter when groupSize does not divide cols; per-channel is groupSize = cols).
 //
 // qn_fakequant_lwc_forward_f32(wq, codes, scale, zero, wmax, wmin, w, u, l, rows, cols, groupSize, bits,
-//                              symmetric, minScale, maxScale)
+//                              grid, minScale, maxScale)
 //   wq     float32 [rows, cols]  out: ŵ = (q − z)·s
 //   codes  uint8   [rows, cols]  out: q = clamp(rint(w/s) + z, 0, qmax)
 //   scale  float32 [rows, G]     out (saved): s = clamp((γ·max(w) − β·min(w)) / qmax, minScale, maxScale)
@@ -24,12 +24,14 @@
 //   u, l   float32 [rows, G]     in: raw clipping parameters, γ = σ(u), β = σ(l)
 //   rows, cols, groupSize, bits  int (groupSize: the group length, cols for per-channel); minScale, maxScale float
 //                                (the §7.1 clamp on s, 1e-5 and 1e4). Constants come after the sizes.
-//   symmetric    int             0: as above; 1: qn's symmetric clipping (LwcFakeQuant's summary), h = 2^(bits−1):
-//                                if −min(w) ≥ max(w): s = clamp(γ·(−min(w))/h), z = h, else s = clamp(γ·max(w)/h),
-//                                z = h − 1; l is not read.
+//   grid         int             0 (LwcGrid.ZeroPoint): as above; 1 (Symmetric): qn's symmetric clipping
+//                                (LwcFakeQuant's summary), h = 2^(bits−1): if −min(w) ≥ max(w): s = clamp(γ·(−min(w))/h),
+//                                z = h, else s = clamp(γ·max(w)/h), z = h − 1; l is not read. 2 (FreeMinimum): s as in 0,
+//                                zero holds the offset m = β·min(w) (not rounded), q = clamp(rint((w − m)/s), 0, qmax),
+//                                ŵ = q·s + m.
 //
 // qn_fakequant_lwc_backward_f32(dW, du, dl, dWq, w, u, l, scale, zero, wmax, wmin, rows, cols, groupSize, bits,
-//                               symmetric, minScale, maxScale)
+//                               grid, minScale, maxScale)
 //   dW     float32 [rows, cols]  out: dL/dw (SDE path): g·[inside] + (dL/dxmax)·γ/nmax on every element equal to
 //                                max(w), + (dL/dxmin)·β/nmin on every element equal to min(w) (ties split evenly)
 //   du, dl float32 [rows, G]     out: dL/du = (gs/qmax)·max(w)·γ(1−γ), dL/dl = (−gs/qmax)·min(w)·β(1−β)
@@ -39,12 +41,14 @@
 //   from u, l, wmax, wmin with the forward's operations, so the decision is the forward's).
 //   symmetric: dL/dx = −gs/h on the negative side (du = dL/dx·min(w)·γ(1−γ), arg-min elements + dL/dx·γ/nmin), gs/h
 //   on the positive side (max(w), arg-max elements); dl = 0.
+//   free minimum: y_i = (w_i − m)/s, gs = Σ g_i·(inside ? rint(y_i) − y_i : q_i), gm = Σ g_i over clipped elements
+//   (not zeroed by the clamp on s); dL/dxmin = −gs/qmax + gm, the rest as for 0.
 //
 // Launch configuration (both kernels; C# checks all of it before launching, src/QuantNative/Cuda/LwcLaunch.cs):
 //   grid = (rows·G, 1, 1): one block per (row, group), block b is row b / G, group b % G;
 //   block = (T, 1, 1), T a multiple of 32 in [32, 1024] (C# uses min(256, roundup32(group length)));
 //   no dynamic shared memory; static shared memory: forward 2·32 floats (256 bytes: the warps' max and min),
-//   backward 32 floats + 2·32 ints (384 bytes: the warps' gs and tie counts); no alignment assumptions beyond
+//   backward 2·32 floats + 2·32 ints (512 bytes: the warps' gs, gm and tie counts); no alignment assumptions beyond
 //   float/byte alignment; 1 <= rows, 1 <= cols, 1 <= groupSize <= cols, 2 <= bits <= 8, rows·G <= 2^31 − 1,
 //   rows·cols < 2^31.
 //   Each thread handles columns start + tid, start + tid + T, ... of its group; the per-group max/min (forward) and
@@ -77,11 +81,15 @@ struct QnLwcGroup
     bool negative;
 };
 
-QN_DEVICE QnLwcGroup qn_lwc_group(const float* l, long long p, float u, float maxW, float minW, int bits, int symmetric)
+// The kernels' grid argument (LwcGrid in C#).
+constexpr int QN_LWC_SYMMETRIC = 1;
+constexpr int QN_LWC_FREE_MINIMUM = 2;
+
+QN_DEVICE QnLwcGroup qn_lwc_group(const float* l, long long p, float u, float maxW, float minW, int bits, int grid)
 {
     QnLwcGroup g;
     g.gamma = qn_lwc_sigmoid(u);
-    if (symmetric)
+    if (grid == QN_LWC_SYMMETRIC)
     {
         g.beta = 0.0f;
         g.negative = -minW >= maxW;
@@ -127,7 +135,7 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
                                             float* __restrict__ wmax, float* __restrict__ wmin,
                                             const float* __restrict__ w, const float* __restrict__ u,
                                             const float* __restrict__ l, int rows, int cols, int groupSize, int bits,
-                                            int symmetric, float minScale, float maxScale)
+                                            int grid, float minScale, float maxScale)
 {
     __shared__ float partMax[32];
     __shared__ float partMin[32];
@@ -154,11 +162,14 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
     const float minW = qn_block_combine_min(partMin);
 
     const float qmax = static_cast<float>((1 << bits) - 1);
-    const QnLwcGroup g = qn_lwc_group(l, p, u[p], maxW, minW, bits, symmetric);
+    const QnLwcGroup g = qn_lwc_group(l, p, u[p], maxW, minW, bits, grid);
     const float s = fminf(fmaxf(g.rawScale, minScale), maxScale);
     const float half = static_cast<float>(1 << (bits - 1));
-    const float z = symmetric ? (g.negative ? half : __fsub_rn(half, 1.0f))
-                              : fminf(fmaxf(rintf(__fdiv_rn(-__fmul_rn(g.beta, minW), s)), 0.0f), qmax);
+    const bool free = grid == QN_LWC_FREE_MINIMUM;
+    // z: the zero point, or the free minimum's offset m.
+    const float z = grid == QN_LWC_SYMMETRIC ? (g.negative ? half : __fsub_rn(half, 1.0f))
+                    : free ? __fmul_rn(g.beta, minW)
+                           : fminf(fmaxf(rintf(__fdiv_rn(-__fmul_rn(g.beta, minW), s)), 0.0f), qmax);
     if (tid == 0)
     {
         scale[p] = s;
@@ -169,10 +180,10 @@ QN_KERNEL void qn_fakequant_lwc_forward_f32(float* __restrict__ wq, unsigned cha
 
     for (int i = tid; i < length; i += threads)
     {
-        const float c = __fadd_rn(rintf(__fdiv_rn(gw[i], s)), z);
+        const float c = free ? rintf(__fdiv_rn(__fsub_rn(gw[i], z), s)) : __fadd_rn(rintf(__fdiv_rn(gw[i], s)), z);
         const float q = fminf(fmaxf(c, 0.0f), qmax);
         codes[base + i] = static_cast<unsigned char>(q);
-        wq[base + i] = __fmul_rn(__fsub_rn(q, z), s);
+        wq[base + i] = free ? __fadd_rn(__fmul_rn(q, s), z) : __fmul_rn(__fsub_rn(q, z), s);
     }
 }
 
@@ -181,10 +192,11 @@ QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __re
                                              const float* __restrict__ u, const float* __restrict__ l,
                                              const float* __restrict__ scale, const float* __restrict__ zero,
                                              const float* __restrict__ wmax, const float* __restrict__ wmin, int rows,
-                                             int cols, int groupSize, int bits, int symmetric, float minScale,
+                                             int cols, int groupSize, int bits, int grid, float minScale,
                                              float maxScale)
 {
     __shared__ float partSum[32];
+    __shared__ float partClipped[32];
     __shared__ int partMaxTies[32];
     __shared__ int partMinTies[32];
     const int groups = qn_lwc_groups(cols, groupSize);
@@ -198,35 +210,41 @@ QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __re
     const float qmax = static_cast<float>((1 << bits) - 1);
     const float s = scale[p], z = zero[p], maxW = wmax[p], minW = wmin[p];
 
-    // Pass 1: the direct part of dW, this thread's share of gs, and the tie counts.
-    float gs = 0.0f;
+    const bool free = grid == QN_LWC_FREE_MINIMUM;
+    // Pass 1: the direct part of dW, this thread's share of gs (and gm, the free minimum's clipped sum), the tie counts.
+    float gs = 0.0f, gm = 0.0f;
     int maxTies = 0, minTies = 0;
     for (int i = tid; i < length; i += threads)
     {
         const float v = w[base + i];
         const float g = dWq[base + i];
-        const float r = __fdiv_rn(v, s);
+        // Free minimum: r = (w − m)/s and c = rint(r) is the code (z holds m); otherwise c = rint(w/s) + z.
+        const float r = free ? __fdiv_rn(__fsub_rn(v, z), s) : __fdiv_rn(v, s);
         const float rr = rintf(r);
-        const float c = __fadd_rn(rr, z);
+        const float c = free ? rr : __fadd_rn(rr, z);
         const bool inside = c >= 0.0f && c <= qmax;
-        const float dws = inside ? __fsub_rn(rr, r) : __fsub_rn(fminf(fmaxf(c, 0.0f), qmax), z);
+        const float clamped = fminf(fmaxf(c, 0.0f), qmax);
+        const float dws = inside ? __fsub_rn(rr, r) : free ? clamped : __fsub_rn(clamped, z);
         gs = __fadd_rn(gs, __fmul_rn(g, dws));
+        if (!inside) gm = __fadd_rn(gm, g);
         maxTies += v == maxW ? 1 : 0;
         minTies += v == minW ? 1 : 0;
         dW[base + i] = inside ? g : 0.0f;
     }
     qn_block_publish(qn_warp_sum(gs), partSum);
+    qn_block_publish(qn_warp_sum(gm), partClipped);
     qn_block_publish(qn_warp_sum(maxTies), partMaxTies);
     qn_block_publish(qn_warp_sum(minTies), partMinTies);
-    __syncthreads(); // one barrier for the three reductions; the part arrays are not reused
+    __syncthreads(); // one barrier for the four reductions; the part arrays are not reused
     gs = qn_block_combine_sum(partSum);
+    gm = qn_block_combine_sum(partClipped);
     maxTies = qn_block_combine_sum(partMaxTies);
     minTies = qn_block_combine_sum(partMinTies);
 
-    const QnLwcGroup g = qn_lwc_group(l, p, u[p], maxW, minW, bits, symmetric);
+    const QnLwcGroup g = qn_lwc_group(l, p, u[p], maxW, minW, bits, grid);
     if (g.rawScale < minScale || g.rawScale > maxScale) gs = 0.0f;
     float addMax, addMin;
-    if (symmetric)
+    if (grid == QN_LWC_SYMMETRIC)
     {
         // One side's range sets s = ±x/h; only that side's extreme and factor γ carry the gradient.
         const float q = __fdiv_rn(gs, static_cast<float>(1 << (bits - 1)));
@@ -242,7 +260,8 @@ QN_KERNEL void qn_fakequant_lwc_backward_f32(float* __restrict__ dW, float* __re
     else
     {
         const float dXmax = __fdiv_rn(gs, qmax);
-        const float dXmin = -dXmax;
+        // The free minimum is also the offset: clipped elements move with it one for one.
+        const float dXmin = free ? __fadd_rn(-dXmax, gm) : -dXmax;
         if (tid == 0)
         {
             du[p] = __fmul_rn(__fmul_rn(__fmul_rn(dXmax, maxW), g.gamma), __fsub_rn(1.0f, g.gamma));

@@ -44,6 +44,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("type", Default = "auto", HelpText = "--format gguf: the block linears' GGUF type, as qn export --type (auto: the block-32 type that holds the codes exactly; q2_k..q6_k are fitted to the learned W' from the learned clipping ranges).")]
     public string Type { get; set; } = "auto";
 
+    [Option("free-min", HelpText = "omniquant, lsi, cqe+ with --format gguf: learn each group's minimum as a free float offset (x = d·q + m, the grid of GGUF's Q4_1/Q5_1 and the K-quants' mins) instead of an integer zero point.")]
+    public bool FreeMin { get; set; }
+
     [Option("max-memory", HelpText = "Refuse to start when the run's estimated peak (host) memory exceeds this (bytes, or with K, M, G: 20G); default: the memory this machine has available.")]
     public string? MaxMemory { get; set; }
 
@@ -62,7 +65,7 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
         var ggufType = gguf ? ExportCommand.ParseType(Type) : null;
         if (!gguf && !string.Equals(Type, "auto", StringComparison.OrdinalIgnoreCase))
             throw new QuantNativeException($"--type {Type}: only with --format gguf");
-        var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, gguf ? "v2" : Format, gguf);
+        var settings = QuantizeSettings.Parse(Method, WBits, Group, Sym, ActOrder, StaticGroups, Damp, gguf ? "v2" : Format, gguf, FreeMin);
         var cqe = QuantizeSettings.Cqe(settings.Method, Sde, SdeLr, Cll, CllWeight, CllLookAhead, InitFrom);
         bool learned = settings.Method.IsLearned;
         if (Plot != null && !learned)

@@ -15,7 +15,7 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
     public string MethodName => Method.Name;
 
     public static QuantizeSettings Parse(string method, int bits, int group, bool sym, bool actOrder, bool staticGroups,
-        double damp, string format, bool gguf = false)
+        double damp, string format, bool gguf = false, bool freeMinimum = false)
     {
         var gptq = new GptqOptions { DampPercent = damp, ActOrder = actOrder, StaticGroups = staticGroups };
         if (!double.IsFinite(damp) || damp < 0)
@@ -27,6 +27,12 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
         if (!gguf && !QuantizerConfig.GptqBits.Contains(bits))
             throw new QuantNativeException($"--wbits {bits}: a GPTQ checkpoint holds {string.Join(", ", QuantizerConfig.GptqBits)} bits; " +
                                            $"{bits}-bit codes are written as GGUF only (--format gguf: Q5_0/Q5_1 exactly, or --type q5_k/q6_k)");
+        if (freeMinimum && !entry.IsLearned)
+            throw new QuantNativeException($"--free-min: only the learned methods (omniquant, lsi, cqe+) learn a minimum; --method {entry.Name} " +
+                                           "takes its range from the weights (for llama.cpp's own min/max grid, `qn export --to gguf --type q4_1|q5_1` of the fp model)");
+        if (freeMinimum && !gguf)
+            throw new QuantNativeException("--free-min: a GPTQ checkpoint stores integer zero points, not a free minimum; " +
+                                           "write GGUF (--format gguf: Q4_1/Q5_1 exactly, or --type q2_k/q4_k/q5_k)");
         if (group <= 0 && group != QuantizerConfig.PerChannelGroupSize)
             throw new QuantNativeException($"--group {group}: expected a positive group size, or -1 for per-channel");
         var checkpointFormat = format.ToLowerInvariant() switch
@@ -35,7 +41,7 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
             "v2" or "gptq_v2" or "2" => GptqCheckpointFormat.V2,
             _ => throw new QuantNativeException($"--format {format}: expected v1 (gptq) or v2 (gptq_v2)"),
         };
-        return new QuantizeSettings(entry, new QuantizerConfig(bits, group, sym), checkpointFormat, gptq);
+        return new QuantizeSettings(entry, new QuantizerConfig(bits, group, sym, freeMinimum), checkpointFormat, gptq);
     }
 
     /// <summary>The quantizer of this run, with the learned methods' options (their CQE+ part from the entry).</summary>

@@ -30,6 +30,12 @@ namespace QuantNative.Cpu;
 /// dL/dxmin·min(w)·γ(1−γ), arg-min elements + dL/dxmin·γ/nmin) or dL/dxmax = gs/h (du = dL/dxmax·max(w)·γ(1−γ),
 /// arg-max elements + dL/dxmax·γ/nmax). Stored (<see cref="QuantNative.Quantization.Learned.Lwc.LwcLinear.Commit(QuantNative.Model.Quantized.QuantizerConfig)"/>)
 /// a z = h − 1 group becomes codes qmax − q with scale −s and zero h: every symmetric group then has GPTQ's zero.</para>
+/// <para>Free minimum (<see cref="LwcShape.FreeMinimum"/>, qn's addition to §7.3 for GGUF's Q4_1/Q5_1 and K-quant grids,
+/// x = d·q + m with a float m): xmax, xmin and s as above, but the offset is xmin itself, not rounded to a multiple of
+/// s: q = clamp(round((w − xmin)/s), 0, qmax), ŵ = q·s + xmin; the zero tensor holds xmin. Backward (straight-through
+/// rounding), y = (w − xmin)/s: ∂ŵ/∂s = round(y) − y inside, q when clipped; ∂ŵ/∂xmin = 0 inside, 1 when clipped;
+/// so gs = Σ g·(inside ? round(y) − y : q), gm = Σ_clipped g, dL/dxmax = gs/qmax, dL/dxmin = −gs/qmax + gm (gs = 0
+/// while the clamp on s acts; gm still flows), du, dl and the arg-max/arg-min terms from them as above.</para>
 /// <para>Every float operation is written so the kernel can reproduce it exactly (no FMA contraction in .NET; the
 /// kernel uses __f*_rn): codes, ŵ, s, z, max, min are bit-exact on the emulator; gs is summed here sequentially and
 /// in a tree on the GPU, so du, dl and the tie terms agree within float rounding.</para>
@@ -59,11 +65,12 @@ public static unsafe class LwcFakeQuant
         return (gamma, beta, (xmax - xmin) / shape.MaxCode, false);
     }
 
-    /// <summary>The zero point of a group whose clamped scale is <paramref name="s"/>.</summary>
+    /// <summary>The zero point of a group whose clamped scale is <paramref name="s"/>; the free minimum's offset
+    /// xmin = β·min(w).</summary>
     private static float Zero(float beta, float minW, float s, bool negativeSide, LwcShape shape) =>
-        shape.Symmetric
-            ? shape.SymmetricZero(negativeSide)
-            : Clamp(RoundEven(-(beta * minW) / s), 0f, shape.MaxCode);
+        shape.Symmetric ? shape.SymmetricZero(negativeSide)
+        : shape.FreeMinimum ? beta * minW
+        : Clamp(RoundEven(-(beta * minW) / s), 0f, shape.MaxCode);
 
     /// <summary>The forward pass (argument order of DESIGN.md §9: outputs, saved state, inputs, parameters, sizes).
     /// wq, codes [rows, cols]; scale, zero, wmax, wmin, u, l [rows, groups].</summary>
@@ -102,6 +109,11 @@ public static unsafe class LwcFakeQuant
             t.Zero[p] = z;
             t.Wmax[p] = maxW;
             t.Wmin[p] = minW;
+            if (shape.FreeMinimum)
+            {
+                ForwardFreeMinimum(t, start, length, s, z, qmax);
+                continue;
+            }
             int i = 0;
             if (Vector256.IsHardwareAccelerated)
             {
@@ -125,6 +137,32 @@ public static unsafe class LwcFakeQuant
                 t.Codes[start + i] = (byte)q;
                 t.Wq[start + i] = (q - z) * s;
             }
+        }
+    }
+
+    /// <summary>One free-minimum group: q = clamp(round((w − m)/s), 0, qmax), ŵ = q·s + m.</summary>
+    private static void ForwardFreeMinimum(Tensors t, int start, int length, float s, float m, float qmax)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var sv = Vector256.Create(s);
+            var mv = Vector256.Create(m);
+            var qv = Vector256.Create(qmax);
+            for (; i + 8 <= length; i += 8)
+            {
+                var c = Vector256.Round((Vector256.Load(t.W + start + i) - mv) / sv);
+                var q = Vector256.Min(Vector256.Max(c, Vector256<float>.Zero), qv);
+                (q * sv + mv).Store(t.Wq + start + i);
+                var codes = Vector256.ConvertToInt32(q);
+                for (int k = 0; k < 8; k++) t.Codes[start + i + k] = (byte)codes.GetElement(k);
+            }
+        }
+        for (; i < length; i++)
+        {
+            float q = Clamp(RoundEven((t.W[start + i] - m) / s), 0f, qmax);
+            t.Codes[start + i] = (byte)q;
+            t.Wq[start + i] = q * s + m;
         }
     }
 
@@ -159,9 +197,25 @@ public static unsafe class LwcFakeQuant
             int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
             int p = r * shape.Groups + j;
             float s = t.Scale[p], z = t.Zero[p], maxW = t.Wmax[p], minW = t.Wmin[p];
-            float gs = 0f;
+            float gs = 0f, gm = 0f;
             int maxTies = 0, minTies = 0;
             int i = start, end = start + length;
+            if (shape.FreeMinimum)
+            {
+                // y = (w − m)/s: the free minimum's direct gradient and sums (z holds m), in element order.
+                for (; i < end; i++)
+                {
+                    float v = w[i], g = dWq[i];
+                    float y = (v - z) / s;
+                    float c = RoundEven(y);
+                    bool inside = c >= 0f && c <= qmax;
+                    gs += g * (inside ? c - y : Clamp(c, 0f, qmax));
+                    if (!inside) gm += g;
+                    if (v == maxW) maxTies++;
+                    if (v == minW) minTies++;
+                    dW[i] = inside ? g : 0f;
+                }
+            }
             if (Vector256.IsHardwareAccelerated)
             {
                 var sv = Vector256.Create(s);
@@ -215,7 +269,8 @@ public static unsafe class LwcFakeQuant
             else
             {
                 float dXmax = gs / qmax;
-                float dXmin = -dXmax;
+                // The free minimum is also the offset: clipped elements move with it one for one.
+                float dXmin = shape.FreeMinimum ? -dXmax + gm : -dXmax;
                 t.DU[p] = dXmax * maxW * gamma * (1f - gamma);
                 t.DL[p] = dXmin * minW * beta * (1f - beta);
                 addMax = dXmax * gamma / Math.Max(maxTies, 1);

@@ -54,7 +54,7 @@ public sealed partial class CudaBackend : IBackend
         using var args = new KernelArguments(16);
         args.Add(P(wq)).Add(P(codes)).Add(P(saved.Scale)).Add(P(saved.Zero)).Add(P(saved.Max)).Add(P(saved.Min))
             .Add(P(w)).Add(P(u)).Add(P(l)).Add(shape.Rows).Add(shape.Cols).Add(shape.GroupLength).Add(shape.Bits)
-            .Add(shape.Symmetric ? 1 : 0).Add(clamp.Min).Add(clamp.Max);
+            .Add((int)shape.Grid).Add(clamp.Min).Add(clamp.Max);
         Launch(LwcLaunch.ForwardKernel, grid, block, args);
     }
 
@@ -67,7 +67,7 @@ public sealed partial class CudaBackend : IBackend
         using var args = new KernelArguments(18);
         args.Add(P(dW)).Add(P(du)).Add(P(dl)).Add(P(dWq)).Add(P(w)).Add(P(u)).Add(P(l)).Add(P(saved.Scale))
             .Add(P(saved.Zero)).Add(P(saved.Max)).Add(P(saved.Min)).Add(shape.Rows).Add(shape.Cols)
-            .Add(shape.GroupLength).Add(shape.Bits).Add(shape.Symmetric ? 1 : 0).Add(clamp.Min).Add(clamp.Max);
+            .Add(shape.GroupLength).Add(shape.Bits).Add((int)shape.Grid).Add(clamp.Min).Add(clamp.Max);
         Launch(LwcLaunch.BackwardKernel, grid, block, args);
     }
 

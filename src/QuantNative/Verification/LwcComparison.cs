@@ -56,7 +56,7 @@ public static class LwcComparison
             BitExact("max", OpErrors.BitMismatches(actual.Max, expected.Max)),
             BitExact("min", OpErrors.BitMismatches(actual.Min, expected.Min)),
         };
-        double[] terms = GsTermMagnitudes(x, expected);
+        var (terms, clippedTerms) = GsTermMagnitudes(x, expected);
         // gs reaches du through 1/qmax (asymmetric) or 1/h (symmetric, one side's extreme and factor γ).
         double divisor = shape.Symmetric ? shape.Half : shape.MaxCode;
         int[] maxTies = new int[shape.GroupCount], minTies = new int[shape.GroupCount];
@@ -74,9 +74,10 @@ public static class LwcComparison
             double gamma = LwcFakeQuant.Sigmoid(x.U[p]);
             double beta = shape.Symmetric ? gamma : LwcFakeQuant.Sigmoid(x.L[p]);
             double dx = terms[p] / divisor;
+            double dxMin = dx + clippedTerms[p]; // the free minimum's −gs/qmax + gm
             duScale[p] = dx * Math.Max(Math.Abs(expected.Max[p]), shape.Symmetric ? Math.Abs(expected.Min[p]) : 0) * gamma * (1 - gamma);
-            dlScale[p] = shape.Symmetric ? 0 : dx * Math.Abs(expected.Min[p]) * beta * (1 - beta);
-            dwScale[p] = dx * (gamma / Math.Max(maxTies[p], 1) + beta / Math.Max(minTies[p], 1));
+            dlScale[p] = shape.Symmetric ? 0 : dxMin * Math.Abs(expected.Min[p]) * beta * (1 - beta);
+            dwScale[p] = dx * gamma / Math.Max(maxTies[p], 1) + dxMin * beta / Math.Max(minTies[p], 1);
         }
         checks.Add(Scaled("du", expected.Du, actual.Du, i => duScale[i]));
         checks.Add(Scaled("dl", expected.Dl, actual.Dl, i => dlScale[i]));
@@ -116,42 +117,50 @@ public static class LwcComparison
         i / shape.Cols * shape.Groups + shape.Layout.GroupOf(i % shape.Cols);
 
     /// <summary>Σ |g·∂ŵ/∂s| per group, in double, from the reference's scale and zero (the backward's terms, without
-    /// the cancellation): the magnitude a reordering of the float sum gs is accurate relative to.</summary>
-    private static double[] GsTermMagnitudes(LwcInputs x, LwcOutputs e)
+    /// the cancellation): the magnitude a reordering of the float sum gs is accurate relative to; and for the free
+    /// minimum Σ |g| over the clipped elements, the terms of its second sum gm (0 otherwise).</summary>
+    private static (double[] Gs, double[] Gm) GsTermMagnitudes(LwcInputs x, LwcOutputs e)
     {
         var shape = x.Shape;
         float qmax = shape.MaxCode;
         var sum = new double[shape.GroupCount];
+        var clipped = new double[shape.GroupCount];
         for (int i = 0; i < shape.Elements; i++)
         {
             int p = GroupIndex(shape, i);
             float s = e.Scale[p], z = e.Zero[p];
-            float r = x.W[i] / s;
+            // Free minimum: z holds m and the code is round((w − m)/s) itself.
+            float r = shape.FreeMinimum ? (x.W[i] - z) / s : x.W[i] / s;
             float rr = MathF.Round(r, MidpointRounding.ToEven);
-            float c = rr + z;
-            float dws = c >= 0f && c <= qmax ? rr - r : Math.Clamp(c, 0f, qmax) - z;
+            float c = shape.FreeMinimum ? rr : rr + z;
+            bool inside = c >= 0f && c <= qmax;
+            float dws = inside ? rr - r : Math.Clamp(c, 0f, qmax) - (shape.FreeMinimum ? 0f : z);
             sum[p] += Math.Abs((double)x.DWq[i] * dws);
+            if (shape.FreeMinimum && !inside) clipped[p] += Math.Abs((double)x.DWq[i]);
         }
-        return sum;
+        return (sum, clipped);
     }
 }
 
 /// <summary>LWC cases for `qn test-backend`: rows × group × bits, row lengths that groups divide and that they do
-/// not, asymmetric and symmetric clipping.</summary>
+/// not, each clipping grid (zero point, symmetric, free minimum).</summary>
 public static class LwcOpCases
 {
     public static IEnumerable<OpCase> All()
     {
-        foreach (var (rows, cols, group, bits, large, sym) in new[]
+        const LwcGrid zp = LwcGrid.ZeroPoint, sym = LwcGrid.Symmetric, free = LwcGrid.FreeMinimum;
+        foreach (var (rows, cols, group, bits, large, grid) in new[]
                  {
-                     (1, 33, 32, 2, false, false), (3, 256, 32, 4, false, false), (17, 300, 64, 3, false, false),
-                     (17, 256, -1, 8, false, false), (172, 300, 100, 3, false, false), (3, 300, 128, 2, false, false),
-                     (4096, 4096, 128, 4, true, false), (1024, 11008, 128, 2, true, false),
-                     (3, 256, 32, 4, false, true), (17, 300, 16, 3, false, true), (17, 256, -1, 8, false, true),
-                     (4096, 4096, 32, 4, true, true),
+                     (1, 33, 32, 2, false, zp), (3, 256, 32, 4, false, zp), (17, 300, 64, 3, false, zp),
+                     (17, 256, -1, 8, false, zp), (172, 300, 100, 3, false, zp), (3, 300, 128, 2, false, zp),
+                     (4096, 4096, 128, 4, true, zp), (1024, 11008, 128, 2, true, zp),
+                     (3, 256, 32, 4, false, sym), (17, 300, 16, 3, false, sym), (17, 256, -1, 8, false, sym),
+                     (4096, 4096, 32, 4, true, sym),
+                     (3, 256, 32, 5, false, free), (17, 300, 64, 3, false, free), (17, 256, -1, 8, false, free),
+                     (4096, 4096, 32, 5, true, free),
                  })
         {
-            var shape = new LwcShape(rows, cols, group, bits, sym);
+            var shape = new LwcShape(rows, cols, group, bits, grid);
             yield return new OpCase("fakequant-lwc", shape.ToString(), c =>
             {
                 var x = LwcInputs.Create(c.Random, shape);

@@ -113,6 +113,8 @@ public class CqeCliTests : SplitTextFixture
         CliRunner.AssertCleanError(Quantize("cqe+", NewOut(), "--group", "-1", "--init-from", omni), "--init-from", "group -1");
         CliRunner.AssertCleanError(Quantize("cqe+", NewOut(), "--group", "32", "--sym", "--init-from", omni),
             "--init-from", "asymmetric", "--sym");
+        CliRunner.AssertCleanError(Quantize("cqe+", NewOut() + ".gguf", "--group", "32", "--free-min", "--format", "gguf", "--init-from", omni),
+            "--init-from", "an integer zero point", "a free minimum (--free-min)");
 
         string other = Path.Combine(Dir, "other-" + Guid.NewGuid().ToString("N")[..8] + ".bin");
         var bytes = File.ReadAllBytes(TestPaths.Stories260K);

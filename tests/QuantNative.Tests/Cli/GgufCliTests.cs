@@ -108,6 +108,36 @@ public class GgufCliTests : SplitTextFixture
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
     }
 
+    /// <summary>--free-min: learned clipping with a float minimum, GGUF's Q4_1/Q5_1 grid. Refused for a GPTQ checkpoint,
+    /// for the methods that learn no range and with --sym; a run writes Q4_1 from its codes (auto), and one stopped after
+    /// block 1 and resumed writes the same file (the minimums are saved with the blocks); qn eval reads it.</summary>
+    [Test]
+    public void FreeMinimumIsLearnedAndGgufOnlyAndResumes()
+    {
+        string[] Run(string output, params string[] more) =>
+        [
+            "quantize", "--model", WideModel(), "--tokenizer", TestPaths.Tok512, "--calib", Calib, "--nsamples", "2",
+            "--seqlen", "32", "--epochs", "1", "--wbits", "4", "--group", "32", "--free-min", "--out", output, .. more,
+        ];
+        CliRunner.AssertCleanError(CliRunner.Run(Run(NewOut(), "--method", "omniquant")), "--free-min", "GPTQ checkpoint", "--format gguf");
+        CliRunner.AssertCleanError(CliRunner.Run(Run(NewOut() + ".gguf", "--method", "gptq", "--format", "gguf")), "--free-min", "--method gptq");
+        CliRunner.AssertCleanError(CliRunner.Run(Run(NewOut() + ".gguf", "--method", "cqe+", "--sym", "--format", "gguf")), "--sym and --free-min");
+
+        string whole = Path.Combine(Directory.CreateDirectory(NewOut()).FullName, "model.gguf");
+        string resumed = Path.Combine(Directory.CreateDirectory(NewOut()).FullName, "model.gguf");
+        var full = CliRunner.Run(Run(whole, "--method", "omniquant", "--format", "gguf"));
+        Assert.That(full.ExitCode, Is.EqualTo(0), full.ToString());
+        Assert.That(full.Stdout, Does.Contain("blk.0.attn_q.weight       Q4_1").And.Contain("exact from codes"), full.Stdout);
+        var stopped = CliRunner.Run(Run(resumed, "--method", "omniquant", "--format", "gguf", "--stop-after-block", "1"));
+        Assert.That(stopped.ExitCode, Is.EqualTo(1), stopped.ToString());
+        var again = CliRunner.Run(Run(resumed, "--method", "omniquant", "--format", "gguf"));
+        Assert.That(again.ExitCode, Is.EqualTo(0), again.ToString());
+        Assert.That(again.Stdout, Does.Contain("resumed at block 2"));
+        Assert.That(File.ReadAllBytes(resumed), Is.EqualTo(File.ReadAllBytes(whole)), "the resumed run's GGUF");
+        var eval = CliRunner.Run("eval", "--model", whole, "--text", Eval, "--ctx", "64", "--max-windows", "2");
+        Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
+    }
+
     [Test]
     public void ActOrderCodesNeedAnExplicitType()
     {

@@ -26,7 +26,8 @@ namespace QuantNative.Tests.Cli;
 ///   that llama.cpp's 8-bit rounding of the activations (Q8_0 for IQ4_NL weights) flipped a near-tie at token 20.</item>
 /// </list>
 /// stories260K: fp32 (both texts scored), GPTQ W4 g32 (symmetric: Q4_0 from the codes), CQE+ W4 g32 (Q4_1 from the
-/// codes), CQE+ W4 g32 --sym (Q4_0 from the codes, with the negative d of learned symmetric clipping), CQE+ W3 g32 asked as Q3_K (64- and 172-column rows: llama.cpp's fallbacks IQ4_NL and F16), TinyStories scored. Each synthetic
+/// codes), CQE+ W4 g32 --sym (Q4_0 from the codes, with the negative d of learned symmetric clipping), CQE+ W5 g32 --free-min
+/// (Q5_1 from the codes, m the learned minimum), CQE+ W3 g32 asked as Q3_K (64- and 172-column rows: llama.cpp's fallbacks IQ4_NL and F16), TinyStories scored. Each synthetic
 /// family (SentencePiece-style and byte-level tokenizers, llama3 rope, sliding window, biases, q/k norms) as F32 —
 /// llama.cpp's BF16 product rounds activations to BF16, which flips greedy choices on these untrained models — and
 /// quantized (RTN sym g32 codes as Q4_0 or Q8_0, exactly); the TinyStories text scored. The K-quants need rows of 256: a random model of hidden size 256 in each type.
@@ -58,6 +59,9 @@ public class GgufLlamaCppTests : SplitTextFixture
                  "--nsamples", "4", "--seqlen", "128", "--epochs", "2", "--format", "gguf", "--out", gguf]),
             Stories("stories260K CQE+ W4 g32 sym as Q4_0", (gguf, calib) =>
                 ["quantize", .. StoriesArgs, "--method", "cqe+", "--wbits", "4", "--group", "32", "--sym", "--calib", calib,
+                 "--nsamples", "4", "--seqlen", "128", "--epochs", "2", "--format", "gguf", "--out", gguf]),
+            Stories("stories260K CQE+ W5 g32 free-min as Q5_1", (gguf, calib) =>
+                ["quantize", .. StoriesArgs, "--method", "cqe+", "--wbits", "5", "--group", "32", "--free-min", "--calib", calib,
                  "--nsamples", "4", "--seqlen", "128", "--epochs", "2", "--format", "gguf", "--out", gguf]),
             Stories("stories260K CQE+ W3 g32 as Q3_K", (gguf, calib) =>
                 ["quantize", .. StoriesArgs, "--method", "cqe+", "--wbits", "3", "--group", "32", "--calib", calib,

@@ -40,11 +40,19 @@ public static class LwcFakeQuantDouble
             {
                 double beta = Sigmoid(l[p]);
                 s = Clamp((Sigmoid(u[p]) * maxW - beta * minW) / qmax, minScale, maxScale);
-                z = Clamp(Math.Round(-(beta * minW) / s, MidpointRounding.ToEven), 0, qmax);
+                // Free minimum: z is the offset m = β·min itself.
+                z = shape.FreeMinimum ? beta * minW : Clamp(Math.Round(-(beta * minW) / s, MidpointRounding.ToEven), 0, qmax);
             }
             (scale[p], zero[p], wmax[p], wmin[p]) = (s, z, maxW, minW);
             for (int i = start; i < start + length; i++)
             {
+                if (shape.FreeMinimum)
+                {
+                    double qf = Clamp(Math.Round((w[i] - z) / s, MidpointRounding.ToEven), 0, qmax);
+                    codes[i] = qf;
+                    wq[i] = qf * s + z;
+                    continue;
+                }
                 double q = Clamp(Math.Round(w[i] / s, MidpointRounding.ToEven) + z, 0, qmax);
                 codes[i] = q;
                 wq[i] = (q - z) * s;
@@ -65,13 +73,16 @@ public static class LwcFakeQuantDouble
             int start = r * shape.Cols + layout.StartOf(j), length = layout.LengthOf(j);
             int p = r * shape.Groups + j;
             double s = scale[p], z = zero[p], maxW = wmax[p], minW = wmin[p];
-            double gs = 0;
+            double gs = 0, gm = 0;
             int maxTies = 0, minTies = 0;
+            bool free = shape.FreeMinimum;
             for (int i = start; i < start + length; i++)
             {
-                double x = w[i] / s, rr = Math.Round(x, MidpointRounding.ToEven), c = rr + z;
+                // Free minimum: x = (w − m)/s, the code is round(x), a clipped ŵ = q·s + m moves with m.
+                double x = free ? (w[i] - z) / s : w[i] / s, rr = Math.Round(x, MidpointRounding.ToEven), c = free ? rr : rr + z;
                 bool inside = c >= 0 && c <= qmax;
-                gs += dWq[i] * (inside ? rr - x : Clamp(c, 0, qmax) - z);
+                gs += dWq[i] * (inside ? rr - x : Clamp(c, 0, qmax) - (free ? 0 : z));
+                if (!inside) gm += dWq[i];
                 if (w[i] == maxW) maxTies++;
                 if (w[i] == minW) minTies++;
                 dW[i] = inside ? dWq[i] : 0;
@@ -93,7 +104,7 @@ public static class LwcFakeQuantDouble
             else
             {
                 dXmax = gs / qmax;
-                dXmin = -dXmax;
+                dXmin = shape.FreeMinimum ? -dXmax + gm : -dXmax;
                 du[p] = dXmax * maxW * gamma * (1 - gamma);
                 dl[p] = dXmin * minW * beta * (1 - beta);
                 factorMin = beta;

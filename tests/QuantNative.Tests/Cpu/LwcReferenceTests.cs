@@ -21,13 +21,19 @@ public class LwcReferenceTests
     [TestCase(2, 64, 64, 4)]
     [TestCase(4, 45, -1, 8)]
     [TestCase(3, 100, 48, 4)]
-    [TestCase(3, 70, 32, 2, true)]
-    [TestCase(3, 64, 16, 3, true)]
-    [TestCase(2, 64, 32, 4, true)]
-    [TestCase(4, 45, -1, 8, true)]
-    public void DoubleBackward_MatchesCentralFiniteDifferences(int rows, int cols, int group, int bits, bool symmetric = false)
+    [TestCase(3, 70, 32, 2, LwcGrid.Symmetric)]
+    [TestCase(3, 64, 16, 3, LwcGrid.Symmetric)]
+    [TestCase(2, 64, 32, 4, LwcGrid.Symmetric)]
+    [TestCase(4, 45, -1, 8, LwcGrid.Symmetric)]
+    [TestCase(3, 70, 32, 2, LwcGrid.FreeMinimum)]
+    [TestCase(3, 64, 32, 5, LwcGrid.FreeMinimum)]
+    [TestCase(3, 100, 48, 4, LwcGrid.FreeMinimum)]
+    [TestCase(4, 45, -1, 8, LwcGrid.FreeMinimum)]
+    public void DoubleBackward_MatchesCentralFiniteDifferences(int rows, int cols, int group, int bits,
+        LwcGrid grid = LwcGrid.ZeroPoint)
     {
-        var shape = new LwcShape(rows, cols, group, bits, symmetric);
+        var shape = new LwcShape(rows, cols, group, bits, grid);
+        bool symmetric = shape.Symmetric;
         var rng = TestRandom.New();
         // Continuous random weights (no ties, so max/min are differentiable); row 1 tiny so the scale clamp acts there.
         var x = LwcInputs.Create(rng, shape, special: false);
@@ -145,11 +151,13 @@ public class LwcReferenceTests
     [TestCase(3)]
     [TestCase(4)]
     [TestCase(8)]
-    [TestCase(3, true)]
-    [TestCase(4, true)]
-    public void Float32Reference_AgreesWithFloat64(int bits, bool symmetric = false)
+    [TestCase(3, LwcGrid.Symmetric)]
+    [TestCase(4, LwcGrid.Symmetric)]
+    [TestCase(3, LwcGrid.FreeMinimum)]
+    [TestCase(5, LwcGrid.FreeMinimum)]
+    public void Float32Reference_AgreesWithFloat64(int bits, LwcGrid grid = LwcGrid.ZeroPoint)
     {
-        var shape = new LwcShape(17, 300, 128, bits, symmetric);
+        var shape = new LwcShape(17, 300, 128, bits, grid);
         var x = LwcInputs.Create(TestRandom.New(), shape);
         var o = LwcOutputs.Reference(x, ScaleClamp.Default);
         int n = (int)shape.Elements, groups = (int)shape.GroupCount;
@@ -197,7 +205,7 @@ public class LwcReferenceTests
     [TestCase(3)]
     public void Forward_SymmetricPutsTheLargestMagnitudeOnTheLongSide(int bits)
     {
-        var shape = new LwcShape(6, 96, 32, bits, symmetric: true);
+        var shape = new LwcShape(6, 96, 32, bits, LwcGrid.Symmetric);
         var x = LwcInputs.Create(TestRandom.New(), shape, special: false);
         Array.Fill(x.U, 20f);
         for (int c = 0; c < 32; c++) x.W[c] = c == 5 ? 0.9f : c * 0.01f - 0.1f; // row 0 group 0: the max 0.9 is the largest
@@ -231,7 +239,7 @@ public class LwcReferenceTests
     [Test]
     public void Symmetric_ATieBetweenTheSidesTakesTheNegativeOne()
     {
-        var shape = new LwcShape(1, 8, 8, 4, symmetric: true);
+        var shape = new LwcShape(1, 8, 8, 4, LwcGrid.Symmetric);
         float[] w = [1f, -1f, 0.25f, 0.5f, -1f, 0.1f, 1f, 0f];
         var dwq = new float[] { 0.3f, -0.2f, 0.7f, 0.1f, 0.4f, -0.9f, 0.5f, 0.2f };
         var x = new LwcInputs { Shape = shape, W = w, U = [2f], L = [0f], DWq = dwq };

@@ -6,7 +6,8 @@ namespace QuantNative.Tests.Cpu;
 /// The straight-through definition as a smooth function of (w, u, l) around a base point: rounding offsets
 /// δ_i = round(r_i) − r_i, the zero z, which elements are inside, and the codes of clipped elements are frozen at
 /// the base; then ŵ_i = w_i + δ_i·s inside and (q_i − z)·s when clipped, s = clamp((σ(u)·max w − σ(l)·min w)/qmax)
-/// (symmetric: clamp(σ(u)·(−min w)/h) or clamp(σ(u)·max w/h), the side frozen at the base).
+/// (symmetric: clamp(σ(u)·(−min w)/h) or clamp(σ(u)·max w/h), the side frozen at the base). Free minimum: δ_i from
+/// r_i = (w_i − m)/s, ŵ_i = w_i + δ_i·s inside and q_i·s + m when clipped, m = σ(l)·min w live.
 /// Its derivatives are exactly what §7.3 prescribes; L = Σ g_i·ŵ_i.
 /// </summary>
 internal sealed class LwcSurrogate
@@ -35,9 +36,9 @@ internal sealed class LwcSurrogate
         for (int i = 0; i < n; i++)
         {
             int p = GroupIndex(i);
-            double x = w[i] / s[p], rr = Math.Round(x, MidpointRounding.ToEven);
+            double x = shape.FreeMinimum ? (w[i] - _zero[p]) / s[p] : w[i] / s[p], rr = Math.Round(x, MidpointRounding.ToEven);
             _delta[i] = rr - x;
-            double c = rr + _zero[p];
+            double c = shape.FreeMinimum ? rr : rr + _zero[p];
             _inside[i] = c >= 0 && c <= shape.MaxCode;
         }
     }
@@ -63,6 +64,13 @@ internal sealed class LwcSurrogate
                 ? LwcFakeQuantDouble.Sigmoid(u[p]) * (_zero[p] == _shape.Half ? -mn : mx) / _shape.Half
                 : (LwcFakeQuantDouble.Sigmoid(u[p]) * mx - LwcFakeQuantDouble.Sigmoid(l[p]) * mn) / _shape.MaxCode;
             double s = Math.Clamp(raw, _minScale, _maxScale);
+            if (_shape.FreeMinimum)
+            {
+                double m = LwcFakeQuantDouble.Sigmoid(l[p]) * mn;
+                for (int i = start; i < end; i++)
+                    loss += _g[i] * (_inside[i] ? w[i] + _delta[i] * s : _clippedCode[i] * s + m);
+                continue;
+            }
             for (int i = start; i < end; i++)
                 loss += _g[i] * (_inside[i] ? w[i] + _delta[i] * s : (_clippedCode[i] - _zero[p]) * s);
         }

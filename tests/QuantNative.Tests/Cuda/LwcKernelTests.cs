@@ -25,18 +25,18 @@ public class LwcKernelTests : EmulatorTestBase
         foreach (int r in Rows)
         foreach (int g in Groups)
         foreach (int b in Bits)
-        foreach (bool sym in new[] { false, true })
+        foreach (var grid in Enum.GetValues<LwcGrid>())
         {
             int cols = g == 100 || k++ % 2 == 1 ? 300 : 256;
-            yield return new TestCaseData(r, cols, g, b, sym)
-                .SetName($"Lwc_Kernels_MatchReference(rows {r}, cols {cols}, g {g}, W{b}{(sym ? " sym" : "")})");
+            yield return new TestCaseData(r, cols, g, b, grid)
+                .SetName($"Lwc_Kernels_MatchReference(rows {r}, cols {cols}, g {g}, W{b} {grid})");
         }
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void Kernels_MatchReference(int rows, int cols, int group, int bits, bool symmetric)
+    public void Kernels_MatchReference(int rows, int cols, int group, int bits, LwcGrid grid)
     {
-        var shape = new LwcShape(rows, cols, group, bits, symmetric);
+        var shape = new LwcShape(rows, cols, group, bits, grid);
         var x = LwcInputs.Create(NewRandom(), shape);
         var clamp = ScaleClamp.Default;
         var expected = LwcOutputs.Reference(x, clamp);
@@ -87,9 +87,9 @@ public class LwcKernelTests : EmulatorTestBase
         var grid = ((uint)shape.GroupCount, 1u, 1u);
         var block = ((uint)threads, 1u, 1u);
         Launch(LwcLaunch.ForwardKernel, grid, block, 0, o.Wq, o.Codes, o.Scale, o.Zero, o.Max, o.Min, x.W, x.U, x.L,
-            shape.Rows, shape.Cols, shape.GroupLength, shape.Bits, shape.Symmetric ? 1 : 0, clamp.Min, clamp.Max);
+            shape.Rows, shape.Cols, shape.GroupLength, shape.Bits, (int)shape.Grid, clamp.Min, clamp.Max);
         Launch(LwcLaunch.BackwardKernel, grid, block, 0, o.DW, o.Du, o.Dl, x.DWq, x.W, x.U, x.L, o.Scale, o.Zero,
-            o.Max, o.Min, shape.Rows, shape.Cols, shape.GroupLength, shape.Bits, shape.Symmetric ? 1 : 0, clamp.Min,
+            o.Max, o.Min, shape.Rows, shape.Cols, shape.GroupLength, shape.Bits, (int)shape.Grid, clamp.Min,
             clamp.Max);
         return o;
     }

@@ -18,7 +18,7 @@ public class SymmetricClippingCommitTests
     [TestCase(2, 64)]
     public void TheCommitIsTheTrainedQuantizerWithAnFp16Scale(int bits, int group)
     {
-        var shape = new LwcShape(11, 192, group, bits, symmetric: true);
+        var shape = new LwcShape(11, 192, group, bits, LwcGrid.Symmetric);
         var x = LwcInputs.Create(TestRandom.New(), shape, special: false);
         var config = new QuantizerConfig(bits, group, symmetric: true);
         var lwc = new LwcLinear("blk.0.wq", x.W, shape.Rows, shape.Cols, config);

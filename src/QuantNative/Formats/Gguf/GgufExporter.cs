@@ -115,6 +115,11 @@ public static class GgufExporter
             {
                 How = $"from the learned symmetric codes ({type}'s grid; its sub-block scales to {(type == GgmlType.Q3_K ? 6 : 8)} bits)" + (weighted ? ", weighted by the inputs' Σx²" : ""),
             };
+        if (learned && OnLearnedFreeMinimumGrid(type, codes))
+            return fitted with
+            {
+                How = $"from W' on the learned free-minimum grid ({type}'s sub-blocks keep their group's scale and minimum, rounded to {(type == GgmlType.Q2_K ? 4 : 6)} bits)",
+            };
         if (type.IsKQuant())
             return fitted with
             {
@@ -131,6 +136,25 @@ public static class GgufExporter
     /// fit (only the sub-block scales are rounded to the type's 6 or 8 bits), not a new search on W', which measured
     /// worse (docs/gguf.md: CQE+ W3 g16 --sym → Q3_K 9.10 from the codes, 9.47 refitted to W').
     /// </summary>
+    /// <summary>
+    /// Whether a free-minimum run (--free-min) trained on <paramref name="type"/>'s own sub-block grid: Q4_K/Q5_K (32-weight
+    /// sub-blocks, codes 0..15/31, x = d·sc·q − dmin·m) for W≤4/W≤5, Q2_K (16, 0..3) for W2, groups a multiple of the
+    /// sub-block in natural column order. Each sub-block then keeps its group's learned scale and minimum (no search), only
+    /// rounded to the type's sub-block bits, and W' is quantized against that grid.
+    /// </summary>
+    internal static bool OnLearnedFreeMinimumGrid(GgmlType type, QuantizedMatrix? codes)
+    {
+        if (codes is not { Config.FreeMinimum: true } m) return false;
+        var (maxBits, subBlock) = type switch
+        {
+            GgmlType.Q2_K => (2, 16), GgmlType.Q4_K => (4, 32), GgmlType.Q5_K => (5, 32), _ => (0, 1),
+        };
+        if (m.Config.Bits > maxBits || m.Layout.Length % subBlock != 0) return false;
+        for (int col = 0; col < m.Columns; col++)
+            if (m.GroupIndex[col] != m.Layout.GroupOf(col)) return false;
+        return true;
+    }
+
     internal static bool OnLearnedGrid(GgmlType type, QuantizedMatrix? codes)
     {
         if (codes is not { Config.Symmetric: true } m) return false;
@@ -170,13 +194,19 @@ public static class GgufExporter
 
     /// <summary>The block-32 types that hold <paramref name="m"/>'s integers and fp16 scales exactly: groups of 32 in
     /// natural column order; Q4_0/Q5_0 for symmetric codes within ±8/±16 of the zero, Q8_0 within ±128, Q4_1/Q5_1 for
-    /// codes below 16/32 (any zero point: m = −z·s).</summary>
+    /// codes below 16/32 (any zero point: m = −z·s; a free minimum: m itself). A free minimum fits only those two.</summary>
     public static IEnumerable<GgmlType> ExactTypes(QuantizedMatrix m)
     {
         var q = m.Config;
         if (q.GroupSize != Block32Codec.Size || m.Columns % Block32Codec.Size != 0) yield break;
         for (int col = 0; col < m.Columns; col++)
             if (m.GroupIndex[col] != col / Block32Codec.Size) yield break;
+        if (q.FreeMinimum)
+        {
+            if (q.Bits <= 4) yield return GgmlType.Q4_1;
+            if (q.Bits <= 5) yield return GgmlType.Q5_1;
+            yield break;
+        }
         if (q.Symmetric && q.Bits <= 4) yield return GgmlType.Q4_0;
         if (q.Symmetric && q.Bits <= 5) yield return GgmlType.Q5_0;
         if (q.Symmetric && q.Bits <= 8) yield return GgmlType.Q8_0;
@@ -193,6 +223,10 @@ public static class GgufExporter
         var codes = src.Codes(layer, linear.Part);
         // On a symmetric K-quant's own grid the stored codes are the fit (the learned range lives in their scales).
         var learned = OnLearnedGrid(choice.Type, codes) ? null : src.Learned(layer, linear.Part);
+        // A free-minimum run on a K-quant's own sub-block grid: each sub-block keeps its group's learned scale and
+        // minimum (only rounded to the type's bits), W' quantized against them (docs/gguf.md: CQE+ W5 g32 --free-min →
+        // Q5_K 6.801 so, 6.867 with the reference search from the learned range, 6.815 refitting the codes instead of W').
+        bool keepRange = learned != null && OnLearnedFreeMinimumGrid(choice.Type, codes);
         float[] reference = linear.Weights(src.Block(layer)); // qn's weights (dequantized when quantized)
         int[] rowOf = RowMap(arch, linear.Part, c, rows);      // GGUF row → qn row
         var type = choice.Type;
@@ -212,7 +246,8 @@ public static class GgufExporter
                 throw new QuantNativeException($"{tensor}: its codes are not in natural column order (act-order g_idx) as the " +
                                                $"first block's were, so {type} cannot hold them exactly; give --type to requantize");
             double offset = EncodeExact(codes!, type, rowOf, bytes);
-            if (type is GgmlType.Q4_1 or GgmlType.Q5_1) maxOffset = offset; // Q4_0/Q8_0 have no m
+            // Q4_0/Q8_0 have no m; a free minimum is stored as it is.
+            if (type is GgmlType.Q4_1 or GgmlType.Q5_1 && codes!.Minimums == null) maxOffset = offset;
         }
         else
         {
@@ -229,7 +264,7 @@ public static class GgufExporter
                     var block = bytes.AsSpan((int)(r * rowBytes + (long)b * bb), bb);
                     if (type.IsKQuant())
                         KQuants.Quantize(type, row.Slice(b * bs, bs), block, b * bs, Range(codes, learned, qr),
-                            importance is null ? default : importance.AsSpan(b * bs, bs));
+                            importance is null ? default : importance.AsSpan(b * bs, bs), keepRange);
                     else
                         Block32Codec.QuantizeReference(type, row.Slice(b * bs, bs), block);
                 }
@@ -269,6 +304,7 @@ public static class GgufExporter
             int p = qnRow * groups + codes.GroupIndex[column];
             if (learned != null) return (learned.RangeMin[p], learned.RangeMax[p]);
             float s = codes.Scales[p];
+            if (codes.Minimums is { } minimums) return (minimums[p], minimums[p] + qmax * s);
             int z = codes.Zeros[p];
             // A symmetric learned group may have s < 0 (its long side above zero): the range is then [(qmax − z)·s, −z·s].
             float a = -z * s, b = (qmax - z) * s;
@@ -277,7 +313,7 @@ public static class GgufExporter
     }
 
     /// <summary>Blocks of <paramref name="type"/> from the codes as they are (rows in GGUF order); the largest
-    /// |m − (−z·s)|/s for Q4_1/Q5_1.</summary>
+    /// |m − (−z·s)|/s for Q4_1/Q5_1 (0 for a free minimum, whose m is stored as it is).</summary>
     internal static double EncodeExact(QuantizedMatrix m, GgmlType type, int[] rowOf, byte[] bytes)
     {
         int columns = m.Columns, groups = m.Groups, bb = type.Traits().BlockBytes;
@@ -305,8 +341,8 @@ public static class GgufExporter
                 // GPTQ's symmetric zero is 2^(bits−1); Q4_0/Q5_0/Q8_0 have no zero of their own, so it must be that.
                 if (type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 && z != half)
                     throw new InvalidOperationException($"symmetric zero {z} at row {qr} group {g}, expected {half}");
-                float mOffset = Fp16.Round(-z * s);
-                if (type is GgmlType.Q4_1 or GgmlType.Q5_1)
+                float mOffset = m.Minimums is { } minimums ? minimums[qr * groups + g] : Fp16.Round(-z * s);
+                if (type is GgmlType.Q4_1 or GgmlType.Q5_1 && m.Minimums == null)
                     maxOffset = Math.Max(maxOffset, Math.Abs(mOffset - (-(double)z * s)) / s);
                 Block32Codec.EncodeCodes(type, q, s, mOffset, bytes.AsSpan((r * groups + g) * bb, bb));
             }

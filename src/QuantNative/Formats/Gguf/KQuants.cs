@@ -25,18 +25,20 @@ public static class KQuants
 
     /// <summary>Quantizes one super-block <paramref name="x"/>[256] (columns <paramref name="column0"/>.. of its row),
     /// weighting each column's error by <paramref name="importance"/>[256] (empty: none, the reference search).</summary>
+    /// <param name="keepRange">Q2_K/Q4_K/Q5_K: take each sub-block's scale and min from <paramref name="range"/> as they are
+    /// (no search; a learned free-minimum grid), only rounded to the type's sub-block bits.</param>
     public static void Quantize(GgmlType type, ReadOnlySpan<float> x, Span<byte> block, int column0 = 0, RangeOf? range = null,
-        ReadOnlySpan<float> importance = default)
+        ReadOnlySpan<float> importance = default, bool keepRange = false)
     {
         if (!importance.IsEmpty && importance.Length != SuperBlock)
             throw new ArgumentException($"importance of {importance.Length} columns for a super-block of {SuperBlock}", nameof(importance));
         block.Clear();
         switch (type)
         {
-            case GgmlType.Q2_K: Q2K(x, block, column0, range, importance); break;
+            case GgmlType.Q2_K: Q2K(x, block, column0, range, importance, keepRange); break;
             case GgmlType.Q3_K: Q3K(x, block, column0, range, importance); break;
-            case GgmlType.Q4_K: Q45K(x, block, 15, column0, range, importance); break;
-            case GgmlType.Q5_K: Q45K(x, block, 31, column0, range, importance); break;
+            case GgmlType.Q4_K: Q45K(x, block, 15, column0, range, importance, keepRange); break;
+            case GgmlType.Q5_K: Q45K(x, block, 31, column0, range, importance, keepRange); break;
             case GgmlType.Q6_K: Q6K(x, block, column0, range, importance); break;
             default: throw new ArgumentOutOfRangeException(nameof(type), type, "not a K-quant");
         }
@@ -75,7 +77,8 @@ public static class KQuants
 
     // ---------------- Q2_K: 16 sub-blocks of 16, 2-bit codes, 4-bit scale and min per sub-block
 
-    private static void Q2K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range, ReadOnlySpan<float> importance)
+    private static void Q2K(ReadOnlySpan<float> x, Span<byte> y, int c0, RangeOf? range, ReadOnlySpan<float> importance,
+        bool keepRange)
     {
         Span<byte> l = stackalloc byte[SuperBlock];
         Span<byte> laux = stackalloc byte[16];
@@ -90,7 +93,7 @@ public static class KQuants
             if (imp.IsEmpty)
                 for (int i = 0; i < 16; i++) weights[i] = MathF.Abs(xs[i]);
             else ImportanceWeights(weights, xs, imp, sigma2);
-            scales[j] = MakeQkx2(16, 3, xs, weights, l.Slice(16 * j, 16), out mins[j], laux, -0.5f, 0.1f, 15, imp.IsEmpty, range?.Invoke(c0 + 16 * j));
+            scales[j] = MakeQkx2(16, 3, xs, weights, l.Slice(16 * j, 16), out mins[j], laux, -0.5f, 0.1f, keepRange ? 0 : 15, imp.IsEmpty, range?.Invoke(c0 + 16 * j));
             maxScale = MathF.Max(maxScale, scales[j]);
             maxMin = MathF.Max(maxMin, mins[j]);
         }
@@ -184,7 +187,8 @@ public static class KQuants
 
     // ---------------- Q4_K / Q5_K: 8 sub-blocks of 32, 4/5-bit codes, 6-bit scale and min
 
-    private static void Q45K(ReadOnlySpan<float> x, Span<byte> y, int nmax, int c0, RangeOf? range, ReadOnlySpan<float> importance)
+    private static void Q45K(ReadOnlySpan<float> x, Span<byte> y, int nmax, int c0, RangeOf? range, ReadOnlySpan<float> importance,
+        bool keepRange)
     {
         bool five = nmax == 31;
         Span<byte> l = stackalloc byte[SuperBlock];
@@ -204,8 +208,8 @@ public static class KQuants
             }
             else ImportanceWeights(weights, xs, imp, sigma2);
             scales[j] = five
-                ? MakeQkx2(32, 31, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -0.5f, 0.1f, 15, false, range?.Invoke(c0 + 32 * j))
-                : MakeQkx2(32, 15, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -1f, 0.1f, 20, false, range?.Invoke(c0 + 32 * j));
+                ? MakeQkx2(32, 31, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -0.5f, 0.1f, keepRange ? 0 : 15, false, range?.Invoke(c0 + 32 * j))
+                : MakeQkx2(32, 15, xs, weights, l.Slice(32 * j, 32), out mins[j], laux, -1f, 0.1f, keepRange ? 0 : 20, false, range?.Invoke(c0 + 32 * j));
             maxScale = MathF.Max(maxScale, scales[j]);
             maxMin = MathF.Max(maxMin, mins[j]);
         }

@@ -26,6 +26,9 @@ public static class GptqPacker
     {
         int bits = m.Config.Bits, rows = m.Rows, columns = m.Columns, groups = m.Groups;
         RequireGptqBits(bits, tensor);
+        if (m.Config.FreeMinimum)
+            throw new QuantNativeException($"{tensor}: free-minimum codes (--free-min, ŵ = q·s + m): a GPTQ checkpoint stores integer " +
+                                           "zero points; write them as GGUF (--format gguf: Q4_1/Q5_1 exactly, or a K-quant)");
         int zeroShift = ZeroShift(format, tensor);
         if (zeroShift == 1)
         {

@@ -21,8 +21,12 @@ public sealed class QuantizedMatrix
     /// <summary>Scales, row-major [Rows, Groups]; each is an fp16 value.</summary>
     public float[] Scales { get; }
 
-    /// <summary>Zero points in [0, qmax], row-major [Rows, Groups].</summary>
+    /// <summary>Zero points in [0, qmax], row-major [Rows, Groups]; all 0 (unused) for a free-minimum quantizer.</summary>
     public int[] Zeros { get; }
+
+    /// <summary><see cref="QuantizerConfig.FreeMinimum"/>: each group's offset m (an fp16 value), row-major
+    /// [Rows, Groups], ŵ = q·s + m; null for every other quantizer.</summary>
+    public float[]? Minimums { get; }
 
     /// <summary>g_idx: the group of each input column, [Columns].</summary>
     public int[] GroupIndex { get; }
@@ -31,7 +35,7 @@ public sealed class QuantizedMatrix
 
     /// <summary>Validates every invariant the packer and the runtimes rely on; <paramref name="tensor"/> names it in errors.</summary>
     public QuantizedMatrix(int rows, int columns, QuantizerConfig config, byte[] codes, float[] scales, int[] zeros,
-        int[] groupIndex, string tensor = "weight")
+        int[] groupIndex, string tensor = "weight", float[]? minimums = null)
     {
         if (rows <= 0 || columns <= 0)
             throw new QuantNativeException($"{tensor}: shape [{rows}, {columns}]: expected positive dimensions");
@@ -40,6 +44,16 @@ public sealed class QuantizedMatrix
         Expect(scales.Length, (long)rows * layout.Groups, tensor, "scales");
         Expect(zeros.Length, (long)rows * layout.Groups, tensor, "zeros");
         Expect(groupIndex.Length, columns, tensor, "g_idx");
+        if (config.FreeMinimum != (minimums != null))
+            throw new QuantNativeException($"{tensor}: {(minimums == null ? "no minimums for a free-minimum quantizer" : $"minimums for a {config} quantizer, which has zero points")}");
+        if (minimums != null)
+        {
+            Expect(minimums.Length, (long)rows * layout.Groups, tensor, "minimums");
+            for (int i = 0; i < minimums.Length; i++)
+                if (!float.IsFinite(minimums[i]) || (float)(Half)minimums[i] != minimums[i] || zeros[i] != 0)
+                    throw new QuantNativeException($"{tensor}: minimum {minimums[i]:R} (zero {zeros[i]}) at [{i / layout.Groups}, " +
+                                                   $"{i % layout.Groups}]: expected a finite value exactly representable in fp16, zero 0");
+        }
         int qmax = config.MaxCode;
         for (int i = 0; i < codes.Length; i++)
             if (codes[i] > qmax)
@@ -61,7 +75,7 @@ public sealed class QuantizedMatrix
             if (groupIndex[c] < 0 || groupIndex[c] >= layout.Groups)
                 throw new QuantNativeException($"{tensor}: g_idx[{c}] = {groupIndex[c]}: expected 0..{layout.Groups - 1}");
         Rows = rows; Columns = columns; Config = config; Layout = layout;
-        Codes = codes; Scales = scales; Zeros = zeros; GroupIndex = groupIndex;
+        Codes = codes; Scales = scales; Zeros = zeros; GroupIndex = groupIndex; Minimums = minimums;
     }
 
     /// <summary>g_idx of the natural order: column c is in group c / g.</summary>
@@ -72,7 +86,7 @@ public sealed class QuantizedMatrix
         return g;
     }
 
-    /// <summary>ŵ[r, c] = (q[r, c] − z[r, g_idx[c]])·s[r, g_idx[c]], row-major [Rows, Columns].</summary>
+    /// <summary>ŵ[r, c] = (q[r, c] − z[r, g_idx[c]])·s[r, g_idx[c]] (free minimum: q·s + m), row-major [Rows, Columns].</summary>
     public float[] Dequantize()
     {
         var w = new float[Rows * Columns];
@@ -91,7 +105,9 @@ public sealed class QuantizedMatrix
             for (int c = 0; c < Columns; c++)
             {
                 int g = paramRow + GroupIndex[c];
-                destination[codeRow + c] = UniformQuantizer.Dequantize(Codes[codeRow + c], Scales[g], Zeros[g]);
+                destination[codeRow + c] = Minimums is { } m
+                    ? UniformQuantizer.DequantizeFreeMinimum(Codes[codeRow + c], Scales[g], m[g])
+                    : UniformQuantizer.Dequantize(Codes[codeRow + c], Scales[g], Zeros[g]);
             }
         }
     }

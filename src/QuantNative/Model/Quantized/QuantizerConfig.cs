@@ -14,13 +14,19 @@ public sealed class QuantizerConfig
     /// GGUF's 5- and 6-bit types (Q5_0/Q5_1 exactly, Q5_K/Q6_K fitted), written only as GGUF.</summary>
     public static readonly IReadOnlyList<int> GptqBits = [2, 3, 4, 8];
 
-    /// <summary>Whether a GPTQ checkpoint can hold this width (<see cref="GptqBits"/>).</summary>
-    public bool HasGptqPacking => GptqBits.Contains(Bits);
+    /// <summary>Whether a GPTQ checkpoint can hold this quantizer: a width of <see cref="GptqBits"/> and an integer
+    /// zero point (not <see cref="FreeMinimum"/>).</summary>
+    public bool HasGptqPacking => GptqBits.Contains(Bits) && !FreeMinimum;
 
     public const int PerChannelGroupSize = -1;
 
     public int Bits { get; }
     public bool Symmetric { get; }
+
+    /// <summary>Asymmetric with a free minimum: each group stores a float offset m (fp16) instead of an integer zero
+    /// point, ŵ = q·s + m — GGUF's Q4_1/Q5_1 blocks and K-quant sub-block mins (x = d·q + m). qn's addition to §7.1 for
+    /// learned clipping (<c>--free-min</c>); GGUF only, since a GPTQ checkpoint stores integer zeros.</summary>
+    public bool FreeMinimum { get; }
 
     /// <summary>g &gt; 0, or <see cref="PerChannelGroupSize"/>.</summary>
     public int GroupSize { get; }
@@ -30,8 +36,10 @@ public sealed class QuantizerConfig
     /// <summary>The largest integer code, 2^bits − 1.</summary>
     public int MaxCode => (1 << Bits) - 1;
 
-    public QuantizerConfig(int bits, int groupSize = PerChannelGroupSize, bool symmetric = false)
+    public QuantizerConfig(int bits, int groupSize = PerChannelGroupSize, bool symmetric = false, bool freeMinimum = false)
     {
+        if (symmetric && freeMinimum)
+            throw new QuantNativeException("--sym and --free-min: a symmetric grid has no minimum to learn; give one of them");
         if (!SupportedBits.Contains(bits))
             throw new QuantNativeException(
                 $"bits (--wbits) = {bits}: expected one of {string.Join(", ", SupportedBits)}");
@@ -41,6 +49,7 @@ public sealed class QuantizerConfig
                 "or -1 (or 0) for per-channel");
         Bits = bits;
         Symmetric = symmetric;
+        FreeMinimum = freeMinimum;
         GroupSize = groupSize == 0 ? PerChannelGroupSize : groupSize;
     }
 
@@ -48,5 +57,5 @@ public sealed class QuantizerConfig
     public GroupLayout Layout(int columns) => new(columns, GroupSize);
 
     public override string ToString() =>
-        $"W{Bits} {(Symmetric ? "sym" : "asym")} {(PerChannel ? "per-channel" : $"g{GroupSize}")}";
+        $"W{Bits} {(Symmetric ? "sym" : FreeMinimum ? "free-min" : "asym")} {(PerChannel ? "per-channel" : $"g{GroupSize}")}";
 }

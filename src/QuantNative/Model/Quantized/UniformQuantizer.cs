@@ -57,6 +57,13 @@ public static class UniformQuantizer
     /// <summary>ŵ = (q − z)·s.</summary>
     public static float Dequantize(int code, float scale, int zero) => (code - zero) * scale;
 
+    /// <summary>The free minimum's code: q = clamp(round((w − m)/s), 0, qmax) (LwcFakeQuant's operations).</summary>
+    public static int QuantizeFreeMinimum(float w, float scale, float minimum, int maxCode) =>
+        (int)Math.Clamp(MathF.Round((w - minimum) / scale, MidpointRounding.ToEven), 0f, maxCode);
+
+    /// <summary>The free minimum's ŵ = q·s + m (GGUF's x = d·q + m, in float32 as ggml dequantizes).</summary>
+    public static float DequantizeFreeMinimum(int code, float scale, float minimum) => code * scale + minimum;
+
     /// <summary>The §7.1 clamp to [1e-5, 1e4], then the fp16 rounding the checkpoint applies anyway.</summary>
     public static float StoredScale(float s) => (float)(Half)Math.Clamp(s, MinScale, MaxScale);
 }

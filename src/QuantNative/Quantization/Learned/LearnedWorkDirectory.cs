@@ -245,6 +245,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             var (rows, cols) = linear.Shape(c);
             long groups = (long)rows * quantizer.Layout(cols).Groups;
             bytes += (long)rows * cols + groups * (sizeof(float) + sizeof(int)) // codes, scales, zeros
+                     + (quantizer.FreeMinimum ? groups * sizeof(float) : 0) // minimums
                      + 2 * groups * sizeof(float); // the clipping's u and l
             if (withFactors) bytes += (long)Math.Min(rows, cols) * (rows + cols + 1) * sizeof(float);
             if (withLearned) bytes += ((long)rows * cols + 2 * groups + cols) * sizeof(float); // W', ranges, energy
@@ -321,6 +322,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             w.Write(m.Codes);
             w.Write(MemoryMarshal.AsBytes(m.Scales.AsSpan()));
             w.Write(MemoryMarshal.AsBytes(m.Zeros.AsSpan()));
+            if (m.Minimums != null) w.Write(MemoryMarshal.AsBytes(m.Minimums.AsSpan())); // the quantizer says whether
         }
         // What a K-quant export fits (a run that keeps them: every linear has both, BlockCommitter.Finish).
         w.Write(b.Learned != null);
@@ -365,8 +367,10 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             r.Into(scales);
             var zeros = new int[rows * layout.Groups];
             r.Into(zeros);
+            float[]? minimums = null;
+            if (quantizer.FreeMinimum) r.Into(minimums = new float[rows * layout.Groups]);
             linears[linear.Part] = new QuantizedMatrix(rows, columns, quantizer, codes, scales, zeros,
-                QuantizedMatrix.NaturalGroupIndex(layout), $"{file} {linear.Part}");
+                QuantizedMatrix.NaturalGroupIndex(layout), $"{file} {linear.Part}", minimums);
         }
         float[] Floats(BlockLinear linear, string what, long expected)
         {

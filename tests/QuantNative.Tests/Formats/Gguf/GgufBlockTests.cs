@@ -34,6 +34,17 @@ public class GgufBlockTests
         return bytes;
     }
 
+    /// <summary>A learned run's commit of random [13, 128] weights with clipping parameters σ⁻¹ of 1..5 (u, then l).</summary>
+    private static QuantizedMatrix LearnedCommit(QuantizerConfig config, int weightSeed, int parameterSeed)
+    {
+        var w = RandomModels.Floats(new Random(weightSeed), 13L * 128);
+        var lwc = new QuantNative.Quantization.Learned.Lwc.LwcLinear("blk.0.wq", w, 13, 128, config);
+        var random = new Random(parameterSeed);
+        foreach (var parameter in new[] { lwc.U.Value, lwc.L.Value })
+            for (int p = 0; p < parameter.Length; p++) parameter[p] = 1f + 4f * random.NextSingle();
+        return lwc.Commit(config);
+    }
+
     [TestCase(4, GgmlType.Q4_0)]
     [TestCase(8, GgmlType.Q8_0)]
     [TestCase(3, GgmlType.Q4_0)]
@@ -56,16 +67,31 @@ public class GgufBlockTests
     [TestCase(8, GgmlType.Q8_0)]
     public void LearnedSymmetricCodesWithSignedScalesDequantizeExactly(int bits, GgmlType type)
     {
-        var config = new QuantizerConfig(bits, 32, symmetric: true);
-        var w = RandomModels.Floats(new Random(20 + bits), 13L * 128);
-        var lwc = new QuantNative.Quantization.Learned.Lwc.LwcLinear("blk.0.wq", w, 13, 128, config);
-        var random = new Random(bits);
-        for (int p = 0; p < lwc.U.Value.Length; p++) lwc.U.Value[p] = 1f + 4f * random.NextSingle();
-        var m = lwc.Commit(config);
+        var m = LearnedCommit(new QuantizerConfig(bits, 32, symmetric: true), 20 + bits, bits);
         Assert.That(m.Scales, Has.Some.Negative.And.Some.Positive, "groups of both sides");
         Assert.That(GgufExporter.ExactTypes(m), Does.Contain(type));
         var gguf = Decode(type, Export(m, type), m.Rows * m.Columns);
         RandomModels.AssertBits(m.Dequantize(), gguf, $"{type} from learned sym W{bits} g32");
+    }
+
+    /// <summary>Learned free-minimum codes (--free-min) are Q4_1/Q5_1's own form: d = s and m = the stored minimum,
+    /// bit for bit; no other block type holds them.</summary>
+    [TestCase(4, GgmlType.Q4_1)]
+    [TestCase(4, GgmlType.Q5_1)]
+    [TestCase(5, GgmlType.Q5_1)]
+    [TestCase(2, GgmlType.Q4_1)]
+    public void LearnedFreeMinimumCodesDequantizeExactly(int bits, GgmlType type)
+    {
+        var m = LearnedCommit(new QuantizerConfig(bits, 32, freeMinimum: true), 40 + bits, bits);
+        Assert.That(m.Minimums!.Select(v => v / m.Scales[0]).Any(v => v != MathF.Round(v)), "minimums off the scale's multiples");
+        Assert.That(GgufExporter.ExactTypes(m), Is.EqualTo(bits <= 4 ? new[] { GgmlType.Q4_1, GgmlType.Q5_1 } : new[] { GgmlType.Q5_1 }));
+        var bytes = Export(m, type);
+        for (int p = 0; p < m.Scales.Length; p++)
+        {
+            int block = p * type.Traits().BlockBytes;
+            Assert.That((float)BitConverter.UInt16BitsToHalf(BitConverter.ToUInt16(bytes, block + 2)), Is.EqualTo(m.Minimums![p]), $"m of group {p}");
+        }
+        RandomModels.AssertBits(m.Dequantize(), Decode(type, bytes, m.Rows * m.Columns), $"{type} from free-min W{bits} g32");
     }
 
     [TestCase(4, GgmlType.Q4_1)]

@@ -50,6 +50,53 @@ public class KQuantTests
         Assert.That(ranged, Is.EqualTo(plain));
     }
 
+    /// <summary>keepRange (a learned free-minimum grid): each sub-block's grid is its given range, not the search's. With
+    /// a range twice the data's, the decoded levels are that range's — the lowest code sits at its minimum and the step is
+    /// its width over qmax, within the rounding of the sub-block scale and min to the type's bits — while the search
+    /// (without keepRange) moves toward the data.</summary>
+    [TestCase(GgmlType.Q2_K, 16, 3, 15)]
+    [TestCase(GgmlType.Q4_K, 32, 15, 63)]
+    [TestCase(GgmlType.Q5_K, 32, 31, 63)]
+    public void KeepRangeUsesTheGivenRangeAsTheSubBlockGrid(GgmlType type, int sub, int qmax, int scaleMax)
+    {
+        var x = Normal(256, 11);
+        KQuants.RangeOf wide = column =>
+        {
+            var xs = x.Skip(column).Take(sub).ToArray();
+            float lo = xs.Min(), hi = xs.Max(), mid = (lo + hi) / 2;
+            return (mid - (hi - lo), mid + (hi - lo)); // twice the data's width, around its centre
+        };
+        float[] Decode(bool keep)
+        {
+            var block = new byte[type.Traits().BlockBytes];
+            KQuants.Quantize(type, x, block, 0, wide, default, keep);
+            var y = new float[256];
+            KQuants.Dequantize(type, block, y);
+            return y;
+        }
+        var kept = Decode(keep: true);
+        var searched = Decode(keep: false);
+        // The largest scale and min are rounded to about 1/scaleMax of themselves; smaller ones relative to the largest.
+        float maxWidth = Enumerable.Range(0, 256 / sub).Max(j => wide(j * sub)!.Value.Max - wide(j * sub)!.Value.Min);
+        float maxMin = Enumerable.Range(0, 256 / sub).Max(j => -Math.Min(0, wide(j * sub)!.Value.Min));
+        for (int j = 0; j < 256 / sub; j++)
+        {
+            var (lo, hi) = wide(j * sub)!.Value;
+            float step = (hi - lo) / qmax, tol = (maxWidth / qmax + maxMin) / scaleMax;
+            var levels = kept.Skip(j * sub).Take(sub).ToArray();
+            // Every decoded value is lo + k·step for an integer k (up to the rounding of step and lo).
+            foreach (float v in levels)
+            {
+                float k = MathF.Round((v - lo) / step);
+                Assert.That(v, Is.EqualTo(lo + k * step).Within(tol * (1 + k)), $"sub-block {j}: {v} on the kept grid");
+            }
+        }
+        double keptErr = x.Zip(kept).Sum(p => (p.First - p.Second) * (double)(p.First - p.Second));
+        double searchErr = x.Zip(searched).Sum(p => (p.First - p.Second) * (double)(p.First - p.Second));
+        TestContext.Out.WriteLine($"{type}: squared error kept {keptErr:G4}, searched {searchErr:G4}");
+        Assert.That(keptErr, Is.GreaterThan(searchErr), "the double-width grid is coarser than the search's (which moves from it)");
+    }
+
     [Test]
     public void AllZeroBlocksDecodeToZero()
     {

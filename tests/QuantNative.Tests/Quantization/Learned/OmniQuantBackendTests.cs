@@ -1,3 +1,4 @@
+using QuantNative.Cpu;
 using NUnit.Framework;
 using QuantNative.Backends;
 using QuantNative.Cuda;
@@ -19,10 +20,11 @@ namespace QuantNative.Tests.Quantization.Learned;
 public class OmniQuantBackendTests
 {
     private static QuantizationResult Run(int[][] windows, int bits, int group, int epochs, IBackend? backend,
-        CqeOptions? cqe = null, bool symmetric = false)
+        CqeOptions? cqe = null, LwcGrid grid = LwcGrid.ZeroPoint)
     {
         using var source = StoriesSplit.Open();
-        return LearnedQuantizer.Run(source, windows, new QuantizerConfig(bits, group, symmetric), GptqCheckpointFormat.V2,
+        var quantizer = new QuantizerConfig(bits, group, grid == LwcGrid.Symmetric, grid == LwcGrid.FreeMinimum);
+        return LearnedQuantizer.Run(source, windows, quantizer, GptqCheckpointFormat.V2,
             new LearnedOptions { Epochs = epochs, Backend = backend, Cqe = cqe });
     }
 
@@ -32,13 +34,14 @@ public class OmniQuantBackendTests
     /// loop and MSE).</summary>
     [TestCase(3, 32)]
     [TestCase(2, -1)]
-    [TestCase(4, 32, true)]
-    public void OnCpuBackend_EqualsTheCpuLoop(int bits, int group, bool symmetric = false)
+    [TestCase(4, 32, LwcGrid.Symmetric)]
+    [TestCase(5, 32, LwcGrid.FreeMinimum)]
+    public void OnCpuBackend_EqualsTheCpuLoop(int bits, int group, LwcGrid grid = LwcGrid.ZeroPoint)
     {
         var windows = StoriesSplit.Windows();
-        var expected = Run(windows, bits, group, 2, null, symmetric: symmetric);
+        var expected = Run(windows, bits, group, 2, null, grid: grid);
         using var cpu = new CpuBackend();
-        var actual = Run(windows, bits, group, 2, cpu, symmetric: symmetric);
+        var actual = Run(windows, bits, group, 2, cpu, grid: grid);
         for (int b = 0; b < expected.Model.Blocks.Length; b++)
             foreach (var (part, e) in expected.Model.Blocks[b].Linears)
             {
@@ -46,6 +49,8 @@ public class OmniQuantBackendTests
                 Assert.That(a.Codes, Is.EqualTo(e.Codes), $"block {b} {part} codes");
                 Assert.That(a.Scales, Is.EqualTo(e.Scales), $"block {b} {part} scales");
                 Assert.That(a.Zeros, Is.EqualTo(e.Zeros), $"block {b} {part} zeros");
+                Assert.That(a.Minimums, Is.EqualTo(e.Minimums), $"block {b} {part} minimums");
+                Assert.That(e.Minimums != null, Is.EqualTo(grid == LwcGrid.FreeMinimum), $"block {b} {part} has minimums");
             }
         foreach (var (e, a) in expected.Learned!.Blocks.Zip(actual.Learned!.Blocks))
         {
@@ -60,14 +65,15 @@ public class OmniQuantBackendTests
     /// <summary>On the emulated CUDA backend (two windows, one epoch: the emulator runs attention slowly) the
     /// epochs' losses match the CPU path within <see cref="Tolerances.OmniQuantEpochCudaVsCpuRel"/> and the
     /// committed codes agree except where float rounding moved a value across a rounding boundary.</summary>
-    [TestCase(false)]
-    [TestCase(true)]
-    public void OnEmulatedCudaBackend_MatchesTheCpuLoop(bool symmetric)
+    [TestCase(LwcGrid.ZeroPoint)]
+    [TestCase(LwcGrid.Symmetric)]
+    [TestCase(LwcGrid.FreeMinimum)]
+    public void OnEmulatedCudaBackend_MatchesTheCpuLoop(LwcGrid grid)
     {
         var windows = StoriesSplit.Windows().Take(2).ToArray();
-        var expected = Run(windows, 3, 32, 1, null, symmetric: symmetric);
+        var expected = Run(windows, 3, 32, 1, null, grid: grid);
         using var cuda = Backend.Create(DeviceKind.Emulate);
-        var actual = Run(windows, 3, 32, 1, cuda, symmetric: symmetric);
+        var actual = Run(windows, 3, 32, 1, cuda, grid: grid);
         long codes = 0, differing = 0;
         for (int b = 0; b < expected.Model.Blocks.Length; b++)
             foreach (var (part, e) in expected.Model.Blocks[b].Linears)

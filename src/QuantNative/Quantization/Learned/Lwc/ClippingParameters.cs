@@ -20,7 +20,8 @@ namespace QuantNative.Quantization.Learned.Lwc;
 public sealed class ClippingParameters
 {
     public const string FileName = "lwc_clipping.qnclip";
-    private const string ModelKey = "model_identity", BitsKey = "bits", GroupKey = "group_size", SymKey = "sym";
+    private const string ModelKey = "model_identity", BitsKey = "bits", GroupKey = "group_size", SymKey = "sym",
+        FreeMinKey = "free_min";
 
     private readonly Dictionary<string, (float[] U, float[] L)> _byLinear = new();
 
@@ -71,6 +72,7 @@ public sealed class ClippingParameters
                     [ModelKey] = ModelIdentity, [BitsKey] = Quantizer.Bits.ToString(inv),
                     [GroupKey] = Quantizer.GroupSize.ToString(inv),
                     [SymKey] = Quantizer.Symmetric ? "true" : "false",
+                    [FreeMinKey] = Quantizer.FreeMinimum ? "true" : "false",
                 });
             using var source = File.OpenRead(temp);
             source.CopyTo(stream);
@@ -101,10 +103,10 @@ public sealed class ClippingParameters
                                            $"this run is W{quantizer.Bits} group {quantizer.GroupSize}; expected the same bits and group size");
         // Files from before symmetric clipping existed have no key: they are asymmetric.
         bool sym = meta.GetValueOrDefault(SymKey, "false") == "true";
-        if (sym != quantizer.Symmetric)
-            throw new QuantNativeException($"--init-from {directory}: its clipping parameters are {(sym ? "symmetric" : "asymmetric")} " +
-                                           $"(one factor per group{(sym ? "" : " per side")}), this run is {(quantizer.Symmetric ? "symmetric (--sym)" : "asymmetric")}; " +
-                                           "expected the same quantizer");
+        bool freeMin = meta.GetValueOrDefault(FreeMinKey, "false") == "true";
+        if (sym != quantizer.Symmetric || freeMin != quantizer.FreeMinimum)
+            throw new QuantNativeException($"--init-from {directory}: its clipping parameters are {Grid(sym, freeMin)}, this run is " +
+                                           $"{Grid(quantizer.Symmetric, quantizer.FreeMinimum)}; expected the same quantizer");
         var result = new ClippingParameters(identity, quantizer);
         foreach (var t in file.Tensors.Where(t => t.Name.EndsWith(".lwc_u", StringComparison.Ordinal)))
         {
@@ -113,4 +115,9 @@ public sealed class ClippingParameters
         }
         return result;
     }
+
+    private static string Grid(bool sym, bool freeMin) =>
+        sym ? "symmetric (--sym: one factor per group)"
+        : freeMin ? "asymmetric with a free minimum (--free-min)"
+        : "asymmetric (an integer zero point)";
 }

@@ -25,7 +25,7 @@ public sealed class LwcLinear
     public LwcLinear(string name, float[] weights, int rows, int columns, QuantizerConfig config)
     {
         Name = name;
-        Shape = new LwcShape(rows, columns, config.GroupSize, config.Bits, config.Symmetric);
+        Shape = new LwcShape(rows, columns, config.GroupSize, config.Bits, LwcShape.GridOf(config));
         Weights = weights;
         long groups = Shape.GroupCount;
         U = new Parameter<float>($"{name}.u", Filled(groups));
@@ -47,7 +47,8 @@ public sealed class LwcLinear
     /// clamped to [0, qmax]) and its codes, so the checkpoint stores exactly what dequantizes. Symmetric: s = fp16(γ·a/h)
     /// with a the group's largest magnitude, codes against z = h or h − 1 as the fake quantizer chose; a z = h − 1 group
     /// is stored as codes qmax − q, scale −s, zero h (the same values: (q − h + 1)·s = ((qmax − q) − h)·(−s)), so every
-    /// symmetric group has GPTQ's zero 2^(bits−1), as GPTQ checkpoints, Q4_0 and Q8_0 require.
+    /// symmetric group has GPTQ's zero 2^(bits−1), as GPTQ checkpoints, Q4_0 and Q8_0 require. Free minimum: s = fp16 of
+    /// the fake quantizer's scale, m = fp16(β·min(w)), codes clamp(round((w − m)/s), 0, qmax), zeros 0 (GGUF's Q4_1/Q5_1).
     /// </summary>
     public QuantizedMatrix Commit(QuantizerConfig config) => Commit(Weights, Shape, U.Value, L.Value, config, Name);
 
@@ -59,6 +60,7 @@ public sealed class LwcLinear
         var codes = new byte[shape.Elements];
         var scales = new float[shape.GroupCount];
         var zeros = new int[shape.GroupCount];
+        var minimums = config.FreeMinimum ? new float[shape.GroupCount] : null;
         for (int r = 0; r < rows; r++)
         for (int g = 0; g < groups; g++)
         {
@@ -80,6 +82,17 @@ public sealed class LwcLinear
                 }
                 continue;
             }
+            if (minimums != null)
+            {
+                var (maxW, minW) = MaxMin(group);
+                var (_, beta, raw, _) = LwcFakeQuant.Group(u[p], l[p], maxW, minW, shape);
+                float s = UniformQuantizer.StoredScale(raw), m = (float)(Half)(beta * minW);
+                scales[p] = s;
+                minimums[p] = m;
+                for (int i = start; i < start + length; i++)
+                    codes[i] = (byte)UniformQuantizer.QuantizeFreeMinimum(weights[i], s, m, qmax);
+                continue;
+            }
             var (xmax, xmin) = ClipRange(group, u[p], l[p]);
             var (s0, z0) = UniformQuantizer.Params(xmin, xmax, config);
             scales[p] = s0;
@@ -88,7 +101,7 @@ public sealed class LwcLinear
                 codes[i] = (byte)UniformQuantizer.Quantize(weights[i], s0, z0, qmax);
         }
         return new QuantizedMatrix(rows, columns, config, codes, scales, zeros, QuantizedMatrix.NaturalGroupIndex(layout),
-            tensor);
+            tensor, minimums);
     }
 
     /// <summary>Every group's learned range (β·min, γ·max), [rows·groups]: what a GGUF K-quant export starts from.
