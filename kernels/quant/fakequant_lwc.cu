@@ -54,7 +54,8 @@
 //   Each thread handles columns start + tid, start + tid + T, ... of its group; the per-group max/min (forward) and
 //   the sum gs and the tie counts (backward) are reduced by the warp butterflies of kernels/common/qn_reduce.cuh and
 //   then across warps in warp order through shared memory, one barrier for all of a kernel's reductions (ptxas,
-//   CUDA 11.8: forward 32/38/38/34 registers on sm_80/86/89/90, backward 32/41/41/34, no spills, no local memory).
+//   CUDA 11.8: forward 34 registers on sm_80/86/89/90, backward 39/47/47/39 with the free minimum's second sum; no
+//   spills, no local memory).
 //   The group is read twice (the second read from L1/L2); each output is written once (dW of a tied max/min element
 //   is written twice by the same thread).
 //

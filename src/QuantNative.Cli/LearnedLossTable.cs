@@ -9,6 +9,7 @@ public static class LearnedLossTable
     {
         o.WriteLine($"omniquant      LWC, {r.Epochs} epochs per block, AdamW lr {r.LearningRate:G4} (β 0.9/0.999, eps 1e-8, " +
                     $"wd 0), 1 window per step, shuffle seed {r.Seed}{(r.AugLoss ? ", aug loss (2 bits)" : "")}" +
+                    (r.SearchInit ? "; clipping started from the importance-weighted search" : "") +
                     (r.ResumedAtBlock is int b ? $"; resumed at block {b}" : "") + $"; training steps on {r.Device}");
         if (r.Cqe is { } cqe)
             o.WriteLine($"cqe+           {cqe.Describe()}" + (cqe.LookAheadDepth > 0
@@ -29,7 +30,7 @@ public static class LearnedLossTable
             o.WriteLine($"{l.Block,5}  {l.Initial,11:G5}  {l.Final,11:G5}  {l.FirstEpoch,11:G5}  {l.LastEpoch,10:G5}  " +
                         $"{l.SecondsPerEpoch,8:F3}  {l.Seconds,8:F2}");
         o.WriteLine("(the block's own objective, MSE of the block output vs the fp target" + (r.AugLoss ? " plus the aug term" : "") +
-                    ", over all windows: initial with the starting clipping parameters (γ = β = σ(4) unless --init-from), fake-quantized; final with the committed weights; " +
+                    ", over all windows: initial with the starting clipping parameters (γ = β = σ(4) unless --init-from or --lwc-init-search), fake-quantized; final with the committed weights; " +
                     "epoch columns: mean training loss" + (r.Cqe?.LookAheadDepth > 0 ? " including the λ-weighted look-ahead terms" : "") +
                     "; times of resumed blocks are those of the run that trained them)");
         o.WriteLine();

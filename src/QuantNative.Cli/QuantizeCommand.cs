@@ -47,6 +47,9 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
     [Option("free-min", HelpText = "omniquant, lsi, cqe+ with --format gguf: learn each group's minimum as a free float offset (x = d·q + m, the grid of GGUF's Q4_1/Q5_1 and the K-quants' mins) instead of an integer zero point.")]
     public bool FreeMin { get; set; }
 
+    [Option("lwc-init-search", HelpText = "omniquant, lsi, cqe+: start each group's clipping from an importance-weighted search (the error of the group's weights under the fake quantizer, each column weighted by its calibration inputs' Σx²) instead of σ(4).")]
+    public bool LwcInitSearch { get; set; }
+
     [Option("max-memory", HelpText = "Refuse to start when the run's estimated peak (host) memory exceeds this (bytes, or with K, M, G: 20G); default: the memory this machine has available.")]
     public string? MaxMemory { get; set; }
 
@@ -73,13 +76,16 @@ public sealed class QuantizeCommand : QuantizerOptions, ICommand, IDeviceOption
                                            $"curves; --method {settings.MethodName} has none (leave --plot out)");
         if (Plot != null && !Plot.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
             throw new QuantNativeException($"--plot {Plot}: expected a .png path (the SVG is written beside it)");
+        if (LwcInitSearch && !learned)
+            throw new QuantNativeException($"--lwc-init-search: only the learned methods (omniquant, lsi, cqe+) have clipping to start; " +
+                                           $"--method {settings.MethodName} has none (leave it out)");
         if (Device != DeviceKind.Cpu && !learned)
             throw new QuantNativeException($"--device {Device.ToString().ToLowerInvariant()}: only --method omniquant, lsi and " +
                                            $"cqe+ train on a device; --method {settings.MethodName} runs on the CPU (leave --device out)");
         using var backend = Device == DeviceKind.Cpu ? null : DeviceOption.Open(this);
         var options = learned
             ? QuantizeSettings.Learned(Epochs, LwcLr, Seed, WorkDirectory(Out), StopAfterBlock, cqe, backend,
-                keepLearnedWeights: ggufType is { } t && !t.IsFloat())
+                keepLearnedWeights: ggufType is { } t && !t.IsFloat(), searchInit: LwcInitSearch)
             : new LearnedOptions();
         var quantizer = settings.Create(options);
         if (!Force && (Directory.Exists(Out) || File.Exists(Out)))

@@ -50,12 +50,16 @@ public sealed record QuantizeSettings(QuantizationMethod Method, QuantizerConfig
 
     /// <summary>The OmniQuant loop's options from the command line; errors name --epochs and --lwc-lr.</summary>
     public static LearnedOptions Learned(int? epochs, double learningRate, int seed, string? workDirectory = null,
-        int? stopAfterBlock = null, CqeOptions? cqe = null, Backends.IBackend? backend = null, bool keepLearnedWeights = false)
+        int? stopAfterBlock = null, CqeOptions? cqe = null, Backends.IBackend? backend = null, bool keepLearnedWeights = false,
+        bool searchInit = false)
     {
+        if (searchInit && cqe?.InitFrom != null)
+            throw new QuantNativeException($"--lwc-init-search and --init-from {cqe.InitFrom}: both set the starting clipping; give one of them");
         var options = new LearnedOptions
         {
             Epochs = epochs, LearningRate = learningRate, Seed = seed, WorkDirectory = workDirectory,
             StopAfterBlock = stopAfterBlock, Cqe = cqe, Backend = backend, KeepLearnedWeights = keepLearnedWeights,
+            SearchInit = searchInit,
         };
         options.Validate();
         return options;

@@ -67,10 +67,19 @@ public static unsafe class LwcFakeQuant
 
     /// <summary>The zero point of a group whose clamped scale is <paramref name="s"/>; the free minimum's offset
     /// xmin = β·min(w).</summary>
-    private static float Zero(float beta, float minW, float s, bool negativeSide, LwcShape shape) =>
+    internal static float Zero(float beta, float minW, float s, bool negativeSide, LwcShape shape) =>
         shape.Symmetric ? shape.SymmetricZero(negativeSide)
         : shape.FreeMinimum ? beta * minW
         : Clamp(RoundEven(-(beta * minW) / s), 0f, shape.MaxCode);
+
+    /// <summary>ŵ of one element for a group's clamped scale <paramref name="s"/> and zero (free minimum: offset)
+    /// <paramref name="z"/>, with the forward's scalar operations.</summary>
+    internal static float FakeQuantize(float w, float s, float z, LwcShape shape)
+    {
+        float qmax = shape.MaxCode;
+        if (shape.FreeMinimum) return Clamp(RoundEven((w - z) / s), 0f, qmax) * s + z;
+        return (Clamp(RoundEven(w / s) + z, 0f, qmax) - z) * s;
+    }
 
     /// <summary>The forward pass (argument order of DESIGN.md §9: outputs, saved state, inputs, parameters, sizes).
     /// wq, codes [rows, cols]; scale, zero, wmax, wmin, u, l [rows, groups].</summary>

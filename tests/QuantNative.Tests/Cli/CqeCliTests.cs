@@ -115,6 +115,9 @@ public class CqeCliTests : SplitTextFixture
             "--init-from", "asymmetric", "--sym");
         CliRunner.AssertCleanError(Quantize("cqe+", NewOut() + ".gguf", "--group", "32", "--free-min", "--format", "gguf", "--init-from", omni),
             "--init-from", "an integer zero point", "a free minimum (--free-min)");
+        CliRunner.AssertCleanError(Quantize("cqe+", NewOut(), "--group", "32", "--lwc-init-search", "--init-from", omni),
+            "--lwc-init-search", "--init-from");
+        CliRunner.AssertCleanError(Quantize("gptq", NewOut(), "--group", "32", "--lwc-init-search"), "--lwc-init-search", "--method gptq");
 
         string other = Path.Combine(Dir, "other-" + Guid.NewGuid().ToString("N")[..8] + ".bin");
         var bytes = File.ReadAllBytes(TestPaths.Stories260K);

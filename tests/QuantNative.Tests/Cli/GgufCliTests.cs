@@ -109,15 +109,16 @@ public class GgufCliTests : SplitTextFixture
     }
 
     /// <summary>--free-min: learned clipping with a float minimum, GGUF's Q4_1/Q5_1 grid. Refused for a GPTQ checkpoint,
-    /// for the methods that learn no range and with --sym; a run writes Q4_1 from its codes (auto), and one stopped after
-    /// block 1 and resumed writes the same file (the minimums are saved with the blocks); qn eval reads it.</summary>
+    /// for the methods that learn no range and with --sym; a run (its clipping started by --lwc-init-search) writes Q4_1
+    /// from its codes (auto), and one stopped after block 1 and resumed writes the same file (the minimums are saved with
+    /// the blocks, the search is redone for the unfinished block); qn eval reads it.</summary>
     [Test]
     public void FreeMinimumIsLearnedAndGgufOnlyAndResumes()
     {
         string[] Run(string output, params string[] more) =>
         [
             "quantize", "--model", WideModel(), "--tokenizer", TestPaths.Tok512, "--calib", Calib, "--nsamples", "2",
-            "--seqlen", "32", "--epochs", "1", "--wbits", "4", "--group", "32", "--free-min", "--out", output, .. more,
+            "--seqlen", "32", "--epochs", "1", "--wbits", "4", "--group", "32", "--free-min", "--lwc-init-search", "--out", output, .. more,
         ];
         CliRunner.AssertCleanError(CliRunner.Run(Run(NewOut(), "--method", "omniquant")), "--free-min", "GPTQ checkpoint", "--format gguf");
         CliRunner.AssertCleanError(CliRunner.Run(Run(NewOut() + ".gguf", "--method", "gptq", "--format", "gguf")), "--free-min", "--method gptq");
@@ -128,6 +129,7 @@ public class GgufCliTests : SplitTextFixture
         var full = CliRunner.Run(Run(whole, "--method", "omniquant", "--format", "gguf"));
         Assert.That(full.ExitCode, Is.EqualTo(0), full.ToString());
         Assert.That(full.Stdout, Does.Contain("blk.0.attn_q.weight       Q4_1").And.Contain("exact from codes"), full.Stdout);
+        Assert.That(full.Stdout, Does.Contain("clipping started from the importance-weighted search"));
         var stopped = CliRunner.Run(Run(resumed, "--method", "omniquant", "--format", "gguf", "--stop-after-block", "1"));
         Assert.That(stopped.ExitCode, Is.EqualTo(1), stopped.ToString());
         var again = CliRunner.Run(Run(resumed, "--method", "omniquant", "--format", "gguf"));

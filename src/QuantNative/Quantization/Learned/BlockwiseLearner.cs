@@ -123,7 +123,7 @@ public sealed class BlockwiseLearner(QuantizerConfig quantizer, GptqCheckpointFo
             Learned = new LearnedReport(_losses, Epochs, options.LearningRate, LearnedOptions.UsesAugLoss(quantizer.Bits),
                 options.Seed, PeakBytes, _resumedAt)
             {
-                Cqe = options.Cqe, Device = options.Backend?.Description ?? "cpu",
+                Cqe = options.Cqe, Device = options.Backend?.Description ?? "cpu", SearchInit = options.SearchInit,
                 Transfers = Transfers is { } now && _transfersAtStart is var (toDevice, toHost)
                     ? (now.ToDevice - toDevice, now.ToHost - toHost, TotalSteps - (_resumedAt ?? 0) * (TotalSteps / Start.Source.Config.NumLayers))
                     : null,

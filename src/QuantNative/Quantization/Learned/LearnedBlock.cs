@@ -53,6 +53,7 @@ internal sealed class LearnedBlock : IBlockLearning
         var acts = run.Activations;
         var parameters = _parameters = new BlockParameters(_layer, c, _fpLinears, run.Quantizer, run.Options, run.Init, run.State);
         using var meter = BufferMeter.Start();
+        if (run.Options.SearchInit) SearchClipping(parameters, c);
         var ahead = _ahead = run.Options.Cqe is { } cqe
             ? LookAheadTargets.Create(run.Start.Source, _layer, cqe, run.Quantizer, _targets, acts.Saved, acts.Length)
             : null;
@@ -73,6 +74,17 @@ internal sealed class LearnedBlock : IBlockLearning
         run.PeakBytes = Math.Max(run.PeakBytes, acts.Bytes + meter.Bytes + parameters.Bytes + (ahead?.Bytes ?? 0) +
                                                 BufferMeter.HostBytes([.. _fpLinears, .. _quantizedLinears]));
         Commit(committer, parameters);
+    }
+
+    /// <summary>--lwc-init-search: each linear's starting clipping from the importance-weighted search, the importance
+    /// being its inputs' Σx² per column over the windows X_q through the block's fp weights (one forward each).</summary>
+    private void SearchClipping(BlockParameters parameters, LlamaConfig c)
+    {
+        Progress($"block {_layer} clipping search");
+        Dictionary<string, float[]> energy;
+        using (var fp = BlockBuffers<float>.Bind(_run.Backend, _fp)) energy = InputEnergy.Of(_run.Activations, fp, c);
+        for (int i = 0; i < BlockLinears.All.Length; i++)
+            Lwc.ClippingSearch.Initialize(parameters.Lwc[i], energy[BlockLinears.All[i].Part]);
     }
 
     /// <summary>Every linear's stored matrix from its learned range (W' with SDE), dequantized into the block's

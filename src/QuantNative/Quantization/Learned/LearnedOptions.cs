@@ -14,6 +14,10 @@ public sealed class LearnedOptions
     public const double DefaultLearningRate = 1e-2;
     public const float InitialClipParameter = 4f;
 
+    /// <summary>Start each group's clipping from <see cref="Lwc.ClippingSearch"/> (importance-weighted, from the block's
+    /// calibration inputs) instead of σ(4) (<c>--lwc-init-search</c>).</summary>
+    public bool SearchInit { get; init; }
+
     /// <summary>Epochs per block; null: 20, or 40 at 2 bits (the paper's settings).</summary>
     public int? Epochs { get; init; }
 

@@ -27,6 +27,9 @@ public sealed record LearnedReport(IReadOnlyList<BlockLoss> Blocks, int Epochs, 
     /// <summary>The CQE+ settings of the run (SDE, cross-layer learning, initial clipping); null for plain OmniQuant.</summary>
     public Cqe.CqeOptions? Cqe { get; init; }
 
+    /// <summary>The clipping started from the importance-weighted search (--lwc-init-search), not σ(4).</summary>
+    public bool SearchInit { get; init; }
+
     /// <summary>Where the training steps ran ("cpu", or the backend's description).</summary>
     public string Device { get; init; } = "cpu";
 

@@ -54,7 +54,7 @@ public sealed class LearnedWorkDirectory(string path, string fingerprint)
             $"quantizer {quantizer}",
             $"format {format}",
             $"epochs {epochs}",
-            $"lwc-lr {options.LearningRate.ToString("R", inv)}",
+            $"lwc-lr {options.LearningRate.ToString("R", inv)}{(options.SearchInit ? ", init by search" : "")}",
             $"seed {options.Seed}",
             $"cqe {options.Cqe?.Describe() ?? "off"}",
             // A K-quant GGUF is fitted to each block's W', ranges and input energy: a resume must find them saved.

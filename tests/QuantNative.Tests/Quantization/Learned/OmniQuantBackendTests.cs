@@ -62,6 +62,28 @@ public class OmniQuantBackendTests
         }
     }
 
+    /// <summary>--lwc-init-search: with no epochs the committed model is the search's start itself, so it differs from
+    /// σ(4)'s, and every block's objective (the output MSE against the fp targets) starts lower — the column-energy
+    /// weighted weight error the search minimizes is the diagonal part of that output error.</summary>
+    [Test]
+    public void SearchInit_StartsEveryBlockLower()
+    {
+        var windows = StoriesSplit.Windows();
+        using var source = StoriesSplit.Open();
+        QuantizationResult Run(bool search) => LearnedQuantizer.Run(source, windows, new QuantizerConfig(4, 32, freeMinimum: true),
+            GptqCheckpointFormat.V2, new LearnedOptions { Epochs = 0, SearchInit = search });
+        var plain = Run(false);
+        var searched = Run(true);
+        Assert.That(searched.Learned!.SearchInit, Is.True);
+        foreach (var (p, s) in plain.Learned!.Blocks.Zip(searched.Learned.Blocks))
+        {
+            TestContext.Out.WriteLine($"block {p.Block}: initial objective σ(4) {p.Initial:G5}, searched {s.Initial:G5}");
+            Assert.That(s.Initial, Is.LessThan(p.Initial), $"block {p.Block}");
+        }
+        Assert.That(searched.Model.Blocks[0].Linears["self_attn.q_proj"].Codes,
+            Is.Not.EqualTo(plain.Model.Blocks[0].Linears["self_attn.q_proj"].Codes));
+    }
+
     /// <summary>On the emulated CUDA backend (two windows, one epoch: the emulator runs attention slowly) the
     /// epochs' losses match the CPU path within <see cref="Tolerances.OmniQuantEpochCudaVsCpuRel"/> and the
     /// committed codes agree except where float rounding moved a value across a rounding boundary.</summary>
