@@ -225,7 +225,7 @@ public static class GgufExporter
         var learned = OnLearnedGrid(choice.Type, codes) ? null : src.Learned(layer, linear.Part);
         // A free-minimum run on a K-quant's own sub-block grid: each sub-block keeps its group's learned scale and
         // minimum (only rounded to the type's bits), W' quantized against them (docs/gguf.md: CQE+ W5 g32 --free-min →
-        // Q5_K 6.801 so, 6.867 with the reference search from the learned range, 6.815 refitting the codes instead of W').
+        // Q5_K 6.801 this way, 6.867 with the reference search from the learned range, 6.815 refitting the codes instead of W').
         bool keepRange = learned != null && OnLearnedFreeMinimumGrid(choice.Type, codes);
         float[] reference = linear.Weights(src.Block(layer)); // qn's weights (dequantized when quantized)
         int[] rowOf = RowMap(arch, linear.Part, c, rows);      // GGUF row → qn row
