@@ -32,30 +32,42 @@ public static class ClippingSearch
         if (importance == null || !importance.Any(v => v > 0)) return (0, 0);
         if (importance.Length != shape.Cols)
             throw new InvalidOperationException($"{lwc.Name}: importance of {importance.Length} columns for {shape.Cols}");
-        double before = 0, after = 0;
-        var layout = shape.Layout;
-        float[] u = lwc.U.Value, l = lwc.L.Value;
-        for (int r = 0; r < shape.Rows; r++)
-        for (int j = 0; j < shape.Groups; j++)
+        var rowBefore = new double[shape.Rows];
+        var rowAfter = new double[shape.Rows];
+        // Rows are independent (each writes only its own groups' u, l), so they run in parallel with the same result.
+        ParallelRows.For(shape.Rows, 4L * Candidates.Length * shape.Cols, r =>
         {
-            int p = r * shape.Groups + j, start = layout.StartOf(j), length = layout.LengthOf(j);
-            var w = lwc.Weights.AsSpan(r * shape.Cols + start, length);
-            var imp = importance.AsSpan(start, length);
-            float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
-            foreach (float v in w) { maxW = MathF.Max(maxW, v); minW = MathF.Min(minW, v); }
-            double best = Error(w, imp, u[p], l[p], maxW, minW, shape);
-            before += best;
-            for (int round = 0; round < 2; round++)
-            for (int side = 0; side < (shape.Symmetric ? 1 : 2); side++)
-                foreach (float candidate in Candidates)
-                {
-                    float cu = side == 0 ? candidate : u[p], cl = side == 1 ? candidate : l[p];
-                    double e = Error(w, imp, cu, cl, maxW, minW, shape);
-                    if (e < best) (best, u[p], l[p]) = (e, cu, cl);
-                }
-            after += best;
-        }
-        return (before, after);
+            for (int j = 0; j < shape.Groups; j++)
+            {
+                var (before, after) = Search(lwc, importance, r * shape.Groups + j, r * shape.Cols, j);
+                rowBefore[r] += before;
+                rowAfter[r] += after;
+            }
+        });
+        return (rowBefore.Sum(), rowAfter.Sum());
+    }
+
+    /// <summary>Group j (parameter index p) of the row starting at element <paramref name="rowStart"/>: u[p], l[p] moved
+    /// to the search's result; its weighted error at the start and after.</summary>
+    private static (double Before, double After) Search(LwcLinear lwc, float[] importance, int p, int rowStart, int j)
+    {
+        var shape = lwc.Shape;
+        float[] u = lwc.U.Value, l = lwc.L.Value;
+        int start = shape.Layout.StartOf(j), length = shape.Layout.LengthOf(j);
+        var w = lwc.Weights.AsSpan(rowStart + start, length);
+        var imp = importance.AsSpan(start, length);
+        float maxW = float.NegativeInfinity, minW = float.PositiveInfinity;
+        foreach (float v in w) { maxW = MathF.Max(maxW, v); minW = MathF.Min(minW, v); }
+        double before = Error(w, imp, u[p], l[p], maxW, minW, shape), best = before;
+        for (int round = 0; round < 2; round++)
+        for (int side = 0; side < (shape.Symmetric ? 1 : 2); side++)
+            foreach (float candidate in Candidates)
+            {
+                float cu = side == 0 ? candidate : u[p], cl = side == 1 ? candidate : l[p];
+                double e = Error(w, imp, cu, cl, maxW, minW, shape);
+                if (e < best) (best, u[p], l[p]) = (e, cu, cl);
+            }
+        return (before, best);
     }
 
     /// <summary>Σ imp·(w − ŵ)² of one group under the fake quantizer with parameters (u, l).</summary>
