@@ -149,20 +149,14 @@ public static class GgufExporter
         {
             GgmlType.Q2_K => (2, 16), GgmlType.Q4_K => (4, 32), GgmlType.Q5_K => (5, 32), _ => (0, 1),
         };
-        if (m.Config.Bits > maxBits || m.Layout.Length % subBlock != 0) return false;
-        for (int col = 0; col < m.Columns; col++)
-            if (m.GroupIndex[col] != m.Layout.GroupOf(col)) return false;
-        return true;
+        return m.Config.Bits <= maxBits && m.Layout.Length % subBlock == 0 && m.HasNaturalOrder;
     }
 
     internal static bool OnLearnedGrid(GgmlType type, QuantizedMatrix? codes)
     {
         if (codes is not { Config.Symmetric: true } m) return false;
         int maxBits = type switch { GgmlType.Q3_K => 3, GgmlType.Q6_K => 6, _ => 0 };
-        if (m.Config.Bits > maxBits || m.Layout.Length % 16 != 0) return false;
-        for (int col = 0; col < m.Columns; col++)
-            if (m.GroupIndex[col] != m.Layout.GroupOf(col)) return false;
-        return true;
+        return m.Config.Bits <= maxBits && m.Layout.Length % 16 == 0 && m.HasNaturalOrder;
     }
 
     /// <summary>auto's type for a quantizer: the block-32 type its g32 codes fit (by the config; a row that is not a
@@ -199,8 +193,7 @@ public static class GgufExporter
     {
         var q = m.Config;
         if (q.GroupSize != Block32Codec.Size || m.Columns % Block32Codec.Size != 0) yield break;
-        for (int col = 0; col < m.Columns; col++)
-            if (m.GroupIndex[col] != col / Block32Codec.Size) yield break;
+        if (!m.HasNaturalOrder) yield break;
         if (q.FreeMinimum)
         {
             if (q.Bits <= 4) yield return GgmlType.Q4_1;

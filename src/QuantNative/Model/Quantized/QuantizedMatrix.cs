@@ -78,6 +78,17 @@ public sealed class QuantizedMatrix
         Codes = codes; Scales = scales; Zeros = zeros; GroupIndex = groupIndex; Minimums = minimums;
     }
 
+    /// <summary>Whether g_idx is the natural order (no act-order permutation): column c in group c / g.</summary>
+    public bool HasNaturalOrder
+    {
+        get
+        {
+            for (int c = 0; c < Columns; c++)
+                if (GroupIndex[c] != Layout.GroupOf(c)) return false;
+            return true;
+        }
+    }
+
     /// <summary>g_idx of the natural order: column c is in group c / g.</summary>
     public static int[] NaturalGroupIndex(GroupLayout layout)
     {
